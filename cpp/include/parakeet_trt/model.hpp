@@ -1,0 +1,85 @@
+// A loaded model folder: what `parakeet-trt export` writes (model_meta.json, vocab.txt,
+// decoder_step.bin, the ONNX graphs). Immutable once loaded and shareable across sessions.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "parakeet_trt/decoder_step.hpp"
+#include "parakeet_trt/features.hpp"
+#include "parakeet_trt/tdt_decoder.hpp"
+#include "parakeet_trt/vocabulary.hpp"
+
+namespace parakeet_trt {
+
+// One input or output of an exported graph. Symbolic dimensions ("batch", "time") are -1.
+struct TensorSpec {
+  std::string name;
+  std::string dtype;  // "float32", "int64", "int32"
+  std::vector<int64_t> shape;
+};
+
+struct GraphSpec {
+  std::string file;
+  std::vector<std::string> external_data;
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+  const TensorSpec& input(const std::string& name) const;   // throws ContractViolation if absent
+  const TensorSpec& output(const std::string& name) const;
+};
+
+struct EncoderSpec {
+  int d_model = 0;
+  int subsampling_factor = 0;       // 8 for Parakeet: three stride-2 convolutions
+  int64_t max_encoder_frames = 0;   // positional-table limit baked into the exported graph
+  double frame_stride_s = 0.0;      // hop * subsampling / sample rate = 0.08 s
+  int feat_in = 0;
+
+  // Encoder frames for a feature length, as NeMo's calc_length for kernel 3, stride 2, padding 1.
+  int64_t encoded_length(int64_t feature_frames) const;
+};
+
+struct ModelMeta {
+  int format_version = 0;
+  std::string model_name;
+  FeatureConfig features;
+  EncoderSpec encoder;
+  TdtDecodingConfig decoding;
+  GraphSpec encoder_graph;
+  GraphSpec decoder_joint_graph;
+  std::map<std::string, std::string> artifact_sha256;
+
+  // Parses and validates model_meta.json text; throws ModelError naming the key.
+  static ModelMeta parse(const std::string& json_text);
+};
+
+struct ModelLoadOptions {
+  // Hash every artifact the core reads (vocabulary, decoder weights) against model_meta.json.
+  // Graph files are hashed by whoever loads them into an engine.
+  bool verify_hashes = true;
+};
+
+class Model {
+ public:
+  // Loads `directory`; throws ModelError (missing/corrupt files), ContractViolation (artifacts that
+  // disagree with model_meta.json: vocabulary size, tensor shapes, hashes).
+  static std::shared_ptr<const Model> load(const std::string& directory, const ModelLoadOptions& options = {});
+
+  const std::string& directory() const { return directory_; }
+  const ModelMeta& meta() const { return meta_; }
+  const Vocabulary& vocabulary() const { return vocabulary_; }
+  const DecoderStepWeights& decoder_weights() const { return decoder_weights_; }
+  std::string path_of(const std::string& file) const { return directory_ + "/" + file; }
+
+ private:
+  Model() = default;
+  std::string directory_;
+  ModelMeta meta_;
+  Vocabulary vocabulary_;
+  DecoderStepWeights decoder_weights_;
+};
+
+}  // namespace parakeet_trt

@@ -1,0 +1,194 @@
+/*
+ * parakeet_trt C ABI (C99). The only header Rust and C callers see.
+ *
+ * Conventions
+ *  - Every function that can fail returns a ptrt_status. On failure, ptrt_last_error() returns a
+ *    message for the calling thread (valid until that thread's next ptrt_* call). No exception
+ *    crosses this boundary and the library never exits the process.
+ *  - Constructors write an out-parameter; destructors accept NULL.
+ *  - Options structs start with struct_size and must be filled by their *_options_init() first,
+ *    so that they can grow without breaking callers.
+ *  - Results are borrowed views owned by the object that produced them, valid until the next call
+ *    on that object or its destruction.
+ *  - Threading: a ptrt_model is immutable after loading and may be shared by any number of threads
+ *    and sessions. A ptrt_session must be used by one thread at a time (it may move between threads).
+ */
+#ifndef PARAKEET_TRT_H_
+#define PARAKEET_TRT_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define PTRT_API __declspec(dllexport)
+#elif defined(PTRT_BUILDING_LIBRARY)
+#define PTRT_API __attribute__((visibility("default")))
+#else
+#define PTRT_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever a struct layout or a function signature changes incompatibly. */
+#define PTRT_ABI_VERSION 1
+
+typedef enum ptrt_status {
+  PTRT_OK = 0,
+  PTRT_ERROR_INVALID_ARGUMENT = 1,    /* NULL pointer, bad option, struct_size too small */
+  PTRT_ERROR_INVALID_AUDIO = 2,       /* empty audio, NaN/Inf samples, unsupported sample rate, too long */
+  PTRT_ERROR_MODEL = 3,               /* model folder missing, unreadable, corrupted or unsupported */
+  PTRT_ERROR_CONTRACT_VIOLATION = 4,  /* an engine or artifact disagrees with the model's contract */
+  PTRT_ERROR_ENGINE = 5,              /* an engine failed while running */
+  PTRT_ERROR_STATE = 6,               /* call not valid in the object's current state */
+  PTRT_ERROR_UNAVAILABLE = 7,         /* not compiled in or not present on this machine */
+  PTRT_ERROR_INTERNAL = 99
+} ptrt_status;
+
+/* Library version string ("0.1.0") and the ABI version it implements (PTRT_ABI_VERSION). */
+PTRT_API const char* ptrt_version(void);
+PTRT_API int32_t ptrt_abi_version(void);
+
+/* Message of the last failed call on this thread; "" if none. Never NULL. */
+PTRT_API const char* ptrt_last_error(void);
+
+/* Short name of a status ("PTRT_ERROR_MODEL"). Never NULL. */
+PTRT_API const char* ptrt_status_name(ptrt_status status);
+
+/* ---------------------------------------------------------------------------------------------
+ * Tensors and external engines
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum ptrt_dtype { PTRT_DTYPE_FLOAT32 = 1, PTRT_DTYPE_INT64 = 2, PTRT_DTYPE_INT32 = 3 } ptrt_dtype;
+
+#define PTRT_MAX_TENSOR_RANK 8
+
+/* A named tensor in a buffer owned by the session. Row-major, contiguous. */
+typedef struct ptrt_tensor {
+  const char* name;
+  ptrt_dtype dtype;
+  int32_t rank;
+  int64_t shape[PTRT_MAX_TENSOR_RANK];
+  void* data;
+} ptrt_tensor;
+
+/*
+ * An engine supplied by the caller (ONNX Runtime from Python, a Rust engine, ...).
+ * run() receives the session's input tensors and its pre-sized output tensors (shapes from the
+ * contract) and must fill every output in place. On failure it returns a non-OK status and may
+ * write a NUL-terminated message into error_message (capacity error_capacity bytes).
+ * destroy(), if not NULL, is called once with self when the session no longer needs the engine.
+ * run() is called from the thread that drives the session.
+ */
+typedef struct ptrt_engine_vtable {
+  size_t struct_size;
+  void* self;
+  ptrt_status (*run)(void* self, const ptrt_tensor* inputs, size_t num_inputs, ptrt_tensor* outputs,
+                     size_t num_outputs, char* error_message, size_t error_capacity);
+  void (*destroy)(void* self);
+} ptrt_engine_vtable;
+
+/* ---------------------------------------------------------------------------------------------
+ * Model
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct ptrt_model ptrt_model;
+
+typedef struct ptrt_model_options {
+  size_t struct_size;
+  int32_t verify_hashes; /* 1 (default): check vocabulary and decoder weights against model_meta.json */
+} ptrt_model_options;
+
+PTRT_API void ptrt_model_options_init(ptrt_model_options* options);
+
+/* Loads an exported model folder (model_meta.json, vocab.txt, decoder_step.bin). options may be NULL. */
+PTRT_API ptrt_status ptrt_model_load(const char* model_dir, const ptrt_model_options* options, ptrt_model** out_model);
+PTRT_API void ptrt_model_destroy(ptrt_model* model);
+
+typedef struct ptrt_model_info {
+  size_t struct_size;
+  int32_t sample_rate_hz;
+  int32_t num_mel_bins;
+  int32_t encoder_dim;
+  int32_t vocab_size;      /* tokens without blank */
+  int32_t blank_id;
+  int32_t max_symbols;
+  int32_t subsampling_factor;
+  double frame_stride_s;   /* seconds per encoder frame (0.08 for Parakeet) */
+  int64_t max_encoder_frames;
+  const char* model_name;  /* borrowed from the model */
+} ptrt_model_info;
+
+PTRT_API void ptrt_model_info_init(ptrt_model_info* info);
+PTRT_API ptrt_status ptrt_model_get_info(const ptrt_model* model, ptrt_model_info* info);
+
+/* Number of feature frames (STFT frames) and valid frames for num_samples samples. */
+PTRT_API ptrt_status ptrt_model_feature_frames(const ptrt_model* model, int64_t num_samples, int64_t* out_num_frames,
+                                               int64_t* out_num_valid_frames);
+
+/*
+ * NeMo-exact log-mel features of mono audio at the model's sample rate, written as
+ * [num_mel_bins][num_frames] row-major into out_features (capacity in floats).
+ */
+PTRT_API ptrt_status ptrt_model_compute_features(const ptrt_model* model, const float* samples, int64_t num_samples,
+                                                 float* out_features, int64_t capacity);
+
+/* ---------------------------------------------------------------------------------------------
+ * Session (offline recognition in this ABI version)
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct ptrt_session ptrt_session;
+
+typedef struct ptrt_session_options {
+  size_t struct_size;
+  int32_t reserved; /* no options yet; streaming options arrive in a later ABI version */
+} ptrt_session_options;
+
+PTRT_API void ptrt_session_options_init(ptrt_session_options* options);
+
+/*
+ * Creates a session on a model, with the caller's encoder engine. The session copies the vtable;
+ * it calls encoder.destroy(encoder.self) when destroyed (also when creation fails).
+ * The model must outlive the session. options may be NULL.
+ */
+PTRT_API ptrt_status ptrt_session_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
+                                         const ptrt_session_options* options, ptrt_session** out_session);
+PTRT_API void ptrt_session_destroy(ptrt_session* session);
+
+typedef struct ptrt_token {
+  int32_t id;
+  int32_t duration;  /* TDT duration in encoder frames */
+  int64_t frame;     /* encoder frame index of the emission */
+} ptrt_token;
+
+typedef struct ptrt_word {
+  const char* text;
+  double start_s;
+  double end_s;
+} ptrt_word;
+
+/* Borrowed view of a transcript; valid until the next call on the session. */
+typedef struct ptrt_transcript {
+  const char* text;
+  const ptrt_token* tokens;
+  size_t num_tokens;
+  const ptrt_word* words;
+  size_t num_words;
+  int64_t num_encoder_frames;
+  double audio_duration_s;
+} ptrt_transcript;
+
+/*
+ * Transcribes mono float32 audio. sample_rate_hz must equal the model's (16000): resampling is
+ * the caller's job (the Python package resamples). Empty audio, NaN/Inf samples or a different
+ * rate give PTRT_ERROR_INVALID_AUDIO.
+ */
+PTRT_API ptrt_status ptrt_session_transcribe(ptrt_session* session, const float* samples, int64_t num_samples,
+                                             int32_t sample_rate_hz, ptrt_transcript* out_transcript);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* PARAKEET_TRT_H_ */

@@ -1,0 +1,53 @@
+// Offline recognition: features → encoder engine → native TDT decoding → text, tokens, words.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "parakeet_trt/decoder_step.hpp"
+#include "parakeet_trt/engine.hpp"
+#include "parakeet_trt/features.hpp"
+#include "parakeet_trt/model.hpp"
+#include "parakeet_trt/tdt_decoder.hpp"
+#include "parakeet_trt/vocabulary.hpp"
+
+namespace parakeet_trt {
+
+class EncoderRunner;
+
+struct Transcript {
+  std::string text;
+  std::vector<TokenEmission> tokens;  // frames are encoder frames (frame_stride_s each)
+  std::vector<Word> words;
+  int64_t num_encoder_frames = 0;
+  double audio_duration_s = 0.0;
+};
+
+class OfflineRecognizer {
+ public:
+  OfflineRecognizer(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder);
+  ~OfflineRecognizer();
+
+  // samples: mono float32 at the model's sample rate (16 kHz). Throws InvalidAudio for empty
+  // input or non-finite samples (naming the first bad index), EngineError / ContractViolation
+  // when the encoder misbehaves.
+  Transcript transcribe(const float* samples, int64_t num_samples);
+
+  const Model& model() const { return *model_; }
+  FeatureExtractor& feature_extractor() { return features_; }
+  DecoderStep& decoder_step() { return *step_; }
+
+ private:
+  std::shared_ptr<const Model> model_;
+  FeatureExtractor features_;
+  std::unique_ptr<EncoderRunner> encoder_;
+  std::unique_ptr<DecoderStep> step_;
+  TdtGreedyDecoder decoder_;
+  std::vector<float> feature_buffer_;
+  std::vector<float> projected_;
+};
+
+// Throws InvalidAudio when num_samples <= 0 or a sample is NaN/Inf.
+void validate_audio(const float* samples, int64_t num_samples);
+
+}  // namespace parakeet_trt

@@ -1,0 +1,267 @@
+// pybind11 bindings: type, ownership and error conversion only. No logic lives here.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+
+#include "parakeet_trt/errors.hpp"
+#include "parakeet_trt/model.hpp"
+#include "parakeet_trt/recognizer.hpp"
+
+namespace py = pybind11;
+using namespace parakeet_trt;
+
+namespace {
+
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+py::dtype numpy_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32: return py::dtype::of<float>();
+    case DType::kInt64: return py::dtype::of<int64_t>();
+    case DType::kInt32: return py::dtype::of<int32_t>();
+  }
+  throw std::invalid_argument("unknown dtype");
+}
+
+// numpy views on the session's tensors (no copy); valid only during the engine call.
+py::dict tensor_views(const TensorView* tensors, size_t count) {
+  py::dict views;
+  for (size_t i = 0; i < count; ++i) {
+    const TensorView& t = tensors[i];
+    std::vector<py::ssize_t> shape(t.shape, t.shape + t.rank);
+    py::array view(numpy_dtype(t.dtype), shape, t.data, py::none());
+    views[py::str(t.name)] = view;
+  }
+  return views;
+}
+
+// An engine implemented in Python: any object with run(inputs: dict, outputs: dict) that fills
+// the output arrays in place, and an optional `description` attribute.
+class PythonEngine final : public Engine {
+ public:
+  explicit PythonEngine(py::object impl) : impl_(std::move(impl)) {}
+  ~PythonEngine() override {
+    py::gil_scoped_acquire gil;
+    impl_ = py::object();
+  }
+  void run(const TensorView* inputs, size_t num_inputs, TensorView* outputs, size_t num_outputs) override {
+    py::gil_scoped_acquire gil;
+    try {
+      impl_.attr("run")(tensor_views(inputs, num_inputs), tensor_views(outputs, num_outputs));
+    } catch (py::error_already_set& e) {
+      throw EngineError(description() + " raised " + e.what());
+    }
+  }
+  std::string description() const override {
+    py::gil_scoped_acquire gil;
+    if (py::hasattr(impl_, "description")) return py::str(impl_.attr("description"));
+    return "python engine";
+  }
+
+ private:
+  py::object impl_;
+};
+
+py::dict transcript_to_dict(const Transcript& t) {
+  std::vector<int> ids, durations;
+  std::vector<int64_t> frames;
+  std::vector<float> scores;
+  for (const TokenEmission& e : t.tokens) {
+    ids.push_back(e.token_id);
+    frames.push_back(e.frame);
+    durations.push_back(e.duration);
+    scores.push_back(e.score);
+  }
+  py::list words;
+  for (const Word& w : t.words) {
+    py::dict d;
+    d["word"] = w.text;
+    d["start_s"] = w.start_s;
+    d["end_s"] = w.end_s;
+    words.append(d);
+  }
+  py::dict out;
+  out["text"] = t.text;
+  out["token_ids"] = ids;
+  out["token_frames"] = frames;
+  out["token_durations"] = durations;
+  out["token_scores"] = scores;
+  out["words"] = words;
+  out["num_encoder_frames"] = t.num_encoder_frames;
+  out["audio_duration_s"] = t.audio_duration_s;
+  return out;
+}
+
+FloatArray checked_1d(const FloatArray& a, const char* what) {
+  if (a.ndim() != 1) throw std::invalid_argument(std::string(what) + " must be 1-D, got " + std::to_string(a.ndim()) + "-D");
+  return a;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "parakeet_trt C++ core (features, TDT decoding, engines). Use the parakeet_trt package API.";
+  m.attr("__version__") = "0.1.0";
+
+  // Exception hierarchy: ParakeetError is the base; pybind11 tries the most recently registered
+  // translator first, so the base is registered before the specific ones.
+  static py::exception<Error> base_error(m, "ParakeetError", PyExc_RuntimeError);
+  static py::exception<ModelError> model_error(m, "ModelError", base_error.ptr());
+  static py::exception<InvalidAudio> audio_error(m, "InvalidAudioError", base_error.ptr());
+  static py::exception<EngineError> engine_error(m, "EngineError", base_error.ptr());
+  static py::exception<ContractViolation> contract_error(m, "ContractViolation", base_error.ptr());
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ContractViolation& e) {
+      py::set_error(contract_error, e.what());
+    } catch (const InvalidAudio& e) {
+      py::set_error(audio_error, e.what());
+    } catch (const ModelError& e) {
+      py::set_error(model_error, e.what());
+    } catch (const EngineError& e) {
+      py::set_error(engine_error, e.what());
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kContractViolation) py::set_error(contract_error, e.what());
+      else if (e.code() == ErrorCode::kInvalidArgument) py::set_error(PyExc_ValueError, e.what());
+      else py::set_error(base_error, e.what());
+    }
+  });
+
+  py::class_<Model, std::shared_ptr<Model>>(m, "Model")
+      .def_static(
+          "load",
+          [](const std::string& directory, bool verify_hashes) {
+            ModelLoadOptions options;
+            options.verify_hashes = verify_hashes;
+            return std::const_pointer_cast<Model>(Model::load(directory, options));
+          },
+          py::arg("directory"), py::arg("verify_hashes") = true)
+      .def_property_readonly("directory", &Model::directory)
+      .def_property_readonly("name", [](const Model& mdl) { return mdl.meta().model_name; })
+      .def_property_readonly("sample_rate_hz", [](const Model& mdl) { return mdl.meta().features.sample_rate_hz; })
+      .def_property_readonly("n_mels", [](const Model& mdl) { return mdl.meta().features.n_mels; })
+      .def_property_readonly("encoder_dim", [](const Model& mdl) { return mdl.meta().encoder.d_model; })
+      .def_property_readonly("vocab_size", [](const Model& mdl) { return mdl.meta().decoding.vocab_size; })
+      .def_property_readonly("blank_id", [](const Model& mdl) { return mdl.meta().decoding.blank_id; })
+      .def_property_readonly("durations", [](const Model& mdl) { return mdl.meta().decoding.durations; })
+      .def_property_readonly("max_symbols", [](const Model& mdl) { return mdl.meta().decoding.max_symbols; })
+      .def_property_readonly("frame_stride_s", [](const Model& mdl) { return mdl.meta().encoder.frame_stride_s; })
+      .def_property_readonly("max_encoder_frames", [](const Model& mdl) { return mdl.meta().encoder.max_encoder_frames; })
+      .def_property_readonly("encoder_file", [](const Model& mdl) { return mdl.meta().encoder_graph.file; })
+      .def_property_readonly("decoder_joint_file", [](const Model& mdl) { return mdl.meta().decoder_joint_graph.file; })
+      .def_property_readonly("artifact_sha256", [](const Model& mdl) { return mdl.meta().artifact_sha256; })
+      .def("encoded_length", [](const Model& mdl, int64_t frames) { return mdl.meta().encoder.encoded_length(frames); })
+      .def("token_text", [](const Model& mdl, int id) { return mdl.vocabulary().token_text(id); })
+      .def("piece", [](const Model& mdl, int id) { return mdl.vocabulary().piece(id); });
+
+  py::class_<FeatureExtractor>(m, "FeatureExtractor")
+      .def(py::init([](const Model& mdl) { return new FeatureExtractor(mdl.meta().features); }), py::arg("model"))
+      .def("num_frames", &FeatureExtractor::num_frames)
+      .def("num_valid_frames", &FeatureExtractor::num_valid_frames)
+      .def(
+          "compute",
+          [](FeatureExtractor& fx, const FloatArray& samples) {
+            checked_1d(samples, "samples");
+            validate_audio(samples.data(), samples.shape(0));
+            const int64_t frames = fx.num_frames(samples.shape(0));
+            FloatArray out({static_cast<py::ssize_t>(fx.config().n_mels), static_cast<py::ssize_t>(frames)});
+            {
+              py::gil_scoped_release release;
+              fx.compute(samples.data(), samples.shape(0), out.mutable_data());
+            }
+            return py::make_tuple(out, fx.num_valid_frames(samples.shape(0)));
+          },
+          py::arg("samples"), "NeMo log-mel features [n_mels, num_frames] and the number of valid frames.")
+      .def_property_readonly("mel_filterbank", [](const FeatureExtractor& fx) {
+        const auto& fb = fx.mel_filterbank();
+        FloatArray out({static_cast<py::ssize_t>(fx.config().n_mels), static_cast<py::ssize_t>(fx.config().n_fft / 2 + 1)});
+        std::memcpy(out.mutable_data(), fb.data(), fb.size() * sizeof(float));
+        return out;
+      });
+
+  py::class_<PredictorState>(m, "PredictorState")
+      .def_property_readonly("h", [](const PredictorState& s) { return FloatArray(s.h.size(), s.h.data()); })
+      .def_property_readonly("c", [](const PredictorState& s) { return FloatArray(s.c.size(), s.c.data()); })
+      .def_property_readonly("projected",
+                             [](const PredictorState& s) { return FloatArray(s.projected.size(), s.projected.data()); });
+
+  py::class_<NativeDecoderStep>(m, "NativeDecoderStep")
+      .def(py::init([](const Model& mdl) { return new NativeDecoderStep(mdl.decoder_weights()); }), py::arg("model"))
+      .def("make_state", &NativeDecoderStep::make_state)
+      .def(
+          "project_encoder",
+          [](NativeDecoderStep& step, const FloatArray& encoder_out) {
+            if (encoder_out.ndim() != 2 || encoder_out.shape(0) != step.encoder_dim()) {
+              throw std::invalid_argument("encoder_out must be [encoder_dim, num_frames]");
+            }
+            FloatArray out({encoder_out.shape(1), static_cast<py::ssize_t>(step.joint_hidden())});
+            step.project_encoder(encoder_out.data(), encoder_out.shape(1), out.mutable_data());
+            return out;
+          },
+          py::arg("encoder_out"))
+      .def(
+          "predict",
+          [](NativeDecoderStep& step, int token, const PredictorState& state) {
+            PredictorState next = step.make_state();
+            step.predict(token, state, next);
+            return next;
+          },
+          py::arg("token"), py::arg("state"))
+      .def(
+          "joint",
+          [](NativeDecoderStep& step, const FloatArray& projected_frame, const PredictorState& state) {
+            checked_1d(projected_frame, "projected_frame");
+            if (projected_frame.shape(0) != step.joint_hidden()) throw std::invalid_argument("projected_frame has the wrong size");
+            FloatArray logits(static_cast<py::ssize_t>(step.num_outputs()));
+            step.joint(projected_frame.data(), state, logits.mutable_data());
+            return logits;
+          },
+          py::arg("projected_frame"), py::arg("state"));
+
+  py::class_<TdtGreedyDecoder>(m, "TdtGreedyDecoder")
+      .def(py::init([](const Model& mdl, NativeDecoderStep& step) { return new TdtGreedyDecoder(mdl.meta().decoding, step); }),
+           py::arg("model"), py::arg("step"), py::keep_alive<1, 3>())
+      .def(
+          "decode",
+          [](TdtGreedyDecoder& decoder, const FloatArray& projected, int64_t num_frames) {
+            if (projected.ndim() != 2 || num_frames < 0 || num_frames > projected.shape(0)) {
+              throw std::invalid_argument("projected must be [frames, joint_hidden] with num_frames <= frames");
+            }
+            std::vector<TokenEmission> emissions;
+            {
+              py::gil_scoped_release release;
+              DecoderCarry carry = decoder.make_carry();
+              decoder.decode(projected.data(), num_frames, carry, emissions);
+            }
+            std::vector<int> ids, durations;
+            std::vector<int64_t> frames;
+            for (const TokenEmission& e : emissions) {
+              ids.push_back(e.token_id);
+              frames.push_back(e.frame);
+              durations.push_back(e.duration);
+            }
+            return py::make_tuple(ids, frames, durations);
+          },
+          py::arg("projected"), py::arg("num_frames"), "Decode one utterance; returns (token_ids, frames, durations).");
+
+  py::class_<OfflineRecognizer>(m, "OfflineRecognizer")
+      .def(py::init([](std::shared_ptr<Model> mdl, py::object engine) {
+             return new OfflineRecognizer(mdl, std::make_shared<PythonEngine>(std::move(engine)));
+           }),
+           py::arg("model"), py::arg("encoder_engine"))
+      .def(
+          "transcribe",
+          [](OfflineRecognizer& rec, const FloatArray& samples) {
+            checked_1d(samples, "samples");
+            Transcript t;
+            {
+              py::gil_scoped_release release;
+              t = rec.transcribe(samples.data(), samples.shape(0));
+            }
+            return transcript_to_dict(t);
+          },
+          py::arg("samples"), "Transcribe mono float32 audio at the model's sample rate.");
+}

@@ -1,0 +1,217 @@
+// The C ABI: converts types, ownership and errors; no logic of its own.
+#include "parakeet_trt/parakeet_trt.h"
+
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "engines/external_engine.hpp"
+#include "parakeet_trt/errors.hpp"
+#include "parakeet_trt/model.hpp"
+#include "parakeet_trt/recognizer.hpp"
+
+using namespace parakeet_trt;
+
+struct ptrt_model {
+  std::shared_ptr<const Model> model;
+};
+
+struct ptrt_session {
+  std::shared_ptr<const Model> model;
+  std::unique_ptr<OfflineRecognizer> recognizer;
+  Transcript transcript;  // backs the borrowed views
+  std::vector<ptrt_token> tokens;
+  std::vector<ptrt_word> words;
+};
+
+namespace {
+
+thread_local std::string g_last_error;
+
+ptrt_status fail(ptrt_status status, const std::string& message) {
+  g_last_error = message;
+  return status;
+}
+
+// Runs body, mapping every exception to a status and the thread's last error.
+template <typename Body>
+ptrt_status guarded(Body&& body) {
+  try {
+    g_last_error.clear();
+    return body();
+  } catch (const Error& e) {
+    return fail(static_cast<ptrt_status>(static_cast<int>(e.code())), e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(PTRT_ERROR_INTERNAL, "out of memory");
+  } catch (const std::invalid_argument& e) {
+    return fail(PTRT_ERROR_INVALID_ARGUMENT, e.what());
+  } catch (const std::exception& e) {
+    return fail(PTRT_ERROR_INTERNAL, e.what());
+  } catch (...) {
+    return fail(PTRT_ERROR_INTERNAL, "unknown error");
+  }
+}
+
+#define PTRT_REQUIRE(cond, what) \
+  if (!(cond)) return fail(PTRT_ERROR_INVALID_ARGUMENT, what)
+
+}  // namespace
+
+extern "C" {
+
+const char* ptrt_version(void) { return "0.1.0"; }
+int32_t ptrt_abi_version(void) { return PTRT_ABI_VERSION; }
+const char* ptrt_last_error(void) { return g_last_error.c_str(); }
+
+const char* ptrt_status_name(ptrt_status status) {
+  switch (status) {
+    case PTRT_OK: return "PTRT_OK";
+    case PTRT_ERROR_INVALID_ARGUMENT: return "PTRT_ERROR_INVALID_ARGUMENT";
+    case PTRT_ERROR_INVALID_AUDIO: return "PTRT_ERROR_INVALID_AUDIO";
+    case PTRT_ERROR_MODEL: return "PTRT_ERROR_MODEL";
+    case PTRT_ERROR_CONTRACT_VIOLATION: return "PTRT_ERROR_CONTRACT_VIOLATION";
+    case PTRT_ERROR_ENGINE: return "PTRT_ERROR_ENGINE";
+    case PTRT_ERROR_STATE: return "PTRT_ERROR_STATE";
+    case PTRT_ERROR_UNAVAILABLE: return "PTRT_ERROR_UNAVAILABLE";
+    case PTRT_ERROR_INTERNAL: return "PTRT_ERROR_INTERNAL";
+  }
+  return "PTRT_STATUS_UNKNOWN";
+}
+
+void ptrt_model_options_init(ptrt_model_options* options) {
+  if (!options) return;
+  std::memset(options, 0, sizeof(*options));
+  options->struct_size = sizeof(*options);
+  options->verify_hashes = 1;
+}
+
+ptrt_status ptrt_model_load(const char* model_dir, const ptrt_model_options* options, ptrt_model** out_model) {
+  PTRT_REQUIRE(model_dir && out_model, "ptrt_model_load: model_dir and out_model must not be NULL");
+  *out_model = nullptr;
+  PTRT_REQUIRE(!options || options->struct_size >= sizeof(ptrt_model_options),
+               "ptrt_model_load: options.struct_size is too small; call ptrt_model_options_init first");
+  return guarded([&] {
+    ModelLoadOptions load_options;
+    if (options) load_options.verify_hashes = options->verify_hashes != 0;
+    auto handle = std::make_unique<ptrt_model>();
+    handle->model = Model::load(model_dir, load_options);
+    *out_model = handle.release();
+    return PTRT_OK;
+  });
+}
+
+void ptrt_model_destroy(ptrt_model* model) { delete model; }
+
+void ptrt_model_info_init(ptrt_model_info* info) {
+  if (!info) return;
+  std::memset(info, 0, sizeof(*info));
+  info->struct_size = sizeof(*info);
+}
+
+ptrt_status ptrt_model_get_info(const ptrt_model* model, ptrt_model_info* info) {
+  PTRT_REQUIRE(model && info, "ptrt_model_get_info: model and info must not be NULL");
+  PTRT_REQUIRE(info->struct_size >= sizeof(ptrt_model_info),
+               "ptrt_model_get_info: info.struct_size is too small; call ptrt_model_info_init first");
+  const ModelMeta& meta = model->model->meta();
+  info->sample_rate_hz = meta.features.sample_rate_hz;
+  info->num_mel_bins = meta.features.n_mels;
+  info->encoder_dim = meta.encoder.d_model;
+  info->vocab_size = meta.decoding.vocab_size;
+  info->blank_id = meta.decoding.blank_id;
+  info->max_symbols = meta.decoding.max_symbols;
+  info->subsampling_factor = meta.encoder.subsampling_factor;
+  info->frame_stride_s = meta.encoder.frame_stride_s;
+  info->max_encoder_frames = meta.encoder.max_encoder_frames;
+  info->model_name = meta.model_name.c_str();
+  return PTRT_OK;
+}
+
+ptrt_status ptrt_model_feature_frames(const ptrt_model* model, int64_t num_samples, int64_t* out_num_frames,
+                                      int64_t* out_num_valid_frames) {
+  PTRT_REQUIRE(model && out_num_frames && out_num_valid_frames, "ptrt_model_feature_frames: NULL argument");
+  PTRT_REQUIRE(num_samples >= 0, "ptrt_model_feature_frames: num_samples must be >= 0");
+  return guarded([&] {
+    FeatureExtractor extractor(model->model->meta().features);
+    *out_num_frames = extractor.num_frames(num_samples);
+    *out_num_valid_frames = extractor.num_valid_frames(num_samples);
+    return PTRT_OK;
+  });
+}
+
+ptrt_status ptrt_model_compute_features(const ptrt_model* model, const float* samples, int64_t num_samples,
+                                        float* out_features, int64_t capacity) {
+  PTRT_REQUIRE(model && out_features, "ptrt_model_compute_features: model and out_features must not be NULL");
+  return guarded([&] {
+    validate_audio(samples, num_samples);
+    FeatureExtractor extractor(model->model->meta().features);
+    int64_t needed = extractor.num_frames(num_samples) * model->model->meta().features.n_mels;
+    if (capacity < needed) {
+      return fail(PTRT_ERROR_INVALID_ARGUMENT, "ptrt_model_compute_features: capacity " + std::to_string(capacity) +
+                                                   " floats is less than the " + std::to_string(needed) + " needed");
+    }
+    extractor.compute(samples, num_samples, out_features);
+    return PTRT_OK;
+  });
+}
+
+void ptrt_session_options_init(ptrt_session_options* options) {
+  if (!options) return;
+  std::memset(options, 0, sizeof(*options));
+  options->struct_size = sizeof(*options);
+}
+
+ptrt_status ptrt_session_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
+                                const ptrt_session_options* options, ptrt_session** out_session) {
+  if (out_session) *out_session = nullptr;
+  if (!model || !encoder || !out_session) {
+    if (encoder && encoder->destroy && encoder->struct_size >= sizeof(ptrt_engine_vtable)) {
+      encoder->destroy(encoder->self);
+    }
+    return fail(PTRT_ERROR_INVALID_ARGUMENT, "ptrt_session_create: model, encoder and out_session must not be NULL");
+  }
+  return guarded([&] {
+    auto engine = std::make_shared<ExternalEngine>(*encoder);  // owns encoder->self from here on
+    if (options && options->struct_size < sizeof(ptrt_session_options)) {
+      return fail(PTRT_ERROR_INVALID_ARGUMENT,
+                  "ptrt_session_create: options.struct_size is too small; call ptrt_session_options_init first");
+    }
+    auto session = std::make_unique<ptrt_session>();
+    session->model = model->model;
+    session->recognizer = std::make_unique<OfflineRecognizer>(model->model, engine);
+    *out_session = session.release();
+    return PTRT_OK;
+  });
+}
+
+void ptrt_session_destroy(ptrt_session* session) { delete session; }
+
+ptrt_status ptrt_session_transcribe(ptrt_session* session, const float* samples, int64_t num_samples,
+                                    int32_t sample_rate_hz, ptrt_transcript* out_transcript) {
+  PTRT_REQUIRE(session && out_transcript, "ptrt_session_transcribe: session and out_transcript must not be NULL");
+  return guarded([&] {
+    int32_t expected_rate = session->model->meta().features.sample_rate_hz;
+    if (sample_rate_hz != expected_rate) {
+      return fail(PTRT_ERROR_INVALID_AUDIO, "sample rate " + std::to_string(sample_rate_hz) +
+                                                " Hz is not the model's " + std::to_string(expected_rate) +
+                                                " Hz; resample before calling");
+    }
+    session->transcript = session->recognizer->transcribe(samples, num_samples);
+    const Transcript& t = session->transcript;
+    session->tokens.clear();
+    for (const TokenEmission& e : t.tokens) session->tokens.push_back(ptrt_token{e.token_id, e.duration, e.frame});
+    session->words.clear();
+    for (const Word& w : t.words) session->words.push_back(ptrt_word{w.text.c_str(), w.start_s, w.end_s});
+    out_transcript->text = t.text.c_str();
+    out_transcript->tokens = session->tokens.data();
+    out_transcript->num_tokens = session->tokens.size();
+    out_transcript->words = session->words.data();
+    out_transcript->num_words = session->words.size();
+    out_transcript->num_encoder_frames = t.num_encoder_frames;
+    out_transcript->audio_duration_s = t.audio_duration_s;
+    return PTRT_OK;
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,296 @@
+#include "parakeet_trt/model.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/json.hpp"
+#include "core/sha256.hpp"
+#include "parakeet_trt/errors.hpp"
+
+namespace parakeet_trt {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ModelError("cannot open '" + path + "'");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) throw ModelError("read error on '" + path + "'");
+  return buffer.str();
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// Settings our front end does not implement must stop the load, not silently change features.
+template <typename T>
+void require_setting(const Json& features, const char* key, const T& supported, const std::string& shown) {
+  if (!features.has(key)) return;
+  const Json& v = features.at(key);
+  bool ok;
+  if constexpr (std::is_same_v<T, bool>) ok = v.type() == Json::Type::kBool && v.as_bool() == supported;
+  else if constexpr (std::is_arithmetic_v<T>) ok = v.type() == Json::Type::kNumber && v.as_number() == supported;
+  else ok = v.type() == Json::Type::kString && v.as_string() == supported;
+  if (!ok) {
+    throw ModelError(std::string("unsupported feature setting features.") + key + " (the runtime implements " +
+                     shown + " only)");
+  }
+}
+
+FeatureConfig parse_features(const Json& f) {
+  require_setting(f, "log", true, "log=true");
+  require_setting(f, "log_zero_guard_type", std::string("add"), "log_zero_guard_type='add'");
+  require_setting(f, "mel_norm", std::string("slaney"), "mel_norm='slaney'");
+  require_setting(f, "window", std::string("hann"), "window='hann'");
+  require_setting(f, "stft_pad_mode", std::string("constant"), "stft_pad_mode='constant' (NeMo >= 2.5)");
+  require_setting(f, "frame_splicing", 1.0, "frame_splicing=1");
+  require_setting(f, "exact_pad", false, "exact_pad=false");
+  require_setting(f, "pad_to", 0.0, "pad_to=0");
+  FeatureConfig c;
+  c.sample_rate_hz = static_cast<int>(f.at("sample_rate_hz", "features").as_int("features.sample_rate_hz"));
+  c.n_fft = static_cast<int>(f.at("n_fft", "features").as_int("features.n_fft"));
+  c.win_length = static_cast<int>(f.at("win_length", "features").as_int("features.win_length"));
+  c.hop_length = static_cast<int>(f.at("hop_length", "features").as_int("features.hop_length"));
+  c.n_mels = static_cast<int>(f.at("n_mels", "features").as_int("features.n_mels"));
+  c.preemph = static_cast<float>(f.at("preemph", "features").as_number("features.preemph"));
+  c.log_zero_guard_value =
+      static_cast<float>(f.at("log_zero_guard_value", "features").as_number("features.log_zero_guard_value"));
+  c.lowfreq_hz = static_cast<float>(f.at("lowfreq_hz", "features").as_number("features.lowfreq_hz"));
+  c.highfreq_hz = static_cast<float>(f.at("highfreq_hz", "features").as_number("features.highfreq_hz"));
+  c.mag_power = static_cast<float>(f.at("mag_power", "features").as_number("features.mag_power"));
+  c.pad_value = static_cast<float>(f.at("pad_value", "features").as_number("features.pad_value"));
+  const std::string& normalize = f.at("normalize", "features").as_string("features.normalize");
+  if (normalize == "per_feature") c.normalize_per_feature = true;
+  else if (normalize == "None" || normalize == "none") c.normalize_per_feature = false;
+  else throw ModelError("unsupported feature setting features.normalize='" + normalize +
+                        "' (the runtime implements 'per_feature' and 'None')");
+  return c;
+}
+
+std::vector<int64_t> parse_shape(const Json& shape, const std::string& path) {
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    const Json& d = shape.at(i);
+    out.push_back(d.type() == Json::Type::kNumber ? d.as_int(path) : -1);
+  }
+  return out;
+}
+
+std::vector<TensorSpec> parse_tensor_specs(const Json& list, const std::string& path) {
+  std::vector<TensorSpec> out;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const Json& t = list.at(i);
+    std::string p = path + "[" + std::to_string(i) + "]";
+    out.push_back(TensorSpec{t.at("name", p).as_string(p + ".name"), t.at("dtype", p).as_string(p + ".dtype"),
+                             parse_shape(t.at("shape", p), p + ".shape")});
+  }
+  return out;
+}
+
+GraphSpec parse_graph(const Json& g, const std::string& path) {
+  GraphSpec spec;
+  spec.file = g.at("file", path).as_string(path + ".file");
+  if (g.has("external_data")) {
+    const Json& ext = g.at("external_data");
+    for (size_t i = 0; i < ext.size(); ++i) spec.external_data.push_back(ext.at(i).as_string(path + ".external_data"));
+  }
+  spec.inputs = parse_tensor_specs(g.at("inputs", path), path + ".inputs");
+  spec.outputs = parse_tensor_specs(g.at("outputs", path), path + ".outputs");
+  return spec;
+}
+
+const TensorSpec& find_spec(const std::vector<TensorSpec>& specs, const std::string& name, const std::string& what) {
+  for (const TensorSpec& s : specs) {
+    if (s.name == name) return s;
+  }
+  std::string names;
+  for (const TensorSpec& s : specs) names += (names.empty() ? "" : ", ") + s.name;
+  throw ContractViolation(what + " '" + name + "'", "present", "absent (have: " + names + ")");
+}
+
+// Copies one named tensor out of decoder_step.bin after checking its declared shape.
+std::vector<float> take_tensor(const Json& tensors, const std::string& blob, const std::string& name,
+                               const std::vector<int64_t>& expected_shape) {
+  std::string path = "decoder_step.tensors." + name;
+  if (!tensors.has(name)) throw ModelError("decoder_step.bin index has no tensor '" + name + "'");
+  const Json& t = tensors.at(name);
+  std::vector<int64_t> shape = parse_shape(t.at("shape", path), path + ".shape");
+  if (shape != expected_shape) {
+    throw ContractViolation(path + ".shape", shape_string(expected_shape), shape_string(shape));
+  }
+  int64_t offset = t.at("offset", path).as_int(path + ".offset");
+  int64_t count = 1;
+  for (int64_t d : shape) count *= d;
+  if (offset < 0 || offset + count * 4 > static_cast<int64_t>(blob.size())) {
+    throw ModelError("decoder_step.bin is truncated: tensor '" + name + "' needs bytes [" + std::to_string(offset) +
+                     ", " + std::to_string(offset + count * 4) + ") but the file has " + std::to_string(blob.size()));
+  }
+  std::vector<float> values(static_cast<size_t>(count));
+  std::memcpy(values.data(), blob.data() + offset, static_cast<size_t>(count) * 4);
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      throw ModelError("decoder_step.bin tensor '" + name + "' holds a non-finite value at element " + std::to_string(i));
+    }
+  }
+  return values;
+}
+
+void verify_hash(const ModelMeta& meta, const std::string& directory, const std::string& file) {
+  auto it = meta.artifact_sha256.find(file);
+  if (it == meta.artifact_sha256.end()) {
+    throw ModelError("model_meta.json lists no sha256 for '" + file + "' under 'artifacts'");
+  }
+  std::string actual = sha256_file(directory + "/" + file);
+  if (actual != it->second) throw ContractViolation("artifacts." + file + " sha256", it->second, actual);
+}
+
+}  // namespace
+
+const TensorSpec& GraphSpec::input(const std::string& name) const { return find_spec(inputs, name, file + " input"); }
+const TensorSpec& GraphSpec::output(const std::string& name) const { return find_spec(outputs, name, file + " output"); }
+
+int64_t EncoderSpec::encoded_length(int64_t feature_frames) const {
+  int64_t length = feature_frames;
+  for (int factor = subsampling_factor; factor > 1; factor /= 2) {
+    // floor((L + 2*padding - kernel) / stride + 1) with kernel 3, stride 2, padding 1.
+    int64_t numerator = length - 1;
+    length = (numerator >= 0 ? numerator / 2 : -((-numerator + 1) / 2)) + 1;
+  }
+  return length;
+}
+
+ModelMeta ModelMeta::parse(const std::string& json_text) {
+  Json root;
+  try {
+    root = Json::parse(json_text);
+  } catch (const std::exception& e) {
+    throw ModelError(std::string("model_meta.json is not valid JSON: ") + e.what());
+  }
+  try {
+    ModelMeta meta;
+    meta.format_version = static_cast<int>(root.at("format_version").as_int("format_version"));
+    if (meta.format_version != 1) {
+      throw ModelError("model_meta.json format_version " + std::to_string(meta.format_version) +
+                       " is not supported (this runtime reads version 1)");
+    }
+    meta.model_name = root.at("model_name").as_string("model_name");
+    meta.features = parse_features(root.at("features"));
+
+    const Json& enc = root.at("encoder");
+    meta.encoder.d_model = static_cast<int>(enc.at("d_model", "encoder").as_int("encoder.d_model"));
+    meta.encoder.subsampling_factor =
+        static_cast<int>(enc.at("subsampling_factor", "encoder").as_int("encoder.subsampling_factor"));
+    meta.encoder.max_encoder_frames = enc.at("max_encoder_frames", "encoder").as_int("encoder.max_encoder_frames");
+    meta.encoder.frame_stride_s = enc.at("frame_stride_s", "encoder").as_number("encoder.frame_stride_s");
+    meta.encoder.feat_in = static_cast<int>(enc.at("feat_in", "encoder").as_int("encoder.feat_in"));
+    int f = meta.encoder.subsampling_factor;
+    if (f < 2 || (f & (f - 1)) != 0) {
+      throw ModelError("encoder.subsampling_factor " + std::to_string(f) + " is not a power of two >= 2");
+    }
+    if (meta.encoder.feat_in != meta.features.n_mels) {
+      throw ContractViolation("encoder.feat_in", std::to_string(meta.features.n_mels) + " (features.n_mels)",
+                              std::to_string(meta.encoder.feat_in));
+    }
+
+    const Json& dec = root.at("decoding");
+    meta.decoding.vocab_size = static_cast<int>(dec.at("vocab_size", "decoding").as_int("decoding.vocab_size"));
+    meta.decoding.blank_id = static_cast<int>(dec.at("blank_id", "decoding").as_int("decoding.blank_id"));
+    meta.decoding.max_symbols = static_cast<int>(dec.at("max_symbols", "decoding").as_int("decoding.max_symbols"));
+    const Json& durations = dec.at("durations", "decoding");
+    for (size_t i = 0; i < durations.size(); ++i) {
+      meta.decoding.durations.push_back(static_cast<int>(durations.at(i).as_int("decoding.durations")));
+    }
+    meta.decoding.validate();
+
+    const Json& graphs = root.at("graphs");
+    meta.encoder_graph = parse_graph(graphs.at("encoder", "graphs"), "graphs.encoder");
+    meta.decoder_joint_graph = parse_graph(graphs.at("decoder_joint", "graphs"), "graphs.decoder_joint");
+    for (const auto& kv : root.at("artifacts").items("artifacts")) {
+      meta.artifact_sha256[kv.first] = kv.second.as_string("artifacts." + kv.first);
+    }
+    return meta;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw ModelError(std::string("model_meta.json: ") + e.what());
+  }
+}
+
+std::shared_ptr<const Model> Model::load(const std::string& directory, const ModelLoadOptions& options) {
+  std::shared_ptr<Model> model(new Model());
+  model->directory_ = directory;
+  std::string meta_text = read_file(directory + "/model_meta.json");
+  model->meta_ = ModelMeta::parse(meta_text);
+  const ModelMeta& meta = model->meta_;
+
+  Json root = Json::parse(meta_text);
+  try {
+    const Json& vocab = root.at("vocabulary");
+    std::string vocab_file = vocab.at("file", "vocabulary").as_string("vocabulary.file");
+    if (options.verify_hashes) verify_hash(meta, directory, vocab_file);
+    model->vocabulary_ = Vocabulary::load(directory + "/" + vocab_file);
+    int64_t declared = vocab.at("size", "vocabulary").as_int("vocabulary.size");
+    if (static_cast<int64_t>(model->vocabulary_.size()) != declared) {
+      throw ContractViolation("vocabulary.size (" + vocab_file + " lines)", std::to_string(declared),
+                              std::to_string(model->vocabulary_.size()));
+    }
+    if (declared != meta.decoding.vocab_size) {
+      throw ContractViolation("vocabulary.size", std::to_string(meta.decoding.vocab_size) + " (decoding.vocab_size)",
+                              std::to_string(declared));
+    }
+
+    const Json& dec = root.at("decoder");
+    const Json& step = root.at("decoder_step");
+    std::string step_file = step.at("file", "decoder_step").as_string("decoder_step.file");
+    if (options.verify_hashes) verify_hash(meta, directory, step_file);
+    std::string blob = read_file(directory + "/" + step_file);
+    const Json& tensors = step.at("tensors", "decoder_step");
+
+    DecoderStepWeights& w = model->decoder_weights_;
+    w.vocab_size = meta.decoding.vocab_size;
+    w.pred_hidden = static_cast<int>(dec.at("pred_hidden", "decoder").as_int("decoder.pred_hidden"));
+    w.pred_rnn_layers = static_cast<int>(dec.at("pred_rnn_layers", "decoder").as_int("decoder.pred_rnn_layers"));
+    w.joint_hidden = static_cast<int>(dec.at("joint_hidden", "decoder").as_int("decoder.joint_hidden"));
+    w.num_outputs = static_cast<int>(dec.at("num_outputs", "decoder").as_int("decoder.num_outputs"));
+    w.encoder_dim = static_cast<int>(dec.at("encoder_dim", "decoder").as_int("decoder.encoder_dim"));
+    int64_t expected_outputs = meta.decoding.vocab_size + 1 + static_cast<int64_t>(meta.decoding.durations.size());
+    if (w.num_outputs != expected_outputs) {
+      throw ContractViolation("decoder.num_outputs", std::to_string(expected_outputs) +
+                              " (vocab_size + blank + durations)", std::to_string(w.num_outputs));
+    }
+    if (w.encoder_dim != meta.encoder.d_model) {
+      throw ContractViolation("decoder.encoder_dim", std::to_string(meta.encoder.d_model) + " (encoder.d_model)",
+                              std::to_string(w.encoder_dim));
+    }
+    const int64_t V1 = w.vocab_size + 1, H = w.pred_hidden, J = w.joint_hidden, C = w.num_outputs, D = w.encoder_dim;
+    w.embedding = take_tensor(tensors, blob, "embedding", {V1, H});
+    for (int layer = 0; layer < w.pred_rnn_layers; ++layer) {
+      std::string p = "lstm." + std::to_string(layer) + ".";
+      DecoderStepWeights::LstmLayer l;
+      l.w_ih = take_tensor(tensors, blob, p + "w_ih", {4 * H, H});
+      l.w_hh = take_tensor(tensors, blob, p + "w_hh", {4 * H, H});
+      l.b_ih = take_tensor(tensors, blob, p + "b_ih", {4 * H});
+      l.b_hh = take_tensor(tensors, blob, p + "b_hh", {4 * H});
+      w.lstm.push_back(std::move(l));
+    }
+    w.enc_weight = take_tensor(tensors, blob, "joint.enc.weight", {J, D});
+    w.enc_bias = take_tensor(tensors, blob, "joint.enc.bias", {J});
+    w.pred_weight = take_tensor(tensors, blob, "joint.pred.weight", {J, H});
+    w.pred_bias = take_tensor(tensors, blob, "joint.pred.bias", {J});
+    w.out_weight = take_tensor(tensors, blob, "joint.out.weight", {C, J});
+    w.out_bias = take_tensor(tensors, blob, "joint.out.bias", {C});
+    w.validate();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw ModelError("model folder '" + directory + "': " + e.what());
+  }
+  return model;
+}
+
+}  // namespace parakeet_trt

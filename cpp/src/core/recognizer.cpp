@@ -1,0 +1,53 @@
+#include "parakeet_trt/recognizer.hpp"
+
+#include <cmath>
+
+#include "core/encoder_runner.hpp"
+#include "parakeet_trt/errors.hpp"
+
+namespace parakeet_trt {
+
+void validate_audio(const float* samples, int64_t num_samples) {
+  if (num_samples <= 0 || samples == nullptr) throw InvalidAudio("audio is empty (0 samples)");
+  for (int64_t i = 0; i < num_samples; ++i) {
+    if (!std::isfinite(samples[i])) {
+      throw InvalidAudio(std::string("audio sample ") + std::to_string(i) + " is " +
+                         (std::isnan(samples[i]) ? "NaN" : "infinite") + "; samples must be finite");
+    }
+  }
+}
+
+OfflineRecognizer::OfflineRecognizer(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder)
+    : model_(std::move(model)),
+      features_(model_->meta().features),
+      encoder_(std::make_unique<EncoderRunner>(model_, std::move(encoder))),
+      step_(std::make_unique<NativeDecoderStep>(model_->decoder_weights())),
+      decoder_(model_->meta().decoding, *step_) {}
+
+OfflineRecognizer::~OfflineRecognizer() = default;
+
+Transcript OfflineRecognizer::transcribe(const float* samples, int64_t num_samples) {
+  validate_audio(samples, num_samples);
+  const ModelMeta& meta = model_->meta();
+  Transcript result;
+  result.audio_duration_s = static_cast<double>(num_samples) / meta.features.sample_rate_hz;
+
+  const int64_t num_frames = features_.num_frames(num_samples);
+  const int64_t num_valid = features_.num_valid_frames(num_samples);
+  if (num_valid == 0) return result;  // shorter than one hop: NeMo's encoder sees length 0 and emits nothing
+  feature_buffer_.resize(static_cast<size_t>(meta.features.n_mels * num_frames));
+  features_.compute(samples, num_samples, feature_buffer_.data());
+
+  EncoderOutput encoded = encoder_->run(feature_buffer_.data(), num_frames, num_valid);
+  projected_.resize(static_cast<size_t>(encoded.num_frames_allocated * step_->joint_hidden()));
+  step_->project_encoder(encoded.data, encoded.num_frames_allocated, projected_.data());
+
+  DecoderCarry carry = decoder_.make_carry();
+  decoder_.decode(projected_.data(), encoded.num_valid_frames, carry, result.tokens);
+  result.num_encoder_frames = encoded.num_valid_frames;
+  result.text = model_->vocabulary().detokenize(result.tokens);
+  result.words = model_->vocabulary().words(result.tokens, meta.encoder.frame_stride_s);
+  return result;
+}
+
+}  // namespace parakeet_trt

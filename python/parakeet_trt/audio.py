@@ -1,0 +1,80 @@
+"""Audio input: read files, downmix, resample to the model's rate, refuse what is not audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from parakeet_trt.errors import AudioFileError, InvalidAudioError
+
+
+def read_audio_file(path: str | Path) -> tuple[np.ndarray, int]:
+    """Read any file libsndfile understands; returns (float32 samples [frames, channels], rate)."""
+    import soundfile
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioFileError(f"audio file not found: {path}")
+    if path.is_dir():
+        raise AudioFileError(f"audio path is a directory, not a file: {path}")
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # libsndfile's errors are RuntimeError/LibsndfileError/TypeError
+        raise AudioFileError(f"cannot read audio file {path}: {exc}") from exc
+    return data, int(rate)
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """Average the channels of [frames, channels] (or pass 1-D audio through)."""
+    samples = np.asarray(samples)
+    if samples.ndim == 1:
+        return samples
+    if samples.ndim != 2:
+        raise InvalidAudioError(f"audio must be 1-D or [frames, channels], got shape {samples.shape}")
+    if samples.shape[1] == 1:
+        return samples[:, 0]
+    return samples.mean(axis=1, dtype=np.float64).astype(np.float32)
+
+
+def resample(samples: np.ndarray, from_rate_hz: int, to_rate_hz: int) -> np.ndarray:
+    """High-quality resampling (libsoxr, VHQ); identity when the rates agree."""
+    if from_rate_hz <= 0:
+        raise InvalidAudioError(f"sample rate must be positive, got {from_rate_hz} Hz")
+    if from_rate_hz == to_rate_hz:
+        return samples
+    import soxr
+
+    return soxr.resample(samples, from_rate_hz, to_rate_hz, quality="VHQ").astype(np.float32, copy=False)
+
+
+def prepare_audio(audio, sample_rate_hz: int | None, target_rate_hz: int) -> tuple[np.ndarray, str | None]:
+    """Turn a path or an array into mono float32 at target_rate_hz; returns (samples, file name or None).
+
+    Raises InvalidAudioError for empty audio, NaN/Inf samples, integer overflow-prone dtypes, or a
+    missing sample rate for arrays.
+    """
+    source = None
+    if isinstance(audio, (str, Path)):
+        source = str(audio)
+        data, rate = read_audio_file(audio)
+    else:
+        data = np.asarray(audio)
+        if sample_rate_hz is None:
+            raise InvalidAudioError("sample_rate_hz is required when passing an array")
+        rate = int(sample_rate_hz)
+        if data.dtype.kind in "iu":
+            # Integer PCM: scale to [-1, 1) like libsndfile does.
+            data = data.astype(np.float32) / float(np.iinfo(data.dtype).max + 1)
+        elif data.dtype.kind != "f":
+            raise InvalidAudioError(f"audio array must be float or integer PCM, got dtype {data.dtype}")
+    mono = np.ascontiguousarray(to_mono(data), dtype=np.float32)
+    where = f" in {source}" if source else ""
+    if mono.size == 0:
+        raise InvalidAudioError(f"audio is empty (0 samples){where}")
+    finite = np.isfinite(mono)
+    if not finite.all():
+        index = int(np.argmin(finite))
+        kind = "NaN" if np.isnan(mono[index]) else "infinite"
+        raise InvalidAudioError(f"audio sample {index} is {kind}{where}; samples must be finite")
+    return np.ascontiguousarray(resample(mono, rate, target_rate_hz), dtype=np.float32), source

@@ -1,0 +1,129 @@
+"""The `parakeet-trt` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from parakeet_trt.errors import (
+    ContractViolation,
+    EngineError,
+    InvalidAudioError,
+    ModelError,
+    ParakeetError,
+)
+
+# Exit codes, documented in --help.
+EXIT_OK, EXIT_USAGE, EXIT_MODEL, EXIT_AUDIO, EXIT_CONTRACT, EXIT_ENGINE, EXIT_OTHER = 0, 2, 3, 4, 5, 6, 1
+
+EXIT_CODES_HELP = """exit codes:
+  0  success
+  2  bad command line
+  3  model missing, unreadable or corrupted
+  4  audio unreadable, empty or invalid (other files are still transcribed)
+  5  contract violation (an engine or artifact does not match the model)
+  6  engine failure
+"""
+
+
+def exit_code_for(error: BaseException) -> int:
+    if isinstance(error, ContractViolation):
+        return EXIT_CONTRACT
+    if isinstance(error, ModelError):
+        return EXIT_MODEL
+    if isinstance(error, InvalidAudioError):
+        return EXIT_AUDIO
+    if isinstance(error, EngineError):
+        return EXIT_ENGINE
+    return EXIT_OTHER
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from parakeet_trt.models import packaged_sample
+    from parakeet_trt.session import Session
+
+    files = args.files or [str(packaged_sample())]
+    session = Session(args.model, providers=args.providers, verify_hashes=not args.no_verify)
+    status = EXIT_OK
+    for path in files:
+        started = time.perf_counter()
+        try:
+            transcript = session.transcribe(path)
+        except ParakeetError as error:
+            print(f"parakeet-trt: {path}: {error}", file=sys.stderr)
+            status = status or exit_code_for(error)
+            continue
+        elapsed = time.perf_counter() - started
+        if args.json:
+            print(json.dumps(transcript.to_json_dict(), ensure_ascii=False), flush=True)
+        else:
+            rtfx = transcript.audio_duration_s / elapsed if elapsed > 0 else float("inf")
+            print(f"{path}: {transcript.text}", flush=True)
+            print(f"  ({transcript.audio_duration_s:.2f} s of audio in {elapsed * 1000:.0f} ms, RTFx {rtfx:.1f})",
+                  file=sys.stderr)
+    return status
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from parakeet_trt.export.cli import run_export
+
+    return run_export(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parakeet-trt",
+        description="Streaming speech recognition for NVIDIA Parakeet-TDT models: export NeMo models "
+                    "to ONNX and transcribe with the C++ core.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser(
+        "transcribe", help="transcribe audio files offline",
+        description="Transcribe audio files (any format libsndfile reads, any rate, any channel count; "
+                    "resampled to 16 kHz mono). With no FILE, transcribes the packaged sample.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("files", nargs="*", metavar="FILE", help="audio files (default: the packaged sample)")
+    t.add_argument("--model", default=None,
+                   help="exported model folder (parakeet-trt export), or a packaged model name (default: 'default')")
+    t.add_argument("--json", action="store_true",
+                   help="print one JSON object per file per line: file, text, token_ids, token_frames, "
+                        "token_durations, words (word, start_s, end_s)")
+    t.add_argument("--providers", nargs="+", default=None, metavar="PROVIDER",
+                   help="ONNX Runtime execution providers for the encoder (default: CUDA if available, then CPU)")
+    t.add_argument("--no-verify", action="store_true",
+                   help="skip the sha256 check of the model's artifacts at load time")
+    t.set_defaults(handler=cmd_transcribe)
+
+    try:
+        from parakeet_trt.export.cli import add_export_arguments
+    except ImportError:  # the export extra is not installed: keep the command, explain on use
+        add_export_arguments = None
+    e = sub.add_parser("export", help="export a NeMo .nemo model to ONNX + runtime artifacts",
+                       description="Export a NeMo Parakeet-TDT .nemo model (needs the 'export' extra).")
+    if add_export_arguments is not None:
+        add_export_arguments(e)
+    e.set_defaults(handler=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ParakeetError as error:
+        print(f"parakeet-trt: {error}", file=sys.stderr)
+        return exit_code_for(error)
+    except ImportError as error:
+        print(f"parakeet-trt: {error}. Install the extra it needs, e.g. pip install 'parakeet_trt[export]'",
+              file=sys.stderr)
+        return EXIT_OTHER
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Engines the Python package supplies to the C++ core."""

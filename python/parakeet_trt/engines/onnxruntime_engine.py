@@ -1,0 +1,93 @@
+"""ONNX Runtime as an external engine of the C++ core.
+
+ONNX Runtime's PyPI wheel ships no C/C++ headers, so the core reaches it through this object: the
+core calls ``run(inputs, outputs)`` with numpy views of its own buffers and ONNX Runtime writes
+the results straight into them through IOBinding (no copy on the way out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from parakeet_trt.errors import ContractViolation, ModelError
+
+_ORT_TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32}
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_providers() -> list[str]:
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+
+
+class OnnxRuntimeEngine:
+    """Runs one exported graph. Checks the graph's hash and I/O names against the model's metadata."""
+
+    def __init__(self, graph_path: Path, expected_sha256: str | None, expected_io: dict | None = None,
+                 providers: list[str] | None = None, intra_op_threads: int = 0):
+        import onnxruntime as ort
+
+        graph_path = Path(graph_path)
+        if not graph_path.is_file():
+            raise ModelError(f"graph file not found: {graph_path}")
+        if expected_sha256 is not None:
+            actual = sha256_of(graph_path)
+            if actual != expected_sha256:
+                raise ContractViolation(
+                    f"contract violation: artifacts.{graph_path.name} sha256: expected {expected_sha256}, got {actual}")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if intra_op_threads:
+            options.intra_op_num_threads = intra_op_threads
+        try:
+            self.session = ort.InferenceSession(str(graph_path), sess_options=options,
+                                                providers=providers or default_providers())
+        except Exception as exc:
+            raise ModelError(f"ONNX Runtime cannot load {graph_path}: {exc}") from exc
+        self.description = f"onnxruntime {ort.__version__} {graph_path.name} {self.session.get_providers()[0]}"
+        self.input_types = {i.name: i.type for i in self.session.get_inputs()}
+        self.output_types = {o.name: o.type for o in self.session.get_outputs()}
+        if expected_io:
+            self._check_io(expected_io)
+        self._binding = self.session.io_binding()
+
+    def _check_io(self, expected_io: dict) -> None:
+        for kind, actual in (("inputs", self.input_types), ("outputs", self.output_types)):
+            for spec in expected_io.get(kind, []):
+                name = spec["name"]
+                if name not in actual:
+                    raise ContractViolation(
+                        f"contract violation: {self.description} {kind[:-1]} '{name}': expected present, "
+                        f"got absent (graph has {sorted(actual)})")
+                want = "tensor(float)" if spec["dtype"] == "float32" else f"tensor({spec['dtype']})"
+                if actual[name] != want:
+                    raise ContractViolation(
+                        f"contract violation: {kind[:-1]} '{name}' dtype: expected {want}, got {actual[name]}")
+
+    def run(self, inputs: dict, outputs: dict) -> None:
+        binding = self._binding
+        binding.clear_binding_inputs()
+        binding.clear_binding_outputs()
+        for name, array in inputs.items():
+            if name in self.input_types:
+                binding.bind_cpu_input(name, array)
+        for name, array in outputs.items():
+            binding.bind_output(name, "cpu", 0, array.dtype, list(array.shape), array.ctypes.data)
+        self.session.run_with_iobinding(binding)
+
+    def run_copy(self, feeds: dict) -> dict:
+        """Plain run returning fresh arrays (parity tools and tests)."""
+        names = list(self.output_types)
+        return dict(zip(names, self.session.run(names, feeds)))

@@ -1,0 +1,39 @@
+"""Where models come from: an exported model folder, or one shipped inside the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from parakeet_trt.errors import ModelError
+
+PACKAGED_MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_MODEL = "default"
+
+
+def packaged_models() -> list[str]:
+    if not PACKAGED_MODELS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in PACKAGED_MODELS_DIR.iterdir() if (p / "model_meta.json").is_file())
+
+
+def resolve_model_dir(model: str | Path | None) -> Path:
+    """A folder with model_meta.json, or the name of a packaged model ('default')."""
+    if model is None:
+        model = DEFAULT_MODEL
+    candidate = Path(model)
+    if (candidate / "model_meta.json").is_file():
+        return candidate
+    if str(model) in packaged_models():
+        return PACKAGED_MODELS_DIR / str(model)
+    if candidate.is_dir():
+        raise ModelError(f"{candidate} is not an exported model folder (no model_meta.json); "
+                         "create one with `parakeet-trt export --model X.nemo --out DIR`")
+    if candidate.suffix == ".nemo":
+        raise ModelError(f"{candidate} is a .nemo checkpoint; export it first with "
+                         f"`parakeet-trt export --model {candidate} --out DIR` and pass DIR")
+    raise ModelError(f"model not found: {model!s} (not a folder with model_meta.json, nor one of the "
+                     f"packaged models {packaged_models()})")
+
+
+def packaged_sample() -> Path:
+    return Path(__file__).parent / "samples" / "sample.wav"

@@ -1,0 +1,82 @@
+"""The Python API: load a model, transcribe files or arrays."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from parakeet_trt import _core
+from parakeet_trt.audio import prepare_audio
+from parakeet_trt.engines.onnxruntime_engine import OnnxRuntimeEngine
+from parakeet_trt.models import resolve_model_dir
+
+
+@dataclass
+class Word:
+    word: str
+    start_s: float
+    end_s: float
+
+
+@dataclass
+class Transcript:
+    """Result of one utterance. Frames are encoder frames of ``frame_stride_s`` seconds."""
+
+    text: str
+    token_ids: list[int]
+    token_frames: list[int]
+    token_durations: list[int]
+    words: list[Word] = field(default_factory=list)
+    file: str | None = None
+    audio_duration_s: float = 0.0
+    num_encoder_frames: int = 0
+
+    def to_json_dict(self) -> dict:
+        out = {"file": self.file, "text": self.text, "token_ids": self.token_ids,
+               "token_frames": self.token_frames, "token_durations": self.token_durations,
+               "words": [asdict(w) for w in self.words]}
+        return out
+
+
+class Session:
+    """Offline transcription through the C++ core.
+
+    ``model`` is an exported model folder (``parakeet-trt export``) or a packaged model name
+    ('default'). The encoder runs in ONNX Runtime (``providers``, default CUDA then CPU), supplied to
+    the core as an external engine; features and TDT decoding run in C++.
+    """
+
+    def __init__(self, model: str | Path | None = None, providers: list[str] | None = None,
+                 verify_hashes: bool = True, intra_op_threads: int = 0):
+        self.model_dir = resolve_model_dir(model)
+        self.model = _core.Model.load(str(self.model_dir), verify_hashes)
+        import json
+
+        meta = json.loads((self.model_dir / "model_meta.json").read_text())
+        self.meta = meta
+        encoder_file = self.model_dir / self.model.encoder_file
+        self.encoder_engine = OnnxRuntimeEngine(
+            encoder_file, self.model.artifact_sha256.get(self.model.encoder_file) if verify_hashes else None,
+            meta["graphs"]["encoder"], providers=providers, intra_op_threads=intra_op_threads)
+        self._recognizer = _core.OfflineRecognizer(self.model, self.encoder_engine)
+
+    @property
+    def sample_rate_hz(self) -> int:
+        return self.model.sample_rate_hz
+
+    def transcribe(self, audio: str | Path | np.ndarray, sample_rate_hz: int | None = None) -> Transcript:
+        """Transcribe a file path or an array ([frames] or [frames, channels]; any rate, resampled)."""
+        samples, source = prepare_audio(audio, sample_rate_hz, self.sample_rate_hz)
+        result = self._recognizer.transcribe(samples)
+        return Transcript(
+            text=result["text"],
+            token_ids=list(result["token_ids"]),
+            token_frames=[int(f) for f in result["token_frames"]],
+            token_durations=list(result["token_durations"]),
+            words=[Word(w["word"], w["start_s"], w["end_s"]) for w in result["words"]],
+            file=source,
+            audio_duration_s=result["audio_duration_s"],
+            num_encoder_frames=int(result["num_encoder_frames"]),
+        )

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test command: set up everything (NeMo reference included), then run the C++ unit tests
+# (CTest) and the Python tests (pytest). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --dev
+
+echo "[test] C++ unit tests (CTest)" >&2
+pybind11_dir=$(.venv/bin/python -m pybind11 --cmakedir)
+cmake -S . -B build/ctest -G Ninja -DCMAKE_BUILD_TYPE=Release -DPARAKEET_TRT_BUILD_PYTHON=OFF \
+  -Dpybind11_DIR="$pybind11_dir" >/dev/null
+cmake --build build/ctest -j 2
+ctest --test-dir build/ctest --output-on-failure
+
+echo "[test] Python tests (pytest)" >&2
+export PARAKEET_TRT_LIBRARY="$(pwd)/build/ctest/libparakeet_trt.so"
+exec .venv/bin/python -m pytest -ra "$@"

@@ -1,0 +1,86 @@
+"""Shared fixtures: test models built from configs (cached under .cache/), their exports, signals."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("PARAKEET_TRT_CACHE", REPO / ".cache"))
+TINY_SEED = 1234
+FULLSIZE_SEED = 7
+
+
+def pytest_collection_modifyitems(config, items):
+    # Full-size tests run in the README's test command; PARAKEET_TRT_SKIP_FULLSIZE=1 skips them locally.
+    if os.environ.get("PARAKEET_TRT_SKIP_FULLSIZE") == "1":
+        skip = pytest.mark.skip(reason="PARAKEET_TRT_SKIP_FULLSIZE=1")
+        for item in items:
+            if "fullsize" in item.keywords:
+                item.add_marker(skip)
+
+
+def _export_dir(arch: str, seed: int) -> Path:
+    from parakeet_trt.export import export_model
+    from parakeet_trt.testing.test_models import cached_test_model_path
+
+    nemo_path = cached_test_model_path(arch, seed, CACHE / "test_models")
+    out = CACHE / "exports" / f"{arch}-seed{seed}"
+    if not (out / "model_meta.json").is_file():
+        export_model(nemo_path, out, component="all", device="cpu")
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_nemo_path() -> Path:
+    from parakeet_trt.testing.test_models import cached_test_model_path
+
+    return cached_test_model_path("tiny", TINY_SEED, CACHE / "test_models")
+
+
+@pytest.fixture(scope="session")
+def tiny_nemo_model(tiny_nemo_path):
+    from parakeet_trt.testing.test_models import load_nemo_model
+
+    return load_nemo_model(tiny_nemo_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_export_dir(tiny_nemo_path) -> Path:
+    return _export_dir("tiny", TINY_SEED)
+
+
+@pytest.fixture(scope="session")
+def tiny_session(tiny_export_dir):
+    import parakeet_trt
+
+    return parakeet_trt.Session(tiny_export_dir)
+
+
+@pytest.fixture(scope="session")
+def signals():
+    from parakeet_trt.testing.signals import all_signals
+
+    return all_signals(seed=0, include_long=True)
+
+
+@pytest.fixture(scope="session")
+def speech_signal() -> np.ndarray:
+    from parakeet_trt.testing.signals import SENTENCES, speak
+
+    return speak(SENTENCES[0])
+
+
+@pytest.fixture(scope="session")
+def fullsize_nemo_path() -> Path:
+    from parakeet_trt.testing.test_models import cached_test_model_path
+
+    return cached_test_model_path("parakeet-tdt-0.6b-v3", FULLSIZE_SEED, CACHE / "test_models")
+
+
+@pytest.fixture(scope="session")
+def fullsize_export_dir(fullsize_nemo_path) -> Path:
+    return _export_dir("parakeet-tdt-0.6b-v3", FULLSIZE_SEED)

@@ -1,0 +1,204 @@
+"""The C ABI (libparakeet_trt) driven through ctypes, with ONNX Runtime supplied through the
+external-engine vtable: it must give exactly what the Python API gives."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import parakeet_trt
+from parakeet_trt.engines.onnxruntime_engine import OnnxRuntimeEngine
+
+REPO = Path(__file__).resolve().parents[1]
+
+PTRT_OK, PTRT_ERROR_INVALID_AUDIO, PTRT_ERROR_MODEL, PTRT_ERROR_CONTRACT_VIOLATION, PTRT_ERROR_ENGINE = 0, 2, 3, 4, 5
+MAX_RANK = 8
+
+
+class Tensor(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("dtype", ctypes.c_int32), ("rank", ctypes.c_int32),
+                ("shape", ctypes.c_int64 * MAX_RANK), ("data", ctypes.c_void_p)]
+
+
+RunFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Tensor), ctypes.c_size_t,
+                         ctypes.POINTER(Tensor), ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t)
+DestroyFn = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+class EngineVtable(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("self", ctypes.c_void_p), ("run", RunFn), ("destroy", DestroyFn)]
+
+
+class Token(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_int32), ("duration", ctypes.c_int32), ("frame", ctypes.c_int64)]
+
+
+class WordC(ctypes.Structure):
+    _fields_ = [("text", ctypes.c_char_p), ("start_s", ctypes.c_double), ("end_s", ctypes.c_double)]
+
+
+class TranscriptC(ctypes.Structure):
+    _fields_ = [("text", ctypes.c_char_p), ("tokens", ctypes.POINTER(Token)), ("num_tokens", ctypes.c_size_t),
+                ("words", ctypes.POINTER(WordC)), ("num_words", ctypes.c_size_t),
+                ("num_encoder_frames", ctypes.c_int64), ("audio_duration_s", ctypes.c_double)]
+
+
+NUMPY_DTYPES = {1: np.float32, 2: np.int64, 3: np.int32}
+
+
+def find_library() -> Path:
+    candidates = [os.environ.get("PARAKEET_TRT_LIBRARY", ""),
+                  str(Path(parakeet_trt.__file__).parent / "lib" / "libparakeet_trt.so"),
+                  str(REPO / "build" / "ctest" / "libparakeet_trt.so")]
+    for c in candidates:
+        if c and Path(c).is_file():
+            return Path(c)
+    pytest.fail(f"libparakeet_trt.so not found in {candidates}")
+
+
+@pytest.fixture(scope="module")
+def lib():
+    lib = ctypes.CDLL(str(find_library()))
+    lib.ptrt_last_error.restype = ctypes.c_char_p
+    lib.ptrt_version.restype = ctypes.c_char_p
+    lib.ptrt_model_load.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
+    lib.ptrt_model_destroy.argtypes = [ctypes.c_void_p]
+    lib.ptrt_session_create.argtypes = [ctypes.c_void_p, ctypes.POINTER(EngineVtable), ctypes.c_void_p,
+                                        ctypes.POINTER(ctypes.c_void_p)]
+    lib.ptrt_session_destroy.argtypes = [ctypes.c_void_p]
+    lib.ptrt_session_transcribe.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.c_int64,
+                                            ctypes.c_int32, ctypes.POINTER(TranscriptC)]
+    lib.ptrt_model_compute_features.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.c_int64,
+                                                ctypes.POINTER(ctypes.c_float), ctypes.c_int64]
+    lib.ptrt_model_feature_frames.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64),
+                                              ctypes.POINTER(ctypes.c_int64)]
+    return lib
+
+
+def make_vtable(engine: OnnxRuntimeEngine, calls: list, destroyed: list, fail_with: str | None = None):
+    def run(_self, inputs, num_inputs, outputs, num_outputs, message, capacity):
+        try:
+            if fail_with:
+                raise RuntimeError(fail_with)
+
+            def views(tensors, count):
+                out = {}
+                for i in range(count):
+                    t = tensors[i]
+                    shape = tuple(t.shape[d] for d in range(t.rank))
+                    dtype = np.dtype(NUMPY_DTYPES[t.dtype])
+                    size = int(np.prod(shape)) * dtype.itemsize
+                    buffer = (ctypes.c_char * size).from_address(t.data)
+                    out[t.name.decode()] = np.frombuffer(buffer, dtype=dtype).reshape(shape)
+                return out
+
+            engine.run(views(inputs, num_inputs), views(outputs, num_outputs))
+            calls.append(1)
+            return PTRT_OK
+        except Exception as exc:  # a callback must never let an exception reach C
+            ctypes.memmove(message, str(exc).encode()[: capacity - 1] + b"\0", min(len(str(exc)) + 1, capacity))
+            return PTRT_ERROR_ENGINE
+
+    run_fn, destroy_fn = RunFn(run), DestroyFn(lambda _self: destroyed.append(1))
+    vtable = EngineVtable(ctypes.sizeof(EngineVtable), None, run_fn, destroy_fn)
+    return vtable, (run_fn, destroy_fn)
+
+
+def load_model(lib, model_dir: Path) -> ctypes.c_void_p:
+    model = ctypes.c_void_p()
+    status = lib.ptrt_model_load(str(model_dir).encode(), None, ctypes.byref(model))
+    assert status == PTRT_OK, lib.ptrt_last_error()
+    return model
+
+
+def test_c_abi_transcribes_like_python(lib, tiny_export_dir, tiny_session, speech_signal):
+    model = load_model(lib, tiny_export_dir)
+    engine = OnnxRuntimeEngine(tiny_export_dir / "encoder.onnx", None)
+    calls, destroyed = [], []
+    vtable, keep_alive = make_vtable(engine, calls, destroyed)
+    session = ctypes.c_void_p()
+    assert lib.ptrt_session_create(model, ctypes.byref(vtable), None, ctypes.byref(session)) == PTRT_OK, \
+        lib.ptrt_last_error()
+
+    samples = np.ascontiguousarray(speech_signal, dtype=np.float32)
+    result = TranscriptC()
+    status = lib.ptrt_session_transcribe(session, samples.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                                         len(samples), 16000, ctypes.byref(result))
+    assert status == PTRT_OK, lib.ptrt_last_error()
+    expected = tiny_session.transcribe(samples, 16000)
+    assert calls == [1]
+    assert result.text.decode() == expected.text
+    assert [result.tokens[i].id for i in range(result.num_tokens)] == expected.token_ids
+    assert [result.tokens[i].frame for i in range(result.num_tokens)] == expected.token_frames
+    assert [result.tokens[i].duration for i in range(result.num_tokens)] == expected.token_durations
+    assert [result.words[i].text.decode() for i in range(result.num_words)] == [w.word for w in expected.words]
+    assert len(expected.token_ids) > 0
+
+    # Wrong rate and NaN give INVALID_AUDIO with a message; the session stays usable.
+    assert lib.ptrt_session_transcribe(session, samples.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                                       len(samples), 8000, ctypes.byref(result)) == PTRT_ERROR_INVALID_AUDIO
+    assert b"8000 Hz" in lib.ptrt_last_error()
+    bad = samples.copy()
+    bad[17] = np.nan
+    assert lib.ptrt_session_transcribe(session, bad.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                                       len(bad), 16000, ctypes.byref(result)) == PTRT_ERROR_INVALID_AUDIO
+    assert b"sample 17 is NaN" in lib.ptrt_last_error()
+    assert lib.ptrt_session_transcribe(session, samples.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                                       len(samples), 16000, ctypes.byref(result)) == PTRT_OK
+    assert result.text.decode() == expected.text
+
+    lib.ptrt_session_destroy(session)
+    assert destroyed == [1]
+    lib.ptrt_model_destroy(model)
+    del keep_alive
+
+
+def test_c_abi_engine_failure_is_reported(lib, tiny_export_dir, speech_signal):
+    model = load_model(lib, tiny_export_dir)
+    engine = OnnxRuntimeEngine(tiny_export_dir / "encoder.onnx", None)
+    vtable, keep_alive = make_vtable(engine, [], [], fail_with="GPU fell off the bus")
+    session = ctypes.c_void_p()
+    assert lib.ptrt_session_create(model, ctypes.byref(vtable), None, ctypes.byref(session)) == PTRT_OK
+    samples = np.ascontiguousarray(speech_signal, dtype=np.float32)
+    result = TranscriptC()
+    status = lib.ptrt_session_transcribe(session, samples.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                                         len(samples), 16000, ctypes.byref(result))
+    assert status == PTRT_ERROR_ENGINE
+    assert b"GPU fell off the bus" in lib.ptrt_last_error()
+    lib.ptrt_session_destroy(session)
+    lib.ptrt_model_destroy(model)
+    del keep_alive
+
+
+def test_c_abi_features_match_python(lib, tiny_export_dir, speech_signal):
+    from parakeet_trt import _core
+
+    model = load_model(lib, tiny_export_dir)
+    samples = np.ascontiguousarray(speech_signal, dtype=np.float32)
+    frames, valid = ctypes.c_int64(), ctypes.c_int64()
+    assert lib.ptrt_model_feature_frames(model, len(samples), ctypes.byref(frames), ctypes.byref(valid)) == PTRT_OK
+    out = np.zeros((128, frames.value), np.float32)
+    assert lib.ptrt_model_compute_features(model, samples.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                                           len(samples), out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                                           out.size) == PTRT_OK
+    core_model = _core.Model.load(str(tiny_export_dir))
+    expected, expected_valid = _core.FeatureExtractor(core_model).compute(samples)
+    assert valid.value == expected_valid
+    np.testing.assert_array_equal(out, expected)
+    # Too small a buffer is refused, not overrun.
+    assert lib.ptrt_model_compute_features(model, samples.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                                           len(samples), out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                                           out.size - 1) == 1
+    assert b"capacity" in lib.ptrt_last_error()
+    lib.ptrt_model_destroy(model)
+
+
+def test_c_abi_bad_model_folder(lib, tmp_path):
+    model = ctypes.c_void_p()
+    assert lib.ptrt_model_load(str(tmp_path).encode(), None, ctypes.byref(model)) == PTRT_ERROR_MODEL
+    assert b"model_meta.json" in lib.ptrt_last_error()
+    assert not model.value
