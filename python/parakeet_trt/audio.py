@@ -9,6 +9,31 @@ import numpy as np
 from parakeet_trt.errors import AudioFileError, InvalidAudioError
 
 
+def check_riff_complete(path: Path) -> None:
+    """Refuse a WAV whose data chunk claims more bytes than the file holds.
+
+    libsndfile silently reads what is there, so a half-copied recording would otherwise be
+    transcribed as if it were whole.
+    """
+    with open(path, "rb") as f:
+        header = f.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return
+        file_size = path.stat().st_size
+        position = 12
+        while position + 8 <= file_size:
+            f.seek(position)
+            chunk = f.read(8)
+            chunk_id, chunk_size = chunk[:4], int.from_bytes(chunk[4:8], "little")
+            if chunk_id == b"data":
+                available = file_size - position - 8
+                if chunk_size != 0xFFFFFFFF and chunk_size > available:
+                    raise AudioFileError(f"audio file {path} is truncated: its data chunk declares {chunk_size} "
+                                         f"bytes but the file holds {available}")
+                return
+            position += 8 + chunk_size + (chunk_size & 1)
+
+
 def read_audio_file(path: str | Path) -> tuple[np.ndarray, int]:
     """Read any file libsndfile understands; returns (float32 samples [frames, channels], rate)."""
     import soundfile
@@ -18,6 +43,7 @@ def read_audio_file(path: str | Path) -> tuple[np.ndarray, int]:
         raise AudioFileError(f"audio file not found: {path}")
     if path.is_dir():
         raise AudioFileError(f"audio path is a directory, not a file: {path}")
+    check_riff_complete(path)
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile's errors are RuntimeError/LibsndfileError/TypeError

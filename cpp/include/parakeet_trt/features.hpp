@@ -118,8 +118,9 @@ class FeatureExtractor {
   // (left offset (n_fft - win_length) / 2, as torch.stft pads it).
   const std::vector<float>& window() const { return window_; }
 
+  struct Impl;  // opaque scratch and tables; an implementation detail
+
  private:
-  struct Impl;
   void check_input(const float* samples, int64_t num_samples, const void* out) const;
 
   FeatureConfig config_;

@@ -2,30 +2,61 @@
 
 #include <algorithm>
 #include <cfloat>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
-#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 
 #include "features/batched_real_fft.hpp"
+#include "features/kernel_choice.hpp"
 #include "features/lane_vec.hpp"
 #include "features/mel_filterbank.hpp"
 
-#if defined(__SSE__)
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#define PTRT_X86 1
+#else
+#define PTRT_X86 0
+#endif
+
+// Two builds of the hot kernel on x86-64: baseline (SSE2, 2-double lane vectors) and AVX2
+// (4-double lane vectors), chosen once at run time. Both do the same element-wise IEEE operations
+// in the same order, so they produce bit-identical features; "avx2" does not enable FMA, so no
+// a*b+c is contracted in one build and not the other (GCC's "avx512f" and "x86-64-v3" imply FMA
+// and are deliberately not used).
+#if PTRT_X86 && defined(__GNUC__) && !defined(__clang__)
+#define PTRT_HAVE_AVX2_KERNEL 1
+#else
+#define PTRT_HAVE_AVX2_KERNEL 0
 #endif
 
 namespace parakeet_trt {
-namespace {
 
 using detail::kLanes;
-using detail::VecD;
-using detail::VecF;
-using detail::VecI;
-using detail::VecU;
+
+struct FeatureExtractor::Impl {
+  explicit Impl(int n_fft) : fft(n_fft) {}
+
+  detail::BatchedRealFft fft;
+  int window_begin = 0;  // [window_begin, window_end): the nonzero part of the padded window
+  int window_end = 0;
+  std::vector<float> rows;               // [kLanes][win_length]: windowed samples, one row per frame
+  std::vector<double> frames;            // [n_fft][kLanes]: the same, transposed, widened
+  std::vector<double> spec_re, spec_im;  // [bins][kLanes]
+  std::vector<float> power_f;            // [bins][kLanes]: float32 scratch of the power step
+  std::vector<double> power;             // [bins][kLanes]: float32 power, widened for the mel sums
+  std::vector<int> filter_first_bin;     // [n_mels]: nonzero range of each filter
+  std::vector<int> filter_end_bin;
+  std::vector<int> filter_offset;        // [n_mels]: start of the filter's weights in filter_weights
+  std::vector<double> filter_weights;    // float32 weights widened, nonzero ranges only
+  std::vector<double> mel_acc;           // [n_mels][kLanes]
+  std::vector<float> mel;                // [n_mels][kLanes]: float32 mel + guard
+  std::vector<float> log_mel;            // [n_mels][kLanes]
+};
+
+namespace {
 
 template <typename T>
 std::string str(const T& value) {
@@ -41,56 +72,219 @@ std::string str(const T& value) {
 // log(v) for v in [FLT_MIN, FLT_MAX], correctly rounded to float in all but rare near-tie cases:
 // v = 2^e * m with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m-1)/(m+1), |s| < 0.1716,
 // series to s^13 (truncation < 1e-11 relative), evaluated in double. torch uses a vectorized
-// 1-ulp float log; libm's scalar logf would dominate the front end's run time.
-inline VecF log_lanes(VecF v) {
+// 1-ulp float log; libm's scalar logf would dominate the front end's run time. A plain contiguous
+// loop, which the compiler vectorizes at the kernel's width.
+PTRT_ALWAYS_INLINE void log_block(const float* __restrict in, float* __restrict out, int count) {
   constexpr double kLn2 = 0.693147180559945309417232121458176568;
-  VecU bits;
-  std::memcpy(&bits, &v, sizeof(bits));
-  VecI exponent = reinterpret_cast<VecI>((bits >> 23) & 0xffu) - 127;
-  VecU mant_bits = (bits & 0x007fffffu) | 0x3f800000u;
-  // m > sqrt(2) (0x3fb504f3): halve it and bump the exponent. Comparisons yield -1 / 0.
-  const VecI big = reinterpret_cast<VecI>(mant_bits > 0x3fb504f3u);
-  mant_bits -= reinterpret_cast<VecU>(big & (1 << 23));
-  exponent -= big;
-  VecF mant;
-  std::memcpy(&mant, &mant_bits, sizeof(mant));
-  const VecD m = __builtin_convertvector(mant, VecD);
-  const VecD one = detail::splat_d(1.0);
-  const VecD s = (m - one) / (m + one);
-  const VecD s2 = s * s;
-  const VecD poly =
-      1.0 + s2 * (1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 * (1.0 / 9 + s2 * (1.0 / 11 + s2 * (1.0 / 13))))));
-  const VecD result = __builtin_convertvector(exponent, VecD) * kLn2 + 2.0 * s * poly;
-  VecF out = __builtin_convertvector(result, VecF);
-  // Zero, subnormal, inf and NaN inputs take libm's path (never hit for v >= the log guard).
-  for (int l = 0; l < kLanes; ++l) {
-    if (!(v[l] >= FLT_MIN && v[l] <= FLT_MAX)) out[l] = std::log(v[l]);
+  for (int i = 0; i < count; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &in[i], sizeof(bits));
+    int32_t exponent = static_cast<int32_t>((bits >> 23) & 0xffu) - 127;
+    uint32_t mant_bits = (bits & 0x007fffffu) | 0x3f800000u;
+    // m > sqrt(2) (0x3fb504f3): halve it and bump the exponent.
+    const uint32_t big = mant_bits > 0x3fb504f3u ? 1u : 0u;
+    mant_bits -= big << 23;
+    exponent += static_cast<int32_t>(big);
+    float mant;
+    std::memcpy(&mant, &mant_bits, sizeof(mant));
+    const double m = static_cast<double>(mant);
+    const double s = (m - 1.0) / (m + 1.0);
+    const double s2 = s * s;
+    const double poly =
+        1.0 + s2 * (1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 * (1.0 / 9 + s2 * (1.0 / 11 + s2 * (1.0 / 13))))));
+    out[i] = static_cast<float>(static_cast<double>(exponent) * kLn2 + 2.0 * s * poly);
   }
-  return out;
+  // Zero, subnormal, inf and NaN inputs take libm's path (never hit for v >= the log guard); the
+  // branch-free scan vectorizes, the fix-up loop runs only when needed.
+  int special = 0;
+  for (int i = 0; i < count; ++i) special |= !(in[i] >= FLT_MIN && in[i] <= FLT_MAX);
+  if (special) {
+    for (int i = 0; i < count; ++i) {
+      if (!(in[i] >= FLT_MIN && in[i] <= FLT_MAX)) out[i] = std::log(in[i]);
+    }
+  }
 }
 
-// sqrt per lane, correctly rounded (sqrtps / sqrtf are both IEEE exact). The intrinsic path exists
-// because std::sqrt in a loop is not vectorized without -fno-math-errno.
-inline VecF sqrt_lanes(VecF v) {
-#if defined(__SSE__)
-  static_assert(sizeof(VecF) == 2 * sizeof(__m128), "VecF is 8 floats");
-  __m128 lo, hi;
-  std::memcpy(&lo, &v, sizeof(lo));
-  std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof(lo), sizeof(hi));
-  lo = _mm_sqrt_ps(lo);
-  hi = _mm_sqrt_ps(hi);
-  VecF out;
-  std::memcpy(&out, &lo, sizeof(lo));
-  std::memcpy(reinterpret_cast<char*>(&out) + sizeof(lo), &hi, sizeof(hi));
-  return out;
+// In place, correctly rounded float sqrt (sqrtps and sqrtf are both IEEE exact). SSE intrinsics
+// (baseline on x86-64) because std::sqrt in a loop is not vectorized without -fno-math-errno.
+PTRT_ALWAYS_INLINE void sqrt_block(float* values, int count) {
+  int i = 0;
+#if PTRT_X86
+  for (; i + 4 <= count; i += 4) _mm_storeu_ps(values + i, _mm_sqrt_ps(_mm_loadu_ps(values + i)));
+#endif
+  for (; i < count; ++i) values[i] = std::sqrt(values[i]);
+}
+
+// One row of windowed, pre-emphasized samples for a frame whose window lies inside the signal
+// and does not touch sample 0: y = x[n] - fl(p * x[n-1]), then fl(y * w), as NeMo rounds them.
+PTRT_ALWAYS_INLINE void windowed_row_interior(const float* __restrict x, const float* __restrict window, int count,
+                                              float preemph, float* __restrict row) {
+  for (int n = 0; n < count; ++n) row[n] = (x[n] - preemph * x[n - 1]) * window[n];
+}
+
+// rows[kLanes][count] -> frames[count][kLanes], widened to double. 4x4 SSE transposes (baseline
+// on x86-64); the scalar loop handles the tail and other architectures.
+PTRT_ALWAYS_INLINE void transpose_rows(const float* __restrict rows, int count, double* __restrict frames) {
+  int i = 0;
+#if PTRT_X86
+  for (; i + 4 <= count; i += 4) {
+    for (int group = 0; group < kLanes; group += 4) {
+      __m128 r0 = _mm_loadu_ps(rows + (group + 0) * count + i);
+      __m128 r1 = _mm_loadu_ps(rows + (group + 1) * count + i);
+      __m128 r2 = _mm_loadu_ps(rows + (group + 2) * count + i);
+      __m128 r3 = _mm_loadu_ps(rows + (group + 3) * count + i);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+      const __m128 cols[4] = {r0, r1, r2, r3};
+      for (int c = 0; c < 4; ++c) {
+        double* dst = frames + static_cast<size_t>(i + c) * kLanes + group;
+        _mm_storeu_pd(dst, _mm_cvtps_pd(cols[c]));
+        _mm_storeu_pd(dst + 2, _mm_cvtps_pd(_mm_movehl_ps(cols[c], cols[c])));
+      }
+    }
+  }
+#endif
+  for (; i < count; ++i) {
+    for (int lane = 0; lane < kLanes; ++lane) {
+      frames[static_cast<size_t>(i) * kLanes + lane] = static_cast<double>(rows[lane * count + i]);
+    }
+  }
+}
+
+struct KernelArgs {
+  const float* samples;
+  int64_t num_samples;
+  int64_t total_frames;
+  const float* window;  // [n_fft]
+  int n_fft;
+  int hop;
+  int n_mels;
+  float preemph;
+  float guard;
+  float mag_power;
+  float* out;  // [n_mels][total_frames]
+};
+
+// The whole log-mel loop for lane vector type Vd. Allocates nothing (all scratch is in Impl).
+template <typename Vd>
+PTRT_ALWAYS_INLINE void log_mel_body(FeatureExtractor::Impl& im, const KernelArgs& a) {
+  constexpr int W = detail::Lane<Vd>::kWidth;
+  const int wb = im.window_begin;
+  const int win = im.window_end - im.window_begin;
+  const int bins = a.n_fft / 2 + 1;
+  const int n_mels = a.n_mels;
+  float* __restrict rows = im.rows.data();
+  double* __restrict frames = im.frames.data();
+  double* __restrict spec_re = im.spec_re.data();
+  double* __restrict spec_im = im.spec_im.data();
+  float* __restrict power_f = im.power_f.data();
+  double* __restrict power = im.power.data();
+  double* __restrict mel_acc = im.mel_acc.data();
+  float* __restrict mel = im.mel.data();
+  float* __restrict log_mel = im.log_mel.data();
+  const float* window = a.window + wb;
+
+  for (int64_t t0 = 0; t0 < a.total_frames; t0 += kLanes) {
+    const int lanes = static_cast<int>(std::min<int64_t>(kLanes, a.total_frames - t0));
+    for (int lane = 0; lane < kLanes; ++lane) {
+      float* row = rows + static_cast<int64_t>(lane) * win;
+      if (lane >= lanes) {
+        std::fill(row, row + win, 0.0f);
+        continue;
+      }
+      // Window sample i is y_pad[hop*t + wb + i] = y[hop*t + wb + i - n_fft/2], zero outside [0, N).
+      const int64_t first = (t0 + lane) * a.hop + wb - a.n_fft / 2;
+      if (first >= 1 && first + win <= a.num_samples) {
+        windowed_row_interior(a.samples + first, window, win, a.preemph, row);
+      } else {
+        for (int i = 0; i < win; ++i) {
+          const int64_t j = first + i;
+          float y = 0.0f;
+          if (j == 0) {
+            y = a.samples[0];
+          } else if (j > 0 && j < a.num_samples) {
+            y = a.samples[j] - a.preemph * a.samples[j - 1];
+          }
+          row[i] = y * window[i];
+        }
+      }
+    }
+    // Transpose to [n][lane]; samples outside [wb, wb + win) stay zero from construction.
+    transpose_rows(rows, win, frames + static_cast<size_t>(wb) * kLanes);
+
+    im.fft.forward<Vd>(frames, spec_re, spec_im);
+
+    // NeMo: torch.sqrt(view_as_real(X).pow(2).sum(-1)).pow(mag_power), all float32.
+    const int count = bins * kLanes;
+    for (int i = 0; i < count; ++i) {
+      const float r = static_cast<float>(spec_re[i]);
+      const float q = static_cast<float>(spec_im[i]);
+      power_f[i] = r * r + q * q;
+    }
+    sqrt_block(power_f, count);
+    if (a.mag_power == 2.0f) {
+      for (int i = 0; i < count; ++i) power[i] = static_cast<double>(power_f[i] * power_f[i]);
+    } else if (a.mag_power == 1.0f) {
+      for (int i = 0; i < count; ++i) power[i] = static_cast<double>(power_f[i]);
+    } else {
+      for (int i = 0; i < count; ++i) power[i] = static_cast<double>(std::pow(power_f[i], a.mag_power));
+    }
+
+    // mel = fb @ P over each filter's nonzero bins, accumulated in double and rounded once; then
+    // NeMo's float32 `x + guard` and the log.
+    for (int m = 0; m < n_mels; ++m) {
+      const double* w = im.filter_weights.data() + im.filter_offset[static_cast<size_t>(m)];
+      const int first = im.filter_first_bin[static_cast<size_t>(m)];
+      const int end = im.filter_end_bin[static_cast<size_t>(m)];
+      for (int v = 0; v < kLanes; v += W) {
+        Vd acc = Vd{};
+        for (int k = first; k < end; ++k) acc += PTRT_LANE_SPLAT(Vd, w[k - first]) * PTRT_LANE_LOAD(Vd, power + k * kLanes + v);
+        PTRT_LANE_STORE(Vd, mel_acc + m * kLanes + v, acc);
+      }
+    }
+    for (int i = 0; i < n_mels * kLanes; ++i) mel[i] = static_cast<float>(mel_acc[i]) + a.guard;
+    log_block(mel, log_mel, n_mels * kLanes);
+    for (int m = 0; m < n_mels; ++m) {
+      std::memcpy(a.out + static_cast<int64_t>(m) * a.total_frames + t0, log_mel + m * kLanes,
+                  static_cast<size_t>(lanes) * sizeof(float));
+    }
+  }
+}
+
+void log_mel_kernel_baseline(FeatureExtractor::Impl& im, const KernelArgs& a) { log_mel_body<detail::V2d>(im, a); }
+
+#if PTRT_HAVE_AVX2_KERNEL
+__attribute__((target("avx2"))) void log_mel_kernel_avx2(FeatureExtractor::Impl& im, const KernelArgs& a) {
+  log_mel_body<detail::V4d>(im, a);
+}
+#endif
+
+detail::FeatureKernel g_kernel_choice = detail::FeatureKernel::kAuto;
+
+bool cpu_has_avx2() {
+#if PTRT_HAVE_AVX2_KERNEL
+  static const bool has_avx2 = __builtin_cpu_supports("avx2");
+  return has_avx2;
 #else
-  VecF out;
-  for (int l = 0; l < kLanes; ++l) out[l] = std::sqrt(v[l]);
-  return out;
+  return false;
 #endif
 }
 
+void log_mel_kernel(FeatureExtractor::Impl& im, const KernelArgs& a) {
+#if PTRT_HAVE_AVX2_KERNEL
+  if (g_kernel_choice != detail::FeatureKernel::kBaseline && cpu_has_avx2()) {
+    log_mel_kernel_avx2(im, a);
+    return;
+  }
+#endif
+  log_mel_kernel_baseline(im, a);
+}
+
 }  // namespace
+
+namespace detail {
+void set_feature_kernel(FeatureKernel kernel) { g_kernel_choice = kernel; }
+bool avx2_feature_kernel_available() { return cpu_has_avx2(); }
+}  // namespace detail
 
 void FeatureConfig::validate() const {
   if (sample_rate_hz <= 0) invalid("sample_rate_hz", "> 0", str(sample_rate_hz));
@@ -115,22 +309,6 @@ void FeatureConfig::validate() const {
   if (!std::isfinite(pad_value)) invalid("pad_value", "a finite value", str(pad_value));
 }
 
-struct FeatureExtractor::Impl {
-  explicit Impl(int n_fft) : fft(n_fft) {}
-
-  detail::BatchedRealFft fft;
-  int window_begin = 0;  // [window_begin, window_end): the nonzero part of the padded window
-  int window_end = 0;
-  std::vector<VecD> frames;            // [n_fft]: windowed samples of kLanes frames
-  std::vector<VecD> spec_re, spec_im;  // [bins]
-  std::vector<VecF> power;             // [bins]
-  std::vector<int> filter_first_bin;   // [n_mels]: nonzero range of each filter
-  std::vector<int> filter_end_bin;
-  std::vector<int> filter_offset;      // [n_mels]: start of the filter's weights in filter_weights
-  std::vector<double> filter_weights;  // float32 weights widened, nonzero ranges only
-  std::vector<VecF> log_mel;           // [n_mels]
-};
-
 FeatureExtractor::FeatureExtractor(const FeatureConfig& config) : config_(config) {
   config_.validate();
   const int n_fft = config_.n_fft;
@@ -138,10 +316,11 @@ FeatureExtractor::FeatureExtractor(const FeatureConfig& config) : config_(config
 
   // torch.hann_window(N, periodic=False) in float32: arange(N) * float(2*pi/(N-1)) -> cos ->
   // * -0.5 -> + 0.5, each rounded to float32. cos is evaluated in double and rounded (torch's
-  // vectorized cos differs by 1 ulp on a few samples).
+  // vectorized cos differs from the correctly rounded value by 1 ulp on a few samples).
   window_.assign(static_cast<size_t>(n_fft), 0.0f);
   const int offset = (n_fft - config_.win_length) / 2;
-  const float angle_step = static_cast<float>(2.0 * 3.14159265358979323846 / static_cast<double>(config_.win_length - 1));
+  const float angle_step =
+      static_cast<float>(2.0 * 3.14159265358979323846 / static_cast<double>(config_.win_length - 1));
   for (int n = 0; n < config_.win_length; ++n) {
     const float angle = static_cast<float>(n) * angle_step;
     const float c = static_cast<float>(std::cos(static_cast<double>(angle)));
@@ -158,11 +337,16 @@ FeatureExtractor::FeatureExtractor(const FeatureConfig& config) : config_(config
   Impl& im = *impl_;
   im.window_begin = offset;
   im.window_end = offset + config_.win_length;
-  im.frames.assign(static_cast<size_t>(n_fft), detail::splat_d(0.0));
-  im.spec_re.assign(static_cast<size_t>(bins), detail::splat_d(0.0));
-  im.spec_im.assign(static_cast<size_t>(bins), detail::splat_d(0.0));
-  im.power.assign(static_cast<size_t>(bins), detail::splat_f(0.0f));
-  im.log_mel.assign(static_cast<size_t>(config_.n_mels), detail::splat_f(0.0f));
+  im.rows.assign(static_cast<size_t>(kLanes) * static_cast<size_t>(config_.win_length), 0.0f);
+  // Samples outside the window stay zero forever: only [window_begin, window_end) is rewritten.
+  im.frames.assign(static_cast<size_t>(n_fft) * kLanes, 0.0);
+  im.spec_re.assign(static_cast<size_t>(bins) * kLanes, 0.0);
+  im.spec_im.assign(static_cast<size_t>(bins) * kLanes, 0.0);
+  im.power_f.assign(static_cast<size_t>(bins) * kLanes, 0.0f);
+  im.power.assign(static_cast<size_t>(bins) * kLanes, 0.0);
+  im.mel_acc.assign(static_cast<size_t>(config_.n_mels) * kLanes, 0.0);
+  im.mel.assign(static_cast<size_t>(config_.n_mels) * kLanes, 0.0f);
+  im.log_mel.assign(static_cast<size_t>(config_.n_mels) * kLanes, 0.0f);
   for (int m = 0; m < config_.n_mels; ++m) {
     const float* row = filterbank_.data() + static_cast<size_t>(m) * static_cast<size_t>(bins);
     int first = 0;
@@ -225,90 +409,19 @@ void FeatureExtractor::check_input(const float* samples, int64_t num_samples, co
 
 void FeatureExtractor::compute_log_mel(const float* samples, int64_t num_samples, float* log_mel_out) {
   check_input(samples, num_samples, log_mel_out);
-  Impl& im = *impl_;
-  const int n_fft = config_.n_fft;
-  const int bins = n_fft / 2 + 1;
-  const int hop = config_.hop_length;
-  const int n_mels = config_.n_mels;
-  const float preemph = config_.preemph;
-  const float guard = config_.log_zero_guard_value;
-  const float mag_power = config_.mag_power;
-  const int64_t total_frames = num_frames(num_samples);
-  const int wb = im.window_begin;
-  const int we = im.window_end;
-  const float* window = window_.data();
-  VecD* frames = im.frames.data();
-
-  for (int64_t t0 = 0; t0 < total_frames; t0 += kLanes) {
-    const int lanes = static_cast<int>(std::min<int64_t>(kLanes, total_frames - t0));
-    for (int lane = 0; lane < kLanes; ++lane) {
-      if (lane >= lanes) {
-        for (int n = wb; n < we; ++n) frames[n][lane] = 0.0;
-        continue;
-      }
-      // Sample n of frame t is y_pad[hop*t + n] = y[hop*t + n - n_fft/2] (zero outside [0, N)).
-      // NeMo rounds the pre-emphasis (x - fl(p*x')) and the windowing product to float32.
-      const int64_t base = (t0 + lane) * hop - n_fft / 2;
-      if (base + wb >= 1 && base + we <= num_samples) {
-        const float* x = samples + base;
-        for (int n = wb; n < we; ++n) {
-          const float y = x[n] - preemph * x[n - 1];
-          frames[n][lane] = static_cast<double>(y * window[n]);
-        }
-      } else {
-        for (int n = wb; n < we; ++n) {
-          const int64_t j = base + n;
-          float y = 0.0f;
-          if (j == 0) {
-            y = samples[0];
-          } else if (j > 0 && j < num_samples) {
-            y = samples[j] - preemph * samples[j - 1];
-          }
-          frames[n][lane] = static_cast<double>(y * window[n]);
-        }
-      }
-    }
-
-    im.fft.forward(frames, im.spec_re.data(), im.spec_im.data());
-
-    // NeMo: torch.sqrt(view_as_real(X).pow(2).sum(-1)).pow(mag_power), all float32.
-    VecF* power = im.power.data();
-    for (int k = 0; k < bins; ++k) {
-      const VecF r = __builtin_convertvector(im.spec_re[static_cast<size_t>(k)], VecF);
-      const VecF q = __builtin_convertvector(im.spec_im[static_cast<size_t>(k)], VecF);
-      const VecF mag = sqrt_lanes(r * r + q * q);
-      if (mag_power == 2.0f) {
-        power[k] = mag * mag;
-      } else if (mag_power == 1.0f) {
-        power[k] = mag;
-      } else {
-        VecF p;
-        for (int l = 0; l < kLanes; ++l) p[l] = std::pow(mag[l], mag_power);
-        power[k] = p;
-      }
-    }
-
-    // mel = fb @ P over each filter's nonzero bins, accumulated in double and rounded once; then
-    // NeMo's float32 `x + guard` and the log.
-    const VecF guard_v = detail::splat_f(guard);
-    for (int m = 0; m < n_mels; ++m) {
-      VecD acc = detail::splat_d(0.0);
-      const double* w = im.filter_weights.data() + im.filter_offset[static_cast<size_t>(m)];
-      const int first = im.filter_first_bin[static_cast<size_t>(m)];
-      const int end = im.filter_end_bin[static_cast<size_t>(m)];
-      for (int k = first; k < end; ++k) acc += w[k - first] * __builtin_convertvector(power[k], VecD);
-      im.log_mel[static_cast<size_t>(m)] = log_lanes(__builtin_convertvector(acc, VecF) + guard_v);
-    }
-    for (int m = 0; m < n_mels; ++m) {
-      float* dst = log_mel_out + static_cast<int64_t>(m) * total_frames + t0;
-      const VecF v = im.log_mel[static_cast<size_t>(m)];
-      if (lanes == kLanes) {
-        detail::store_f(dst, v);
-      } else {
-        for (int l = 0; l < lanes; ++l) dst[l] = v[l];
-      }
-    }
-  }
+  KernelArgs args;
+  args.samples = samples;
+  args.num_samples = num_samples;
+  args.total_frames = num_frames(num_samples);
+  args.window = window_.data();
+  args.n_fft = config_.n_fft;
+  args.hop = config_.hop_length;
+  args.n_mels = config_.n_mels;
+  args.preemph = config_.preemph;
+  args.guard = config_.log_zero_guard_value;
+  args.mag_power = config_.mag_power;
+  args.out = log_mel_out;
+  log_mel_kernel(*impl_, args);
 }
 
 void FeatureExtractor::normalize_per_feature(float* log_mel, int n_mels, int64_t num_frames, int64_t num_valid_frames,

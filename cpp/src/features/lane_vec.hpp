@@ -1,38 +1,53 @@
-// Private: fixed-width lane vectors (GCC/Clang vector extensions) for the front end's hot loops.
+// Private: the lane layout and native-width vector helpers of the front end's hot loops.
 //
-// Why vector extensions and not auto-vectorization: the loops we need vectorized (butterflies over
-// rows that the compiler cannot prove disjoint, a log with integer bit tricks) are not reliably
-// auto-vectorized, and intrinsics would tie the code to one ISA. Vector-extension arithmetic is
-// element-wise IEEE arithmetic, so every lane performs exactly the scalar sequence of roundings
-// regardless of how the compiler maps the 8 lanes onto SSE/AVX registers.
+// The front end processes kLanes (8) STFT frames side by side: every buffer is [index][lane].
+// The lane loops are written with GCC/Clang vector extensions of the machine's native width,
+// chosen per compiled kernel (Vd = 2 doubles for the baseline x86-64/SSE2 kernel, 4 for the AVX2
+// kernel): element-wise IEEE arithmetic only, so every lane performs exactly the scalar sequence of
+// roundings whatever the width, and both kernels give bit-identical results. Auto-vectorization was
+// tried and proved unreliable here (in-place butterflies fell back to scalar code behind alias
+// checks); vectors wider than the hardware are lowered through the stack by GCC, hence native width.
 #pragma once
-
-#include <cstdint>
-#include <cstring>
 
 #if !defined(__GNUC__) && !defined(__clang__)
 #error "parakeet_trt's front end needs GCC or Clang vector extensions"
 #endif
+
+#define PTRT_ALWAYS_INLINE inline __attribute__((always_inline))
 
 namespace parakeet_trt {
 namespace detail {
 
 constexpr int kLanes = 8;
 
-typedef double VecD __attribute__((vector_size(8 * sizeof(double))));
-typedef float VecF __attribute__((vector_size(8 * sizeof(float))));
-typedef int32_t VecI __attribute__((vector_size(8 * sizeof(int32_t))));
-typedef uint32_t VecU __attribute__((vector_size(8 * sizeof(uint32_t))));
+typedef double V2d __attribute__((vector_size(2 * sizeof(double))));
+typedef double V4d __attribute__((vector_size(4 * sizeof(double))));
 
-inline VecD splat_d(double v) { return VecD{v, v, v, v, v, v, v, v}; }
-inline VecF splat_f(float v) { return VecF{v, v, v, v, v, v, v, v}; }
-
-inline VecF load_f(const float* p) {
-  VecF v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-inline void store_f(float* p, VecF v) { std::memcpy(p, &v, sizeof(v)); }
+// Per width: the unaligned, may_alias variant used to load/store lanes from double buffers. There
+// are deliberately no helper functions taking or returning vectors by value: GCC emits -Wpsabi
+// notes for 32-byte vectors in baseline code (harmless once inlined, but not silenceable with
+// pragmas), so the kernels use the expressions below directly.
+template <typename Vd>
+struct Lane;
+template <>
+struct Lane<V2d> {
+  static constexpr int kWidth = 2;
+  typedef double Unaligned __attribute__((vector_size(2 * sizeof(double)), aligned(8), may_alias));
+};
+template <>
+struct Lane<V4d> {
+  static constexpr int kWidth = 4;
+  typedef double Unaligned __attribute__((vector_size(4 * sizeof(double)), aligned(8), may_alias));
+};
 
 }  // namespace detail
 }  // namespace parakeet_trt
+
+// In a kernel templated on Vd:
+//   PTRT_LANE_LOAD(Vd, p)      the Lane<Vd>::kWidth doubles at p (any alignment) as a Vd
+//   PTRT_LANE_STORE(Vd, p, v)  stores them
+//   PTRT_LANE_SPLAT(Vd, x)     x in every lane (x - 0 is exact, keeps -0.0, folds to a broadcast)
+#define PTRT_LANE_LOAD(Vd, p) (*reinterpret_cast<const typename ::parakeet_trt::detail::Lane<Vd>::Unaligned*>(p))
+#define PTRT_LANE_STORE(Vd, p, v) \
+  (*reinterpret_cast<typename ::parakeet_trt::detail::Lane<Vd>::Unaligned*>(p) = (v))
+#define PTRT_LANE_SPLAT(Vd, x) ((x) - Vd{})

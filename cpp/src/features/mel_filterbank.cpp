@@ -67,7 +67,10 @@ std::vector<float> slaney_mel_filterbank(double sample_rate_hz, int n_fft, int n
       const double f = fft_freqs[static_cast<size_t>(k)];
       const double lower = -(mel_f[static_cast<size_t>(i)] - f) / fdiff_lo;
       const double upper = (mel_f[static_cast<size_t>(i) + 2] - f) / fdiff_hi;
-      const float triangle = static_cast<float>(std::max(0.0, std::min(lower, upper)));
+      // np.maximum(0, np.minimum(lower, upper)); np.maximum keeps the -0.0 of the first bin's lower
+      // ramp, so do we (bit compatibility; the value is the same).
+      const double ramp = std::min(lower, upper);
+      const float triangle = static_cast<float>(0.0 > ramp ? 0.0 : ramp);
       weights[static_cast<size_t>(i) * static_cast<size_t>(num_bins) + static_cast<size_t>(k)] =
           static_cast<float>(static_cast<double>(triangle) * enorm);
     }

@@ -25,6 +25,8 @@ _EXPORTS = (
     "cached_test_model_path",
     "load_test_model",
     "decode_with_nemo",
+    "decode_encoded_with_nemo",
+    "load_nemo_model",
     "make_test_signals",
     "calibration_signals",
     "espeak_speech",

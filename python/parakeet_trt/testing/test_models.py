@@ -58,7 +58,7 @@ import numpy as np
 
 __test__ = False  # not a pytest module, despite its name
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 ARCHS = ("tiny", "parakeet-tdt-0.6b-v3")
 DURATIONS = [0, 1, 2, 3, 4]
 MAX_SYMBOLS = 10
@@ -66,12 +66,20 @@ SAMPLE_RATE_HZ = 16000
 WORD_LIST = "/usr/share/dict/american-english"
 
 # Shares of calibration frames on which each duration wins (durations 0..4).
-DURATION_TARGET = [0.10, 0.30, 0.25, 0.20, 0.15]
+DURATION_TARGET = [0.07, 0.30, 0.25, 0.21, 0.17]
 # Share of joint evaluations on which blank should win.
 BLANK_TARGET = 0.5
 # Std of the token logits over (frame, state) samples, and of blank/duration logits.
 TOKEN_LOGIT_STD = 8.0
 FRAME_LOGIT_STD = 6.0
+STATE_LOGIT_STD = 3.0
+# Share of calibration frames that become "stuck" (duration 0, no blank: the guard fires there)
+# and how hard they are pushed (logit units at the median activation).
+STUCK_FRAME_SHARE = 0.04
+STUCK_PUSH = 40.0
+QUIET_SIGNALS = ("silence", "quiet_noise")
+# Calibration uses this many independently drawn sets of calibration_signals.
+CALIBRATION_SETS = 3
 
 _ARCH_PARAMS: Dict[str, Dict[str, Any]] = {
     # Small, but every dimension distinct (D=128, H=96, J=80, V=250, C=256) so that
@@ -363,6 +371,8 @@ def calibration_signals(seed: int, duration_s: float = 3.0) -> Dict[str, np.ndar
         tone += np.sin(2 * np.pi * fr * t) * (rng.uniform(size=1) > 0.3)
     gate = np.repeat(rng.uniform(size=n // 1600 + 1) > 0.4, 1600)[:n]
     sig["tones"] = 0.2 * tone * gate
+    sig["silence"] = np.zeros(n)
+    sig["quiet_noise"] = 1e-3 * rng.standard_normal(n)
     return {k: v.astype(np.float32) for k, v in sig.items()}
 
 
@@ -405,7 +415,6 @@ ESPEAK_TEXTS = (
 def make_test_signals(seed: int = 0, duration_s: float = 4.0, with_speech: bool = True) -> Dict[str, np.ndarray]:
     """Typical inputs: noise, tones, chirp, speech-like, silence and (if available) espeak speech."""
     sig = calibration_signals(seed + 1000, duration_s)
-    sig["silence"] = np.zeros(int(duration_s * SAMPLE_RATE_HZ), np.float32)
     if with_speech:
         for i, text in enumerate(ESPEAK_TEXTS):
             x = espeak_speech(text)
@@ -471,6 +480,22 @@ def decode_with_nemo(model, audio_float32_16k) -> Dict[str, Any]:
     model.eval()
     with torch.inference_mode():
         enc, enc_len = _encode(model, audio_float32_16k)
+    return decode_encoded_with_nemo(model, enc, enc_len)
+
+
+def decode_encoded_with_nemo(model, encoder_output, encoded_length) -> Dict[str, Any]:
+    """NeMo's TDT decoding of a given encoder output ([1, D, T] or [D, T]; numpy or torch).
+
+    Use it to check a decoder against NeMo on identical encoder outputs (e.g. the ONNX
+    Runtime encoder's output).  Same result dict as ``decode_with_nemo``.
+    """
+    torch = _torch()
+    enc = torch.as_tensor(np.asarray(encoder_output, dtype=np.float32)) if not torch.is_tensor(encoder_output) \
+        else encoder_output.float()
+    if enc.dim() == 2:
+        enc = enc[None]
+    enc_len = torch.as_tensor(np.asarray(encoded_length, dtype=np.int64)).reshape(-1)
+    with torch.inference_mode():
         hyps = _reference_decoding(model).rnnt_decoder_predictions_tensor(
             encoder_output=enc, encoded_lengths=enc_len, return_hypotheses=True
         )
@@ -674,12 +699,17 @@ def _shape_joint(model, seed: int, verbose: bool) -> Dict[str, Any]:
     group_b = torch.arange(n_a, J)
 
     # 1. calibration: encoder frames and predictor outputs
-    cal = calibration_signals(seed)
+    cal = {}
+    for k in range(CALIBRATION_SETS):
+        cal.update({f"{name}_{k}": x for name, x in calibration_signals(seed + k).items()})
+    encoded = {}
     with torch.inference_mode(False), torch.no_grad():
-        frames = []
-        for x in cal.values():
+        frames, frame_counts = [], []
+        for name, x in cal.items():
             enc, enc_len = _encode(model, x)
+            encoded[name] = (enc, enc_len)
             frames.append(enc[0, :, : int(enc_len[0])].T)
+            frame_counts.append(int(enc_len[0]))
         enc_frames = torch.cat(frames, 0)  # [N, D]
         g = _predictor_samples(model, gen, n_seqs=64, seq_len=24)  # [M, H]
         _standardize_linear(joint.enc, enc_frames)
@@ -687,6 +717,19 @@ def _shape_joint(model, seed: int, verbose: bool) -> Dict[str, Any]:
         # 2. group A is frame-only
         joint.pred.weight[group_a] = 0.0
         joint.pred.bias[group_a] = 0.0
+        # 2b. one group-A unit becomes a "stuck frame" detector: active only on the top
+        #     STUCK_FRAME_SHARE of calibration frames; there it forces duration 0 and
+        #     suppresses blank, so NeMo emits tokens until the max_symbols guard fires.
+        #     The unit is the group-A unit that is least active on silence.
+        Fc = joint.enc(enc_frames)
+        quiet = torch.cat([torch.full((n,), name.rsplit("_", 1)[0] in QUIET_SIGNALS)
+                           for name, n in zip(cal, frame_counts)])
+        q_all = torch.quantile(Fc[~quiet][:, group_a], 1.0 - STUCK_FRAME_SHARE, dim=0)
+        quiet_max = Fc[quiet][:, group_a].max(0).values
+        pick = int(torch.argmax(q_all - quiet_max))
+        stuck = int(group_a[pick])
+        joint.enc.bias[stuck] -= q_all[pick]
+        group_a = torch.cat([group_a[pick : pick + 1], group_a[:pick], group_a[pick + 1 :]])  # stuck unit first
         F = joint.enc(enc_frames)  # [N, J]
         G = joint.pred(g)  # [M, J]
         # (frame, state) samples
@@ -696,36 +739,49 @@ def _shape_joint(model, seed: int, verbose: bool) -> Dict[str, Any]:
         H = torch.relu(F[fi] + G[gi])  # [P, J]
         HA_frames = torch.relu(F[:, group_a])  # [N, A]
 
-        # 3. final layer: tokens read group B, blank and durations read group A
+        # 3. final layer: tokens read group B; blank and durations read group A (the frame)
+        #    plus a smaller share of group B (the predictor state), so that a frame that
+        #    favours "token, duration 0" usually leaves after a few tokens, and only some
+        #    frames keep emitting until the max_symbols guard fires.
         W = torch.zeros(V + 1 + nd, J)
         b = torch.zeros(V + 1 + nd)
+        HB = H[:, group_b]
         Wt = torch.randn(V, len(group_b), generator=gen)
-        zt = H[:, group_b] @ Wt.T  # [P, V]
-        Wt *= TOKEN_LOGIT_STD / zt.std()
-        zt = H[:, group_b] @ Wt.T
+        Wt *= TOKEN_LOGIT_STD / (HB @ Wt.T).std()
+        zt = HB @ Wt.T
         b[:V] = -zt.mean(0)  # centred: no token favoured on average
         W[:V, group_b] = Wt
         Wf = torch.randn(1 + nd, n_a, generator=gen)
         zf = HA_frames @ Wf.T
         Wf *= FRAME_LOGIT_STD / zf.std(0).clamp_min(1e-6)[:, None]
-        zf = HA_frames @ Wf.T
+        Ws = torch.randn(1 + nd, len(group_b), generator=gen)
+        zs = HB @ Ws.T
+        Ws *= STATE_LOGIT_STD / zs.std(0).clamp_min(1e-6)[:, None]
+        Wf[:, 0] = 0.0  # column of the stuck unit (group_a[0]) is wired by hand
+        act = torch.relu(F[:, stuck])
+        push = STUCK_PUSH / act[act > 0].median()
+        Wf[0, 0] = -push  # blank row
+        Wf[1, 0] = push  # duration 0 row
         W[V:, group_a] = Wf
-        # 4. duration biases from frame quantiles
-        b[V + 1 :] = _fit_duration_bias(zf[:, 1:] - zf[:, 1:].mean(0), DURATION_TARGET) - zf[:, 1:].mean(0)
-        # blank bias: quantile over (frame, state) samples
+        W[V:, group_b] = Ws
+        zfs = H[:, group_a] @ Wf.T + HB @ Ws.T  # [P, 1+nd] blank and duration logits on (frame, state) pairs
+        zfs = zfs - zfs.mean(0)
+        b[V:] = -(H[:, group_a] @ Wf.T + HB @ Ws.T).mean(0)
+        # 4. duration biases: every duration wins its target share of (frame, state) pairs
+        b[V + 1 :] += _fit_duration_bias(zfs[:, 1:], DURATION_TARGET)
+        # blank bias: quantile of (blank - best token) over (frame, state) pairs
         zmax = (zt + b[:V]).max(1).values
-        zblank = (H[:, group_a] @ Wf[0])
-        margin = zblank - zmax
-        b[V] = -torch.quantile(margin, 1.0 - BLANK_TARGET)
+        margin = zfs[:, 0] - zmax
+        b[V] += -torch.quantile(margin, 1.0 - BLANK_TARGET)
         final.weight.copy_(W)
         final.bias.copy_(b)
 
     # 5. tune the blank bias with NeMo's decoder in the loop (bisection on the shift)
     def blank_fraction() -> float:
         evals = blanks = 0
-        for x in cal.values():
+        for enc, enc_len in encoded.values():
             with _JointRecorder(joint) as rec:
-                decode_with_nemo(model, x)
+                decode_encoded_with_nemo(model, enc, enc_len)
             lg = np.concatenate(rec.logits, 0)
             evals += len(lg)
             blanks += int((lg[:, : V + 1].argmax(-1) == V).sum())
@@ -734,29 +790,38 @@ def _shape_joint(model, seed: int, verbose: bool) -> Dict[str, Any]:
     base = float(final.bias[V])
     lo, hi = -3 * TOKEN_LOGIT_STD, 3 * TOKEN_LOGIT_STD
     shift = 0.0
-    frac = None
+    best = (float("inf"), 0.0, None)
     for it in range(12):
         with torch.no_grad():
             final.bias[V] = base + shift
         frac = blank_fraction()
         _say(verbose, f"blank-bias tuning {it}: shift={shift:+.3f} blank_fraction={frac:.3f}")
-        if abs(frac - BLANK_TARGET) < 0.03:
+        if abs(frac - BLANK_TARGET) < best[0]:
+            best = (abs(frac - BLANK_TARGET), shift, frac)
+        if abs(frac - BLANK_TARGET) < 0.02:
             break
         if frac < BLANK_TARGET:
             lo = shift
         else:
             hi = shift
         shift = 0.5 * (lo + hi)
+    _, shift, frac = best
+    with torch.no_grad():
+        final.bias[V] = base + shift
     return {
         "group_a_units": n_a,
         "group_b_units": int(len(group_b)),
         "token_logit_std": TOKEN_LOGIT_STD,
         "frame_logit_std": FRAME_LOGIT_STD,
+        "state_logit_std": STATE_LOGIT_STD,
+        "stuck_frame_share": STUCK_FRAME_SHARE,
+        "stuck_push": STUCK_PUSH,
         "duration_target": DURATION_TARGET,
         "blank_target": BLANK_TARGET,
         "blank_bias_shift": round(shift, 6),
         "calibration_blank_fraction": round(float(frac), 4),
         "calibration_signals": sorted(cal),
+        "stuck_unit": stuck,
         "calibration_encoder_frames": int(enc_frames.shape[0]),
     }
 
@@ -930,3 +995,6 @@ def cached_test_model_path(arch: str, seed: int = 0, cache_dir: str | os.PathLik
         if not (path.is_file() and stats_path_for(path).is_file()):
             save_test_model(arch, seed, path, verbose=verbose)
     return path
+
+
+load_nemo_model = load_test_model  # alias used by tests/conftest.py

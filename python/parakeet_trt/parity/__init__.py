@@ -1,0 +1,1 @@
+"""Parity between parakeet_trt and NeMo: the comparisons behind the tests and the reports."""
