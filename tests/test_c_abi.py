@@ -25,7 +25,7 @@ class Tensor(ctypes.Structure):
 
 
 RunFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Tensor), ctypes.c_size_t,
-                         ctypes.POINTER(Tensor), ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t)
+                         ctypes.POINTER(Tensor), ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t)
 DestroyFn = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
@@ -100,7 +100,8 @@ def make_vtable(engine: OnnxRuntimeEngine, calls: list, destroyed: list, fail_wi
             calls.append(1)
             return PTRT_OK
         except Exception as exc:  # a callback must never let an exception reach C
-            ctypes.memmove(message, str(exc).encode()[: capacity - 1] + b"\0", min(len(str(exc)) + 1, capacity))
+            text = str(exc).encode()[: capacity - 1] + b"\0"
+            ctypes.memmove(message, text, len(text))
             return PTRT_ERROR_ENGINE
 
     run_fn, destroy_fn = RunFn(run), DestroyFn(lambda _self: destroyed.append(1))

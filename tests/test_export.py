@@ -293,7 +293,8 @@ def test_max_audio_s_extends_positional_table(tiny_nemo_path, tmp_path):
     assert e["max_encoder_frames"] == 7501
     assert e["max_audio_samples"] >= 600 * 16000
     m = onnx.load(str(tmp_path / "encoder.onnx"))
-    rows = [tuple(i.dims) for i in m.graph.initializer if len(i.dims) == 3 and i.dims[1] == 2 * 7501 - 1]
+    tensors = list(m.graph.initializer) + [a.t for n in m.graph.node if n.op_type == "Constant" for a in n.attribute]
+    rows = [tuple(t.dims) for t in tensors if len(t.dims) == 3 and t.dims[1] == 2 * 7501 - 1]
     assert rows, "positional table with 2*7501-1 rows not found in the graph"
 
 

@@ -13,7 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 # Bars the shaped joint must meet on the standard test signals (NeMo greedy_batch decoding).
-BLANK_FRACTION_RANGE = (0.35, 0.65)
+BLANK_FRACTION_RANGE = (0.30, 0.70)  # builder targets 0.5 on its calibration audio
 MIN_DISTINCT_TOKENS = 20
 MIN_TOP1_MARGIN = 1e-4  # logits; ORT/C++ vs PyTorch float differences are ~1e-5
 

@@ -2,8 +2,6 @@
 // RNNTDecoder (embedding + PyTorch nn.LSTM) and RNNTJoint on random weights, plus validation
 // errors and the no-allocation guarantee of predict/joint/project_encoder.
 #define PTRT_TEST_COUNT_ALLOCATIONS
-#include "test_support.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include "parakeet_trt/decoder_step.hpp"
+#include "test_support.hpp"
 
 using parakeet_trt::DecoderStepWeights;
 using parakeet_trt::NativeDecoderStep;
@@ -172,16 +171,18 @@ void test_projection_and_joint_match_reference() {
     step.joint(projected.data() + t * kJ, next, logits.data());
     std::vector<double> hidden(kJ);
     for (int j = 0; j < kJ; ++j) {
-      const double v = static_cast<double>(projected[static_cast<size_t>(t * kJ + j)]) + next.projected[static_cast<size_t>(j)];
+      const double v =
+          static_cast<double>(projected[static_cast<size_t>(t * kJ + j)]) + next.projected[static_cast<size_t>(j)];
       hidden[j] = std::max(0.0, v);
       relu_zeros += hidden[j] == 0.0;
     }
     const auto ref = linear(w.out_weight, w.out_bias, hidden);
-    for (int c = 0; c < kC; ++c) worst_joint = std::max(worst_joint, std::fabs(logits[static_cast<size_t>(c)] - ref[c]));
+    for (int c = 0; c < kC; ++c)
+      worst_joint = std::max(worst_joint, std::fabs(logits[static_cast<size_t>(c)] - ref[c]));
   }
   std::printf("    joint: max |native - reference| = %.3g (%d ReLU zeros skipped)\n", worst_joint, relu_zeros);
   PTRT_CHECK(worst_joint < 1e-5);
-  PTRT_CHECK(relu_zeros > 0);  // the test covers the skip path
+  PTRT_CHECK(relu_zeros > 0);                 // the test covers the skip path
   step.project_encoder(nullptr, 0, nullptr);  // zero frames: no-op
   PTRT_CHECK(true);
 }
@@ -220,7 +221,8 @@ void test_larger_sizes_match_reference() {
   std::vector<double> h(H);
   double worst = 0;
   for (int j = 0; j < H; ++j) {
-    const double c = sigmoid(gi[H + j] + gh[H + j]) * 0.0 + sigmoid(gi[j] + gh[j]) * std::tanh(gi[2 * H + j] + gh[2 * H + j]);
+    const double c =
+        sigmoid(gi[H + j] + gh[H + j]) * 0.0 + sigmoid(gi[j] + gh[j]) * std::tanh(gi[2 * H + j] + gh[2 * H + j]);
     h[j] = sigmoid(gi[3 * H + j] + gh[3 * H + j]) * std::tanh(c);
     worst = std::max(worst, std::fabs(n.c[static_cast<size_t>(j)] - c));
     worst = std::max(worst, std::fabs(n.h[static_cast<size_t>(j)] - h[j]));
@@ -243,6 +245,53 @@ void test_larger_sizes_match_reference() {
   PTRT_CHECK(worst < 1e-5);
 }
 
+// y = b + sum_k W[:, k] x[k], summed in float in input order: the documented order of every native
+// matrix-vector product (whatever SIMD build runs), so the results must be bit-identical.
+std::vector<float> float_linear(const std::vector<float>& w, const std::vector<float>& b, const float* x, size_t in) {
+  const size_t out = b.size();
+  std::vector<float> y(b);
+  for (size_t k = 0; k < in; ++k) {
+    for (size_t o = 0; o < out; ++o) y[o] = y[o] + w[o * in + k] * x[k];
+  }
+  return y;
+}
+
+void test_float_order_is_sequential() {
+  const DecoderStepWeights w = random_weights(9);
+  NativeDecoderStep step(w);
+  std::mt19937 rng(10);
+  const int frames = 11;
+  std::vector<float> encoder_out = random_vector(rng, kD * frames, 2.0f), projected(static_cast<size_t>(frames * kJ));
+  step.project_encoder(encoder_out.data(), frames, projected.data());
+  bool projection_exact = true;
+  for (int t = 0; t < frames; ++t) {
+    std::vector<float> x(kD);
+    for (int d = 0; d < kD; ++d) x[static_cast<size_t>(d)] = encoder_out[static_cast<size_t>(d * frames + t)];
+    const auto y = float_linear(w.enc_weight, w.enc_bias, x.data(), kD);
+    for (int j = 0; j < kJ; ++j)
+      projection_exact = projection_exact && projected[static_cast<size_t>(t * kJ + j)] == y[j];
+  }
+  PTRT_CHECK(projection_exact);
+  PredictorState s = step.make_state(), n = step.make_state();
+  step.predict(kVocab, s, n);
+  step.predict(3, n, s);
+  // G = joint.pred(top-layer h).
+  const auto g = float_linear(w.pred_weight, w.pred_bias, s.h.data() + (kLayers - 1) * kH, kH);
+  PTRT_CHECK(std::equal(g.begin(), g.end(), s.projected.begin()));
+  bool joint_exact = true;
+  std::vector<float> logits(kC), hidden(kJ);
+  for (int t = 0; t < frames; ++t) {
+    step.joint(projected.data() + t * kJ, s, logits.data());
+    for (int j = 0; j < kJ; ++j) {
+      hidden[static_cast<size_t>(j)] =
+          std::max(0.0f, projected[static_cast<size_t>(t * kJ + j)] + s.projected[static_cast<size_t>(j)]);
+    }
+    const auto y = float_linear(w.out_weight, w.out_bias, hidden.data(), kJ);
+    joint_exact = joint_exact && std::equal(y.begin(), y.end(), logits.begin());
+  }
+  PTRT_CHECK(joint_exact);
+}
+
 void test_validate_errors() {
   auto broken = [](auto mutate) {
     DecoderStepWeights w = random_weights(5);
@@ -257,12 +306,12 @@ void test_validate_errors() {
                     std::invalid_argument, "DecoderStepWeights.out_bias: expected 11 floats ([11]), got 12");
   PTRT_CHECK_THROWS(NativeDecoderStep(broken([](DecoderStepWeights& w) { w.enc_weight.clear(); })),
                     std::invalid_argument, "DecoderStepWeights.enc_weight: expected 24 floats ([4][6]), got 0");
-  PTRT_CHECK_THROWS(NativeDecoderStep(broken([](DecoderStepWeights& w) { w.lstm.pop_back(); })),
-                    std::invalid_argument, "DecoderStepWeights.lstm: expected 2 layers (pred_rnn_layers), got 1");
+  PTRT_CHECK_THROWS(NativeDecoderStep(broken([](DecoderStepWeights& w) { w.lstm.pop_back(); })), std::invalid_argument,
+                    "DecoderStepWeights.lstm: expected 2 layers (pred_rnn_layers), got 1");
   PTRT_CHECK_THROWS(NativeDecoderStep(broken([](DecoderStepWeights& w) { w.num_outputs = kVocab + 1; })),
                     std::invalid_argument, "DecoderStepWeights.num_outputs: expected >= vocab_size + 2 = 9");
-  PTRT_CHECK_THROWS(NativeDecoderStep(broken([](DecoderStepWeights& w) { w.pred_hidden = 0; })),
-                    std::invalid_argument, "DecoderStepWeights.pred_hidden: expected > 0, got 0");
+  PTRT_CHECK_THROWS(NativeDecoderStep(broken([](DecoderStepWeights& w) { w.pred_hidden = 0; })), std::invalid_argument,
+                    "DecoderStepWeights.pred_hidden: expected > 0, got 0");
   bool valid = true;
   try {
     random_weights(5).validate();
@@ -281,7 +330,8 @@ void test_call_errors() {
   PTRT_CHECK_THROWS(step.predict(1, s, s), std::invalid_argument, "next: expected a different object");
   PredictorState small;
   PTRT_CHECK_THROWS(step.predict(1, small, n), std::invalid_argument, "state: expected h/c of 10");
-  PTRT_CHECK_THROWS(step.project_encoder(nullptr, -1, nullptr), std::invalid_argument, "num_frames: expected >= 0, got -1");
+  PTRT_CHECK_THROWS(step.project_encoder(nullptr, -1, nullptr), std::invalid_argument,
+                    "num_frames: expected >= 0, got -1");
   std::vector<float> frame(kJ), logits(kC);
   PTRT_CHECK_THROWS(step.joint(frame.data(), small, logits.data()), std::invalid_argument,
                     "state.projected: expected 4 floats, got 0");
@@ -311,6 +361,7 @@ int main() {
       {"lstm_steps_match_reference", &test_lstm_steps_match_reference},
       {"projection_and_joint_match_reference", &test_projection_and_joint_match_reference},
       {"larger_sizes_match_reference", &test_larger_sizes_match_reference},
+      {"float_order_is_sequential", &test_float_order_is_sequential},
       {"validate_errors", &test_validate_errors},
       {"call_errors", &test_call_errors},
       {"steps_allocate_nothing", &test_steps_allocate_nothing},

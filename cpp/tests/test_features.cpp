@@ -3,8 +3,6 @@
 // double-precision reference, frame arithmetic, short inputs, errors, kernel bit-identity and the
 // no-allocation guarantee.
 #define PTRT_TEST_COUNT_ALLOCATIONS
-#include "test_support.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <complex>
@@ -17,7 +15,9 @@
 #include "features/batched_real_fft.hpp"
 #include "features/kernel_choice.hpp"
 #include "features/mel_filterbank.hpp"
+#include "features/torch_sum.hpp"
 #include "parakeet_trt/features.hpp"
+#include "test_support.hpp"
 
 using parakeet_trt::FeatureConfig;
 using parakeet_trt::FeatureExtractor;
@@ -195,12 +195,13 @@ void test_window_matches_torch() {
                                         {399, 0.0f}};
   for (const auto& r : refs) PTRT_CHECK_NEAR(w[static_cast<size_t>(56 + r.first)], r.second, 6e-8);
   bool padding_zero = true;
-  for (int n = 0; n < 56; ++n) padding_zero = padding_zero && w[static_cast<size_t>(n)] == 0.0f && w[static_cast<size_t>(511 - n)] == 0.0f;
+  for (int n = 0; n < 56; ++n)
+    padding_zero = padding_zero && w[static_cast<size_t>(n)] == 0.0f && w[static_cast<size_t>(511 - n)] == 0.0f;
   PTRT_CHECK(padding_zero);
 }
 
 struct Reference {
-  std::vector<double> log_mel;  // [n_mels][T]
+  std::vector<double> log_mel;   // [n_mels][T]
   std::vector<double> features;  // [n_mels][T]
   int64_t num_frames = 0, num_valid = 0;
 };
@@ -219,7 +220,8 @@ Reference reference_features(const std::vector<float>& x, const FeatureConfig& c
   r.num_valid = n / cfg.hop_length;
   std::vector<float> y(x.size());
   y[0] = x[0];
-  for (int64_t i = 1; i < n; ++i) y[static_cast<size_t>(i)] = x[static_cast<size_t>(i)] - cfg.preemph * x[static_cast<size_t>(i - 1)];
+  for (int64_t i = 1; i < n; ++i)
+    y[static_cast<size_t>(i)] = x[static_cast<size_t>(i)] - cfg.preemph * x[static_cast<size_t>(i - 1)];
   std::vector<double> cos_table(static_cast<size_t>(n_fft)), sin_table(static_cast<size_t>(n_fft));
   for (int i = 0; i < n_fft; ++i) {
     cos_table[static_cast<size_t>(i)] = std::cos(2 * kPi * i / n_fft);
@@ -244,8 +246,10 @@ Reference reference_features(const std::vector<float>& x, const FeatureConfig& c
     }
     for (int m = 0; m < cfg.n_mels; ++m) {
       double mel = 0;
-      for (int k = 0; k < bins; ++k) mel += static_cast<double>(fb[static_cast<size_t>(m * bins + k)]) * power[static_cast<size_t>(k)];
-      r.log_mel[static_cast<size_t>(m * r.num_frames + t)] = std::log(mel + static_cast<double>(cfg.log_zero_guard_value));
+      for (int k = 0; k < bins; ++k)
+        mel += static_cast<double>(fb[static_cast<size_t>(m * bins + k)]) * power[static_cast<size_t>(k)];
+      r.log_mel[static_cast<size_t>(m * r.num_frames + t)] =
+          std::log(mel + static_cast<double>(cfg.log_zero_guard_value));
     }
   }
   r.features = r.log_mel;
@@ -304,7 +308,8 @@ void test_frames_do_not_depend_on_batching() {
   const int64_t safe = (short_n - cfg.n_fft / 2) / cfg.hop_length;  // windows fully inside the prefix
   bool same = true;
   for (int m = 0; m < cfg.n_mels; ++m) {
-    for (int64_t t = 0; t < safe; ++t) same = same && full[static_cast<size_t>(m * tf + t)] == part[static_cast<size_t>(m * tp + t)];
+    for (int64_t t = 0; t < safe; ++t)
+      same = same && full[static_cast<size_t>(m * tf + t)] == part[static_cast<size_t>(m * tp + t)];
   }
   PTRT_CHECK(same);
 }
@@ -326,6 +331,52 @@ void test_kernels_bit_identical() {
   fx.compute(x.data(), n, b.data());
   detail::set_feature_kernel(detail::FeatureKernel::kAuto);
   PTRT_CHECK(a == b);
+}
+
+void test_torch_sum_order() {
+  // torch.sum over a contiguous row on CPU (torch 2.13), x[i] = float32(((i * 37) % 101) / 7 - 5.123):
+  //   .venv/bin/python -c "import numpy as np, torch; x = np.array([((i*37)%101)/7.0 - 5.123
+  //       for i in range(n)], np.float32); print(repr(torch.from_numpy(x).reshape(1,1,n).sum(2).item()))"
+  // Where the exactly rounded sum differs (n = 7, 31, 64, 1101), the expected value is torch's.
+  const std::pair<int, float> refs[] = {
+      {1, -5.123000144958496f},   {5, -1.6150002479553223f}, {7, 2.9961421489715576f},  {8, 6.015999794006348f},
+      {9, 14.321571350097656f},   {31, 62.615577697753906f}, {64, 127.12800598144531f}, {65, 128.43357849121094f},
+      {201, 403.99127197265625f}, {1101, 2225.29150390625f}, {6001, 12115.734375f},
+  };
+  bool all_exact = true;
+  for (const auto& r : refs) {
+    std::vector<float> x(static_cast<size_t>(r.first));
+    for (int i = 0; i < r.first; ++i) x[static_cast<size_t>(i)] = static_cast<float>(((i * 37) % 101) / 7.0 - 5.123);
+    const float sum = detail::torch_cpu_sum([&](int64_t t) { return x[static_cast<size_t>(t)]; }, r.first);
+    if (sum != r.second) {
+      std::printf("    n=%d: %.9g, torch %.9g\n", r.first, sum, r.second);
+      all_exact = false;
+    }
+  }
+  PTRT_CHECK(all_exact);
+}
+
+void test_silence_matches_nemo_bit_for_bit() {
+  // Digital silence: every log-mel value is log(2^-24); NeMo's float32 mean is off by an ulp or two,
+  // so its normalized output is a constant residue, not 0:
+  //   AudioToMelSpectrogramPreprocessor(<parakeet settings>)(zeros(1, n), [n]) -> features[0, 0, 0]
+  FeatureConfig cfg;
+  FeatureExtractor fx(cfg);
+  const std::pair<int64_t, float> refs[] = {{1600, -0.1588064730167389f}, {32000, -0.27594202756881714f}};
+  for (const auto& r : refs) {
+    const std::vector<float> zeros(static_cast<size_t>(r.first), 0.0f);
+    const int64_t t = fx.num_frames(r.first), valid = fx.num_valid_frames(r.first);
+    std::vector<float> out(static_cast<size_t>(cfg.n_mels * t));
+    fx.compute(zeros.data(), r.first, out.data());
+    bool same = true;
+    for (int m = 0; m < cfg.n_mels; ++m) {
+      for (int64_t i = 0; i < t; ++i) {
+        same = same && out[static_cast<size_t>(m * t + i)] == (i < valid ? r.second : cfg.pad_value);
+      }
+    }
+    std::printf("    %lld zeros -> %.9g (NeMo %.9g)\n", static_cast<long long>(r.first), out[0], r.second);
+    PTRT_CHECK(same);
+  }
 }
 
 void test_frame_arithmetic() {
@@ -358,7 +409,8 @@ void test_short_inputs_follow_nemo() {
   out.assign(static_cast<size_t>(cfg.n_mels * fx.num_frames(250)), 123.0f);
   fx.compute(x.data(), 250, out.data());
   bool ok = true;
-  for (int m = 0; m < cfg.n_mels; ++m) ok = ok && out[static_cast<size_t>(2 * m)] == 0.0f && out[static_cast<size_t>(2 * m + 1)] == -3.0f;
+  for (int m = 0; m < cfg.n_mels; ++m)
+    ok = ok && out[static_cast<size_t>(2 * m)] == 0.0f && out[static_cast<size_t>(2 * m + 1)] == -3.0f;
   PTRT_CHECK(ok);
   // A single sample works (one frame, no valid frame).
   const float one = 0.5f;
@@ -442,8 +494,10 @@ void test_other_configs_run() {
   for (int m = 0; m < cfg.n_mels; ++m) {
     for (int64_t i = 0; i < t; ++i) {
       const float v = out[static_cast<size_t>(m * t + i)];
-      if (i < fx.num_valid_frames(3333)) finite = finite && std::isfinite(v);
-      else padded = padded && v == -1.0f;
+      if (i < fx.num_valid_frames(3333))
+        finite = finite && std::isfinite(v);
+      else
+        padded = padded && v == -1.0f;
     }
   }
   PTRT_CHECK(finite);
@@ -479,6 +533,8 @@ int main() {
       {"pipeline_matches_double_reference", &test_pipeline_matches_double_reference},
       {"frames_do_not_depend_on_batching", &test_frames_do_not_depend_on_batching},
       {"kernels_bit_identical", &test_kernels_bit_identical},
+      {"torch_sum_order", &test_torch_sum_order},
+      {"silence_matches_nemo_bit_for_bit", &test_silence_matches_nemo_bit_for_bit},
       {"frame_arithmetic", &test_frame_arithmetic},
       {"short_inputs_follow_nemo", &test_short_inputs_follow_nemo},
       {"bad_input_throws", &test_bad_input_throws},

@@ -115,25 +115,25 @@ class AllocationCounter {
 #define PTRT_CHECK(cond) ::ptrt_test::report(static_cast<bool>(cond), __FILE__, __LINE__, #cond)
 #define PTRT_CHECK_EQ(actual, expected) \
   ::ptrt_test::check_eq((actual), (expected), #actual, #expected, __FILE__, __LINE__)
-#define PTRT_CHECK_NEAR(actual, expected, tolerance)                                                    \
-  ::ptrt_test::check_near(static_cast<double>(actual), static_cast<double>(expected),                  \
-                          static_cast<double>(tolerance), #actual, #expected, __FILE__, __LINE__)
-#define PTRT_CHECK_THROWS(statement, ExceptionType, substring)                                          \
-  do {                                                                                                  \
-    std::string ptrt_what_;                                                                             \
-    bool ptrt_thrown_ = false;                                                                          \
-    try {                                                                                               \
-      statement;                                                                                        \
-    } catch (const ExceptionType& e) {                                                                  \
-      ptrt_thrown_ = true;                                                                              \
-      ptrt_what_ = e.what();                                                                            \
-    } catch (const std::exception& e) {                                                                 \
-      ptrt_what_ = std::string("wrong exception type: ") + e.what();                                    \
-    }                                                                                                   \
-    const bool ptrt_ok_ = ptrt_thrown_ && ptrt_what_.find(substring) != std::string::npos;             \
-    ::ptrt_test::report(ptrt_ok_, __FILE__, __LINE__,                                                   \
+#define PTRT_CHECK_NEAR(actual, expected, tolerance)                                                                  \
+  ::ptrt_test::check_near(static_cast<double>(actual), static_cast<double>(expected), static_cast<double>(tolerance), \
+                          #actual, #expected, __FILE__, __LINE__)
+#define PTRT_CHECK_THROWS(statement, ExceptionType, substring)                                             \
+  do {                                                                                                     \
+    std::string ptrt_what_;                                                                                \
+    bool ptrt_thrown_ = false;                                                                             \
+    try {                                                                                                  \
+      statement;                                                                                           \
+    } catch (const ExceptionType& e) {                                                                     \
+      ptrt_thrown_ = true;                                                                                 \
+      ptrt_what_ = e.what();                                                                               \
+    } catch (const std::exception& e) {                                                                    \
+      ptrt_what_ = std::string("wrong exception type: ") + e.what();                                       \
+    }                                                                                                      \
+    const bool ptrt_ok_ = ptrt_thrown_ && ptrt_what_.find(substring) != std::string::npos;                 \
+    ::ptrt_test::report(ptrt_ok_, __FILE__, __LINE__,                                                      \
                         std::string(#statement " throws " #ExceptionType " containing \"") + (substring) + \
-                            "\"  (got: " + (ptrt_what_.empty() ? "no exception" : ptrt_what_) + ")");   \
+                            "\"  (got: " + (ptrt_what_.empty() ? "no exception" : ptrt_what_) + ")");      \
   } while (0)
 
 #ifdef PTRT_TEST_COUNT_ALLOCATIONS

@@ -4,8 +4,6 @@
 // calls are asserted. A randomized cross-check compares against a literal batch-1 transcription of
 // GreedyBatchedTDTLabelLoopingComputer.torch_impl, over random chunkings.
 #define PTRT_TEST_COUNT_ALLOCATIONS
-#include "test_support.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -19,6 +17,7 @@
 
 #include "parakeet_trt/decoder_step.hpp"
 #include "parakeet_trt/tdt_decoder.hpp"
+#include "test_support.hpp"
 
 using parakeet_trt::DecoderCarry;
 using parakeet_trt::DecoderStep;
@@ -142,9 +141,9 @@ void script_main(ScriptedStep& step) {
   step.script[{4, 1}] = {8, 2};       // token with duration 2: frame 4 -> 6
   step.script[{6, 2}] = {1, 0};       // three duration-0 tokens at frame 6 ...
   step.script[{6, 3}] = {2, 0};
-  step.script[{6, 4}] = {3, 0};       // ... the third fires the max_symbols guard: t -> 7
-  step.script[{8, 5}] = {5, 1};       // token with duration 1
-  step.script[{11, 6}] = {4, 3};      // last frame, duration 3: emitted, time_jump = 2
+  step.script[{6, 4}] = {3, 0};   // ... the third fires the max_symbols guard: t -> 7
+  step.script[{8, 5}] = {5, 1};   // token with duration 1
+  step.script[{11, 6}] = {4, 3};  // last frame, duration 3: emitted, time_jump = 2
   // Second chunk (global frames 12..16), entered at local frame 2 (global 14).
   step.script[{14, 7}] = {9, 0};
 }
@@ -161,7 +160,7 @@ void test_scripted_branches() {
   const std::vector<float> p = frames(0, 12);
   decoder.decode(p.data(), 12, carry, out);
   PTRT_CHECK(same_emissions(out, kMainEmissions));
-  const std::vector<Key> expected_joints = {{0, 0}, {1, 0}, {4, 0}, {4, 1}, {6, 2}, {6, 3},
+  const std::vector<Key> expected_joints = {{0, 0}, {1, 0}, {4, 0}, {4, 1}, {6, 2},  {6, 3},
                                             {6, 4}, {7, 5}, {8, 5}, {9, 6}, {10, 6}, {11, 6}};
   PTRT_CHECK(step.joint_calls == expected_joints);
   // The prediction network runs once for SOS (blank) and then only for emitted tokens, in order.
@@ -348,7 +347,7 @@ void test_argmax_ties_and_nan() {
   ScriptedStep step;
   std::vector<float> tie(kOutputs, 0.0f);
   tie[3] = 2.0f;
-  tie[5] = 2.0f;                // token tie: the first index (3) wins, like torch.max on CPU
+  tie[5] = 2.0f;               // token tie: the first index (3) wins, like torch.max on CPU
   tie[kVocab + 1 + 1] = 1.0f;  // duration tie between indices 1 and 3: index 1 (duration 1)
   tie[kVocab + 1 + 3] = 1.0f;
   step.custom[{0, 0}] = tie;
@@ -385,8 +384,9 @@ uint32_t mix(uint32_t x) {
 // Integer logits (exact in float, so ties happen and follow the first-index rule): blank favored,
 // short durations favored, duration 0 common enough to exercise the guard.
 int random_logit(int frame, int emitted, int output, uint32_t seed) {
-  const uint32_t h = mix(seed * 0x9e3779b9u ^ mix(static_cast<uint32_t>(frame) * 7919u + static_cast<uint32_t>(emitted) * 104729u +
-                                                   static_cast<uint32_t>(output)));
+  const uint32_t h =
+      mix(seed * 0x9e3779b9u ^ mix(static_cast<uint32_t>(frame) * 7919u + static_cast<uint32_t>(emitted) * 104729u +
+                                   static_cast<uint32_t>(output)));
   if (output == kBlank) return static_cast<int>(h % 12);
   if (output < kVocab) return static_cast<int>(h % 10);
   const int d = output - kVocab - 1;
@@ -403,14 +403,14 @@ struct NemoResult {
 // GreedyBatchedTDTLabelLoopingComputer.torch_impl for batch size 1 (no fusion models, no
 // record_all_steps), variable by variable. `logits_at(t, emitted)` stands for
 // joint_after_projection(encoder_output_projected[safe_t], decoder_output). BatchedHyps is per call.
-NemoResult nemo_torch_impl(int64_t encoder_output_length, int64_t prev_time_jumps, int64_t prev_decoded,
-                           int prev_label, bool has_prev, int& emitted, int max_symbols, uint32_t seed,
-                           int64_t global_offset) {
+NemoResult nemo_torch_impl(int64_t encoder_output_length, int64_t prev_time_jumps, int64_t prev_decoded, int prev_label,
+                           bool has_prev, int& emitted, int max_symbols, uint32_t seed, int64_t global_offset) {
   NemoResult r;
   const int num_durations = static_cast<int>(kDurations.size());
   auto logits_at = [&](int64_t safe_t) {
     std::vector<float> z(kOutputs);
-    for (int i = 0; i < kOutputs; ++i) z[i] = static_cast<float>(random_logit(static_cast<int>(global_offset + safe_t), emitted, i, seed));
+    for (int i = 0; i < kOutputs; ++i)
+      z[i] = static_cast<float>(random_logit(static_cast<int>(global_offset + safe_t), emitted, i, seed));
     return z;
   };
   auto max_of = [](const std::vector<float>& z, int begin, int end, float& value) {
@@ -441,7 +441,8 @@ NemoResult nemo_torch_impl(int64_t encoder_output_length, int64_t prev_time_jump
     std::vector<float> logits = logits_at(safe_time_indices);
     labels = max_of(logits, 0, kOutputs - num_durations, scores);
     float unused;
-    int durations = kDurations[static_cast<size_t>(max_of(logits, kOutputs - num_durations, kOutputs, unused) - (kOutputs - num_durations))];
+    int durations = kDurations[static_cast<size_t>(max_of(logits, kOutputs - num_durations, kOutputs, unused) -
+                                                   (kOutputs - num_durations))];
     bool blank_mask = labels == kBlank;
     if (durations == 0 && blank_mask) durations = 1;
     time_indices_current_labels = time_indices;
@@ -456,7 +457,8 @@ NemoResult nemo_torch_impl(int64_t encoder_output_length, int64_t prev_time_jump
       const int more_labels = max_of(logits, 0, kOutputs - num_durations, more_scores);
       labels = advance_mask ? more_labels : labels;
       scores = advance_mask ? more_scores : scores;
-      durations = kDurations[static_cast<size_t>(max_of(logits, kOutputs - num_durations, kOutputs, unused) - (kOutputs - num_durations))];
+      durations = kDurations[static_cast<size_t>(max_of(logits, kOutputs - num_durations, kOutputs, unused) -
+                                                 (kOutputs - num_durations))];
       blank_mask = labels == kBlank;
       if (durations == 0 && blank_mask) durations = 1;
       time_indices = advance_mask ? time_indices + durations : time_indices;
@@ -494,7 +496,9 @@ NemoResult nemo_torch_impl(int64_t encoder_output_length, int64_t prev_time_jump
   return r;
 }
 
-int random_step_logit(int frame, int emitted, int output, uint32_t seed) { return random_logit(frame, emitted, output, seed); }
+int random_step_logit(int frame, int emitted, int output, uint32_t seed) {
+  return random_logit(frame, emitted, output, seed);
+}
 
 void test_random_against_nemo_transcription() {
   int compared = 0, total_tokens = 0, mismatches = 0;
@@ -534,7 +538,8 @@ void test_random_against_nemo_transcription() {
       last_label = r.last_label;
       has_prev = true;
       first += c;
-      if (carry.time_jump != time_jump || carry.decoded_frames != decoded || carry.last_label != last_label) ++mismatches;
+      if (carry.time_jump != time_jump || carry.decoded_frames != decoded || carry.last_label != last_label)
+        ++mismatches;
     }
     bool same = ours.size() == reference.size();
     for (size_t i = 0; same && i < ours.size(); ++i) {
@@ -568,14 +573,15 @@ void test_validation_errors() {
                     std::invalid_argument, "TdtDecodingConfig.durations[2]: expected >= 0, got -1");
   PTRT_CHECK_THROWS(TdtGreedyDecoder(make([](TdtDecodingConfig& c) { c.max_symbols = 0; }), step),
                     std::invalid_argument, "TdtDecodingConfig.max_symbols: expected > 0");
-  PTRT_CHECK_THROWS(TdtGreedyDecoder(make([](TdtDecodingConfig& c) { c.vocab_size = 0; }), step),
-                    std::invalid_argument, "TdtDecodingConfig.vocab_size: expected > 0, got 0");
+  PTRT_CHECK_THROWS(TdtGreedyDecoder(make([](TdtDecodingConfig& c) { c.vocab_size = 0; }), step), std::invalid_argument,
+                    "TdtDecodingConfig.vocab_size: expected > 0, got 0");
   PTRT_CHECK_THROWS(TdtGreedyDecoder(make([](TdtDecodingConfig& c) { c.durations.push_back(5); }), step),
                     std::invalid_argument, "step.num_outputs(): expected 17 (vocab_size + 1 + 6 durations), got 16");
   TdtGreedyDecoder decoder(config(10), step);
   DecoderCarry carry = decoder.make_carry();
   std::vector<TokenEmission> out;
-  PTRT_CHECK_THROWS(decoder.decode(nullptr, -1, carry, out), std::invalid_argument, "num_frames: expected >= 0, got -1");
+  PTRT_CHECK_THROWS(decoder.decode(nullptr, -1, carry, out), std::invalid_argument,
+                    "num_frames: expected >= 0, got -1");
   PTRT_CHECK_THROWS(decoder.decode(nullptr, 3, carry, out), std::invalid_argument, "projected: expected non-null");
   decoder.decode(nullptr, 0, carry, out);
   DecoderCarry bad = carry;
@@ -584,7 +590,8 @@ void test_validation_errors() {
                     "carry.predictor: expected h/c of 1 and projected of 2 floats, got 1/1 and 5");
   bad = carry;
   bad.time_jump = -1;
-  PTRT_CHECK_THROWS(decoder.decode(nullptr, 0, bad, out), std::invalid_argument, "carry.time_jump: expected >= 0, got -1");
+  PTRT_CHECK_THROWS(decoder.decode(nullptr, 0, bad, out), std::invalid_argument,
+                    "carry.time_jump: expected >= 0, got -1");
   PTRT_CHECK_EQ(decoder.max_emissions(7), 70);
 }
 

@@ -21,20 +21,20 @@ namespace parakeet_trt {
 
 // Weights of the prediction network and joint, float32 row-major, PyTorch layouts.
 struct DecoderStepWeights {
-  int vocab_size = 0;       // tokens without blank; blank_id == vocab_size; embedding has vocab_size+1 rows
-  int pred_hidden = 0;      // H: embedding width and LSTM hidden size
-  int pred_rnn_layers = 0;  // LSTM layers (2 for Parakeet)
-  int encoder_dim = 0;      // D: encoder output channels
-  int joint_hidden = 0;     // J
-  int num_outputs = 0;      // C = vocab_size + 1 + num_durations
+  int vocab_size = 0;            // tokens without blank; blank_id == vocab_size; embedding has vocab_size+1 rows
+  int pred_hidden = 0;           // H: embedding width and LSTM hidden size
+  int pred_rnn_layers = 0;       // LSTM layers (2 for Parakeet)
+  int encoder_dim = 0;           // D: encoder output channels
+  int joint_hidden = 0;          // J
+  int num_outputs = 0;           // C = vocab_size + 1 + num_durations
   std::vector<float> embedding;  // [vocab_size+1][H]
   struct LstmLayer {
     std::vector<float> w_ih, w_hh, b_ih, b_hh;  // [4H][H], [4H][H], [4H], [4H] (layer input width is H)
   };
-  std::vector<LstmLayer> lstm;               // pred_rnn_layers entries
-  std::vector<float> enc_weight, enc_bias;   // [J][D], [J]
+  std::vector<LstmLayer> lstm;                // pred_rnn_layers entries
+  std::vector<float> enc_weight, enc_bias;    // [J][D], [J]
   std::vector<float> pred_weight, pred_bias;  // [J][H], [J]
-  std::vector<float> out_weight, out_bias;   // [C][J], [C]
+  std::vector<float> out_weight, out_bias;    // [C][J], [C]
 
   // Throws std::invalid_argument naming the first inconsistent field or tensor with its expected and
   // actual size (e.g. "DecoderStepWeights.lstm[1].w_hh: expected 1638400 floats ([2560][640]), got 12").
@@ -45,8 +45,8 @@ struct DecoderStepWeights {
 // What NeMo's label-looping decoder carries per hypothesis between steps (and between chunks):
 // the LSTM state and the projected prediction-net output G = joint.pred(g).
 struct PredictorState {
-  std::vector<float> h, c;        // [layers][H]
-  std::vector<float> projected;   // [J]
+  std::vector<float> h, c;       // [layers][H]
+  std::vector<float> projected;  // [J]
 };
 
 // One decoding step of the prediction network and joint. Implementations: NativeDecoderStep (CPU,
@@ -56,9 +56,9 @@ class DecoderStep {
  public:
   virtual ~DecoderStep() = default;
 
-  virtual int joint_hidden() const = 0;   // J
-  virtual int num_outputs() const = 0;    // C
-  virtual int encoder_dim() const = 0;    // D
+  virtual int joint_hidden() const = 0;  // J
+  virtual int num_outputs() const = 0;   // C
+  virtual int encoder_dim() const = 0;   // D
 
   // A state sized for this step, all zeros (the state before the SOS step). Allocates.
   virtual PredictorState make_state() const = 0;
@@ -82,10 +82,15 @@ class DecoderStep {
 
 // The CPU implementation from exported weights. Keeps transposed copies of the weight matrices
 // (inputs-major) so every matrix-vector product is a sequence of row updates y += x_k * W_t[k],
-// vectorized across outputs without reordering any output's sum; the joint output layer skips the
-// rows whose ReLU input is zero (about half). Each output is summed in input order k = 0, 1, ...
-// with the bias added first, so results differ from PyTorch's BLAS only by float rounding order
-// (typically < 1e-5 relative).
+// vectorized across outputs without reordering any output's sum: each output is the bias plus the
+// products in input order k = 0, 1, ..., each rounded to float32 (no FMA), identical in the
+// baseline and AVX2 builds. Inputs that are exactly zero are skipped (the joint's ReLU zeroes about
+// half of its hidden units); project_encoder works on blocks of 8 frames to reuse weight rows.
+// Results differ from PyTorch's BLAS only by float rounding order: measured max |difference| to
+// NeMo 3.0.0's RNNTDecoder/RNNTJoint 4.8e-7 on random weights (small sizes).
+// Measured on the full-size shapes (H = J = 640, D = 1024, C = 8198; one core of the dev machine):
+// predict 1.0 ms, joint 0.37 ms, project_encoder 5.4 ms per 138 frames (torch, one thread: 8.4,
+// 0.83 and 1.6 ms). The per-step work is bound by streaming the fp32 weights from cache/memory.
 class NativeDecoderStep final : public DecoderStep {
  public:
   // Validates the weights (see DecoderStepWeights::validate) and builds the transposed layouts.
@@ -109,7 +114,7 @@ class NativeDecoderStep final : public DecoderStep {
   DecoderStepWeights w_;  // sizes, embedding and biases (matrices are moved into the layouts below)
   // Transposed matrices, [in][out] row-major.
   struct LstmLayerT {
-    std::vector<float> w_ih_t, w_hh_t;  // [H][4H]
+    std::vector<float> w_ih_t, w_hh_t;    // [H][4H]
     std::vector<float> bias_ih, bias_hh;  // [4H]
   };
   std::vector<LstmLayerT> lstm_t_;

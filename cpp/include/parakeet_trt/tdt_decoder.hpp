@@ -41,11 +41,11 @@ struct TdtDecodingConfig {
 
 // One emitted token.
 struct TokenEmission {
-  int token_id;    // in [0, vocab_size)
-  int64_t frame;   // encoder frame of the emission, global: local frame + carry.decoded_frames
-  int duration;    // predicted duration in frames (0 = the next token comes from the same frame)
-  float score;     // raw joint logit of the token. NeMo's CPU eager path reports log_softmax
-                   // scores instead (GPU: raw logits); do not compare scores across the two.
+  int token_id;   // in [0, vocab_size)
+  int64_t frame;  // encoder frame of the emission, global: local frame + carry.decoded_frames
+  int duration;   // predicted duration in frames (0 = the next token comes from the same frame)
+  float score;    // raw joint logit of the token. NeMo's CPU eager path reports log_softmax
+                  // scores instead (GPU: raw logits); do not compare scores across the two.
 };
 
 // NeMo's label-looping state between calls (BatchedLabelLoopingState for one stream).
@@ -57,6 +57,9 @@ struct DecoderCarry {
   bool primed = false;         // false: the next decode() starts fresh (SOS step, t = 0, offsets 0)
 };
 
+// Decodes one stream at a time with a DecoderStep it borrows. Not thread-safe (it keeps scratch
+// logits and a scratch state); the per-stream state lives in the DecoderCarry, so one decoder can
+// serve several streams in turn.
 class TdtGreedyDecoder {
  public:
   // Validates the config and that step.num_outputs() == vocab_size + 1 + durations.size()
@@ -75,9 +78,12 @@ class TdtGreedyDecoder {
   int64_t max_emissions(int64_t num_frames) const;
 
   // Decodes projected encoder frames [0, num_frames) (projected is [num_frames][J], from
-  // DecoderStep::project_encoder) from `carry`, appends the emissions to `out` and updates `carry`.
-  // Chunked decoding with the carry gives exactly the emissions of one call over the concatenated
-  // frames, except for the max_symbols counter, which NeMo also resets per call.
+  // DecoderStep::project_encoder; rows past num_frames, e.g. right context, are never read) from
+  // `carry`, appends the emissions to `out` and updates `carry`. Chunked decoding with the carry
+  // gives exactly the emissions of one call over the concatenated frames (a frame always belongs to
+  // one call, so the per-call max_symbols counter never sees the difference). num_frames == 0 only
+  // primes a fresh carry and keeps a pending time_jump (NeMo 3.0.0 itself raises a ValueError for
+  // a zero-length call: BatchedHyps init_length 0).
   // Allocates nothing once `carry` is sized (make_carry()) and `out` has capacity for
   // max_emissions(num_frames) more entries. Throws std::invalid_argument for num_frames < 0, a null
   // `projected` with num_frames > 0, or a primed carry with a mis-sized state or negative
@@ -88,8 +94,8 @@ class TdtGreedyDecoder {
   TdtDecodingConfig config_;
   DecoderStep& step_;
   int joint_hidden_;
-  std::vector<float> logits_;     // [C]
-  PredictorState next_state_;     // predict() output, swapped into the carry
+  std::vector<float> logits_;  // [C]
+  PredictorState next_state_;  // predict() output, swapped into the carry
 };
 
 }  // namespace parakeet_trt

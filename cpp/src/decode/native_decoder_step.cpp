@@ -34,8 +34,8 @@ void check_size(const std::vector<float>& tensor, const std::string& name, int64
 
 void check_size(const std::vector<float>& tensor, const std::string& name, int64_t count) {
   if (static_cast<int64_t>(tensor.size()) != count) {
-    throw std::invalid_argument("DecoderStepWeights." + name + ": expected " + std::to_string(count) +
-                                " floats ([" + std::to_string(count) + "]), got " + std::to_string(tensor.size()));
+    throw std::invalid_argument("DecoderStepWeights." + name + ": expected " + std::to_string(count) + " floats ([" +
+                                std::to_string(count) + "]), got " + std::to_string(tensor.size()));
   }
 }
 
@@ -50,7 +50,8 @@ std::vector<float> transpose(const std::vector<float>& m, int rows, int cols) {
   std::vector<float> t(m.size());
   for (int r = 0; r < rows; ++r) {
     const float* src = m.data() + static_cast<size_t>(r) * static_cast<size_t>(cols);
-    for (int c = 0; c < cols; ++c) t[static_cast<size_t>(c) * static_cast<size_t>(rows) + static_cast<size_t>(r)] = src[c];
+    for (int c = 0; c < cols; ++c)
+      t[static_cast<size_t>(c) * static_cast<size_t>(rows) + static_cast<size_t>(r)] = src[c];
   }
   return t;
 }
@@ -145,9 +146,9 @@ void DecoderStepWeights::validate() const {
   check_positive(encoder_dim, "encoder_dim");
   check_positive(joint_hidden, "joint_hidden");
   if (num_outputs < vocab_size + 2) {
-    throw std::invalid_argument("DecoderStepWeights.num_outputs: expected >= vocab_size + 2 = " +
-                                std::to_string(vocab_size + 2) +
-                                " (tokens, blank and at least one duration), got " + std::to_string(num_outputs));
+    throw std::invalid_argument(
+        "DecoderStepWeights.num_outputs: expected >= vocab_size + 2 = " + std::to_string(vocab_size + 2) +
+        " (tokens, blank and at least one duration), got " + std::to_string(num_outputs));
   }
   const int64_t H = pred_hidden, J = joint_hidden, D = encoder_dim, C = num_outputs;
   check_size(embedding, "embedding", static_cast<int64_t>(vocab_size) + 1, H);
@@ -241,7 +242,8 @@ void NativeDecoderStep::predict(int token, const PredictorState& state, Predicto
                                 "] (blank_id = " + std::to_string(w_.vocab_size) + "), got " + std::to_string(token));
   }
   if (&state == &next) {
-    throw std::invalid_argument("NativeDecoderStep::predict: next: expected a different object than state, got the same");
+    throw std::invalid_argument(
+        "NativeDecoderStep::predict: next: expected a different object than state, got the same");
   }
   check_state(state, "state");
   check_state(next, "next");

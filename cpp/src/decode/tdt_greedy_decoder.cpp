@@ -53,7 +53,8 @@ void TdtDecodingConfig::validate() const {
 TdtGreedyDecoder::TdtGreedyDecoder(TdtDecodingConfig config, DecoderStep& step)
     : config_(std::move(config)), step_(step) {
   config_.validate();
-  const int64_t expected = static_cast<int64_t>(config_.vocab_size) + 1 + static_cast<int64_t>(config_.durations.size());
+  const int64_t expected =
+      static_cast<int64_t>(config_.vocab_size) + 1 + static_cast<int64_t>(config_.durations.size());
   if (step_.num_outputs() != expected) {
     invalid("TdtGreedyDecoder: step.num_outputs()",
             std::to_string(expected) + " (vocab_size + 1 + " + std::to_string(config_.durations.size()) + " durations)",
@@ -99,12 +100,13 @@ void TdtGreedyDecoder::decode(const float* projected, int64_t num_frames, Decode
     if (carry.predictor.h.size() != shape.h.size() || carry.predictor.c.size() != shape.c.size() ||
         carry.predictor.projected.size() != shape.projected.size()) {
       invalid("TdtGreedyDecoder::decode: carry.predictor",
-              "h/c of " + std::to_string(shape.h.size()) + " and projected of " + std::to_string(shape.projected.size()) +
-                  " floats",
+              "h/c of " + std::to_string(shape.h.size()) + " and projected of " +
+                  std::to_string(shape.projected.size()) + " floats",
               std::to_string(carry.predictor.h.size()) + "/" + std::to_string(carry.predictor.c.size()) + " and " +
                   std::to_string(carry.predictor.projected.size()));
     }
-    if (carry.time_jump < 0) invalid("TdtGreedyDecoder::decode: carry.time_jump", ">= 0", std::to_string(carry.time_jump));
+    if (carry.time_jump < 0)
+      invalid("TdtGreedyDecoder::decode: carry.time_jump", ">= 0", std::to_string(carry.time_jump));
     if (carry.decoded_frames < 0) {
       invalid("TdtGreedyDecoder::decode: carry.decoded_frames", ">= 0", std::to_string(carry.decoded_frames));
     }

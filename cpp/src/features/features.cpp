@@ -13,20 +13,21 @@
 #include "features/kernel_choice.hpp"
 #include "features/lane_vec.hpp"
 #include "features/mel_filterbank.hpp"
+#include "features/torch_sum.hpp"
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__SSE2__)
 #include <immintrin.h>
-#define PTRT_X86 1
+#define PTRT_SSE2 1
 #else
-#define PTRT_X86 0
+#define PTRT_SSE2 0
 #endif
 
 // Two builds of the hot kernel on x86-64: baseline (SSE2, 2-double lane vectors) and AVX2
 // (4-double lane vectors), chosen once at run time. Both do the same element-wise IEEE operations
 // in the same order, so they produce bit-identical features; "avx2" does not enable FMA, so no
 // a*b+c is contracted in one build and not the other (GCC's "avx512f" and "x86-64-v3" imply FMA
-// and are deliberately not used).
-#if PTRT_X86 && defined(__GNUC__) && !defined(__clang__)
+// and are deliberately not used). GCC only (untested elsewhere): other compilers run the baseline.
+#if defined(__x86_64__) && PTRT_SSE2 && defined(__GNUC__) && !defined(__clang__)
 #define PTRT_HAVE_AVX2_KERNEL 1
 #else
 #define PTRT_HAVE_AVX2_KERNEL 0
@@ -49,11 +50,11 @@ struct FeatureExtractor::Impl {
   std::vector<double> power;             // [bins][kLanes]: float32 power, widened for the mel sums
   std::vector<int> filter_first_bin;     // [n_mels]: nonzero range of each filter
   std::vector<int> filter_end_bin;
-  std::vector<int> filter_offset;        // [n_mels]: start of the filter's weights in filter_weights
-  std::vector<double> filter_weights;    // float32 weights widened, nonzero ranges only
-  std::vector<double> mel_acc;           // [n_mels][kLanes]
-  std::vector<float> mel;                // [n_mels][kLanes]: float32 mel + guard
-  std::vector<float> log_mel;            // [n_mels][kLanes]
+  std::vector<int> filter_offset;      // [n_mels]: start of the filter's weights in filter_weights
+  std::vector<double> filter_weights;  // float32 weights widened, nonzero ranges only
+  std::vector<double> mel_acc;         // [n_mels][kLanes]
+  std::vector<float> mel;              // [n_mels][kLanes]: float32 mel + guard
+  std::vector<float> log_mel;          // [n_mels][kLanes]
 };
 
 namespace {
@@ -109,7 +110,7 @@ PTRT_ALWAYS_INLINE void log_block(const float* __restrict in, float* __restrict 
 // (baseline on x86-64) because std::sqrt in a loop is not vectorized without -fno-math-errno.
 PTRT_ALWAYS_INLINE void sqrt_block(float* values, int count) {
   int i = 0;
-#if PTRT_X86
+#if PTRT_SSE2
   for (; i + 4 <= count; i += 4) _mm_storeu_ps(values + i, _mm_sqrt_ps(_mm_loadu_ps(values + i)));
 #endif
   for (; i < count; ++i) values[i] = std::sqrt(values[i]);
@@ -122,11 +123,11 @@ PTRT_ALWAYS_INLINE void windowed_row_interior(const float* __restrict x, const f
   for (int n = 0; n < count; ++n) row[n] = (x[n] - preemph * x[n - 1]) * window[n];
 }
 
-// rows[kLanes][count] -> frames[count][kLanes], widened to double. 4x4 SSE transposes (baseline
+// rows[kLanes][count] -> frames[count][kLanes], widened to double. 4x4 SSE2 transposes (baseline
 // on x86-64); the scalar loop handles the tail and other architectures.
 PTRT_ALWAYS_INLINE void transpose_rows(const float* __restrict rows, int count, double* __restrict frames) {
   int i = 0;
-#if PTRT_X86
+#if PTRT_SSE2
   for (; i + 4 <= count; i += 4) {
     for (int group = 0; group < kLanes; group += 4) {
       __m128 r0 = _mm_loadu_ps(rows + (group + 0) * count + i);
@@ -237,7 +238,9 @@ PTRT_ALWAYS_INLINE void log_mel_body(FeatureExtractor::Impl& im, const KernelArg
       const int end = im.filter_end_bin[static_cast<size_t>(m)];
       for (int v = 0; v < kLanes; v += W) {
         Vd acc = Vd{};
-        for (int k = first; k < end; ++k) acc += PTRT_LANE_SPLAT(Vd, w[k - first]) * PTRT_LANE_LOAD(Vd, power + k * kLanes + v);
+        for (int k = first; k < end; ++k) {
+          acc += PTRT_LANE_SPLAT(Vd, w[k - first]) * PTRT_LANE_LOAD(Vd, power + k * kLanes + v);
+        }
         PTRT_LANE_STORE(Vd, mel_acc + m * kLanes + v, acc);
       }
     }
@@ -442,40 +445,28 @@ void FeatureExtractor::normalize_per_feature(float* log_mel, int n_mels, int64_t
     throw std::invalid_argument("FeatureExtractor::normalize_per_feature: log_mel: expected non-null, got null");
   }
   const int64_t nv = num_valid_frames;
+  const int64_t total = num_frames;
   for (int m = 0; m < n_mels; ++m) {
-    float* row = log_mel + static_cast<int64_t>(m) * num_frames;
+    float* row = log_mel + static_cast<int64_t>(m) * total;
     if (nv > 0) {
-      // NeMo 3.0.0 normalize_batch: mean = sum/n, std = sqrt(sum((x - mean)^2) / (n - 1)), NaN std
-      // (n == 1: 0/0) -> 0, std += 1e-5, (x - mean) / std; all tensors float32. Sums here are in
-      // double (4 independent partial sums so they vectorize without reassociation), rounded to
-      // float32 where NeMo holds a float32 tensor.
-      double partial[4] = {0.0, 0.0, 0.0, 0.0};
-      int64_t t = 0;
-      for (; t + 4 <= nv; t += 4) {
-        for (int j = 0; j < 4; ++j) partial[j] += static_cast<double>(row[t + j]);
-      }
-      for (; t < nv; ++t) partial[0] += static_cast<double>(row[t]);
-      const double sum = (partial[0] + partial[1]) + (partial[2] + partial[3]);
-      const float mean = static_cast<float>(sum / static_cast<double>(nv));
-      double sq[4] = {0.0, 0.0, 0.0, 0.0};
-      t = 0;
-      for (; t + 4 <= nv; t += 4) {
-        for (int j = 0; j < 4; ++j) {
-          const double d = static_cast<double>(row[t + j] - mean);
-          sq[j] += d * d;
-        }
-      }
-      for (; t < nv; ++t) {
-        const double d = static_cast<double>(row[t] - mean);
-        sq[0] += d * d;
-      }
-      const double sum_sq = (sq[0] + sq[1]) + (sq[2] + sq[3]);
-      float stddev = static_cast<float>(std::sqrt(sum_sq / static_cast<double>(nv - 1)));
-      if (std::isnan(stddev) || nv == 1) stddev = 0.0f;
+      // NeMo 3.0.0 normalize_batch, all float32, sums over the full time axis with the invalid
+      // frames zeroed (torch.where), in PyTorch's summation order (torch_sum.hpp):
+      //   mean = sum(x) / n;  std = sqrt(sum((x - mean)^2) / (n - 1.0));  NaN -> 0;  std += 1e-5
+      const float sum = detail::torch_cpu_sum([&](int64_t t) { return t < nv ? row[t] : 0.0f; }, total);
+      const float mean = sum / static_cast<float>(nv);
+      const float sum_sq = detail::torch_cpu_sum(
+          [&](int64_t t) {
+            const float d = t < nv ? row[t] - mean : 0.0f;
+            return d * d;
+          },
+          total);
+      float stddev = std::sqrt(sum_sq / (static_cast<float>(nv) - 1.0f));  // n == 1: 0 / 0 = NaN
+      if (std::isnan(stddev)) stddev = 0.0f;
       stddev += 1e-5f;
       for (int64_t i = 0; i < nv; ++i) row[i] = (row[i] - mean) / stddev;
     }
-    for (int64_t i = nv; i < num_frames; ++i) row[i] = pad_value;
+    // n == 0: NeMo's mean is NaN, but every frame is masked to the pad value anyway.
+    for (int64_t i = nv; i < total; ++i) row[i] = pad_value;
   }
 }
 

@@ -48,6 +48,5 @@ struct Lane<V4d> {
 //   PTRT_LANE_STORE(Vd, p, v)  stores them
 //   PTRT_LANE_SPLAT(Vd, x)     x in every lane (x - 0 is exact, keeps -0.0, folds to a broadcast)
 #define PTRT_LANE_LOAD(Vd, p) (*reinterpret_cast<const typename ::parakeet_trt::detail::Lane<Vd>::Unaligned*>(p))
-#define PTRT_LANE_STORE(Vd, p, v) \
-  (*reinterpret_cast<typename ::parakeet_trt::detail::Lane<Vd>::Unaligned*>(p) = (v))
+#define PTRT_LANE_STORE(Vd, p, v) (*reinterpret_cast<typename ::parakeet_trt::detail::Lane<Vd>::Unaligned*>(p) = (v))
 #define PTRT_LANE_SPLAT(Vd, x) ((x) - Vd{})

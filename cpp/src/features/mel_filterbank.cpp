@@ -29,8 +29,7 @@ double mel_to_hz_slaney(double mel) {
   return kFMin + kFSp * mel;
 }
 
-std::vector<float> slaney_mel_filterbank(double sample_rate_hz, int n_fft, int n_mels, double fmin_hz,
-                                         double fmax_hz) {
+std::vector<float> slaney_mel_filterbank(double sample_rate_hz, int n_fft, int n_mels, double fmin_hz, double fmax_hz) {
   const int num_bins = n_fft / 2 + 1;
   // np.fft.rfftfreq(n=n_fft, d=1.0/sr): k * (1.0 / (n * d)).
   const double bin_step_hz = 1.0 / (static_cast<double>(n_fft) * (1.0 / sample_rate_hz));

@@ -10,8 +10,7 @@ namespace parakeet_trt {
 namespace detail {
 
 // Returns [n_mels][n_fft/2 + 1] row-major.
-std::vector<float> slaney_mel_filterbank(double sample_rate_hz, int n_fft, int n_mels, double fmin_hz,
-                                         double fmax_hz);
+std::vector<float> slaney_mel_filterbank(double sample_rate_hz, int n_fft, int n_mels, double fmin_hz, double fmax_hz);
 
 // librosa's Slaney mel scale (hz_to_mel / mel_to_hz with htk=False), exposed for tests.
 double hz_to_mel_slaney(double hz);

@@ -9,23 +9,30 @@ BPE tokenizer trained deterministically on text made from a word list.  The same
 Random transducers decode badly for tests: an untrained joint tends to emit one
 token forever or only blanks.  After the random init the joint is reshaped,
 deterministically and from data, so that NeMo's own ``greedy_batch`` TDT
-decoding of ordinary inputs gives a realistic mix (see ``_shape_joint``):
+decoding of ordinary inputs gives a realistic mix (``_shape_joint``):
 
-1. ``joint.enc`` is standardised on calibration audio: every projected unit has
-   zero mean and unit std over the encoder frames of the calibration signals.
-   ``joint.pred`` is standardised the same way over predictor outputs reached by
-   random token histories.
-2. The joint hidden units are split into a frame-only group A (rows of
-   ``joint.pred`` zeroed) and a mixed group B (frame + predictor state).
-3. The final joint layer reads group A for the blank row and the duration rows
-   (so blank/duration depend on the frame: frames where a duration-0 token keeps
-   winning until the ``max_symbols`` guard fires exist), and group B for the
-   token rows with a large scale (so the token depends on the LSTM state and the
-   frame).  Token rows are centred so no token is favoured on average.
-4. Duration biases are fitted so every duration wins on a target share of the
-   calibration frames; the blank bias is first set by a quantile over
-   (frame, state) samples and then tuned by bisection with NeMo's decoder in the
-   loop so that blank wins ``BLANK_TARGET`` of the joint evaluations.
+1. Calibration audio: ``calibration_signals`` (white/pink noise, chirp, gated tones,
+   a harmonic "speech-like" signal, silence, quiet noise), one independent draw per
+   duration in ``CALIBRATION_DURATIONS_S``, run through NeMo's preprocessor + encoder.
+2. ``joint.enc``: the leading ``OFFSET_DIRECTIONS`` directions of the per-utterance
+   encoder means are projected out (a random encoder gives each utterance its own
+   offset, which would make whole utterances all-blank or all-token), then every
+   projected unit is standardised (zero mean, unit std over calibration frames).
+   ``joint.pred`` is standardised over predictor outputs reached by random token
+   histories.
+3. The joint hidden units are split into a frame-only group A (rows of ``joint.pred``
+   zeroed) and a mixed group B (frame + predictor state).
+4. Final joint layer: token rows read group B only (std ``TOKEN_LOGIT_STD`` over
+   (frame, state) samples, centred so no token is favoured); blank and duration rows
+   read group A (std ``FRAME_LOGIT_STD``) plus a smaller group-B share
+   (``STATE_LOGIT_STD``).  One group-A unit, the one least active on silence, is
+   turned into a "stuck frame" detector active on ``STUCK_FRAME_SHARE`` of the
+   calibration frames, wired to favour duration 0 and suppress blank: there NeMo
+   emits tokens at one frame until the ``max_symbols`` guard fires.
+5. Biases: duration biases fitted so each duration wins ``DURATION_TARGET`` of the
+   (frame, state) samples; the blank bias set by a quantile, then tuned by bisection
+   with NeMo's own decoder in the loop so blank wins ``BLANK_TARGET`` of the joint
+   evaluations on the calibration audio.
 
 Statistics of NeMo's decoding on the test signals are computed after shaping,
 stored in the model config (``ptrt_test_model.stats``) and, by
@@ -58,7 +65,7 @@ import numpy as np
 
 __test__ = False  # not a pytest module, despite its name
 
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 ARCHS = ("tiny", "parakeet-tdt-0.6b-v3")
 DURATIONS = [0, 1, 2, 3, 4]
 MAX_SYMBOLS = 10
@@ -78,8 +85,10 @@ STATE_LOGIT_STD = 3.0
 STUCK_FRAME_SHARE = 0.04
 STUCK_PUSH = 40.0
 QUIET_SIGNALS = ("silence", "quiet_noise")
-# Calibration uses this many independently drawn sets of calibration_signals.
-CALIBRATION_SETS = 3
+# Calibration uses one independently drawn set of calibration_signals per duration.
+CALIBRATION_DURATIONS_S = (2.0, 3.0, 5.0, 8.0)
+# Leading directions of per-utterance encoder means removed from joint.enc.
+OFFSET_DIRECTIONS = 16
 
 _ARCH_PARAMS: Dict[str, Dict[str, Any]] = {
     # Small, but every dimension distinct (D=128, H=96, J=80, V=250, C=256) so that
@@ -700,8 +709,8 @@ def _shape_joint(model, seed: int, verbose: bool) -> Dict[str, Any]:
 
     # 1. calibration: encoder frames and predictor outputs
     cal = {}
-    for k in range(CALIBRATION_SETS):
-        cal.update({f"{name}_{k}": x for name, x in calibration_signals(seed + k).items()})
+    for k, dur in enumerate(CALIBRATION_DURATIONS_S):
+        cal.update({f"{name}_{k}": x for name, x in calibration_signals(seed + k, dur).items()})
     encoded = {}
     with torch.inference_mode(False), torch.no_grad():
         frames, frame_counts = [], []
@@ -712,6 +721,15 @@ def _shape_joint(model, seed: int, verbose: bool) -> Dict[str, Any]:
             frame_counts.append(int(enc_len[0]))
         enc_frames = torch.cat(frames, 0)  # [N, D]
         g = _predictor_samples(model, gen, n_seqs=64, seq_len=24)  # [M, H]
+        # A random encoder gives every utterance a large offset of its own (its frames
+        # share a direction set by length and signal type), which would make whole
+        # utterances all-blank or all-token.  Project the leading directions of the
+        # utterance means out of joint.enc so the joint reads within-utterance variation.
+        means = torch.stack([f.mean(0) for f in frames])
+        _, _, vt = torch.linalg.svd(means - means.mean(0), full_matrices=False)
+        r = min(OFFSET_DIRECTIONS, len(frames) - 1)
+        proj = torch.eye(vt.shape[1]) - vt[:r].T @ vt[:r]
+        joint.enc.weight.copy_(joint.enc.weight @ proj)
         _standardize_linear(joint.enc, enc_frames)
         _standardize_linear(joint.pred, g)
         # 2. group A is frame-only
@@ -798,7 +816,7 @@ def _shape_joint(model, seed: int, verbose: bool) -> Dict[str, Any]:
         _say(verbose, f"blank-bias tuning {it}: shift={shift:+.3f} blank_fraction={frac:.3f}")
         if abs(frac - BLANK_TARGET) < best[0]:
             best = (abs(frac - BLANK_TARGET), shift, frac)
-        if abs(frac - BLANK_TARGET) < 0.02:
+        if abs(frac - BLANK_TARGET) < 0.03:
             break
         if frac < BLANK_TARGET:
             lo = shift
@@ -816,6 +834,8 @@ def _shape_joint(model, seed: int, verbose: bool) -> Dict[str, Any]:
         "state_logit_std": STATE_LOGIT_STD,
         "stuck_frame_share": STUCK_FRAME_SHARE,
         "stuck_push": STUCK_PUSH,
+        "offset_directions_removed": OFFSET_DIRECTIONS,
+        "calibration_durations_s": list(CALIBRATION_DURATIONS_S),
         "duration_target": DURATION_TARGET,
         "blank_target": BLANK_TARGET,
         "blank_bias_shift": round(shift, 6),
