@@ -8,6 +8,13 @@ import pytest
 from parakeet_trt.parity.offline import compare_decoding, compare_features
 
 FEATURE_TOLERANCE = 1e-3
+# Two signal kinds are ill-conditioned in NeMo's own float32 arithmetic: quiet noise, whose mel rows
+# sit at the log guard with a spread of ~1e-3 (normalization turns one float32 rounding step of the
+# raw log-mel into ~2e-3), and a loud pure chirp, whose bins 100 dB below the peak hold only float32
+# FFT rounding noise (NeMo is 2.1e-3 from an exact double computation there; we are 1.7e-4). They
+# get 3e-3; everything else must meet 1e-3. docs/PARITY_OFFLINE.md reports every number.
+ILL_CONDITIONED_TOLERANCE = 3e-3
+ILL_CONDITIONED = ("noise_quiet", "chirp")
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +37,14 @@ def test_features_match_nemo(tiny_nemo_model, core_tiny, signals):
     rows = compare_features(tiny_nemo_model, core_tiny, signals)
     for row in rows:
         print(f"{row.name:24s} {row.duration_s:6.2f}s frames={row.num_frames:5d} max|diff|={row.max_abs_diff:.2e}")
-    worst = max(rows, key=lambda r: r.max_abs_diff)
-    assert worst.max_abs_diff <= FEATURE_TOLERANCE, f"{worst.name}: {worst.max_abs_diff:.3e} > {FEATURE_TOLERANCE}"
+    for row in rows:
+        tolerance = ILL_CONDITIONED_TOLERANCE if row.name.startswith(ILL_CONDITIONED) else FEATURE_TOLERANCE
+        assert row.max_abs_diff <= tolerance, f"{row.name}: {row.max_abs_diff:.3e} > {tolerance}"
+    well_conditioned = [r for r in rows if not r.name.startswith(ILL_CONDITIONED)]
+    assert len(well_conditioned) >= 19
+    # Digital silence: NeMo's normalization turns float32 rounding of its mean into a constant
+    # offset; we follow torch's summation order, so the bits agree.
+    assert all(r.max_abs_diff == 0.0 for r in rows if r.name.startswith("silence"))
 
 
 def test_decoding_identical_to_nemo_greedy_batch(tiny_nemo_model, tiny_session, signals):
