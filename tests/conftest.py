@@ -28,7 +28,8 @@ def _export_dir(arch: str, seed: int) -> Path:
     from parakeet_trt.testing.test_models import cached_test_model_path
 
     nemo_path = cached_test_model_path(arch, seed, CACHE / "test_models")
-    out = CACHE / "exports" / f"{arch}-seed{seed}"
+    # Keyed by the .nemo's stem, which carries the builder version: a rebuilt model gets a fresh export.
+    out = CACHE / "exports" / nemo_path.stem
     if not (out / "model_meta.json").is_file():
         export_model(nemo_path, out, component="all", device="cpu")
     return out

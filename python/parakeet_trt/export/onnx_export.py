@@ -9,11 +9,13 @@ Why the TorchScript exporter (``torch.onnx.export(..., dynamo=False)``):
 - It gives named dynamic axes for batch and time on inputs and outputs, and the same
   bytes for the same weights (checked by tests/test_export.py).
 
-We do not call ``Exportable.export`` itself because it derives the input names from
-``input_types_for_export``, which for ConformerEncoder also lists
-``bypass_pre_encode`` (no such argument in ``forward_for_export``); we replicate its
-preparation steps (typecheck off, ``forward_for_export``, ``_prepare_for_export`` on
-every Exportable submodule, inference mode) with explicit names and axes.
+We do not call ``Exportable.export`` itself (it works in NeMo 3.0.0): it names the
+dynamic axes per tensor (``audio_signal_dynamic_axes_1``, ``Transposeoutputs_dim_0``...),
+so the batch and time axes of inputs and outputs are not tied together by name, and it
+traces on unseeded random examples (the decoder_joint example has T=8192).  We replicate
+its preparation steps (typecheck off, ``forward_for_export``, ``_prepare_for_export`` on
+every Exportable submodule, inference mode) with explicit names, shared axis names
+(``batch``, ``time``...) and seeded examples.
 
 Graphs bigger than the protobuf limit are written with all tensors in one external
 data file ``<graph>.onnx.data`` (fixed order, written fresh).
@@ -185,8 +187,10 @@ def export_graph(
             if dst.exists():
                 dst.unlink()
         os.replace(staged / out_path.name, out_path)
+        os.chmod(out_path, 0o644)
         if external_data:
             os.replace(staged / data_name, out_path.parent / data_name)
+            os.chmod(out_path.parent / data_name, 0o644)  # onnx creates it 0600
     return {"file": out_path.name, "external_data": [data_name] if external_data else []}
 
 

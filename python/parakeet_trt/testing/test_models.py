@@ -974,12 +974,14 @@ def save_test_model(arch: str, seed: int, path: str | os.PathLike, *, verbose: b
 
 
 def load_test_model(path: str | os.PathLike):
-    """Restore a .nemo on CPU in eval mode."""
+    """Restore a .nemo on CPU in eval mode, parameters frozen (requires_grad False)."""
     _quiet_nemo()
     from nemo.collections.asr.models import ASRModel
 
     model = ASRModel.restore_from(str(path), map_location="cpu")
     model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
     return model
 
 
