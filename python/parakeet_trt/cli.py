@@ -97,14 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the sha256 check of the model's artifacts at load time")
     t.set_defaults(handler=cmd_transcribe)
 
-    try:
-        from parakeet_trt.export.cli import add_export_arguments
-    except ImportError:  # the export extra is not installed: keep the command, explain on use
-        add_export_arguments = None
-    e = sub.add_parser("export", help="export a NeMo .nemo model to ONNX + runtime artifacts",
-                       description="Export a NeMo Parakeet-TDT .nemo model (needs the 'export' extra).")
-    if add_export_arguments is not None:
-        add_export_arguments(e)
+    from parakeet_trt.export.cli import add_export_arguments  # argparse only; torch/NeMo load on use
+
+    e = sub.add_parser("export", help="export a NeMo .nemo model to ONNX + runtime artifacts "
+                                      "(needs the 'export' extra)")
+    add_export_arguments(e)
     e.set_defaults(handler=cmd_export)
     return parser
 

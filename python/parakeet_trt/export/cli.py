@@ -1,0 +1,72 @@
+"""Command-line front of the exporter, shared by `parakeet-trt export` and tools/export_onnx/export.py.
+
+Writes into --out:
+  encoder.onnx [+ encoder.onnx.data]  audio_signal f32 [B,n_mels,T], length i64 [B]
+                                      -> outputs f32 [B,D,T_enc], encoded_lengths i64 [B]
+                                      (external data, one file, when the graph is > ~1.8 GB)
+  decoder_joint.onnx                  NeMo's RNNTDecoderJoint: encoder_outputs, targets i32,
+                                      target_length i32, input_states_1/2 -> outputs (raw logits),
+                                      prednet_lengths, output_states_1/2
+  decoder_step.bin                    embedding, LSTM and joint weights, raw float32, 64-byte aligned
+  vocab.txt                           one token per line, id order (blank not listed)
+  model_meta.json                     everything the runtime needs, read from the .nemo
+
+The export is deterministic: the same .nemo gives byte-identical files. ONNX opset 17,
+TorchScript exporter (dynamo=False), onnx.checker-clean. Progress goes to stderr; a JSON
+summary goes to stdout. Exit status 2 for a bad input (missing/corrupt .nemo, not an
+RNNT/TDT model, unwritable output directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--model", required=True, type=Path, help="input .nemo file")
+    parser.add_argument("--out", required=True, type=Path, help="output directory (created if missing)")
+    parser.add_argument("--component", default="all", choices=["all", "encoder", "decoder_joint"],
+                        help="what to export (default all). encoder/decoder_joint write that graph plus "
+                             "decoder_step.bin, vocab.txt and a model_meta.json listing only what was written")
+    parser.add_argument("--device", default="cpu", help="torch device used for tracing (default cpu)")
+    parser.add_argument("--smoke-test-ort", action="store_true",
+                        help="run the exported graphs in ONNX Runtime on random inputs and report the max abs "
+                             "difference to the PyTorch modules")
+    parser.add_argument("--max-audio-s", type=float, default=None,
+                        help="longest audio (seconds) one encoder call must accept; extends the encoder's "
+                             "positional table before export (default: the model's own limit, 5000 encoder "
+                             "frames = 400 s for parakeet). The limit is recorded as encoder.max_encoder_frames")
+    parser.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+
+
+def _log(msg: str) -> None:
+    print(f"[export] {msg}", file=sys.stderr, flush=True)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from parakeet_trt.export import ExportError, export_model
+
+    try:
+        res = export_model(args.model, args.out, component=args.component, device=args.device,
+                           smoke_test_ort=args.smoke_test_ort, max_audio_s=args.max_audio_s,
+                           log=(lambda m: None) if args.quiet else _log)
+    except ExportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    summary = {"out_dir": str(res.out_dir), "artifacts": res.files,
+               "timings_s": {k: round(v, 2) for k, v in res.timings_s.items()}}
+    if res.smoke is not None:
+        summary["smoke_test_ort"] = res.smoke
+    print(json.dumps(summary, indent=2, sort_keys=True))
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="export.py")
+    add_export_arguments(parser)
+    return run_export(parser.parse_args(argv))
