@@ -27,10 +27,21 @@ def _export_dir(arch: str, seed: int) -> Path:
     from parakeet_trt.export import export_model
     from parakeet_trt.testing.test_models import cached_test_model_path
 
+    import json
+
+    from parakeet_trt.export.metadata import EXPORTER_VERSION
+    from parakeet_trt.hashing import sha256_file
+
     nemo_path = cached_test_model_path(arch, seed, CACHE / "test_models")
-    # Keyed by the .nemo's stem, which carries the builder version: a rebuilt model gets a fresh export.
+    # Keyed by the .nemo's stem (it carries the builder version); re-exported when the model's hash
+    # or the exporter's version differ from what the cached export recorded.
     out = CACHE / "exports" / nemo_path.stem
-    if not (out / "model_meta.json").is_file():
+    meta_path = out / "model_meta.json"
+    if meta_path.is_file():
+        source = json.loads(meta_path.read_text())["source"]
+        if source.get("exporter_version") != EXPORTER_VERSION or source.get("nemo_sha256") != sha256_file(nemo_path):
+            meta_path.unlink()
+    if not meta_path.is_file():
         export_model(nemo_path, out, component="all", device="cpu")
     return out
 

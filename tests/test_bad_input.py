@@ -53,16 +53,32 @@ def test_array_needs_a_rate_and_a_sane_dtype(tiny_session):
         tiny_session.transcribe(np.zeros(100, np.float32), 0)
 
 
-def test_any_rate_and_channel_count_is_accepted(tiny_session, speech_signal):
+def test_channels_are_averaged(tiny_session, speech_signal):
+    stereo = np.stack([speech_signal, 0.5 * speech_signal], axis=1).astype(np.float32)
+    expected = tiny_session.transcribe((0.75 * speech_signal).astype(np.float32), 16000)
+    assert tiny_session.transcribe(stereo, 16000).token_ids == expected.token_ids
+
+
+def test_integer_pcm_is_scaled(tiny_session, speech_signal):
+    int16 = (np.clip(speech_signal, -1, 1) * 32767).astype(np.int16)
+    expected = tiny_session.transcribe(int16.astype(np.float32) / 32768.0, 16000)
+    assert tiny_session.transcribe(int16, 16000).token_ids == expected.token_ids
+    uint8 = np.array([0, 128, 255], np.uint8)
+    from parakeet_trt.audio import prepare_audio
+    samples, _ = prepare_audio(uint8, 16000, 16000)
+    np.testing.assert_allclose(samples, [-1.0, 0.0, 127 / 128])
+
+
+def test_other_rates_are_resampled(tiny_session, speech_signal):
     import soxr
 
     reference = tiny_session.transcribe(speech_signal, 16000)
-    stereo_44k = soxr.resample(speech_signal, 16000, 44100, quality="VHQ")
-    stereo_44k = np.stack([stereo_44k, stereo_44k], axis=1)
-    again = tiny_session.transcribe(stereo_44k, 44100)
+    at_44k = soxr.resample(speech_signal, 16000, 44100, quality="VHQ")
+    again = tiny_session.transcribe(at_44k, 44100)
     assert again.audio_duration_s == pytest.approx(reference.audio_duration_s, abs=1e-3)
-    int16 = (np.clip(speech_signal, -1, 1) * 32767).astype(np.int16)
-    assert tiny_session.transcribe(int16, 16000).num_encoder_frames == reference.num_encoder_frames
+    # Resampling twice is not bit-exact, but the decoded text barely moves.
+    common = sum(a == b for a, b in zip(again.token_ids, reference.token_ids))
+    assert common >= 0.8 * len(reference.token_ids)
 
 
 def test_shorter_than_one_hop_is_empty_not_an_error(tiny_session):
@@ -234,4 +250,18 @@ def test_cli_exit_codes_and_messages(tiny_export_dir, tmp_path, speech_signal):
 
     result = _cli("transcribe", "--model", tmp_path / "no_model", good)
     assert result.returncode == 3 and "model not found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    nan_wav = tmp_path / "nan.wav"
+    bad = speech_signal.copy()
+    bad[99] = np.nan
+    soundfile.write(nan_wav, bad, 16000, subtype="FLOAT")
+    result = _cli("transcribe", "--model", tiny_export_dir, nan_wav)
+    assert result.returncode == 4 and "sample 99 is NaN" in result.stderr
+
+    corrupted = tmp_path / "corrupted_model"
+    shutil.copytree(tiny_export_dir, corrupted)
+    (corrupted / "decoder_step.bin").write_bytes(b"\0" * 128)
+    result = _cli("transcribe", "--model", corrupted, good)
+    assert result.returncode == 5 and "decoder_step.bin sha256" in result.stderr
     assert "Traceback" not in result.stderr

@@ -66,7 +66,9 @@ def test_fullsize_decoding_identical_to_nemo(fullsize_nemo_path, fullsize_export
     import parakeet_trt
     from parakeet_trt.testing.test_models import load_test_model
 
-    chosen = [s for s in signals if s.name in ("silence_2s", "noise_0.1s", "speech_1_en-gb", "speech_15s")]
+    names = ("silence_2s", "noise_0.1s", "speech_1_en-gb", "speech_60s")
+    chosen = [s for s in signals if s.name in names]
+    assert len(chosen) == len(names)
     nemo_model = load_test_model(fullsize_nemo_path)
     session = parakeet_trt.Session(fullsize_export_dir)
     rows = compare_decoding(nemo_model, session, chosen, session.model.max_symbols)
@@ -76,3 +78,4 @@ def test_fullsize_decoding_identical_to_nemo(fullsize_nemo_path, fullsize_export
     different = [f"{r.name}: {r.first_difference}" for r in rows if not r.identical]
     assert not different, "\n".join(different)
     assert sum(r.num_tokens_nemo for r in rows) > 20
+    assert sum(r.guard_firings for r in rows) > 0, "no frame hit the max-symbols guard"

@@ -64,6 +64,8 @@ class PythonEngine final : public Engine {
   py::object impl_;
 };
 
+int step_width(const TdtGreedyDecoder& decoder) { return decoder.joint_hidden(); }
+
 py::dict transcript_to_dict(const Transcript& t) {
   std::vector<int> ids, durations;
   std::vector<int64_t> frames;
@@ -103,7 +105,7 @@ FloatArray checked_1d(const FloatArray& a, const char* what) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "parakeet_trt C++ core (features, TDT decoding, engines). Use the parakeet_trt package API.";
-  m.attr("__version__") = "0.1.0";
+  m.attr("__version__") = PTRT_VERSION_STRING;
 
   // Exception hierarchy: ParakeetError is the base; pybind11 tries the most recently registered
   // translator first, so the base is registered before the specific ones.
@@ -227,7 +229,8 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "decode",
           [](TdtGreedyDecoder& decoder, const FloatArray& projected, int64_t num_frames) {
-            if (projected.ndim() != 2 || num_frames < 0 || num_frames > projected.shape(0)) {
+            if (projected.ndim() != 2 || projected.shape(1) != step_width(decoder) || num_frames < 0 ||
+                num_frames > projected.shape(0)) {
               throw std::invalid_argument("projected must be [frames, joint_hidden] with num_frames <= frames");
             }
             std::vector<TokenEmission> emissions;

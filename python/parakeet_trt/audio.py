@@ -89,9 +89,14 @@ def prepare_audio(audio, sample_rate_hz: int | None, target_rate_hz: int) -> tup
         if sample_rate_hz is None:
             raise InvalidAudioError("sample_rate_hz is required when passing an array")
         rate = int(sample_rate_hz)
-        if data.dtype.kind in "iu":
-            # Integer PCM: scale to [-1, 1) like libsndfile does.
+        if data.dtype == np.uint8:
+            # 8-bit PCM is offset binary (128 = silence), as in WAV files.
+            data = (data.astype(np.float32) - 128.0) / 128.0
+        elif data.dtype.kind == "i":
+            # Signed integer PCM: scale to [-1, 1) like libsndfile does.
             data = data.astype(np.float32) / float(np.iinfo(data.dtype).max + 1)
+        elif data.dtype.kind == "u":
+            raise InvalidAudioError(f"unsigned PCM other than uint8 is not a PCM format, got dtype {data.dtype}")
         elif data.dtype.kind != "f":
             raise InvalidAudioError(f"audio array must be float or integer PCM, got dtype {data.dtype}")
     mono = np.ascontiguousarray(to_mono(data), dtype=np.float32)

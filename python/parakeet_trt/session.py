@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import numpy as np
 from parakeet_trt import _core
 from parakeet_trt.audio import prepare_audio
 from parakeet_trt.engines.onnxruntime_engine import OnnxRuntimeEngine
+from parakeet_trt.errors import ModelError
 from parakeet_trt.models import resolve_model_dir
 
 
@@ -45,22 +48,28 @@ class Session:
 
     ``model`` is an exported model folder (``parakeet-trt export``) or a packaged model name
     ('default'). The encoder runs in ONNX Runtime (``providers``, default CUDA then CPU), supplied to
-    the core as an external engine; features and TDT decoding run in C++.
+    the core as an external engine; features and TDT decoding run in C++. A Session may be shared
+    between threads; its transcriptions run one at a time.
     """
 
     def __init__(self, model: str | Path | None = None, providers: list[str] | None = None,
                  verify_hashes: bool = True, intra_op_threads: int = 0):
         self.model_dir = resolve_model_dir(model)
         self.model = _core.Model.load(str(self.model_dir), verify_hashes)
-        import json
-
         meta = json.loads((self.model_dir / "model_meta.json").read_text())
         self.meta = meta
-        encoder_file = self.model_dir / self.model.encoder_file
+        encoder_graph = meta["graphs"]["encoder"]
+        graph_files = [encoder_graph["file"], *encoder_graph.get("external_data", [])]
+        hashes = self.model.artifact_sha256
+        missing = [f for f in graph_files if f not in hashes]
+        if verify_hashes and missing:
+            raise ModelError(f"model_meta.json lists no sha256 for {missing} under 'artifacts'")
         self.encoder_engine = OnnxRuntimeEngine(
-            encoder_file, self.model.artifact_sha256.get(self.model.encoder_file) if verify_hashes else None,
-            meta["graphs"]["encoder"], providers=providers, intra_op_threads=intra_op_threads)
+            self.model_dir / encoder_graph["file"], {f: hashes[f] for f in graph_files} if verify_hashes else None,
+            encoder_graph, providers=providers, intra_op_threads=intra_op_threads)
         self._recognizer = _core.OfflineRecognizer(self.model, self.encoder_engine)
+        # The core reuses its buffers between calls: one transcription at a time per Session.
+        self._lock = threading.Lock()
 
     @property
     def sample_rate_hz(self) -> int:
@@ -69,7 +78,8 @@ class Session:
     def transcribe(self, audio: str | Path | np.ndarray, sample_rate_hz: int | None = None) -> Transcript:
         """Transcribe a file path or an array ([frames] or [frames, channels]; any rate, resampled)."""
         samples, source = prepare_audio(audio, sample_rate_hz, self.sample_rate_hz)
-        result = self._recognizer.transcribe(samples)
+        with self._lock:
+            result = self._recognizer.transcribe(samples)
         return Transcript(
             text=result["text"],
             token_ids=list(result["token_ids"]),

@@ -31,8 +31,6 @@ struct TensorView {
   }
 };
 
-const char* dtype_name(DType dtype);
-
 class Engine {
  public:
   virtual ~Engine() = default;

@@ -67,6 +67,7 @@ class TdtGreedyDecoder {
   TdtGreedyDecoder(TdtDecodingConfig config, DecoderStep& step);
 
   const TdtDecodingConfig& config() const { return config_; }
+  int joint_hidden() const { return joint_hidden_; }  // row width of `projected`
 
   // A fresh carry with a sized, zero predictor state (allocates). Equivalent to NeMo's
   // prev_state=None: the first decode() primes it with the SOS step.

@@ -1,5 +1,7 @@
-// SentencePiece vocabulary: token ids to text and words. '▁' (U+2581) starts a word; byte-fallback
-// pieces (<0xNN>) are emitted as raw bytes.
+// SentencePiece vocabulary: token ids to text and words, decoded as SentencePiece's decode_ids does
+// (which NeMo's tokenizer calls): '▁' (U+2581) is a space and starts a word, the first piece's leading
+// space is dropped, unknown pieces read " ⁇ ", control pieces read "", byte pieces (<0xNN>) are raw
+// bytes. Invalid UTF-8 that byte pieces may form is replaced by U+FFFD.
 #pragma once
 
 #include <cstdint>
@@ -21,13 +23,14 @@ struct Word {
 class Vocabulary {
  public:
   Vocabulary() = default;
-  explicit Vocabulary(std::vector<std::string> pieces);
-  // One piece per line, id order. Throws ModelError on unreadable files or empty lines.
-  static Vocabulary load(const std::string& path);
+  explicit Vocabulary(std::vector<std::string> pieces, std::vector<int> unknown_ids = {},
+                      std::vector<int> control_ids = {});
+  // One piece per line, id order. Throws ModelError on unreadable files, empty lines or invalid UTF-8.
+  static Vocabulary load(const std::string& path, std::vector<int> unknown_ids = {}, std::vector<int> control_ids = {});
 
   size_t size() const { return pieces_.size(); }
   const std::string& piece(int id) const;  // throws std::out_of_range
-  // Surface text of one token: '▁' becomes a space, byte pieces become their byte.
+  // Surface text of one token: '▁' becomes a space, byte pieces their byte, special pieces as above.
   std::string token_text(int id) const;
 
   std::string detokenize(const std::vector<TokenEmission>& tokens) const;
@@ -35,7 +38,9 @@ class Vocabulary {
   std::vector<Word> words(const std::vector<TokenEmission>& tokens, double frame_stride_s) const;
 
  private:
+  enum class Kind : unsigned char { kNormal, kUnknown, kControl };
   std::vector<std::string> pieces_;
+  std::vector<Kind> kinds_;
 };
 
 }  // namespace parakeet_trt

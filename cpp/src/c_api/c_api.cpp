@@ -61,7 +61,7 @@ ptrt_status guarded(Body&& body) {
 
 extern "C" {
 
-const char* ptrt_version(void) { return "0.1.0"; }
+const char* ptrt_version(void) { return PTRT_VERSION_STRING; }
 int32_t ptrt_abi_version(void) { return PTRT_ABI_VERSION; }
 const char* ptrt_last_error(void) { return g_last_error.c_str(); }
 
@@ -171,8 +171,16 @@ ptrt_status ptrt_session_create(const ptrt_model* model, const ptrt_engine_vtabl
     }
     return fail(PTRT_ERROR_INVALID_ARGUMENT, "ptrt_session_create: model, encoder and out_session must not be NULL");
   }
+  std::shared_ptr<ExternalEngine> engine;
+  try {
+    engine = std::make_shared<ExternalEngine>(*encoder);  // owns encoder->self from here on
+  } catch (const std::bad_alloc&) {
+    if (encoder->destroy) encoder->destroy(encoder->self);  // never constructed: release it here
+    return fail(PTRT_ERROR_INTERNAL, "out of memory");
+  } catch (const Error& e) {  // incomplete vtable: the constructor already released self
+    return fail(static_cast<ptrt_status>(static_cast<int>(e.code())), e.what());
+  }
   return guarded([&] {
-    auto engine = std::make_shared<ExternalEngine>(*encoder);  // owns encoder->self from here on
     if (options && options->struct_size < sizeof(ptrt_session_options)) {
       return fail(PTRT_ERROR_INVALID_ARGUMENT,
                   "ptrt_session_create: options.struct_size is too small; call ptrt_session_options_init first");

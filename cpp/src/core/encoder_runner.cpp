@@ -8,15 +8,6 @@
 
 namespace parakeet_trt {
 
-const char* dtype_name(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32: return "float32";
-    case DType::kInt64: return "int64";
-    case DType::kInt32: return "int32";
-  }
-  return "unknown";
-}
-
 EncoderRunner::EncoderRunner(std::shared_ptr<const Model> model, std::shared_ptr<Engine> engine)
     : model_(std::move(model)), engine_(std::move(engine)) {
   if (!engine_) throw Error(ErrorCode::kInvalidArgument, "an encoder engine is required");
@@ -36,9 +27,11 @@ EncoderOutput EncoderRunner::run(const float* features, int64_t num_feature_fram
   const int64_t d_model = meta.encoder.d_model;
   const int64_t out_frames = meta.encoder.encoded_length(num_feature_frames);
   const int64_t expected_valid = meta.encoder.encoded_length(num_valid_feature_frames);
-  if (expected_valid > meta.encoder.max_encoder_frames) {
+  // The graph attends over every frame of the tensor (out_frames), not only the valid ones, so
+  // that is what must fit the positional table.
+  if (out_frames > meta.encoder.max_encoder_frames) {
     double max_s = meta.encoder.max_encoder_frames * meta.encoder.frame_stride_s;
-    throw InvalidAudio("audio of " + std::to_string(expected_valid * meta.encoder.frame_stride_s) +
+    throw InvalidAudio("audio of " + std::to_string(out_frames * meta.encoder.frame_stride_s) +
                        " s is longer than this export's encoder supports (" + std::to_string(max_s) +
                        " s, its positional table); re-export with a larger --max-audio-s or stream it");
   }

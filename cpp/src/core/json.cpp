@@ -1,6 +1,7 @@
 #include "core/json.hpp"
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <stdexcept>
@@ -92,9 +93,14 @@ class JsonParser {
     }
     if (start == pos_) fail("unexpected character");
     std::string token = s_.substr(start, pos_ - start);
-    char* end = nullptr;
-    double value = std::strtod(token.c_str(), &end);
-    if (end != token.c_str() + token.size() || !std::isfinite(value)) fail("malformed number '" + token + "'");
+    // from_chars ignores the C locale (strtod would read "0,97" in a comma-decimal host process).
+    const char* first = token.c_str();
+    if (*first == '+') fail("malformed number '" + token + "'");
+    double value = 0.0;
+    auto [end, error] = std::from_chars(first, first + token.size(), value);
+    if (error != std::errc() || end != first + token.size() || !std::isfinite(value)) {
+      fail("malformed number '" + token + "'");
+    }
     return value;
   }
 

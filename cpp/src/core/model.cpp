@@ -1,6 +1,7 @@
 #include "parakeet_trt/model.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -11,6 +12,14 @@
 
 namespace parakeet_trt {
 namespace {
+
+// Integer fields of model_meta.json that the runtime holds as int: refuse what does not fit instead
+// of truncating (2^32 + 250 must not read as 250).
+int as_int32(const Json& value, const std::string& path) {
+  int64_t v = value.as_int(path);
+  if (v < INT32_MIN || v > INT32_MAX) throw ModelError("'" + path + "' = " + std::to_string(v) + " is out of range");
+  return static_cast<int>(v);
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -52,23 +61,31 @@ FeatureConfig parse_features(const Json& f) {
   require_setting(f, "exact_pad", false, "exact_pad=false");
   require_setting(f, "pad_to", 0.0, "pad_to=0");
   FeatureConfig c;
-  c.sample_rate_hz = static_cast<int>(f.at("sample_rate_hz", "features").as_int("features.sample_rate_hz"));
-  c.n_fft = static_cast<int>(f.at("n_fft", "features").as_int("features.n_fft"));
-  c.win_length = static_cast<int>(f.at("win_length", "features").as_int("features.win_length"));
-  c.hop_length = static_cast<int>(f.at("hop_length", "features").as_int("features.hop_length"));
-  c.n_mels = static_cast<int>(f.at("n_mels", "features").as_int("features.n_mels"));
-  c.preemph = static_cast<float>(f.at("preemph", "features").as_number("features.preemph"));
+  c.sample_rate_hz = as_int32(f.at("sample_rate_hz", "features"), "features.sample_rate_hz");
+  c.n_fft = as_int32(f.at("n_fft", "features"), "features.n_fft");
+  c.win_length = as_int32(f.at("win_length", "features"), "features.win_length");
+  c.hop_length = as_int32(f.at("hop_length", "features"), "features.hop_length");
+  c.n_mels = as_int32(f.at("n_mels", "features"), "features.n_mels");
+  // NeMo allows preemph: null (no pre-emphasis); we store that as 0.
+  const Json& preemph = f.at("preemph", "features");
+  c.preemph = preemph.is_null() ? 0.0f : static_cast<float>(preemph.as_number("features.preemph"));
   c.log_zero_guard_value =
       static_cast<float>(f.at("log_zero_guard_value", "features").as_number("features.log_zero_guard_value"));
   c.lowfreq_hz = static_cast<float>(f.at("lowfreq_hz", "features").as_number("features.lowfreq_hz"));
   c.highfreq_hz = static_cast<float>(f.at("highfreq_hz", "features").as_number("features.highfreq_hz"));
   c.mag_power = static_cast<float>(f.at("mag_power", "features").as_number("features.mag_power"));
   c.pad_value = static_cast<float>(f.at("pad_value", "features").as_number("features.pad_value"));
-  const std::string& normalize = f.at("normalize", "features").as_string("features.normalize");
+  const Json& normalize_value = f.at("normalize", "features");
+  const std::string normalize = normalize_value.is_null() ? "None" : normalize_value.as_string("features.normalize");
   if (normalize == "per_feature") c.normalize_per_feature = true;
   else if (normalize == "None" || normalize == "none") c.normalize_per_feature = false;
   else throw ModelError("unsupported feature setting features.normalize='" + normalize +
                         "' (the runtime implements 'per_feature' and 'None')");
+  try {
+    c.validate();
+  } catch (const std::exception& e) {
+    throw ModelError(std::string("model_meta.json features: ") + e.what());
+  }
   return c;
 }
 
@@ -125,8 +142,9 @@ std::vector<float> take_tensor(const Json& tensors, const std::string& blob, con
   }
   int64_t offset = t.at("offset", path).as_int(path + ".offset");
   int64_t count = 1;
-  for (int64_t d : shape) count *= d;
-  if (offset < 0 || offset + count * 4 > static_cast<int64_t>(blob.size())) {
+  for (int64_t d : shape) count *= d;  // shape equals expected_shape, whose product fits
+  if (offset < 0 || offset > static_cast<int64_t>(blob.size()) ||
+      count > (static_cast<int64_t>(blob.size()) - offset) / 4) {
     throw ModelError("decoder_step.bin is truncated: tensor '" + name + "' needs bytes [" + std::to_string(offset) +
                      ", " + std::to_string(offset + count * 4) + ") but the file has " + std::to_string(blob.size()));
   }
@@ -182,12 +200,18 @@ ModelMeta ModelMeta::parse(const std::string& json_text) {
     meta.features = parse_features(root.at("features"));
 
     const Json& enc = root.at("encoder");
-    meta.encoder.d_model = static_cast<int>(enc.at("d_model", "encoder").as_int("encoder.d_model"));
+    meta.encoder.d_model = as_int32(enc.at("d_model", "encoder"), "encoder.d_model");
     meta.encoder.subsampling_factor =
-        static_cast<int>(enc.at("subsampling_factor", "encoder").as_int("encoder.subsampling_factor"));
+        as_int32(enc.at("subsampling_factor", "encoder"), "encoder.subsampling_factor");
     meta.encoder.max_encoder_frames = enc.at("max_encoder_frames", "encoder").as_int("encoder.max_encoder_frames");
     meta.encoder.frame_stride_s = enc.at("frame_stride_s", "encoder").as_number("encoder.frame_stride_s");
-    meta.encoder.feat_in = static_cast<int>(enc.at("feat_in", "encoder").as_int("encoder.feat_in"));
+    meta.encoder.feat_in = as_int32(enc.at("feat_in", "encoder"), "encoder.feat_in");
+    if (meta.encoder.max_encoder_frames <= 0) {
+      throw ModelError("encoder.max_encoder_frames must be > 0, got " + std::to_string(meta.encoder.max_encoder_frames));
+    }
+    if (!(meta.encoder.frame_stride_s > 0.0)) {
+      throw ModelError("encoder.frame_stride_s must be > 0, got " + std::to_string(meta.encoder.frame_stride_s));
+    }
     int f = meta.encoder.subsampling_factor;
     if (f < 2 || (f & (f - 1)) != 0) {
       throw ModelError("encoder.subsampling_factor " + std::to_string(f) + " is not a power of two >= 2");
@@ -198,18 +222,22 @@ ModelMeta ModelMeta::parse(const std::string& json_text) {
     }
 
     const Json& dec = root.at("decoding");
-    meta.decoding.vocab_size = static_cast<int>(dec.at("vocab_size", "decoding").as_int("decoding.vocab_size"));
-    meta.decoding.blank_id = static_cast<int>(dec.at("blank_id", "decoding").as_int("decoding.blank_id"));
-    meta.decoding.max_symbols = static_cast<int>(dec.at("max_symbols", "decoding").as_int("decoding.max_symbols"));
+    meta.decoding.vocab_size = as_int32(dec.at("vocab_size", "decoding"), "decoding.vocab_size");
+    meta.decoding.blank_id = as_int32(dec.at("blank_id", "decoding"), "decoding.blank_id");
+    meta.decoding.max_symbols = as_int32(dec.at("max_symbols", "decoding"), "decoding.max_symbols");
     const Json& durations = dec.at("durations", "decoding");
     for (size_t i = 0; i < durations.size(); ++i) {
-      meta.decoding.durations.push_back(static_cast<int>(durations.at(i).as_int("decoding.durations")));
+      meta.decoding.durations.push_back(as_int32(durations.at(i), "decoding.durations"));
     }
     meta.decoding.validate();
 
     const Json& graphs = root.at("graphs");
     meta.encoder_graph = parse_graph(graphs.at("encoder", "graphs"), "graphs.encoder");
-    meta.decoder_joint_graph = parse_graph(graphs.at("decoder_joint", "graphs"), "graphs.decoder_joint");
+    // decoder_joint.onnx is optional: the native decoder step reads decoder_step.bin instead
+    // (an `--component encoder` export loads too).
+    if (graphs.has("decoder_joint")) {
+      meta.decoder_joint_graph = parse_graph(graphs.at("decoder_joint"), "graphs.decoder_joint");
+    }
     for (const auto& kv : root.at("artifacts").items("artifacts")) {
       meta.artifact_sha256[kv.first] = kv.second.as_string("artifacts." + kv.first);
     }
@@ -233,7 +261,15 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
     const Json& vocab = root.at("vocabulary");
     std::string vocab_file = vocab.at("file", "vocabulary").as_string("vocabulary.file");
     if (options.verify_hashes) verify_hash(meta, directory, vocab_file);
-    model->vocabulary_ = Vocabulary::load(directory + "/" + vocab_file);
+    auto id_list = [&](const char* key) {
+      std::vector<int> ids;
+      if (vocab.has(key)) {
+        const Json& list = vocab.at(key);
+        for (size_t i = 0; i < list.size(); ++i) ids.push_back(as_int32(list.at(i), std::string("vocabulary.") + key));
+      }
+      return ids;
+    };
+    model->vocabulary_ = Vocabulary::load(directory + "/" + vocab_file, id_list("unknown_ids"), id_list("control_ids"));
     int64_t declared = vocab.at("size", "vocabulary").as_int("vocabulary.size");
     if (static_cast<int64_t>(model->vocabulary_.size()) != declared) {
       throw ContractViolation("vocabulary.size (" + vocab_file + " lines)", std::to_string(declared),
@@ -253,11 +289,11 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
 
     DecoderStepWeights& w = model->decoder_weights_;
     w.vocab_size = meta.decoding.vocab_size;
-    w.pred_hidden = static_cast<int>(dec.at("pred_hidden", "decoder").as_int("decoder.pred_hidden"));
-    w.pred_rnn_layers = static_cast<int>(dec.at("pred_rnn_layers", "decoder").as_int("decoder.pred_rnn_layers"));
-    w.joint_hidden = static_cast<int>(dec.at("joint_hidden", "decoder").as_int("decoder.joint_hidden"));
-    w.num_outputs = static_cast<int>(dec.at("num_outputs", "decoder").as_int("decoder.num_outputs"));
-    w.encoder_dim = static_cast<int>(dec.at("encoder_dim", "decoder").as_int("decoder.encoder_dim"));
+    w.pred_hidden = as_int32(dec.at("pred_hidden", "decoder"), "decoder.pred_hidden");
+    w.pred_rnn_layers = as_int32(dec.at("pred_rnn_layers", "decoder"), "decoder.pred_rnn_layers");
+    w.joint_hidden = as_int32(dec.at("joint_hidden", "decoder"), "decoder.joint_hidden");
+    w.num_outputs = as_int32(dec.at("num_outputs", "decoder"), "decoder.num_outputs");
+    w.encoder_dim = as_int32(dec.at("encoder_dim", "decoder"), "decoder.encoder_dim");
     int64_t expected_outputs = meta.decoding.vocab_size + 1 + static_cast<int64_t>(meta.decoding.durations.size());
     if (w.num_outputs != expected_outputs) {
       throw ContractViolation("decoder.num_outputs", std::to_string(expected_outputs) +

@@ -50,11 +50,53 @@ std::string trim(const std::string& s) {
   return s.substr(begin, end - begin + 1);
 }
 
+const char* const kUnknownSurface = " \xE2\x81\x87 ";  // " ⁇ ", SentencePiece's default unk surface
+const char* const kReplacement = "\xEF\xBF\xBD";       // U+FFFD
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid.
+size_t utf8_sequence_length(const std::string& s, size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  }
+  return n;
+}
+
+std::string sanitize_utf8(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    size_t n = utf8_sequence_length(s, i);
+    if (n == 0) {
+      out += kReplacement;
+      ++i;
+    } else {
+      out.append(s, i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
-Vocabulary::Vocabulary(std::vector<std::string> pieces) : pieces_(std::move(pieces)) {}
+Vocabulary::Vocabulary(std::vector<std::string> pieces, std::vector<int> unknown_ids, std::vector<int> control_ids)
+    : pieces_(std::move(pieces)), kinds_(pieces_.size(), Kind::kNormal) {
+  auto mark = [&](const std::vector<int>& ids, Kind kind, const char* what) {
+    for (int id : ids) {
+      if (id < 0 || static_cast<size_t>(id) >= pieces_.size()) {
+        throw ModelError(std::string("vocabulary ") + what + " id " + std::to_string(id) + " is outside the vocabulary of " +
+                         std::to_string(pieces_.size()));
+      }
+      kinds_[static_cast<size_t>(id)] = kind;
+    }
+  };
+  mark(unknown_ids, Kind::kUnknown, "unknown_ids");
+  mark(control_ids, Kind::kControl, "control_ids");
+}
 
-Vocabulary Vocabulary::load(const std::string& path) {
+Vocabulary Vocabulary::load(const std::string& path, std::vector<int> unknown_ids, std::vector<int> control_ids) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ModelError("cannot open vocabulary '" + path + "'");
   std::vector<std::string> pieces;
@@ -64,10 +106,13 @@ Vocabulary Vocabulary::load(const std::string& path) {
     if (line.empty()) {
       throw ModelError("vocabulary '" + path + "' has an empty line at id " + std::to_string(pieces.size()));
     }
+    if (sanitize_utf8(line) != line) {
+      throw ModelError("vocabulary '" + path + "' has invalid UTF-8 at id " + std::to_string(pieces.size()));
+    }
     pieces.push_back(line);
   }
   if (pieces.empty()) throw ModelError("vocabulary '" + path + "' is empty");
-  return Vocabulary(std::move(pieces));
+  return Vocabulary(std::move(pieces), std::move(unknown_ids), std::move(control_ids));
 }
 
 const std::string& Vocabulary::piece(int id) const {
@@ -80,6 +125,9 @@ const std::string& Vocabulary::piece(int id) const {
 
 std::string Vocabulary::token_text(int id) const {
   const std::string& p = piece(id);
+  Kind kind = kinds_[static_cast<size_t>(id)];
+  if (kind == Kind::kUnknown) return kUnknownSurface;
+  if (kind == Kind::kControl) return "";
   char byte;
   if (parse_byte_piece(p, &byte)) return std::string(1, byte);
   return replace_markers(p);
@@ -87,8 +135,16 @@ std::string Vocabulary::token_text(int id) const {
 
 std::string Vocabulary::detokenize(const std::vector<TokenEmission>& tokens) const {
   std::string text;
-  for (const TokenEmission& t : tokens) text += token_text(t.token_id);
-  return trim(text);
+  for (const TokenEmission& t : tokens) {
+    std::string surface = token_text(t.token_id);
+    // SentencePiece drops the space of the dummy prefix: the leading '▁' of the first piece.
+    if (text.empty() && kinds_[static_cast<size_t>(t.token_id)] == Kind::kNormal &&
+        starts_with(piece(t.token_id), kWordMarker) && !surface.empty() && surface[0] == ' ') {
+      surface.erase(0, 1);
+    }
+    text += surface;
+  }
+  return sanitize_utf8(text);
 }
 
 std::vector<Word> Vocabulary::words(const std::vector<TokenEmission>& tokens, double frame_stride_s) const {
@@ -100,11 +156,7 @@ std::vector<Word> Vocabulary::words(const std::vector<TokenEmission>& tokens, do
     bool starts_word = starts_with(p, kWordMarker) || words.empty();
     std::string stripped = trim(surface);
     if (starts_word) {
-      if (stripped.empty() && !words.empty()) {
-        // A bare '▁' piece: the next piece continues the word it opens.
-        words.push_back(Word{"", t.frame * frame_stride_s, (t.frame + t.duration) * frame_stride_s, i, 1});
-        continue;
-      }
+      // A bare '▁' piece opens an empty word that the next piece fills (start time moves with it).
       words.push_back(Word{stripped, t.frame * frame_stride_s, (t.frame + t.duration) * frame_stride_s, i, 1});
     } else {
       Word& w = words.back();
@@ -116,6 +168,7 @@ std::vector<Word> Vocabulary::words(const std::vector<TokenEmission>& tokens, do
   }
   std::vector<Word> non_empty;
   for (Word& w : words) {
+    w.text = sanitize_utf8(trim(w.text));
     if (!w.text.empty()) non_empty.push_back(std::move(w));
   }
   return non_empty;

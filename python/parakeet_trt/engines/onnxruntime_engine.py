@@ -7,22 +7,14 @@ the results straight into them through IOBinding (no copy on the way out).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from parakeet_trt.errors import ContractViolation, ModelError
+from parakeet_trt.hashing import sha256_file
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32}
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def default_providers() -> list[str]:
@@ -35,18 +27,21 @@ def default_providers() -> list[str]:
 class OnnxRuntimeEngine:
     """Runs one exported graph. Checks the graph's hash and I/O names against the model's metadata."""
 
-    def __init__(self, graph_path: Path, expected_sha256: str | None, expected_io: dict | None = None,
+    def __init__(self, graph_path: Path, expected_sha256: dict[str, str] | None, expected_io: dict | None = None,
                  providers: list[str] | None = None, intra_op_threads: int = 0):
+        """expected_sha256: file name → sha256 for the graph and its external-data files (None skips)."""
         import onnxruntime as ort
 
         graph_path = Path(graph_path)
         if not graph_path.is_file():
             raise ModelError(f"graph file not found: {graph_path}")
-        if expected_sha256 is not None:
-            actual = sha256_of(graph_path)
-            if actual != expected_sha256:
-                raise ContractViolation(
-                    f"contract violation: artifacts.{graph_path.name} sha256: expected {expected_sha256}, got {actual}")
+        for name, expected in (expected_sha256 or {}).items():
+            path = graph_path.parent / name
+            if not path.is_file():
+                raise ModelError(f"graph file not found: {path}")
+            actual = sha256_file(path)
+            if actual != expected:
+                raise ContractViolation(f"contract violation: artifacts.{name} sha256: expected {expected}, got {actual}")
         options = ort.SessionOptions()
         options.log_severity_level = 3
         if intra_op_threads:
@@ -78,14 +73,17 @@ class OnnxRuntimeEngine:
 
     def run(self, inputs: dict, outputs: dict) -> None:
         binding = self._binding
-        binding.clear_binding_inputs()
-        binding.clear_binding_outputs()
-        for name, array in inputs.items():
-            if name in self.input_types:
-                binding.bind_cpu_input(name, array)
-        for name, array in outputs.items():
-            binding.bind_output(name, "cpu", 0, array.dtype, list(array.shape), array.ctypes.data)
-        self.session.run_with_iobinding(binding)
+        try:
+            for name, array in inputs.items():
+                if name in self.input_types:
+                    binding.bind_cpu_input(name, array)
+            for name, array in outputs.items():
+                binding.bind_output(name, "cpu", 0, array.dtype, list(array.shape), array.ctypes.data)
+            self.session.run_with_iobinding(binding)
+        finally:
+            # The views point into the session's buffers; never keep them past the call.
+            binding.clear_binding_inputs()
+            binding.clear_binding_outputs()
 
     def run_copy(self, feeds: dict) -> dict:
         """Plain run returning fresh arrays (parity tools and tests)."""

@@ -8,18 +8,9 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List
 
+from parakeet_trt.hashing import sha256_file  # noqa: F401  (re-exported for the exporter)
+
 from .errors import OutputDirError, UnsupportedModelError
-
-
-def sha256_file(path: os.PathLike, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
 
 
 def prepare_out_dir(out_dir: os.PathLike) -> Path:
@@ -35,6 +26,17 @@ def prepare_out_dir(out_dir: os.PathLike) -> Path:
     except OSError as e:
         raise OutputDirError(f"{out}: output directory is not writable ({e.strerror or e})") from e
     return out
+
+
+def special_piece_ids(model) -> Dict[str, List[int]]:
+    """Ids SentencePiece renders specially when decoding: unknown (" ⁇ ") and control ("")."""
+    tok = getattr(model, "tokenizer", None)
+    sp = getattr(tok, "tokenizer", None) if tok is not None else None
+    if sp is None or not hasattr(sp, "is_unknown"):
+        return {"unknown_ids": [], "control_ids": []}
+    size = int(model.decoder.vocab_size)
+    return {"unknown_ids": [i for i in range(size) if sp.is_unknown(i)],
+            "control_ids": [i for i in range(size) if sp.is_control(i)]}
 
 
 def vocabulary_pieces(model) -> tuple[List[str], str]:
@@ -64,7 +66,7 @@ def write_vocab(model, path: Path) -> Dict[str, Any]:
     data = "".join(p + "\n" for p in pieces).encode("utf-8")
     path.write_bytes(data)
     return {"file": path.name, "size": len(pieces), "sha256": hashlib.sha256(data).hexdigest(), "tokenizer": kind,
-            "word_boundary_marker": "\u2581" if kind == "sentencepiece" else None}
+            "word_boundary_marker": "\u2581" if kind == "sentencepiece" else None, **special_piece_ids(model)}
 
 
 def write_json(path: Path, obj: Any) -> None:

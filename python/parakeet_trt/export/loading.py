@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict
+
+from parakeet_trt.hashing import sha256_file
 
 from .errors import CorruptNemoFileError, NemoFileNotFoundError, UnsupportedModelError
 
@@ -28,17 +29,6 @@ class NemoArchive:
     size_bytes: int
     config: Dict[str, Any]
     target: str
-
-
-def sha256_file(path: os.PathLike, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
 
 
 def inspect_nemo(nemo_path: os.PathLike) -> NemoArchive:

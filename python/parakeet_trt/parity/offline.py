@@ -28,7 +28,7 @@ class DecodeRow:
     num_encoder_frames: int
     num_tokens_nemo: int
     num_tokens_ours: int
-    identical: bool              # ids, frames and durations all equal
+    identical: bool              # ids, frames, durations and text all equal
     first_difference: str
     durations_seen: tuple
     guard_firings: int
@@ -36,13 +36,10 @@ class DecodeRow:
 
 def nemo_features(nemo_model, samples: np.ndarray) -> tuple[np.ndarray, int]:
     """NeMo's preprocessor on one utterance: ([n_mels, T] float32, valid length)."""
-    import torch
+    from parakeet_trt.export.reference import nemo_features as batched_nemo_features
 
-    nemo_model.eval()
-    with torch.inference_mode():
-        x = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)).reshape(1, -1)
-        feats, length = nemo_model.preprocessor(input_signal=x, length=torch.tensor([x.shape[1]]))
-    return feats[0].numpy(), int(length[0])
+    feats, length = batched_nemo_features(nemo_model, samples)
+    return np.asarray(feats)[0], int(np.asarray(length)[0])
 
 
 def compare_features(nemo_model, core_model, signals) -> list[FeatureRow]:
@@ -80,6 +77,8 @@ def _first_difference(ref: dict, ours) -> str:
             return f"token {i}: NeMo (id, frame, dur)={a}, ours={b}"
     if len(pairs) != len(mine):
         return f"lengths differ: NeMo {len(pairs)} tokens, ours {len(mine)}"
+    if ref["text"] != ours.text:
+        return f"text differs: NeMo {ref['text']!r}, ours {ours.text!r}"
     return ""
 
 

@@ -1,0 +1,42 @@
+"""The README's first command: the packaged default model and sample, and the C ABI's surface."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import parakeet_trt
+from parakeet_trt.models import packaged_models, packaged_sample, resolve_model_dir
+
+
+def test_transcribe_with_no_arguments_uses_the_packaged_model_and_sample():
+    result = subprocess.run([sys.executable, "-m", "parakeet_trt.cli", "transcribe", "--json"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout)
+    assert line["file"] == str(packaged_sample())
+    assert set(line) == {"file", "text", "token_ids", "token_frames", "token_durations", "words"}
+    assert len(line["token_ids"]) == len(line["token_frames"]) == len(line["token_durations"]) > 0
+    assert all(set(w) == {"word", "start_s", "end_s"} and w["end_s"] >= w["start_s"] for w in line["words"])
+
+
+def test_packaged_default_model_is_the_tiny_test_export(tiny_export_dir):
+    """tools/make_default_model.py rebuilds it; this catches drift between it and the exporter."""
+    assert "default" in packaged_models()
+    packaged = json.loads((resolve_model_dir("default") / "model_meta.json").read_text())
+    fresh = json.loads((tiny_export_dir / "model_meta.json").read_text())
+    assert packaged["artifacts"] == fresh["artifacts"]
+    assert parakeet_trt.Session().transcribe(packaged_sample()).token_ids
+
+
+def test_c_abi_exports_only_ptrt_symbols():
+    from test_c_abi import find_library
+
+    if shutil.which("nm") is None:
+        raise AssertionError("nm (binutils) is needed to inspect the library's symbols")
+    out = subprocess.run(["nm", "-D", "--defined-only", str(find_library())], capture_output=True, text=True,
+                         check=True).stdout
+    names = [line.split()[-1] for line in out.splitlines() if line.strip()]
+    assert names and all(name.startswith("ptrt_") for name in names), [n for n in names if not n.startswith("ptrt_")]
