@@ -172,10 +172,14 @@ BRUTE_FORCE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype,loss_rtol,grad_atol", [(torch.float32, LOSS_RTOL, GRAD_ATOL), (torch.float64, 1e-10, 1e-10)])
+@pytest.mark.parametrize(
+    "dtype,loss_rtol,grad_atol", [(torch.float32, LOSS_RTOL, GRAD_ATOL), (torch.float64, 1e-10, 1e-10)]
+)
 @pytest.mark.parametrize("seed,frames,targets_len,vocab,durations,sigma", BRUTE_FORCE_CASES)
 def test_matches_brute_force(seed, frames, targets_len, vocab, durations, sigma, dtype, loss_rtol, grad_atol):
-    logits, targets, logit_lengths, target_lengths = make_batch(seed, 2, frames, targets_len, vocab, durations, torch.float64)
+    logits, targets, logit_lengths, target_lengths = make_batch(
+        seed, 2, frames, targets_len, vocab, durations, torch.float64
+    )
     if frames >= 3:
         logit_lengths[1] = frames - 1  # a second, shorter sample: lengths vary within the batch
     if 2 in durations and 1 not in durations:
@@ -233,7 +237,8 @@ def test_all_blank_target_has_closed_form():
     # U = 0 with the single duration 1: the only alignment is one blank per frame.
     sigma = 0.05
     logits, targets, logit_lengths, target_lengths = make_batch(41, 2, 5, 0, 3, [1])
-    loss, _ = ours(logits, targets, logit_lengths, target_lengths, blank_id=3, durations=[1], sigma=sigma, reduction="none")
+    kwargs = dict(blank_id=3, durations=[1], sigma=sigma, reduction="none")
+    loss, _ = ours(logits, targets, logit_lengths, target_lengths, **kwargs)
     blank_logp = torch.log_softmax(logits[..., :4], dim=-1)[:, :, 0, 3] - sigma
     expected = torch.stack([-blank_logp[b, : int(logit_lengths[b])].sum() for b in range(2)])
     assert_losses_close(loss, expected)
@@ -243,7 +248,8 @@ def test_single_frame_has_closed_form():
     # T = 1, U = 2: both tokens must use duration 0 and a duration-1 blank ends the alignment.
     durations, sigma, vocab = [0, 1, 2], 0.05, 3
     logits, targets, logit_lengths, target_lengths = make_batch(42, 1, 1, 2, vocab, durations)
-    loss, _ = ours(logits, targets, logit_lengths, target_lengths, blank_id=vocab, durations=durations, sigma=sigma, reduction="none")
+    kwargs = dict(blank_id=vocab, durations=durations, sigma=sigma, reduction="none")
+    loss, _ = ours(logits, targets, logit_lengths, target_lengths, **kwargs)
     token_logp = torch.log_softmax(logits[0, 0, :, : vocab + 1], dim=-1) - sigma
     duration_logp = torch.log_softmax(logits[0, 0, :, vocab + 1 :], dim=-1)
     y = targets[0].tolist()

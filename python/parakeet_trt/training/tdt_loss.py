@@ -109,7 +109,7 @@ def tdt_loss(
         )
     else:
         duration_logp = torch.log_softmax(logits[..., n_tokens:], dim=-1)  # [B, T, U+1, D]
-        blank_slots = [j for j, d in enumerate(durations) if d > 1] or [1]  # a blank must move forward
+        blank_slots = [j for j, d in enumerate(durations) if d > 0]  # a blank must move forward
         blank_arcs = (blank_logp - sigma)[..., None] + duration_logp[..., blank_slots]
         emit_arcs = (target_logp - sigma)[..., None] + duration_logp
         log_likelihood = transducer_log_likelihood(
@@ -179,17 +179,23 @@ def _reduce(losses: torch.Tensor, target_lengths: torch.Tensor, reduction: str) 
     return losses
 
 
+def _target_mask(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tensor:
+    """[B, U] true where a target slot is within its sample's length."""
+    return torch.arange(targets.shape[1], device=targets.device)[None, :] < target_lengths[:, None]
+
+
 def _valid_or_zero(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tensor:
     """Targets with the padding replaced by 0, so the gather stays in range whatever pads them."""
-    in_target = torch.arange(targets.shape[1], device=targets.device)[None, :] < target_lengths[:, None]
-    return torch.where(in_target, targets, torch.zeros_like(targets))
+    return torch.where(_target_mask(targets, target_lengths), targets, torch.zeros_like(targets))
 
 
 def _check_inputs(logits, targets, logit_lengths, target_lengths, blank_id, durations, reduction) -> None:
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS} or None, got {reduction!r}")
     if logits.dim() != 4 or not logits.is_floating_point():
-        raise ValueError(f"logits must be a floating [B, T, U+1, V+1+D] tensor, got {logits.dtype} {tuple(logits.shape)}")
+        raise ValueError(
+            f"logits must be a floating [B, T, U+1, V+1+D] tensor, got {logits.dtype} {tuple(logits.shape)}"
+        )
     if not durations or min(durations) < 0 or len(set(durations)) != len(durations):
         raise ValueError(f"durations must be distinct non-negative ints, got {durations}")
     if max(durations) < 1:
@@ -210,7 +216,6 @@ def _check_inputs(logits, targets, logit_lengths, target_lengths, blank_id, dura
     max_targets = min(targets.shape[1], n_nodes_u - 1)
     if int(target_lengths.min()) < 0 or int(target_lengths.max()) > max_targets:
         raise ValueError(f"target_lengths must lie in [0, {max_targets}], got {target_lengths.tolist()}")
-    in_target = torch.arange(targets.shape[1], device=targets.device)[None, :] < target_lengths.to(targets.device)[:, None]
-    used = targets[in_target]
+    used = targets[_target_mask(targets, target_lengths.to(targets.device))]
     if used.numel() and (int(used.min()) < 0 or int(used.max()) >= n_tokens):
         raise ValueError(f"targets must be token ids in [0, {n_tokens}) within target_lengths")
