@@ -12,6 +12,14 @@ cmake -S . -B build/ctest -G Ninja -DCMAKE_BUILD_TYPE=Release -DPARAKEET_TRT_BUI
 cmake --build build/ctest -j 2
 ctest --test-dir build/ctest --output-on-failure
 
+echo "[test] Rust crates over the C ABI (cargo test)" >&2
+[ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
+if command -v cargo >/dev/null; then
+  PARAKEET_TRT_LIB_DIR="$(pwd)/build/ctest" cargo test --quiet --manifest-path rust/Cargo.toml
+else
+  echo "[test] SKIPPED the Rust tests: cargo (Rust >= 1.77) is not installed; install it with rustup" >&2
+fi
+
 echo "[test] Python tests (pytest)" >&2
 export PARAKEET_TRT_LIBRARY="$(pwd)/build/ctest/libparakeet_trt.so"
 exec .venv/bin/python -m pytest -ra "$@"

@@ -12,6 +12,8 @@
  *    on that object or its destruction.
  *  - Threading: a ptrt_model is immutable after loading and may be shared by any number of threads
  *    and sessions. A ptrt_session must be used by one thread at a time (it may move between threads).
+ *  - Text: every string the library returns (transcript text, word text) is valid UTF-8; bytes that
+ *    byte-fallback pieces leave incomplete are replaced by U+FFFD.
  */
 #ifndef PARAKEET_TRT_H_
 #define PARAKEET_TRT_H_
@@ -76,7 +78,8 @@ typedef struct ptrt_tensor {
 /*
  * An engine supplied by the caller (ONNX Runtime from Python, a Rust engine, ...).
  * run() receives the session's input tensors and its pre-sized output tensors (shapes from the
- * contract) and must fill every output in place. On failure it returns a non-OK status and may
+ * contract) and must fill every output in place. Every tensor's data is aligned for its dtype and no
+ * two tensors of one call overlap; inputs must not be written. On failure it returns a non-OK status and may
  * write a NUL-terminated message into error_message (capacity error_capacity bytes).
  * destroy(), if not NULL, is called once with self when the session no longer needs the engine.
  * run() is called from the thread that drives the session.
@@ -149,8 +152,10 @@ PTRT_API void ptrt_session_options_init(ptrt_session_options* options);
 
 /*
  * Creates a session on a model, with the caller's encoder engine. The session copies the vtable;
- * it calls encoder.destroy(encoder.self) when destroyed (also when creation fails).
- * The model must outlive the session. options may be NULL.
+ * it calls encoder.destroy(encoder.self) exactly once: when the session is destroyed, or before
+ * returning if creation fails (unless encoder->struct_size is too small to hold destroy, which is
+ * then never read). The session keeps its own reference to the model's data, so the
+ * model handle may be destroyed first. options may be NULL.
  */
 PTRT_API ptrt_status ptrt_session_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
                                          const ptrt_session_options* options, ptrt_session** out_session);

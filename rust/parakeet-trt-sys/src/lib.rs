@@ -1,0 +1,179 @@
+//! Raw declarations of libparakeet_trt's C ABI, mirroring `cpp/include/parakeet_trt/parakeet_trt.h`
+//! (ABI version [`PTRT_ABI_VERSION`]) one to one. Read that header for the contract of every
+//! function; the safe wrapper is the `parakeet-trt` crate.
+//!
+//! C enums are declared as `c_int` aliases with constants, not Rust enums: a value the library
+//! adds later must not be undefined behaviour on the Rust side. The layout test
+//! (`tests/layout.rs`) compiles a C program from the header and checks every struct's size and
+//! field offsets against these declarations.
+#![allow(non_camel_case_types)]
+#![no_std]
+
+use core::ffi::{c_char, c_int, c_void};
+
+/// Bumped whenever a struct layout or a function signature changes incompatibly.
+pub const PTRT_ABI_VERSION: i32 = 1;
+pub const PTRT_MAX_TENSOR_RANK: usize = 8;
+
+pub type ptrt_status = c_int;
+pub const PTRT_OK: ptrt_status = 0;
+pub const PTRT_ERROR_INVALID_ARGUMENT: ptrt_status = 1;
+pub const PTRT_ERROR_INVALID_AUDIO: ptrt_status = 2;
+pub const PTRT_ERROR_MODEL: ptrt_status = 3;
+pub const PTRT_ERROR_CONTRACT_VIOLATION: ptrt_status = 4;
+pub const PTRT_ERROR_ENGINE: ptrt_status = 5;
+pub const PTRT_ERROR_STATE: ptrt_status = 6;
+pub const PTRT_ERROR_UNAVAILABLE: ptrt_status = 7;
+pub const PTRT_ERROR_INTERNAL: ptrt_status = 99;
+
+pub type ptrt_dtype = c_int;
+pub const PTRT_DTYPE_FLOAT32: ptrt_dtype = 1;
+pub const PTRT_DTYPE_INT64: ptrt_dtype = 2;
+pub const PTRT_DTYPE_INT32: ptrt_dtype = 3;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_tensor {
+    pub name: *const c_char,
+    pub dtype: ptrt_dtype,
+    pub rank: i32,
+    pub shape: [i64; PTRT_MAX_TENSOR_RANK],
+    pub data: *mut c_void,
+}
+
+pub type ptrt_engine_run_fn = unsafe extern "C" fn(
+    self_: *mut c_void,
+    inputs: *const ptrt_tensor,
+    num_inputs: usize,
+    outputs: *mut ptrt_tensor,
+    num_outputs: usize,
+    error_message: *mut c_char,
+    error_capacity: usize,
+) -> ptrt_status;
+
+pub type ptrt_engine_destroy_fn = unsafe extern "C" fn(self_: *mut c_void);
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_engine_vtable {
+    pub struct_size: usize,
+    pub self_: *mut c_void,
+    pub run: Option<ptrt_engine_run_fn>,
+    pub destroy: Option<ptrt_engine_destroy_fn>,
+}
+
+/// Opaque.
+#[repr(C)]
+pub struct ptrt_model {
+    _private: [u8; 0],
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_model_options {
+    pub struct_size: usize,
+    pub verify_hashes: i32,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_model_info {
+    pub struct_size: usize,
+    pub sample_rate_hz: i32,
+    pub num_mel_bins: i32,
+    pub encoder_dim: i32,
+    pub vocab_size: i32,
+    pub blank_id: i32,
+    pub max_symbols: i32,
+    pub subsampling_factor: i32,
+    pub frame_stride_s: f64,
+    pub max_encoder_frames: i64,
+    pub model_name: *const c_char,
+}
+
+/// Opaque.
+#[repr(C)]
+pub struct ptrt_session {
+    _private: [u8; 0],
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_session_options {
+    pub struct_size: usize,
+    pub reserved: i32,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ptrt_token {
+    pub id: i32,
+    pub duration: i32,
+    pub frame: i64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_word {
+    pub text: *const c_char,
+    pub start_s: f64,
+    pub end_s: f64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_transcript {
+    pub text: *const c_char,
+    pub tokens: *const ptrt_token,
+    pub num_tokens: usize,
+    pub words: *const ptrt_word,
+    pub num_words: usize,
+    pub num_encoder_frames: i64,
+    pub audio_duration_s: f64,
+}
+
+extern "C" {
+    pub fn ptrt_version() -> *const c_char;
+    pub fn ptrt_abi_version() -> i32;
+    pub fn ptrt_last_error() -> *const c_char;
+    pub fn ptrt_status_name(status: ptrt_status) -> *const c_char;
+
+    pub fn ptrt_model_options_init(options: *mut ptrt_model_options);
+    pub fn ptrt_model_load(
+        model_dir: *const c_char,
+        options: *const ptrt_model_options,
+        out_model: *mut *mut ptrt_model,
+    ) -> ptrt_status;
+    pub fn ptrt_model_destroy(model: *mut ptrt_model);
+    pub fn ptrt_model_info_init(info: *mut ptrt_model_info);
+    pub fn ptrt_model_get_info(model: *const ptrt_model, info: *mut ptrt_model_info) -> ptrt_status;
+    pub fn ptrt_model_feature_frames(
+        model: *const ptrt_model,
+        num_samples: i64,
+        out_num_frames: *mut i64,
+        out_num_valid_frames: *mut i64,
+    ) -> ptrt_status;
+    pub fn ptrt_model_compute_features(
+        model: *const ptrt_model,
+        samples: *const f32,
+        num_samples: i64,
+        out_features: *mut f32,
+        capacity: i64,
+    ) -> ptrt_status;
+
+    pub fn ptrt_session_options_init(options: *mut ptrt_session_options);
+    pub fn ptrt_session_create(
+        model: *const ptrt_model,
+        encoder: *const ptrt_engine_vtable,
+        options: *const ptrt_session_options,
+        out_session: *mut *mut ptrt_session,
+    ) -> ptrt_status;
+    pub fn ptrt_session_destroy(session: *mut ptrt_session);
+    pub fn ptrt_session_transcribe(
+        session: *mut ptrt_session,
+        samples: *const f32,
+        num_samples: i64,
+        sample_rate_hz: i32,
+        out_transcript: *mut ptrt_transcript,
+    ) -> ptrt_status;
+}
