@@ -59,6 +59,11 @@ def test_channels_are_averaged(tiny_session, speech_signal):
     assert tiny_session.transcribe(stereo, 16000).token_ids == expected.token_ids
 
 
+def test_channels_first_arrays_are_refused(tiny_session, speech_signal):
+    with pytest.raises(InvalidAudioError, match="frames, channels"):
+        tiny_session.transcribe(np.stack([speech_signal, speech_signal]), 16000)
+
+
 def test_integer_pcm_is_scaled(tiny_session, speech_signal):
     int16 = (np.clip(speech_signal, -1, 1) * 32767).astype(np.int16)
     expected = tiny_session.transcribe(int16.astype(np.float32) / 32768.0, 16000)

@@ -58,6 +58,9 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
         return samples
     if samples.ndim != 2:
         raise InvalidAudioError(f"audio must be 1-D or [frames, channels], got shape {samples.shape}")
+    if samples.shape[1] > 64:
+        raise InvalidAudioError(f"audio array of shape {samples.shape} has {samples.shape[1]} channels; "
+                                "arrays are [frames, channels] (transpose a [channels, frames] array)")
     if samples.shape[1] == 1:
         return samples[:, 0]
     return samples.mean(axis=1, dtype=np.float64).astype(np.float32)
