@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -65,14 +65,15 @@ def bench_arch(arch: str, seed: int, audio: np.ndarray, repeats: int, rows: list
     import torch
 
     import parakeet_trt
-    from conftest import CACHE, _export_dir
     from parakeet_trt import _core
     from parakeet_trt.parity.offline import nemo_features
-    from parakeet_trt.testing.test_models import cached_test_model_path, decode_with_nemo, load_test_model
+    from parakeet_trt.testing.exports import cached_export_dir, cached_nemo_path
+    from parakeet_trt.testing.test_models import decode_with_nemo, load_test_model
 
     audio_s = len(audio) / 16000
-    nemo_path = cached_test_model_path(arch, seed, CACHE / "test_models")
-    export_dir = _export_dir(arch, seed)
+    cache = Path(os.environ.get("PARAKEET_TRT_CACHE", REPO / ".cache"))
+    nemo_path = cached_nemo_path(arch, seed, cache)
+    export_dir = cached_export_dir(arch, seed, cache)
     nemo = load_test_model(nemo_path)
     session = parakeet_trt.Session(export_dir)
     core_model = session.model
@@ -135,14 +136,14 @@ def main() -> int:
     parser.add_argument("--markdown", type=Path, default=None, help="also write the table to this Markdown file")
     args = parser.parse_args()
 
-    from conftest import FULLSIZE_SEED, TINY_SEED
-    from parakeet_trt.testing.signals import _speech_sequence
+    from parakeet_trt.testing.exports import default_seed
+    from parakeet_trt.testing.signals import speech_sequence
 
-    audio = _speech_sequence(np.random.default_rng(0), args.seconds)
+    audio = speech_sequence(np.random.default_rng(0), args.seconds)
     rows, checks = [], []
     for arch in args.arch:
         print(f"[bench] {arch} ...", file=sys.stderr)
-        bench_arch(arch, TINY_SEED if arch == "tiny" else FULLSIZE_SEED, audio, args.repeats, rows, checks)
+        bench_arch(arch, default_seed(arch), audio, args.repeats, rows, checks)
 
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from parakeet_trt.testing.exports import FULLSIZE_SEED, TINY_SEED, cached_export_dir
+
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("PARAKEET_TRT_CACHE", REPO / ".cache"))
-TINY_SEED = 1234
-FULLSIZE_SEED = 7
 
 
 def pytest_collection_modifyitems(config, items):
@@ -21,29 +21,6 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "fullsize" in item.keywords:
                 item.add_marker(skip)
-
-
-def _export_dir(arch: str, seed: int) -> Path:
-    from parakeet_trt.export import export_model
-    from parakeet_trt.testing.test_models import cached_test_model_path
-
-    import json
-
-    from parakeet_trt.export.metadata import EXPORTER_VERSION
-    from parakeet_trt.hashing import sha256_file
-
-    nemo_path = cached_test_model_path(arch, seed, CACHE / "test_models")
-    # Keyed by the .nemo's stem (it carries the builder version); re-exported when the model's hash
-    # or the exporter's version differ from what the cached export recorded.
-    out = CACHE / "exports" / nemo_path.stem
-    meta_path = out / "model_meta.json"
-    if meta_path.is_file():
-        source = json.loads(meta_path.read_text())["source"]
-        if source.get("exporter_version") != EXPORTER_VERSION or source.get("nemo_sha256") != sha256_file(nemo_path):
-            meta_path.unlink()
-    if not meta_path.is_file():
-        export_model(nemo_path, out, component="all", device="cpu")
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +39,7 @@ def tiny_nemo_model(tiny_nemo_path):
 
 @pytest.fixture(scope="session")
 def tiny_export_dir(tiny_nemo_path) -> Path:
-    return _export_dir("tiny", TINY_SEED)
+    return cached_export_dir("tiny", TINY_SEED, CACHE)
 
 
 @pytest.fixture(scope="session")
@@ -95,4 +72,4 @@ def fullsize_nemo_path() -> Path:
 
 @pytest.fixture(scope="session")
 def fullsize_export_dir(fullsize_nemo_path) -> Path:
-    return _export_dir("parakeet-tdt-0.6b-v3", FULLSIZE_SEED)
+    return cached_export_dir("parakeet-tdt-0.6b-v3", FULLSIZE_SEED, CACHE)

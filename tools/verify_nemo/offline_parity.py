@@ -11,11 +11,11 @@ plot of the feature error per signal next to it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
 
 
 def main() -> int:
@@ -31,14 +31,15 @@ def main() -> int:
     import matplotlib.pyplot as plt
 
     import parakeet_trt
-    from conftest import CACHE, FULLSIZE_SEED, TINY_SEED, _export_dir
     from parakeet_trt.parity.offline import compare_decoding, compare_features
+    from parakeet_trt.testing.exports import cached_export_dir, cached_nemo_path, default_seed
     from parakeet_trt.testing.signals import all_signals
-    from parakeet_trt.testing.test_models import cached_test_model_path, load_test_model
+    from parakeet_trt.testing.test_models import load_test_model
 
-    seed = args.seed if args.seed is not None else (TINY_SEED if args.arch == "tiny" else FULLSIZE_SEED)
-    nemo = load_test_model(cached_test_model_path(args.arch, seed, CACHE / "test_models"))
-    session = parakeet_trt.Session(_export_dir(args.arch, seed))
+    seed = args.seed if args.seed is not None else default_seed(args.arch)
+    cache = Path(os.environ.get("PARAKEET_TRT_CACHE", REPO / ".cache"))
+    nemo = load_test_model(cached_nemo_path(args.arch, seed, cache))
+    session = parakeet_trt.Session(cached_export_dir(args.arch, seed, cache))
     signals = all_signals(seed=0, include_long=True)
     print(f"[parity] {len(signals)} signals, {args.arch} seed {seed}", file=sys.stderr)
     features = compare_features(nemo, session.model, signals)

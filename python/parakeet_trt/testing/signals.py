@@ -78,7 +78,7 @@ def _chirp(seconds: float, f0: float, f1: float) -> np.ndarray:
     return (0.4 * np.sin(phase)).astype(np.float32)
 
 
-def _speech_sequence(rng: np.random.Generator, total_s: float, gap_s: float = 0.4) -> np.ndarray:
+def speech_sequence(rng: np.random.Generator, total_s: float, gap_s: float = 0.4) -> np.ndarray:
     parts, length, i = [], 0, 0
     while length < _seconds(total_s):
         sentence = SENTENCES[i % len(SENTENCES)]
@@ -122,9 +122,9 @@ def speech_signals(seed: int = 0, include_long: bool = True) -> list[Signal]:
     signals.append(Signal("speech_fragment_0.1s", first[_seconds(0.3): _seconds(0.4)].copy()))
     noisy = signals[1].samples + _noise(rng, len(signals[1].samples) / SAMPLE_RATE_HZ, 0.02)
     signals.append(Signal("speech_in_noise", noisy.astype(np.float32)))
-    signals.append(Signal("speech_15s", _speech_sequence(rng, 15.0)))
+    signals.append(Signal("speech_15s", speech_sequence(rng, 15.0)))
     if include_long:
-        signals.append(Signal("speech_60s", _speech_sequence(rng, 60.0)))
+        signals.append(Signal("speech_60s", speech_sequence(rng, 60.0)))
     return signals
 
 
