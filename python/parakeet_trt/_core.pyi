@@ -1,0 +1,100 @@
+"""Type stubs and documentation of the compiled core (pybind11 module ``parakeet_trt._core``).
+
+The core is C++; these bindings only convert types, ownership and errors. Use the ``parakeet_trt``
+package API (``Session``) unless you need a building block (parity tools, benchmarks, engines).
+
+Errors: every failure raises ``ParakeetError`` or one of its subclasses (``ModelError``,
+``InvalidAudioError``, ``EngineError``, ``ContractViolation``); a bad argument raises ``ValueError``.
+Threading: a ``Model`` is immutable and may be shared; every other object keeps scratch buffers and
+must be used by one thread at a time (``parakeet_trt.Session`` serializes its calls).
+"""
+
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class ParakeetError(RuntimeError): ...
+class ModelError(ParakeetError): ...
+class InvalidAudioError(ParakeetError): ...
+class EngineError(ParakeetError): ...
+class ContractViolation(ParakeetError):
+    """An engine or artifact disagrees with the model's contract; the message names the field, the
+    expected and the actual value."""
+
+class Model:
+    """An exported model folder (model_meta.json, vocab.txt, decoder_step.bin), checked at load."""
+
+    @staticmethod
+    def load(directory: str, verify_hashes: bool = True) -> Model: ...
+    directory: str
+    name: str
+    sample_rate_hz: int
+    n_mels: int
+    encoder_dim: int
+    vocab_size: int
+    """Tokens without blank; blank_id == vocab_size."""
+    blank_id: int
+    durations: list[int]
+    max_symbols: int
+    frame_stride_s: float
+    """Seconds per encoder frame (0.08 for Parakeet)."""
+    max_encoder_frames: int
+    """Longest encoder input the exported graph's positional table supports."""
+    encoder_file: str
+    decoder_joint_file: str
+    artifact_sha256: dict[str, str]
+    def encoded_length(self, feature_frames: int) -> int: ...
+    def token_text(self, token_id: int) -> str: ...
+    def piece(self, token_id: int) -> str: ...
+
+class FeatureExtractor:
+    """NeMo's log-mel front end (pre-emphasis, STFT, Slaney mel, log, per-feature normalization)."""
+
+    def __init__(self, model: Model) -> None: ...
+    def num_frames(self, num_samples: int) -> int: ...
+    def num_valid_frames(self, num_samples: int) -> int: ...
+    def compute(self, samples: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], int]:
+        """Features [n_mels, num_frames] and the number of valid frames; mono 16 kHz float32 input."""
+    mel_filterbank: npt.NDArray[np.float32]
+
+class PredictorState:
+    """LSTM state (h, c: [layers * hidden]) and the projected predictor output ([joint_hidden])."""
+
+    h: npt.NDArray[np.float32]
+    c: npt.NDArray[np.float32]
+    projected: npt.NDArray[np.float32]
+
+class NativeDecoderStep:
+    """The 2-layer LSTM prediction network and the TDT joint, in C++ from decoder_step.bin."""
+
+    def __init__(self, model: Model) -> None: ...
+    def make_state(self) -> PredictorState: ...
+    def project_encoder(self, encoder_out: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """joint.enc for all frames: [encoder_dim, T] → [T, joint_hidden]."""
+    def predict(self, token: int, state: PredictorState) -> PredictorState:
+        """One prediction-network step on `token` (blank = the SOS/zero embedding)."""
+    def joint(self, projected_frame: npt.NDArray[np.float32], state: PredictorState) -> npt.NDArray[np.float32]:
+        """Raw logits [vocab + 1 + len(durations)]: tokens, blank, then duration logits."""
+
+class TdtGreedyDecoder:
+    """NeMo's label-looping TDT greedy decoding (greedy_batch semantics) with the max-symbols guard."""
+
+    def __init__(self, model: Model, step: NativeDecoderStep) -> None: ...
+    def decode(self, projected: npt.NDArray[np.float32], num_frames: int) -> tuple[list[int], list[int], list[int]]:
+        """Decode one utterance from projected frames; returns (token_ids, frames, durations)."""
+
+class EncoderEngine(Protocol):
+    """What OfflineRecognizer calls: fill `outputs` (numpy views of the core's buffers) in place."""
+
+    def run(self, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None: ...
+
+class OfflineRecognizer:
+    """Features → encoder engine → native TDT decoding → text, tokens, words."""
+
+    def __init__(self, model: Model, encoder_engine: EncoderEngine) -> None: ...
+    def transcribe(self, samples: npt.NDArray[np.float32]) -> dict[str, Any]:
+        """Keys: text, token_ids, token_frames, token_durations, token_scores, words (word, start_s,
+        end_s), num_encoder_frames, audio_duration_s. Input: mono float32 at the model's rate."""
