@@ -95,21 +95,17 @@ def bench_arch(arch: str, seed: int, audio: np.ndarray, repeats: int, rows: list
     def ours_decode():
         return decoder.decode(step.project_encoder(enc_np), int(enc_len[0]))
 
-    from parakeet_trt.testing.test_models import _reference_decoding
-
-    nemo_decoding = _reference_decoding(nemo)
+    from parakeet_trt.testing.test_models import decode_encoded_with_nemo
 
     def nemo_decode():
-        with torch.inference_mode():
-            return nemo_decoding.rnnt_decoder_predictions_tensor(encoder_output=enc, encoded_lengths=enc_len,
-                                                                 return_hypotheses=True)
+        return decode_encoded_with_nemo(nemo, enc, enc_len)
 
     ours = median_ms(ours_decode, repeats)
     theirs = median_ms(nemo_decode, repeats)
     ids, _, _ = ours_decode()
     num_tokens = len(ids)
     rows.append((arch, f"decode ({int(enc_len[0])} frames, {num_tokens} tokens)", ours, theirs, "NeMo greedy_batch"))
-    nemo_ids = [int(t) for t in nemo_decode()[0].y_sequence]
+    nemo_ids = nemo_decode()["token_ids"]
     checks.append((arch, "decode tokens == NeMo", list(ids) == nemo_ids))
 
     # End to end.

@@ -35,13 +35,14 @@ EncoderOutput EncoderRunner::run(const float* features, int64_t num_feature_fram
                        " s is longer than this export's encoder supports (" + std::to_string(max_s) +
                        " s, its positional table); re-export with a larger --max-audio-s or stream it");
   }
-  features_.assign(features, features + n_mels * num_feature_frames);
   outputs_.resize(static_cast<size_t>(d_model * out_frames));
   length_ = num_valid_feature_frames;
   encoded_length_ = -1;
 
   TensorView inputs[2] = {
-      {"audio_signal", DType::kFloat32, 3, {1, n_mels, num_feature_frames}, features_.data()},
+      // [n_mels][T] is already the engine's [1, n_mels, T] layout; engines never write inputs
+      // (parakeet_trt.h), so the caller's buffer is passed as is.
+      {"audio_signal", DType::kFloat32, 3, {1, n_mels, num_feature_frames}, const_cast<float*>(features)},
       {"length", DType::kInt64, 1, {1}, &length_},
   };
   TensorView outputs[2] = {

@@ -26,7 +26,6 @@ class EncoderRunner {
  private:
   std::shared_ptr<const Model> model_;
   std::shared_ptr<Engine> engine_;
-  std::vector<float> features_;  // copy in the engine's [1, n_mels, T] layout
   std::vector<float> outputs_;
   int64_t length_ = 0;
   int64_t encoded_length_ = 0;
