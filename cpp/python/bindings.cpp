@@ -8,6 +8,7 @@
 #include "parakeet_trt/errors.hpp"
 #include "parakeet_trt/model.hpp"
 #include "parakeet_trt/recognizer.hpp"
+#include "parakeet_trt/streaming.hpp"
 
 namespace py = pybind11;
 using namespace parakeet_trt;
@@ -96,6 +97,50 @@ py::dict transcript_to_dict(const Transcript& t) {
   return out;
 }
 
+py::dict emissions_to_dict(const TokenEmission* tokens, int64_t count) {
+  std::vector<int> ids, durations;
+  std::vector<int64_t> frames;
+  for (int64_t i = 0; i < count; ++i) {
+    ids.push_back(tokens[i].token_id);
+    frames.push_back(tokens[i].frame);
+    durations.push_back(tokens[i].duration);
+  }
+  py::dict out;
+  out["token_ids"] = ids;
+  out["token_frames"] = frames;
+  out["token_durations"] = durations;
+  return out;
+}
+
+// A step's views copied out while the session still owns them (they change on the next step).
+struct StepRecord {
+  std::vector<TokenEmission> committed, tail;
+  int64_t audio_end_sample, decoded_frames;
+  bool is_last;
+};
+
+py::list steps_to_list(const std::vector<StepRecord>& steps) {
+  py::list out;
+  for (const StepRecord& s : steps) {
+    py::dict d;
+    d["committed"] = emissions_to_dict(s.committed.data(), static_cast<int64_t>(s.committed.size()));
+    d["tail"] = emissions_to_dict(s.tail.data(), static_cast<int64_t>(s.tail.size()));
+    d["audio_end_sample"] = s.audio_end_sample;
+    d["decoded_frames"] = s.decoded_frames;
+    d["is_last"] = s.is_last;
+    out.append(d);
+  }
+  return out;
+}
+
+auto step_recorder(std::vector<StepRecord>& steps) {
+  return [&steps](const StreamingStep& s) {
+    steps.push_back({std::vector<TokenEmission>(s.committed, s.committed + s.num_committed),
+                     std::vector<TokenEmission>(s.tail, s.tail + s.num_tail), s.audio_end_sample, s.decoded_frames,
+                     s.is_last});
+  };
+}
+
 FloatArray checked_1d(const FloatArray& a, const char* what) {
   if (a.ndim() != 1) throw std::invalid_argument(std::string(what) + " must be 1-D, got " + std::to_string(a.ndim()) + "-D");
   return a;
@@ -157,7 +202,16 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("artifact_sha256", [](const Model& mdl) { return mdl.meta().artifact_sha256; })
       .def("encoded_length", [](const Model& mdl, int64_t frames) { return mdl.meta().encoder.encoded_length(frames); })
       .def("token_text", [](const Model& mdl, int id) { return mdl.vocabulary().token_text(id); })
-      .def("piece", [](const Model& mdl, int id) { return mdl.vocabulary().piece(id); });
+      .def("piece", [](const Model& mdl, int id) { return mdl.vocabulary().piece(id); })
+      .def(
+          "detokenize",
+          [](const Model& mdl, const std::vector<int>& ids) {
+            std::vector<TokenEmission> tokens;
+            tokens.reserve(ids.size());
+            for (int id : ids) tokens.push_back({id, 0, 0, 0.f});
+            return mdl.vocabulary().detokenize(tokens);
+          },
+          py::arg("token_ids"), "Text of a token sequence (SentencePiece rules, as transcripts render it).");
 
   py::class_<FeatureExtractor>(m, "FeatureExtractor")
       .def(py::init([](const Model& mdl) { return new FeatureExtractor(mdl.meta().features); }), py::arg("model"))
@@ -267,4 +321,56 @@ PYBIND11_MODULE(_core, m) {
             return transcript_to_dict(t);
           },
           py::arg("samples"), "Transcribe mono float32 audio at the model's sample rate.");
+
+  py::class_<BufferedStreamingSession>(m, "BufferedStreamingSession")
+      .def(py::init([](std::shared_ptr<Model> mdl, py::object engine, int64_t chunk_ms, int64_t left_ms,
+                       int64_t right_ms, int64_t history_ms) {
+             BufferedStreamingConfig cfg;
+             cfg.chunk_ms = chunk_ms;
+             cfg.left_ms = left_ms;
+             cfg.right_ms = right_ms;
+             cfg.history_ms = history_ms;
+             return new BufferedStreamingSession(mdl, std::make_shared<PythonEngine>(std::move(engine)), cfg);
+           }),
+           py::arg("model"), py::arg("encoder_engine"), py::arg("chunk_ms"), py::arg("left_ms"), py::arg("right_ms"),
+           py::arg("history_ms") = 30000)
+      .def(
+          "push",
+          [](BufferedStreamingSession& s, const FloatArray& samples) {
+            checked_1d(samples, "samples");
+            std::vector<StepRecord> steps;
+            {
+              py::gil_scoped_release release;
+              s.push(samples.data(), samples.shape(0), step_recorder(steps));
+            }
+            return steps_to_list(steps);
+          },
+          py::arg("samples"), "Append mono float32 samples; returns the steps they completed (list of dicts).")
+      .def(
+          "finish",
+          [](BufferedStreamingSession& s) {
+            std::vector<StepRecord> steps;
+            {
+              py::gil_scoped_release release;
+              s.finish(step_recorder(steps));
+            }
+            return steps_to_list(steps);
+          },
+          "Run the last step and close the stream; returns [last step].")
+      .def(
+          "redecode",
+          [](BufferedStreamingSession& s, int64_t begin, int64_t end) {
+            Transcript t;
+            {
+              py::gil_scoped_release release;
+              t = s.redecode(begin, end);
+            }
+            return transcript_to_dict(t);
+          },
+          py::arg("begin_sample"), py::arg("end_sample"), "Offline transcription of retained samples [begin, end).")
+      .def_property_readonly("finished", &BufferedStreamingSession::finished)
+      .def_property_readonly("samples_received", &BufferedStreamingSession::samples_received)
+      .def_property_readonly("samples_consumed", &BufferedStreamingSession::samples_consumed)
+      .def_property_readonly("steps", &BufferedStreamingSession::steps)
+      .def_property_readonly("encoder_frame_samples", &BufferedStreamingSession::encoder_frame_samples);
 }

@@ -14,6 +14,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Session": "parakeet_trt.session",
+    "StreamingSession": "parakeet_trt.streaming",
+    "HypothesisUpdate": "parakeet_trt.streaming",
     "Transcript": "parakeet_trt.session",
     "Word": "parakeet_trt.session",
     "AudioFileError": "parakeet_trt.errors",

@@ -1,0 +1,152 @@
+// Buffered streaming (NeMo's chunked inference with left, chunk and right context), batch 1.
+//
+// Mirrors NeMo 3.0.0's examples/asr/asr_chunked_inference/rnnt/speech_to_text_streaming_infer_rnnt.py
+// (the loop over `buffer`, `buffer_size` and `decoding_computer(..., prev_batched_state=state)`):
+//
+//   Contexts are whole encoder frames: L, C, R frames of E = hop * subsampling samples (1280 at
+//   16 kHz: 80 ms). Steps consume audio: the first step adds C + R samples, every other step C,
+//   the last step whatever remains. Per step the buffer's (left, chunk, right) sizes in samples move
+//   as NeMo's do: left += chunk; right += added; then chunk = C and right -= C, or, on the last
+//   step, chunk = right and right = 0; the buffer keeps at most L + C + R samples (the excess
+//   leaves on the left). Features (with per-feature normalization) and the encoder run over the
+//   whole buffer; the chunk's frames [left / E, left / E + chunk / E) are decoded with the TDT
+//   carry (predictor state, last label, time jump, decoded frames); the right-context frames are
+//   decoded from a copy of the carry to give a speculative tail that the next step replaces.
+//   Integer division everywhere, as NeMo's ContextSize.subsample: a last chunk that is not a
+//   whole number of frames loses its partial frame, exactly as in NeMo.
+//
+// When the stream's length is unknown (live audio), a step that adds exactly the remaining
+// samples must still be treated as the last one to match NeMo's file loop; the session therefore
+// runs a regular step only once MORE samples than it needs have arrived, and finish() runs the last
+// step. The result is independent of how the audio is split into push() calls.
+//
+// Allocation: everything is sized in the constructor (audio window, features, encoder output,
+// projections, token buffers, decoder carries). push() and finish() allocate nothing on the heap
+// in the core (the C++ engine path); an engine implemented in Python allocates in Python.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "parakeet_trt/decoder_step.hpp"
+#include "parakeet_trt/engine.hpp"
+#include "parakeet_trt/errors.hpp"
+#include "parakeet_trt/features.hpp"
+#include "parakeet_trt/model.hpp"
+#include "parakeet_trt/recognizer.hpp"
+#include "parakeet_trt/tdt_decoder.hpp"
+
+namespace parakeet_trt {
+
+class EncoderRunner;
+
+struct BufferedStreamingConfig {
+  int64_t chunk_ms = 560;   // > 0, a multiple of the encoder frame (80 ms for Parakeet)
+  int64_t left_ms = 10000;  // >= 0, multiple of the encoder frame
+  int64_t right_ms = 560;   // >= 0, multiple of the encoder frame
+  // Audio kept for redecode(): the most recent history_ms of the stream (0 disables redecode).
+  int64_t history_ms = 30000;
+
+  // Throws std::invalid_argument naming the field and the rule it breaks.
+  void validate(double frame_ms) const;
+};
+
+// What one step produced. Views into the session's buffers, valid until its next push()/finish().
+struct StreamingStep {
+  const TokenEmission* committed = nullptr;  // tokens committed by this step (never revised)
+  int64_t num_committed = 0;
+  const TokenEmission* tail = nullptr;       // speculative tokens from the right context (replaced
+  int64_t num_tail = 0;                      // by the next step; empty after the last step)
+  int64_t audio_end_sample = 0;              // stream samples consumed so far (NeMo's right_sample)
+  int64_t decoded_frames = 0;                // encoder frames committed so far (global frame index)
+  bool is_last = false;
+};
+
+class BufferedStreamingSession {
+ public:
+  BufferedStreamingSession(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder,
+                           const BufferedStreamingConfig& config);
+  ~BufferedStreamingSession();
+  BufferedStreamingSession(const BufferedStreamingSession&) = delete;
+  BufferedStreamingSession& operator=(const BufferedStreamingSession&) = delete;
+
+  // Appends samples (mono float32 at the model rate) and runs every step they complete; on_step is
+  // called once per step, in order. The whole block is validated before anything is appended
+  // (InvalidAudio for NaN/Inf, naming the index), so a bad block changes nothing. A zero-length
+  // push is allowed and does nothing. Throws Error(kState) after finish().
+  template <typename OnStep>
+  void push(const float* samples, int64_t num_samples, OnStep&& on_step);
+  // Runs the last step over the remaining audio (also when none remains, to flush the right
+  // context) and closes the stream. Throws Error(kState) when already finished.
+  template <typename OnStep>
+  void finish(OnStep&& on_step);
+
+  // Offline transcription of stream samples [begin, end) (absolute indices) from the retained
+  // history, e.g. the final re-decode of an utterance at an endpoint. Throws InvalidAudio when the
+  // range is empty or no longer retained. Allocates (it is the offline path).
+  Transcript redecode(int64_t begin_sample, int64_t end_sample);
+
+  bool finished() const { return finished_; }
+  int64_t samples_received() const { return received_; }
+  int64_t samples_consumed() const { return consumed_; }
+  int64_t steps() const { return steps_; }
+  int64_t encoder_frame_samples() const { return frame_samples_; }
+  // Samples the next regular step waits for beyond samples_consumed() (it runs once more arrive).
+  int64_t samples_needed() const { return steps_ == 0 ? chunk_ + right_ : chunk_; }
+  const Model& model() const { return *model_; }
+  const BufferedStreamingConfig& config() const { return config_; }
+
+ private:
+  // Appends up to the free space; returns how many samples were taken.
+  int64_t append(const float* samples, int64_t num_samples);
+  StreamingStep step(bool is_last);
+
+  std::shared_ptr<const Model> model_;
+  BufferedStreamingConfig config_;
+  int64_t frame_samples_ = 0;            // E
+  int64_t left_ = 0, chunk_ = 0, right_ = 0;  // L, C, R in samples
+  FeatureExtractor features_;
+  std::unique_ptr<EncoderRunner> encoder_;
+  std::unique_ptr<DecoderStep> step_;
+  TdtGreedyDecoder decoder_;
+  std::unique_ptr<OfflineRecognizer> offline_;  // redecode()
+
+  // Audio: window_[0] is stream sample window_base_; holds history + buffer + pending samples.
+  std::vector<float> window_;
+  int64_t window_base_ = 0, window_size_ = 0, keep_behind_ = 0;
+  int64_t received_ = 0, consumed_ = 0, steps_ = 0;
+  int64_t buf_left_ = 0, buf_chunk_ = 0, buf_right_ = 0;  // NeMo's buffer_size, in samples
+  bool finished_ = false;
+
+  std::vector<float> feature_buffer_;
+  std::vector<float> projected_;
+  DecoderCarry carry_, tail_carry_;
+  std::vector<TokenEmission> committed_, tail_;
+};
+
+// --- inline template members ------------------------------------------------------------------
+
+template <typename OnStep>
+void BufferedStreamingSession::push(const float* samples, int64_t num_samples, OnStep&& on_step) {
+  if (finished_) throw Error(ErrorCode::kState, "push() after finish(): the stream is closed");
+  if (num_samples < 0) throw Error(ErrorCode::kInvalidArgument, "push(): negative sample count");
+  if (num_samples == 0) return;
+  if (samples == nullptr) throw Error(ErrorCode::kInvalidArgument, "push(): null samples");
+  validate_audio(samples, num_samples);
+  while (num_samples > 0) {
+    const int64_t taken = append(samples, num_samples);
+    samples += taken;
+    num_samples -= taken;
+    while (received_ - consumed_ > samples_needed()) on_step(step(false));
+  }
+}
+
+template <typename OnStep>
+void BufferedStreamingSession::finish(OnStep&& on_step) {
+  if (finished_) throw Error(ErrorCode::kState, "finish() called twice: the stream is already closed");
+  on_step(step(true));
+  finished_ = true;
+}
+
+}  // namespace parakeet_trt

@@ -1,0 +1,149 @@
+"""Streaming transcription: push audio as it arrives, get hypothesis updates, finish at the end.
+
+    session = parakeet_trt.Session("demo")
+    stream = parakeet_trt.StreamingSession(session, mode="buffered", chunk_ms=560, left_ms=10000, right_ms=560)
+    for block in blocks:                       # any block size, 16 kHz mono float32
+        for update in stream.push(block):
+            print(update.committed_text, "|", update.tail_text)
+    final = stream.finish()[-1]
+
+Modes:
+
+* ``buffered``: NeMo's buffered (chunked) inference with left, chunk and right context, run by the
+  C++ core (``parakeet_trt/streaming.hpp`` explains the algorithm). Token for token equal to
+  NeMo's own buffered streaming at the same settings.
+
+An update carries every committed token so far (committed tokens never change), the speculative
+tail decoded from the right context (replaced by the next update), and the stream time they
+reflect. ``final_redecode=True`` replaces the final text by an offline decode of the whole
+stream at ``finish()`` (when it fits the retained history, ``history_ms``).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from parakeet_trt import _core
+from parakeet_trt.errors import ParakeetError
+from parakeet_trt.session import Session, Transcript, Word
+
+MODES = ("buffered",)
+
+
+@dataclass
+class HypothesisUpdate:
+    """The stream's hypothesis after one step."""
+
+    committed_token_ids: list[int]
+    committed_token_frames: list[int]
+    tail_token_ids: list[int]
+    tail_token_frames: list[int]
+    committed_text: str
+    tail_text: str
+    new_committed: int            # tokens committed by this step (the last ones of committed_token_ids)
+    audio_end_s: float            # stream time of the last sample this update reflects
+    decoded_frames: int
+    is_final: bool = False
+    final: Transcript | None = field(default=None, repr=False)  # set on the final update
+
+    @property
+    def text(self) -> str:
+        """Committed text followed by the tail: what a caption shows now."""
+        return self.committed_text + self.tail_text if self.tail_text else self.committed_text
+
+
+class StreamingSession:
+    """One audio stream through a :class:`Session`'s model and encoder engine (one at a time)."""
+
+    def __init__(self, session: Session | str | None = None, *, mode: str = "buffered", chunk_ms: int = 560,
+                 left_ms: int = 10000, right_ms: int = 560, final_redecode: bool = False, history_ms: int = 30000):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.session = session if isinstance(session, Session) else Session(session)
+        self.mode = mode
+        self.final_redecode = final_redecode
+        self.sample_rate_hz = self.session.sample_rate_hz
+        self._vocab = self.session.model
+        try:
+            self._core = _core.BufferedStreamingSession(self.session.model, self.session.encoder_engine,
+                                                        chunk_ms=int(chunk_ms), left_ms=int(left_ms),
+                                                        right_ms=int(right_ms), history_ms=int(history_ms))
+        except ValueError as error:
+            raise ValueError(f"streaming config: {error}") from None
+        self._ids: list[int] = []
+        self._frames: list[int] = []
+        self._lock = threading.Lock()
+
+    # --- pushing audio ----------------------------------------------------------------------
+
+    def push(self, samples: np.ndarray) -> list[HypothesisUpdate]:
+        """Append mono float32 samples at the model's rate; returns the updates of the steps they completed.
+
+        A block with NaN/Inf samples is refused whole (InvalidAudioError) and changes nothing."""
+        block = np.ascontiguousarray(samples, dtype=np.float32)
+        if block.ndim != 1:
+            raise ValueError(f"push() takes mono samples (1-D), got shape {block.shape}")
+        with self._lock:
+            with self.session._lock:
+                steps = self._core.push(block)
+            return [self._update(s) for s in steps]
+
+    def finish(self) -> list[HypothesisUpdate]:
+        """Flush the right context and close the stream; the returned list ends with the final update."""
+        with self._lock:
+            with self.session._lock:
+                steps = self._core.finish()
+                redecoded = None
+                if self.final_redecode and self._core.samples_received > 0:
+                    try:
+                        redecoded = self._core.redecode(0, self._core.samples_received)
+                    except ParakeetError:
+                        redecoded = None  # longer than the retained history: the streamed text stands
+            updates = [self._update(s) for s in steps]
+            final = updates[-1]
+            final.is_final = True
+            final.final = self._final_transcript(redecoded)
+            return updates
+
+    # --- state ------------------------------------------------------------------------------
+
+    @property
+    def committed_token_ids(self) -> list[int]:
+        return list(self._ids)
+
+    @property
+    def finished(self) -> bool:
+        return self._core.finished
+
+    def _text(self, ids: list[int]) -> str:
+        return self._vocab.detokenize(ids) if ids else ""
+
+    def _update(self, step: dict) -> HypothesisUpdate:
+        committed, tail = step["committed"], step["tail"]
+        self._ids += committed["token_ids"]
+        self._frames += [int(f) for f in committed["token_frames"]]
+        committed_text = self._text(self._ids)
+        tail_text = ""
+        if tail["token_ids"]:
+            tail_text = self._text(self._ids + tail["token_ids"])[len(committed_text):]
+        return HypothesisUpdate(
+            committed_token_ids=list(self._ids), committed_token_frames=list(self._frames),
+            tail_token_ids=list(tail["token_ids"]), tail_token_frames=[int(f) for f in tail["token_frames"]],
+            committed_text=committed_text, tail_text=tail_text, new_committed=len(committed["token_ids"]),
+            audio_end_s=step["audio_end_sample"] / self.sample_rate_hz, decoded_frames=int(step["decoded_frames"]),
+            is_final=bool(step["is_last"]))
+
+    def _final_transcript(self, redecoded: dict | None) -> Transcript:
+        duration = self._core.samples_received / self.sample_rate_hz
+        if redecoded is not None:
+            return Transcript(text=redecoded["text"], token_ids=list(redecoded["token_ids"]),
+                              token_frames=[int(f) for f in redecoded["token_frames"]],
+                              token_durations=list(redecoded["token_durations"]),
+                              words=[Word(w["word"], w["start_s"], w["end_s"]) for w in redecoded["words"]],
+                              audio_duration_s=duration, num_encoder_frames=int(redecoded["num_encoder_frames"]))
+        return Transcript(text=self._text(self._ids), token_ids=list(self._ids), token_frames=list(self._frames),
+                          token_durations=[], words=[], audio_duration_s=duration,
+                          num_encoder_frames=self._frames[-1] + 1 if self._frames else 0)
