@@ -128,8 +128,14 @@ def _check_arch(arch: str) -> Dict[str, Any]:
 
 def model_config(arch: str, tokenizer_dir: str) -> Dict[str, Any]:
     """The NeMo model config (the ``model:`` section) for ``arch``."""
-    p = _check_arch(arch)
+    return tdt_model_config(_check_arch(arch), tokenizer_dir)
+
+
+def tdt_model_config(p: Dict[str, Any], tokenizer_dir: str) -> Dict[str, Any]:
+    """A FastConformer + TDT NeMo model config from architecture parameters (keys of ``_ARCH_PARAMS``;
+    optional ``dropout`` and ``spec_augment`` override the regularisation)."""
     durations = list(DURATIONS)
+    dropout = p.get("dropout", 0.1)
     return {
         "sample_rate": SAMPLE_RATE_HZ,
         "compute_eval_loss": False,
@@ -165,6 +171,7 @@ def model_config(arch: str, tokenizer_dir: str) -> Dict[str, Any]:
             "time_masks": 10,
             "freq_width": 27,
             "time_width": 0.05,
+            **p.get("spec_augment", {}),
         },
         "encoder": {
             "_target_": "nemo.collections.asr.modules.ConformerEncoder",
@@ -188,10 +195,10 @@ def model_config(arch: str, tokenizer_dir: str) -> Dict[str, Any]:
             "conv_kernel_size": p["conv_kernel_size"],
             "conv_norm_type": "batch_norm",
             "conv_context_size": None,
-            "dropout": 0.1,
-            "dropout_pre_encoder": 0.1,
+            "dropout": dropout,
+            "dropout_pre_encoder": dropout,
             "dropout_emb": 0.0,
-            "dropout_att": 0.1,
+            "dropout_att": dropout,
             "stochastic_depth_drop_prob": 0.0,
             "stochastic_depth_mode": "linear",
             "stochastic_depth_start_layer": 1,
@@ -277,7 +284,15 @@ def _corpus(seed: int, n_sentences: int) -> tuple[List[str], str]:
 
 
 def train_tokenizer(out_dir: str | os.PathLike, vocab_size: int, seed: int, n_sentences: int) -> Dict[str, Any]:
-    """Train a SentencePiece BPE tokenizer deterministically; write NeMo's tokenizer dir.
+    """Train a SentencePiece BPE tokenizer on the word-list corpus; see ``train_tokenizer_on``."""
+    sentences, source = _corpus(seed, n_sentences)
+    info = train_tokenizer_on(sentences, out_dir, vocab_size, seed)
+    return {"corpus_source": source, "corpus_sentences": n_sentences, **info}
+
+
+def train_tokenizer_on(sentences: List[str], out_dir: str | os.PathLike, vocab_size: int,
+                       seed: int) -> Dict[str, Any]:
+    """Train a SentencePiece BPE tokenizer deterministically on ``sentences``; write NeMo's tokenizer dir.
 
     Files: ``tokenizer.model``, ``tokenizer.vocab`` (piece<TAB>score) and ``vocab.txt``
     (NeMo's BERT-style list, as ``create_spt_model`` writes it).  Special pieces:
@@ -287,7 +302,6 @@ def train_tokenizer(out_dir: str | os.PathLike, vocab_size: int, seed: int, n_se
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sentences, source = _corpus(seed, n_sentences)
     spm.set_random_generator_seed(seed)
     buf = io.BytesIO()
     spm.SentencePieceTrainer.train(
@@ -323,11 +337,7 @@ def train_tokenizer(out_dir: str | os.PathLike, vocab_size: int, seed: int, n_se
                 continue
             tok = piece[1:] if piece.startswith("\u2581") else f"##{piece}"
             f.write((tok if tok else piece[0]) + "\n")
-    return {
-        "corpus_source": source,
-        "corpus_sentences": n_sentences,
-        "model_sha256": hashlib.sha256(model_bytes).hexdigest(),
-    }
+    return {"model_sha256": hashlib.sha256(model_bytes).hexdigest()}
 
 
 # --------------------------------------------------------------------------------------

@@ -1,0 +1,256 @@
+"""Training loop for the demo model on CPU: TDT loss plus an auxiliary CTC loss, checkpoints, resume.
+
+    trainer = Trainer(model, train_set, eval_set, TrainConfig(), checkpoint_dir)
+    trainer.run()            # resumes from checkpoint_dir/last.pt when it exists
+
+* **Batches.** Utterances are sorted by length, cut into batches of at most ``batch_frames`` padded
+  feature frames, and the batch order is shuffled per epoch from ``(seed, epoch)``: the batch
+  sequence is a pure function of the config, so a resumed run sees exactly the batches an
+  uninterrupted one would.
+* **Loss.** ``parakeet_trt.training.tdt_loss`` (NeMo's TDT loss, CPU) with the model's sigma and
+  omega, reduction ``mean`` (per-utterance loss over its token count, averaged), plus
+  ``ctc_weight`` times a CTC loss on a linear head over the encoder output. The CTC head only
+  trains the encoder faster (transducers from scratch are slow to find alignments); it is not part
+  of the saved model.
+* **Optimizer.** AdamW, linear warm-up then cosine decay to ``final_lr``, gradient norm clipped.
+* **Checkpoints.** Every ``checkpoint_every`` steps and at the end, ``last.pt`` (model, CTC head,
+  optimizer, step, torch RNG) is written atomically. Progress lines go to stderr and every step's
+  numbers to ``train_log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+
+from .feature_shards import FeatureSet
+from .tdt_loss import tdt_loss
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 1600
+    batch_frames: int = 14000        # padded feature frames (10 ms) per batch: about 140 s of audio
+    peak_lr: float = 2.0e-3
+    final_lr: float = 2.0e-5
+    warmup_steps: int = 150
+    weight_decay: float = 1.0e-3
+    grad_clip: float = 1.0
+    ctc_weight: float = 0.3
+    seed: int = 0
+    threads: int = 2
+    checkpoint_every: int = 50
+    eval_every: int = 200
+    eval_utterances: int = 100
+
+
+def make_batches(frames: np.ndarray, batch_frames: int, seed: int, epoch: int) -> List[np.ndarray]:
+    """Length-sorted batches of utterance indices (padded size <= batch_frames), shuffled per epoch."""
+    order = np.argsort(frames, kind="stable")
+    batches, current, longest = [], [], 0
+    for idx in order:
+        longest_if = max(longest, int(frames[idx]))
+        if current and longest_if * (len(current) + 1) > batch_frames:
+            batches.append(np.array(current))
+            current, longest_if = [], int(frames[idx])
+        current.append(int(idx))
+        longest = longest_if
+    if current:
+        batches.append(np.array(current))
+    rng = np.random.default_rng([seed, epoch])
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.peak_lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.final_lr + 0.5 * (cfg.peak_lr - cfg.final_lr) * (1 + math.cos(math.pi * progress))
+
+
+def word_errors(ref: str, hyp: str) -> tuple[int, int]:
+    """(edit distance in words, reference word count)."""
+    return edit_distance(ref.split(), hyp.split()), len(ref.split())
+
+
+def edit_distance(a, b) -> int:
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y))
+        prev = cur
+    return prev[-1]
+
+
+class Trainer:
+    def __init__(self, model, train_set: FeatureSet, eval_set: Optional[FeatureSet], cfg: TrainConfig,
+                 checkpoint_dir, *, progress: bool = True):
+        self.model, self.train_set, self.eval_set, self.cfg = model, train_set, eval_set, cfg
+        self.dir = Path(checkpoint_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.progress = progress
+        self.blank = model.tokenizer.vocab_size
+        self.durations = list(model.cfg.loss.tdt_kwargs.durations)
+        self.sigma = float(model.cfg.loss.tdt_kwargs.sigma)
+        self.omega = float(model.cfg.loss.tdt_kwargs.omega)
+        torch.manual_seed(cfg.seed)
+        self.ctc_head = torch.nn.Linear(model.cfg.encoder.d_model, self.blank + 1)
+        params = list(model.parameters()) + list(self.ctc_head.parameters())
+        self.opt = torch.optim.AdamW(params, lr=cfg.peak_lr, weight_decay=cfg.weight_decay)
+        self.step = 0
+        self.loss_rng = random.Random(cfg.seed)
+        self.tokens = [model.tokenizer.text_to_ids(t) for t in train_set.texts]
+        self.frames = train_set.frames
+
+    # --- checkpoints -------------------------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.dir / "last.pt"
+
+    def save_checkpoint(self) -> None:
+        state = {"step": self.step, "model": self.model.state_dict(), "ctc_head": self.ctc_head.state_dict(),
+                 "opt": self.opt.state_dict(), "torch_rng": torch.get_rng_state(),
+                 "loss_rng": self.loss_rng.getstate(), "config": asdict(self.cfg)}
+        tmp = self.checkpoint_path.with_suffix(".pt.partial")
+        torch.save(state, tmp)
+        os.replace(tmp, self.checkpoint_path)
+
+    def load_checkpoint(self) -> bool:
+        if not self.checkpoint_path.exists():
+            return False
+        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
+        saved = state.get("config", {})
+        if saved != asdict(self.cfg):
+            changed = sorted(k for k in set(saved) | set(asdict(self.cfg)) if saved.get(k) != asdict(self.cfg).get(k))
+            raise ValueError(f"checkpoint {self.checkpoint_path} was made with another training config "
+                             f"(differs in {changed}); delete it or train with the same settings")
+        self.model.load_state_dict(state["model"])
+        self.ctc_head.load_state_dict(state["ctc_head"])
+        self.opt.load_state_dict(state["opt"])
+        torch.set_rng_state(state["torch_rng"])
+        self.loss_rng.setstate(state["loss_rng"])
+        self.step = int(state["step"])
+        return True
+
+    # --- batches -----------------------------------------------------------------------------
+
+    def _batch_schedule(self):
+        """(epoch, batch indices) for every step from 0, deterministic."""
+        epoch = 0
+        while True:
+            for batch in make_batches(self.frames, self.cfg.batch_frames, self.cfg.seed, epoch):
+                yield epoch, batch
+            epoch += 1
+
+    def _collate(self, idx: np.ndarray):
+        feats = [self.train_set.features[i] for i in idx]
+        n_mels = feats[0].shape[0]
+        lengths = torch.tensor([f.shape[1] for f in feats])
+        x = torch.zeros(len(feats), n_mels, int(lengths.max()))
+        for k, f in enumerate(feats):
+            x[k, :, : f.shape[1]] = torch.from_numpy(f.astype(np.float32))
+        toks = [self.tokens[i] for i in idx]
+        y = torch.zeros(len(toks), max(map(len, toks)), dtype=torch.long)
+        for k, t in enumerate(toks):
+            y[k, : len(t)] = torch.tensor(t)
+        return x, lengths, y, torch.tensor([len(t) for t in toks])
+
+    # --- loop ---------------------------------------------------------------------------------
+
+    def train_step(self, batch: np.ndarray) -> Dict[str, float]:
+        m = self.model
+        m.train()
+        x, xl, y, yl = self._collate(batch)
+        x = m.spec_augmentation(input_spec=x, length=xl)
+        enc, enc_len = m.encoder(audio_signal=x, length=xl)
+        dec, _, _ = m.decoder(targets=y, target_length=yl)
+        logits = m.joint.joint(enc.transpose(1, 2), dec.transpose(1, 2))
+        loss_tdt = tdt_loss(logits, y, enc_len, yl, blank_id=self.blank, durations=self.durations,
+                            sigma=self.sigma, omega=self.omega, reduction="mean", rng=self.loss_rng)
+        ctc_logp = self.ctc_head(enc.transpose(1, 2)).log_softmax(-1).transpose(0, 1)
+        loss_ctc = torch.nn.functional.ctc_loss(ctc_logp, y, enc_len, yl, blank=self.blank,
+                                                reduction="mean", zero_infinity=True)
+        loss = loss_tdt + self.cfg.ctc_weight * loss_ctc
+        for group in self.opt.param_groups:
+            group["lr"] = lr_at(self.step, self.cfg)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            list(m.parameters()) + list(self.ctc_head.parameters()), self.cfg.grad_clip)
+        self.opt.step()
+        return {"loss": float(loss), "tdt": float(loss_tdt), "ctc": float(loss_ctc),
+                "grad_norm": float(grad_norm), "lr": lr_at(self.step, self.cfg),
+                "utterances": len(batch), "audio_s": float(xl.sum()) / 100.0}
+
+    def evaluate(self, count: Optional[int] = None) -> Dict[str, float]:
+        """Greedy TDT decoding (NeMo's) of the first ``count`` eval utterances: WER and CER."""
+        if self.eval_set is None:
+            return {}
+        m = self.model
+        m.eval()
+        count = len(self.eval_set.texts) if count is None else min(count, len(self.eval_set.texts))
+        words = word_err = chars = char_err = 0
+        with torch.inference_mode():
+            for i in range(count):
+                f = torch.from_numpy(self.eval_set.features[i].astype(np.float32))[None]
+                enc, enc_len = m.encoder(audio_signal=f, length=torch.tensor([f.shape[2]]))
+                hyp = m.decoding.rnnt_decoder_predictions_tensor(encoder_output=enc, encoded_lengths=enc_len)[0]
+                text = hyp.text if hasattr(hyp, "text") else str(hyp)
+                ref = self.eval_set.texts[i]
+                e, n = word_errors(ref, text)
+                word_err, words = word_err + e, words + n
+                char_err += edit_distance(list(ref), list(text))
+                chars += len(ref)
+        m.train()
+        return {"wer": word_err / max(1, words), "cer": char_err / max(1, chars), "eval_utterances": count}
+
+    def run(self) -> Dict[str, float]:
+        torch.set_num_threads(self.cfg.threads)
+        resumed = self.load_checkpoint()
+        if resumed:
+            self._say(f"resumed from {self.checkpoint_path} at step {self.step}/{self.cfg.steps}")
+        log = open(self.dir / "train_log.jsonl", "a", encoding="utf-8")
+        schedule = self._batch_schedule()
+        for _ in range(self.step):  # skip the batches a previous run already trained on
+            next(schedule)
+        started, first_step = time.monotonic(), self.step
+        try:
+            while self.step < self.cfg.steps:
+                epoch, batch = next(schedule)
+                t0 = time.monotonic()
+                stats = self.train_step(batch)
+                stats.update(step=self.step, epoch=epoch, seconds=time.monotonic() - t0)
+                self.step += 1
+                if not math.isfinite(stats["loss"]):
+                    raise FloatingPointError(f"loss became {stats['loss']} at step {self.step}")
+                if self.step % self.cfg.eval_every == 0 or self.step == self.cfg.steps:
+                    stats.update(self.evaluate(self.cfg.eval_utterances))
+                log.write(json.dumps(stats) + "\n")
+                log.flush()
+                if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+                    self.save_checkpoint()
+                elapsed = time.monotonic() - started
+                eta = elapsed / (self.step - first_step) * (self.cfg.steps - self.step)
+                extra = f" wer {stats['wer']:.3f} cer {stats['cer']:.3f}" if "wer" in stats else ""
+                self._say(f"step {self.step}/{self.cfg.steps} epoch {epoch} loss {stats['loss']:.3f} "
+                          f"(tdt {stats['tdt']:.3f} ctc {stats['ctc']:.3f}) lr {stats['lr']:.2e} "
+                          f"{stats['seconds']:.1f} s/step, ETA {eta / 60:.1f} min{extra}")
+        finally:
+            log.close()
+        return self.evaluate()
+
+    def _say(self, msg: str) -> None:
+        if self.progress:
+            print(f"[train] {msg}", file=sys.stderr, flush=True)

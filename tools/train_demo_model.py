@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Train the demo model (small FastConformer-TDT) on the synthetic corpus, on CPU, and package it.
+
+    tools/train_demo_model.py --work data/demo                 # everything, resumable
+    tools/train_demo_model.py --work data/demo --phase package --out python/parakeet_trt/models/demo
+
+Phases (``--phase all`` runs them in order; each skips what is already done, so rerunning the same
+command after an interruption continues where it stopped):
+
+1. ``prepare``: the BPE tokenizer on the training texts (WORK/tokenizer), then log-mel feature shards
+   of ``--train-utterances`` training and ``--eval-utterances`` held-out utterances
+   (WORK/features, see parakeet_trt/training/feature_shards.py).
+2. ``train``: ``--steps`` optimizer steps (parakeet_trt/training/trainer.py) with checkpoints in
+   WORK/checkpoints (last.pt every 50 steps; train_log.jsonl has every step).
+3. ``package``: the trained weights as a byte-deterministic ``demo.nemo`` in WORK, and its ONNX export
+   (encoder, decoder_joint, decoder step, vocabulary, metadata) into ``--out``.
+
+The architecture is in parakeet_trt/training/demo_model.py. Everything is seeded by ``--seed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "python"))
+
+PHASES = ("prepare", "train", "package")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _say(msg: str) -> None:
+    print(f"[demo] {msg}", file=sys.stderr, flush=True)
+
+
+def prepare(args):
+    from parakeet_trt.training.corpus import plan_utterance, utterance_seed
+    from parakeet_trt.training.demo_model import build_demo_model, train_demo_tokenizer
+    from parakeet_trt.training.feature_shards import write_feature_shards
+
+    tok_dir = args.work / "tokenizer"
+    if not (tok_dir / "tokenizer.model").exists():
+        _say(f"training the tokenizer on {args.train_utterances} training texts")
+        texts = [plan_utterance(utterance_seed("train", args.seed, i)).text for i in range(args.train_utterances)]
+        train_demo_tokenizer(texts, tok_dir, args.seed)
+    model = build_demo_model(str(tok_dir), args.seed)
+    from omegaconf import OmegaConf
+
+    pre_cfg = OmegaConf.to_container(model.cfg.preprocessor, resolve=True)
+    feat_dir = args.work / "features"
+    train = write_feature_shards(feat_dir, "train", args.train_utterances, args.seed, pre_cfg, workers=args.workers)
+    evals = write_feature_shards(feat_dir, "eval", args.eval_utterances, args.seed, pre_cfg, workers=args.workers)
+    return model, train, evals
+
+
+def train(args, model, train_paths, eval_paths):
+    from parakeet_trt.training.feature_shards import load_feature_shards
+    from parakeet_trt.training.trainer import Trainer, TrainConfig
+
+    _say("loading feature shards")
+    train_set, eval_set = load_feature_shards(train_paths), load_feature_shards(eval_paths)
+    hours = float(train_set.frames.sum()) / 100 / 3600
+    _say(f"{len(train_set.texts)} training utterances ({hours:.1f} h), {len(eval_set.texts)} held out; "
+         f"{sum(p.numel() for p in model.parameters()):,} parameters")
+    cfg = TrainConfig(steps=args.steps, seed=args.seed, threads=args.threads)
+    trainer = Trainer(model, train_set, eval_set, cfg, args.work / "checkpoints")
+    started = time.monotonic()
+    result = trainer.run()
+    _say(f"training done ({(time.monotonic() - started) / 60:.1f} min this run); held-out greedy "
+         f"WER {result.get('wer', float('nan')):.3f}, CER {result.get('cer', float('nan')):.3f}")
+    (args.work / "train_result.json").write_text(json.dumps(result, indent=2) + "\n")
+    return model
+
+
+def package(args, model):
+    import torch
+    from omegaconf import open_dict
+
+    from parakeet_trt.export.api import export_model
+    from parakeet_trt.testing.test_models import _write_nemo_deterministic
+
+    ckpt = args.work / "checkpoints" / "last.pt"
+    if not ckpt.exists():
+        raise FileNotFoundError(f"no trained checkpoint at {ckpt}; run the train phase first")
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    if state["step"] < args.steps:
+        raise RuntimeError(f"{ckpt} is at step {state['step']} of {args.steps}; finish the train phase first")
+    model.load_state_dict(state["model"])
+    model.eval()
+    result_path = args.work / "train_result.json"
+    with open_dict(model.cfg):
+        model.cfg.tokenizer.dir = "ptrt-demo-tokenizer"  # no machine-local path in the saved config
+        model.cfg.ptrt_demo_model = {
+            "trainer": "tools/train_demo_model.py", "seed": args.seed, "steps": args.steps,
+            "train_utterances": args.train_utterances,
+            "held_out": json.loads(result_path.read_text()) if result_path.exists() else None,
+        }
+    nemo_path = args.work / "demo.nemo"
+    _write_nemo_deterministic(model, nemo_path)
+    _say(f"wrote {nemo_path} ({nemo_path.stat().st_size / 1e6:.1f} MB); exporting to {args.out}")
+    export_model(nemo_path, args.out)
+    if args.nemo_out:
+        import shutil
+
+        args.nemo_out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(nemo_path, args.nemo_out)
+    total = sum(p.stat().st_size for p in Path(args.out).rglob("*") if p.is_file())
+    _say(f"exported model folder: {total / 1e6:.1f} MB")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=REPO / "data" / "demo",
+                        help="working folder: tokenizer, feature shards, checkpoints, demo.nemo (default data/demo)")
+    parser.add_argument("--phase", choices=("all",) + PHASES, default="all", help="what to run (default all)")
+    parser.add_argument("--out", type=Path, default=REPO / "python" / "parakeet_trt" / "models" / "demo",
+                        help="exported model folder (default: the packaged demo model)")
+    parser.add_argument("--nemo-out", type=Path, default=None, help="also copy demo.nemo here")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the corpus, tokenizer, weights and batches")
+    parser.add_argument("--train-utterances", type=_positive, default=16000)
+    parser.add_argument("--eval-utterances", type=_positive, default=400)
+    parser.add_argument("--steps", type=_positive, default=1600, help="optimizer steps (default 1600)")
+    parser.add_argument("--workers", type=_positive, default=2, help="processes rendering the corpus")
+    parser.add_argument("--threads", type=_positive, default=2, help="torch threads for training")
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    model, train_paths, eval_paths = prepare(args)
+    if args.phase in ("all", "train"):
+        model = train(args, model, train_paths, eval_paths)
+    if args.phase in ("all", "package"):
+        package(args, model)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
