@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "core/streaming_encoder_runner.hpp"
 #include "parakeet_trt/errors.hpp"
 #include "parakeet_trt/model.hpp"
 #include "parakeet_trt/recognizer.hpp"
@@ -52,6 +53,11 @@ class PythonEngine final : public Engine {
     try {
       impl_.attr("run")(tensor_views(inputs, num_inputs), tensor_views(outputs, num_outputs));
     } catch (py::error_already_set& e) {
+      // A Python engine that detects a contract violation (e.g. ONNX Runtime refusing an output
+      // shape) reports it as such, not as an engine failure.
+      if (e.matches(py::module_::import("parakeet_trt._core").attr("ContractViolation"))) {
+        throw Error(ErrorCode::kContractViolation, py::str(e.value()));
+      }
       throw EngineError(description() + " raised " + e.what());
     }
   }
@@ -201,6 +207,12 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("decoder_joint_file", [](const Model& mdl) { return mdl.meta().decoder_joint_graph.file; })
       .def_property_readonly("artifact_sha256", [](const Model& mdl) { return mdl.meta().artifact_sha256; })
       .def("encoded_length", [](const Model& mdl, int64_t frames) { return mdl.meta().encoder.encoded_length(frames); })
+      .def_property_readonly("contract_file", [](const Model& mdl) { return mdl.meta().contract_file; })
+      .def_property_readonly("has_encoder", [](const Model& mdl) { return mdl.contract().has_engine("encoder"); })
+      .def_property_readonly("streaming_profile", [](const Model& mdl) -> py::object {
+        if (!mdl.contract().streaming.present) return py::none();
+        return py::str(mdl.contract().streaming.profile);
+      })
       .def("token_text", [](const Model& mdl, int id) { return mdl.vocabulary().token_text(id); })
       .def("piece", [](const Model& mdl, int id) { return mdl.vocabulary().piece(id); })
       .def(
@@ -303,6 +315,40 @@ PYBIND11_MODULE(_core, m) {
             return py::make_tuple(ids, frames, durations);
           },
           py::arg("projected"), py::arg("num_frames"), "Decode one utterance; returns (token_ids, frames, durations).");
+
+  py::class_<StreamingEncoderRunner>(m, "StreamingEncoderRunner")
+      .def(py::init([](std::shared_ptr<Model> mdl, py::object engine) {
+             return new StreamingEncoderRunner(mdl, std::make_shared<PythonEngine>(std::move(engine)));
+           }),
+           py::arg("model"), py::arg("engine"))
+      .def(
+          "run",
+          [](StreamingEncoderRunner& runner, const FloatArray& window, int64_t length) {
+            if (window.ndim() != 2) throw std::invalid_argument("window must be [n_mels, window_frames]");
+            StreamingEncoderOutput out;
+            {
+              py::gil_scoped_release release;
+              out = runner.run(window.data(), window.shape(0), window.shape(1), length);
+            }
+            FloatArray frames({static_cast<py::ssize_t>(runner.profile().d_model), static_cast<py::ssize_t>(out.num_frames)});
+            std::memcpy(frames.mutable_data(), out.data, static_cast<size_t>(frames.size()) * sizeof(float));
+            py::dict d;
+            d["outputs"] = frames;
+            d["encoded_length"] = out.num_valid_frames;
+            d["cache_len"] = out.cache_len;
+            return d;
+          },
+          py::arg("window"), py::arg("length"),
+          "One call: window [n_mels, window_frames], valid length -> {outputs [d_model, frames], encoded_length, cache_len}.")
+      .def("reset", &StreamingEncoderRunner::reset)
+      .def_property_readonly("calls", &StreamingEncoderRunner::calls)
+      .def_property_readonly("cache_len", &StreamingEncoderRunner::cache_len)
+      .def_property_readonly("profile", [](const StreamingEncoderRunner& r) { return r.profile().profile; })
+      .def_property_readonly("window_frames", [](const StreamingEncoderRunner& r) { return r.profile().window_frames; })
+      .def_property_readonly("advance_frames", [](const StreamingEncoderRunner& r) { return r.profile().advance_frames_per_call; })
+      .def_property_readonly("pre_encode_cache_frames", [](const StreamingEncoderRunner& r) { return r.profile().pre_encode_cache_size; })
+      .def_property_readonly("min_length", [](const StreamingEncoderRunner& r) { return r.profile().min_length; })
+      .def_property_readonly("output_frames", [](const StreamingEncoderRunner& r) { return r.profile().output_frames_per_call; });
 
   py::class_<OfflineRecognizer>(m, "OfflineRecognizer")
       .def(py::init([](std::shared_ptr<Model> mdl, py::object engine) {

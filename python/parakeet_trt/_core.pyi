@@ -47,6 +47,12 @@ class Model:
     decoder_joint_file: str
     artifact_sha256: dict[str, str]
     def encoded_length(self, feature_frames: int) -> int: ...
+    contract_file: str
+    """``<model>.contract.json``; Model.load refuses a folder whose files disagree with it."""
+    has_encoder: bool
+    """Whether the export holds the offline encoder (``encoder.onnx``)."""
+    streaming_profile: str | None
+    """``chunk_isolated`` / ``cache_aware`` for an export with ``encoder_streaming.onnx``, else None."""
     def token_text(self, token_id: int) -> str: ...
     def piece(self, token_id: int) -> str: ...
 
@@ -90,6 +96,31 @@ class EncoderEngine(Protocol):
     """What OfflineRecognizer calls: fill `outputs` (numpy views of the core's buffers) in place."""
 
     def run(self, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> None: ...
+
+class StreamingEncoderRunner:
+    """Runs ``encoder_streaming.onnx`` with caches it owns, asserting the contract on every call.
+
+    Sized from the contract at construction. ``run`` takes one window [n_mels, window_frames]
+    (``pre_encode_cache_frames`` frames of the previous audio, zeros at the start, then new frames;
+    the window advances ``advance_frames`` per call) and its valid length in
+    [min_length, window_frames]. Raises ContractViolation (wrong feature count or window, encoded
+    length, cache length, non-finite outputs, an output shape the engine refuses); after one, every
+    call raises until ``reset()``.
+    """
+
+    def __init__(self, model: Model, engine: EncoderEngine) -> None: ...
+    def run(self, window: np.ndarray, length: int) -> dict:
+        """{"outputs": float32 [d_model, output_frames], "encoded_length": int, "cache_len": int}."""
+    def reset(self) -> None:
+        """Start a new stream: caches and cache length back to zero."""
+    calls: int
+    cache_len: int
+    profile: str
+    window_frames: int
+    advance_frames: int
+    pre_encode_cache_frames: int
+    min_length: int
+    output_frames: int
 
 class OfflineRecognizer:
     """Features → encoder engine → native TDT decoding → text, tokens, words."""

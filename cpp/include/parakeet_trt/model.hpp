@@ -8,19 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "parakeet_trt/contract.hpp"
 #include "parakeet_trt/decoder_step.hpp"
 #include "parakeet_trt/features.hpp"
 #include "parakeet_trt/tdt_decoder.hpp"
 #include "parakeet_trt/vocabulary.hpp"
 
 namespace parakeet_trt {
-
-// One input or output of an exported graph. Symbolic dimensions ("batch", "time") are -1.
-struct TensorSpec {
-  std::string name;
-  std::string dtype;  // "float32", "int64", "int32"
-  std::vector<int64_t> shape;
-};
 
 struct GraphSpec {
   std::string file;
@@ -48,28 +42,36 @@ struct ModelMeta {
   FeatureConfig features;
   EncoderSpec encoder;
   TdtDecodingConfig decoding;
-  GraphSpec encoder_graph;
-  GraphSpec decoder_joint_graph;
+  GraphSpec encoder_graph;            // empty file: not exported (a streaming-only folder)
+  GraphSpec decoder_joint_graph;      // empty file: not exported
+  GraphSpec encoder_streaming_graph;  // empty file: not exported
   std::map<std::string, std::string> artifact_sha256;
+  std::string contract_file;    // "<model>.contract.json"
+  std::string contract_sha256;  // of the contract file, as the exporter wrote it
 
   // Parses and validates model_meta.json text; throws ModelError naming the key.
   static ModelMeta parse(const std::string& json_text);
 };
 
 struct ModelLoadOptions {
-  // Hash every artifact the core reads (vocabulary, decoder weights) against model_meta.json.
-  // Graph files are hashed by whoever loads them into an engine.
+  // Hash every artifact the core reads (vocabulary, decoder weights, the contract) against
+  // model_meta.json and the contract.
   bool verify_hashes = true;
+  // Also hash every graph file against the contract (a graph from another model is refused at
+  // load). Engines that load the graph may hash it again; this makes the C ABI check it too.
+  bool verify_graph_hashes = true;
 };
 
 class Model {
  public:
-  // Loads `directory`; throws ModelError (missing/corrupt files), ContractViolation (artifacts that
-  // disagree with model_meta.json: vocabulary size, tensor shapes, hashes).
+  // Loads `directory`; throws ModelError (missing/corrupt files, no contract), ContractViolation
+  // (artifacts that disagree with model_meta.json or the contract: vocabulary, durations, tensor
+  // shapes, graph I/O, hashes). A folder without a contract is refused (DECISION_LOG, Contract).
   static std::shared_ptr<const Model> load(const std::string& directory, const ModelLoadOptions& options = {});
 
   const std::string& directory() const { return directory_; }
   const ModelMeta& meta() const { return meta_; }
+  const Contract& contract() const { return contract_; }
   const Vocabulary& vocabulary() const { return vocabulary_; }
   const DecoderStepWeights& decoder_weights() const { return decoder_weights_; }
   std::string path_of(const std::string& file) const { return directory_ + "/" + file; }
@@ -78,6 +80,7 @@ class Model {
   Model() = default;
   std::string directory_;
   ModelMeta meta_;
+  Contract contract_;
   Vocabulary vocabulary_;
   DecoderStepWeights decoder_weights_;
 };

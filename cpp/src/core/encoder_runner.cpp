@@ -11,7 +11,7 @@ namespace parakeet_trt {
 EncoderRunner::EncoderRunner(std::shared_ptr<const Model> model, std::shared_ptr<Engine> engine)
     : model_(std::move(model)), engine_(std::move(engine)) {
   if (!engine_) throw Error(ErrorCode::kInvalidArgument, "an encoder engine is required");
-  const GraphSpec& g = model_->meta().encoder_graph;
+  const EngineContract& g = model_->contract().engine("encoder");
   // CONTRACT: the encoder graph takes audio_signal/length and returns outputs/encoded_lengths.
   // SOURCE: NeMo ConformerEncoder.input_types_for_export / output_types_for_export (facts §2.2).
   // WHY: engines are bound by name; a renamed tensor means a graph from another exporter.

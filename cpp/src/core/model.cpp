@@ -6,20 +6,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/contract_json.hpp"
 #include "core/json.hpp"
 #include "core/sha256.hpp"
 #include "parakeet_trt/errors.hpp"
 
 namespace parakeet_trt {
 namespace {
-
-// Integer fields of model_meta.json that the runtime holds as int: refuse what does not fit instead
-// of truncating (2^32 + 250 must not read as 250).
-int as_int32(const Json& value, const std::string& path) {
-  int64_t v = value.as_int(path);
-  if (v < INT32_MIN || v > INT32_MAX) throw ModelError("'" + path + "' = " + std::to_string(v) + " is out of range");
-  return static_cast<int>(v);
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -28,12 +21,6 @@ std::string read_file(const std::string& path) {
   buffer << in.rdbuf();
   if (in.bad()) throw ModelError("read error on '" + path + "'");
   return buffer.str();
-}
-
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 // Settings our front end does not implement must stop the load, not silently change features.
@@ -61,11 +48,11 @@ FeatureConfig parse_features(const Json& f) {
   require_setting(f, "exact_pad", false, "exact_pad=false");
   require_setting(f, "pad_to", 0.0, "pad_to=0");
   FeatureConfig c;
-  c.sample_rate_hz = as_int32(f.at("sample_rate_hz", "features"), "features.sample_rate_hz");
-  c.n_fft = as_int32(f.at("n_fft", "features"), "features.n_fft");
-  c.win_length = as_int32(f.at("win_length", "features"), "features.win_length");
-  c.hop_length = as_int32(f.at("hop_length", "features"), "features.hop_length");
-  c.n_mels = as_int32(f.at("n_mels", "features"), "features.n_mels");
+  c.sample_rate_hz = json_int32(f.at("sample_rate_hz", "features"), "features.sample_rate_hz");
+  c.n_fft = json_int32(f.at("n_fft", "features"), "features.n_fft");
+  c.win_length = json_int32(f.at("win_length", "features"), "features.win_length");
+  c.hop_length = json_int32(f.at("hop_length", "features"), "features.hop_length");
+  c.n_mels = json_int32(f.at("n_mels", "features"), "features.n_mels");
   // NeMo allows preemph: null (no pre-emphasis); we store that as 0.
   const Json& preemph = f.at("preemph", "features");
   c.preemph = preemph.is_null() ? 0.0f : static_cast<float>(preemph.as_number("features.preemph"));
@@ -89,26 +76,6 @@ FeatureConfig parse_features(const Json& f) {
   return c;
 }
 
-std::vector<int64_t> parse_shape(const Json& shape, const std::string& path) {
-  std::vector<int64_t> out;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    const Json& d = shape.at(i);
-    out.push_back(d.type() == Json::Type::kNumber ? d.as_int(path) : -1);
-  }
-  return out;
-}
-
-std::vector<TensorSpec> parse_tensor_specs(const Json& list, const std::string& path) {
-  std::vector<TensorSpec> out;
-  for (size_t i = 0; i < list.size(); ++i) {
-    const Json& t = list.at(i);
-    std::string p = path + "[" + std::to_string(i) + "]";
-    out.push_back(TensorSpec{t.at("name", p).as_string(p + ".name"), t.at("dtype", p).as_string(p + ".dtype"),
-                             parse_shape(t.at("shape", p), p + ".shape")});
-  }
-  return out;
-}
-
 GraphSpec parse_graph(const Json& g, const std::string& path) {
   GraphSpec spec;
   spec.file = g.at("file", path).as_string(path + ".file");
@@ -116,18 +83,9 @@ GraphSpec parse_graph(const Json& g, const std::string& path) {
     const Json& ext = g.at("external_data");
     for (size_t i = 0; i < ext.size(); ++i) spec.external_data.push_back(ext.at(i).as_string(path + ".external_data"));
   }
-  spec.inputs = parse_tensor_specs(g.at("inputs", path), path + ".inputs");
-  spec.outputs = parse_tensor_specs(g.at("outputs", path), path + ".outputs");
+  spec.inputs = json_tensor_specs(g.at("inputs", path), path + ".inputs");
+  spec.outputs = json_tensor_specs(g.at("outputs", path), path + ".outputs");
   return spec;
-}
-
-const TensorSpec& find_spec(const std::vector<TensorSpec>& specs, const std::string& name, const std::string& what) {
-  for (const TensorSpec& s : specs) {
-    if (s.name == name) return s;
-  }
-  std::string names;
-  for (const TensorSpec& s : specs) names += (names.empty() ? "" : ", ") + s.name;
-  throw ContractViolation(what + " '" + name + "'", "present", "absent (have: " + names + ")");
 }
 
 // Copies one named tensor out of decoder_step.bin after checking its declared shape.
@@ -136,7 +94,7 @@ std::vector<float> take_tensor(const Json& tensors, const std::string& blob, con
   std::string path = "decoder_step.tensors." + name;
   if (!tensors.has(name)) throw ModelError("decoder_step.bin index has no tensor '" + name + "'");
   const Json& t = tensors.at(name);
-  std::vector<int64_t> shape = parse_shape(t.at("shape", path), path + ".shape");
+  std::vector<int64_t> shape = json_shape(t.at("shape", path), path + ".shape");
   if (shape != expected_shape) {
     throw ContractViolation(path + ".shape", shape_string(expected_shape), shape_string(shape));
   }
@@ -169,8 +127,8 @@ void verify_hash(const ModelMeta& meta, const std::string& directory, const std:
 
 }  // namespace
 
-const TensorSpec& GraphSpec::input(const std::string& name) const { return find_spec(inputs, name, file + " input"); }
-const TensorSpec& GraphSpec::output(const std::string& name) const { return find_spec(outputs, name, file + " output"); }
+const TensorSpec& GraphSpec::input(const std::string& name) const { return find_tensor_spec(inputs, name, file + " input"); }
+const TensorSpec& GraphSpec::output(const std::string& name) const { return find_tensor_spec(outputs, name, file + " output"); }
 
 int64_t EncoderSpec::encoded_length(int64_t feature_frames) const {
   int64_t length = feature_frames;
@@ -200,12 +158,12 @@ ModelMeta ModelMeta::parse(const std::string& json_text) {
     meta.features = parse_features(root.at("features"));
 
     const Json& enc = root.at("encoder");
-    meta.encoder.d_model = as_int32(enc.at("d_model", "encoder"), "encoder.d_model");
+    meta.encoder.d_model = json_int32(enc.at("d_model", "encoder"), "encoder.d_model");
     meta.encoder.subsampling_factor =
-        as_int32(enc.at("subsampling_factor", "encoder"), "encoder.subsampling_factor");
+        json_int32(enc.at("subsampling_factor", "encoder"), "encoder.subsampling_factor");
     meta.encoder.max_encoder_frames = enc.at("max_encoder_frames", "encoder").as_int("encoder.max_encoder_frames");
     meta.encoder.frame_stride_s = enc.at("frame_stride_s", "encoder").as_number("encoder.frame_stride_s");
-    meta.encoder.feat_in = as_int32(enc.at("feat_in", "encoder"), "encoder.feat_in");
+    meta.encoder.feat_in = json_int32(enc.at("feat_in", "encoder"), "encoder.feat_in");
     if (meta.encoder.max_encoder_frames <= 0) {
       throw ModelError("encoder.max_encoder_frames must be > 0, got " + std::to_string(meta.encoder.max_encoder_frames));
     }
@@ -222,21 +180,32 @@ ModelMeta ModelMeta::parse(const std::string& json_text) {
     }
 
     const Json& dec = root.at("decoding");
-    meta.decoding.vocab_size = as_int32(dec.at("vocab_size", "decoding"), "decoding.vocab_size");
-    meta.decoding.blank_id = as_int32(dec.at("blank_id", "decoding"), "decoding.blank_id");
-    meta.decoding.max_symbols = as_int32(dec.at("max_symbols", "decoding"), "decoding.max_symbols");
+    meta.decoding.vocab_size = json_int32(dec.at("vocab_size", "decoding"), "decoding.vocab_size");
+    meta.decoding.blank_id = json_int32(dec.at("blank_id", "decoding"), "decoding.blank_id");
+    meta.decoding.max_symbols = json_int32(dec.at("max_symbols", "decoding"), "decoding.max_symbols");
     const Json& durations = dec.at("durations", "decoding");
     for (size_t i = 0; i < durations.size(); ++i) {
-      meta.decoding.durations.push_back(as_int32(durations.at(i), "decoding.durations"));
+      meta.decoding.durations.push_back(json_int32(durations.at(i), "decoding.durations"));
     }
     meta.decoding.validate();
 
     const Json& graphs = root.at("graphs");
-    meta.encoder_graph = parse_graph(graphs.at("encoder", "graphs"), "graphs.encoder");
-    // decoder_joint.onnx is optional: the native decoder step reads decoder_step.bin instead
-    // (an `--component encoder` export loads too).
+    // An export holds the offline encoder, the streaming encoder or both; decoder_joint.onnx is
+    // optional (the native decoder step reads decoder_step.bin instead).
+    if (!graphs.has("encoder") && !graphs.has("encoder_streaming")) {
+      throw ModelError("model_meta.json 'graphs' has neither 'encoder' nor 'encoder_streaming'");
+    }
+    if (graphs.has("encoder")) meta.encoder_graph = parse_graph(graphs.at("encoder"), "graphs.encoder");
     if (graphs.has("decoder_joint")) {
       meta.decoder_joint_graph = parse_graph(graphs.at("decoder_joint"), "graphs.decoder_joint");
+    }
+    if (graphs.has("encoder_streaming")) {
+      meta.encoder_streaming_graph = parse_graph(graphs.at("encoder_streaming"), "graphs.encoder_streaming");
+    }
+    if (root.has("contract")) {
+      const Json& c = root.at("contract");
+      meta.contract_file = c.at("file", "contract").as_string("contract.file");
+      meta.contract_sha256 = c.at("sha256", "contract").as_string("contract.sha256");
     }
     for (const auto& kv : root.at("artifacts").items("artifacts")) {
       meta.artifact_sha256[kv.first] = kv.second.as_string("artifacts." + kv.first);
@@ -256,6 +225,35 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
   model->meta_ = ModelMeta::parse(meta_text);
   const ModelMeta& meta = model->meta_;
 
+  // CONTRACT: every model folder carries the contract its exporter wrote; the folder must match it.
+  // SOURCE: DESIGN.md "The contract"; docs/DECISION_LOG.md "Contract" (no contract-less folders).
+  // WHY: an engine or artifact that does not match its model must be refused at load, loudly.
+  if (meta.contract_file.empty()) {
+    throw ModelError("model folder '" + directory + "' has no contract (model_meta.json lists none); "
+                     "re-export it with this version of parakeet-trt export");
+  }
+  std::string contract_text = read_file(directory + "/" + meta.contract_file);
+  if (options.verify_hashes) {
+    Sha256 digest;
+    digest.update(contract_text.data(), contract_text.size());
+    std::string actual = digest.hex_digest();
+    if (actual != meta.contract_sha256) {
+      throw ContractViolation("contract." + meta.contract_file + " sha256", meta.contract_sha256, actual);
+    }
+  }
+  model->contract_ = Contract::parse(contract_text);
+  model->contract_.check_meta(meta);
+  if (options.verify_hashes && options.verify_graph_hashes) {
+    for (const auto& kv : model->contract_.engines) {
+      for (const auto& file_hash : kv.second.sha256) {
+        std::string actual = sha256_file(directory + "/" + file_hash.first);
+        if (actual != file_hash.second) {
+          throw ContractViolation("engines." + kv.first + ".sha256." + file_hash.first, file_hash.second, actual);
+        }
+      }
+    }
+  }
+
   Json root = Json::parse(meta_text);
   try {
     const Json& vocab = root.at("vocabulary");
@@ -265,7 +263,7 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
       std::vector<int> ids;
       if (vocab.has(key)) {
         const Json& list = vocab.at(key);
-        for (size_t i = 0; i < list.size(); ++i) ids.push_back(as_int32(list.at(i), std::string("vocabulary.") + key));
+        for (size_t i = 0; i < list.size(); ++i) ids.push_back(json_int32(list.at(i), std::string("vocabulary.") + key));
       }
       return ids;
     };
@@ -274,6 +272,12 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
     if (static_cast<int64_t>(model->vocabulary_.size()) != declared) {
       throw ContractViolation("vocabulary.size (" + vocab_file + " lines)", std::to_string(declared),
                               std::to_string(model->vocabulary_.size()));
+    }
+    if (options.verify_hashes) {
+      std::string actual = sha256_file(directory + "/" + vocab_file);
+      if (actual != model->contract_.vocabulary_sha256) {
+        throw ContractViolation("vocabulary.sha256", model->contract_.vocabulary_sha256, actual);
+      }
     }
     if (declared != meta.decoding.vocab_size) {
       throw ContractViolation("vocabulary.size", std::to_string(meta.decoding.vocab_size) + " (decoding.vocab_size)",
@@ -289,11 +293,11 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
 
     DecoderStepWeights& w = model->decoder_weights_;
     w.vocab_size = meta.decoding.vocab_size;
-    w.pred_hidden = as_int32(dec.at("pred_hidden", "decoder"), "decoder.pred_hidden");
-    w.pred_rnn_layers = as_int32(dec.at("pred_rnn_layers", "decoder"), "decoder.pred_rnn_layers");
-    w.joint_hidden = as_int32(dec.at("joint_hidden", "decoder"), "decoder.joint_hidden");
-    w.num_outputs = as_int32(dec.at("num_outputs", "decoder"), "decoder.num_outputs");
-    w.encoder_dim = as_int32(dec.at("encoder_dim", "decoder"), "decoder.encoder_dim");
+    w.pred_hidden = json_int32(dec.at("pred_hidden", "decoder"), "decoder.pred_hidden");
+    w.pred_rnn_layers = json_int32(dec.at("pred_rnn_layers", "decoder"), "decoder.pred_rnn_layers");
+    w.joint_hidden = json_int32(dec.at("joint_hidden", "decoder"), "decoder.joint_hidden");
+    w.num_outputs = json_int32(dec.at("num_outputs", "decoder"), "decoder.num_outputs");
+    w.encoder_dim = json_int32(dec.at("encoder_dim", "decoder"), "decoder.encoder_dim");
     int64_t expected_outputs = meta.decoding.vocab_size + 1 + static_cast<int64_t>(meta.decoding.durations.size());
     if (w.num_outputs != expected_outputs) {
       throw ContractViolation("decoder.num_outputs", std::to_string(expected_outputs) +

@@ -54,6 +54,7 @@ class OnnxRuntimeEngine:
         self.description = f"onnxruntime {ort.__version__} {graph_path.name} {self.session.get_providers()[0]}"
         self.input_types = {i.name: i.type for i in self.session.get_inputs()}
         self.output_types = {o.name: o.type for o in self.session.get_outputs()}
+        self.shapes = {t.name: list(t.shape) for t in [*self.session.get_inputs(), *self.session.get_outputs()]}
         if expected_io:
             self._check_io(expected_io)
         self._binding = self.session.io_binding()
@@ -70,6 +71,12 @@ class OnnxRuntimeEngine:
                 if actual[name] != want:
                     raise ContractViolation(
                         f"contract violation: {kind[:-1]} '{name}' dtype: expected {want}, got {actual[name]}")
+                got_shape = self.shapes[name]
+                want_shape = spec.get("shape")
+                if want_shape is not None and (len(got_shape) != len(want_shape) or any(
+                        isinstance(w, int) and g != w for w, g in zip(want_shape, got_shape))):
+                    raise ContractViolation(
+                        f"contract violation: {kind[:-1]} '{name}' shape: expected {want_shape}, got {got_shape}")
 
     def run(self, inputs: dict, outputs: dict) -> None:
         binding = self._binding
@@ -79,11 +86,31 @@ class OnnxRuntimeEngine:
                     binding.bind_cpu_input(name, array)
             for name, array in outputs.items():
                 binding.bind_output(name, "cpu", 0, array.dtype, list(array.shape), array.ctypes.data)
-            self.session.run_with_iobinding(binding)
+            try:
+                self.session.run_with_iobinding(binding)
+            except Exception as exc:
+                self._raise_if_shape_mismatch(exc, inputs, outputs)
+                raise
         finally:
             # The views point into the session's buffers; never keep them past the call.
             binding.clear_binding_inputs()
             binding.clear_binding_outputs()
+
+    def _raise_if_shape_mismatch(self, exc: Exception, inputs: dict, outputs: dict) -> None:
+        """ONNX Runtime refuses a bound output whose shape differs from what the graph computes: that
+        is a contract violation (the graph is not the one the contract sizes buffers for). Re-run
+        unbound, on the failure path only, to name the output and both shapes."""
+        if "shape" not in str(exc).lower():
+            return
+        feeds = {k: np.asarray(v) for k, v in inputs.items() if k in self.input_types}
+        try:
+            got = dict(zip(self.output_types, self.session.run(list(self.output_types), feeds)))
+        except Exception:
+            return
+        for name, array in outputs.items():
+            if name in got and tuple(got[name].shape) != tuple(array.shape):
+                raise ContractViolation(f"contract violation: {self.description} output '{name}' shape: expected "
+                                        f"{list(array.shape)}, got {list(got[name].shape)}") from exc
 
     def run_copy(self, feeds: dict) -> dict:
         """Plain run returning fresh arrays (parity tools and tests)."""

@@ -7,12 +7,25 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
-from . import artifacts, decoder_weights, loading, metadata, onnx_export
+from . import artifacts, decoder_weights, loading, metadata, onnx_export, streaming
 from .errors import ExportError
 
-COMPONENTS = ("all", "encoder", "decoder_joint")
+COMPONENTS = ("all", "encoder", "decoder_joint", "encoder_streaming")
+
+
+def parse_components(component: str) -> List[str]:
+    """``all`` = encoder + decoder_joint; a comma-separated list selects graphs explicitly."""
+    parts = [c.strip() for c in str(component).split(",") if c.strip()]
+    if not parts or any(c not in COMPONENTS for c in parts):
+        raise ExportError(f"component must be one or more of {COMPONENTS} (comma-separated), got {component!r}")
+    out: List[str] = []
+    for c in parts:
+        for g in (("encoder", "decoder_joint") if c == "all" else (c,)):
+            if g not in out:
+                out.append(g)
+    return out
 
 
 @dataclass
@@ -50,6 +63,12 @@ def export_model(
     smoke_test_ort: bool = False,
     max_audio_s: Optional[float] = None,
     log: Optional[Callable[[str], None]] = _stderr_log,
+    streaming_profile: Optional[str] = None,
+    streaming_chunk_size: Optional[int] = None,
+    streaming_shift_size: Optional[int] = None,
+    streaming_left_chunks: Optional[int] = None,
+    streaming_cache_size: Optional[int] = None,
+    streaming_cache_drop_size: Optional[int] = None,
 ) -> ExportResult:
     """Export ``nemo_path`` into ``out_dir``.
 
@@ -58,10 +77,19 @@ def export_model(
     device: torch device for tracing; ``cpu`` is the tested path.
     smoke_test_ort: also run the graphs in ONNX Runtime on random inputs and compare with NeMo.
     max_audio_s: extend the encoder's positional table so one call can take this much audio.
+    streaming_*: the cache-aware streaming encoder (component ``encoder_streaming``): profile
+    ``chunk_isolated`` (NeMo's defaults) or ``cache_aware`` (chunk/shift/left_chunks in encoder
+    frames); cache sizes override NeMo's derived values. See export/streaming.py.
     """
     log = log or (lambda m: None)
-    if component not in COMPONENTS:
-        raise ExportError(f"component must be one of {COMPONENTS}, got {component!r}")
+    components = parse_components(component)
+    want_streaming = "encoder_streaming" in components
+    if streaming_profile is None and want_streaming:
+        streaming_profile = "cache_aware" if streaming_chunk_size is not None else "chunk_isolated"
+    if not want_streaming and any(v is not None for v in (streaming_profile, streaming_chunk_size, streaming_shift_size,
+                                                          streaming_left_chunks, streaming_cache_size,
+                                                          streaming_cache_drop_size)):
+        raise ExportError("streaming options apply to --component encoder_streaming only")
     if max_audio_s is not None and not (max_audio_s > 0):
         raise ExportError(f"max_audio_s must be > 0, got {max_audio_s!r}")
     t0 = time.monotonic()
@@ -81,21 +109,35 @@ def export_model(
     import torch
 
     graphs: Dict[str, Any] = {}
-    if component in ("all", "encoder"):
+    stream_prof = None
+    if "encoder" in components:
         t = time.monotonic()
         info = onnx_export.export_encoder(model, out, log=log)
         onnx_export.check_graph(out / "encoder.onnx")
         graphs["encoder"] = metadata.graph_entry(info, onnx_export.graph_io(out / "encoder.onnx"))
         timings["encoder"] = time.monotonic() - t
-    if component in ("all", "decoder_joint"):
+    if "decoder_joint" in components:
         t = time.monotonic()
         info = onnx_export.export_decoder_joint(model, out, log=log)
         onnx_export.check_graph(out / "decoder_joint.onnx")
         graphs["decoder_joint"] = metadata.graph_entry(info, onnx_export.graph_io(out / "decoder_joint.onnx"))
         timings["decoder_joint"] = time.monotonic() - t
+    if want_streaming:
+        t = time.monotonic()
+        stream_prof = streaming.configure_for_export(
+            model, streaming_profile, chunk_size=streaming_chunk_size, shift_size=streaming_shift_size,
+            left_chunks=streaming_left_chunks, cache_size=streaming_cache_size,
+            cache_drop_size=streaming_cache_drop_size)
+        log(f"streaming profile {stream_prof.profile}: window {stream_prof.window_frames} feature frames, "
+            f"{stream_prof.output_frames_per_call} output frame(s)/call, cache {stream_prof.last_channel_cache_size}")
+        info = streaming.export_encoder_streaming(model, out, stream_prof, log=log)
+        onnx_export.check_graph(out / "encoder_streaming.onnx")
+        graphs["encoder_streaming"] = metadata.graph_entry(info, onnx_export.graph_io(out / "encoder_streaming.onnx"))
+        timings["encoder_streaming"] = time.monotonic() - t
     for name, expected_in, expected_out in (
         ("encoder", onnx_export.ENCODER_INPUTS, onnx_export.ENCODER_OUTPUTS),
         ("decoder_joint", onnx_export.DECODER_JOINT_INPUTS, onnx_export.DECODER_JOINT_OUTPUTS),
+        ("encoder_streaming", streaming.STREAMING_INPUTS, streaming.STREAMING_OUTPUTS),
     ):
         if name in graphs:
             got_in = [d["name"] for d in graphs[name]["inputs"]]
@@ -139,6 +181,11 @@ def export_model(
         "decoder_step": step_meta,
         "artifacts": hashes,
     }
+    if stream_prof is not None:
+        meta["streaming"] = {**stream_prof.as_dict(), "invariants": stream_prof.invariants()}
+    from parakeet_trt.contract import write_contract
+
+    meta["contract"] = write_contract(out, meta, archive.config)
     artifacts.write_json(out / "model_meta.json", meta)
     result = ExportResult(out_dir=out, meta=meta, files=hashes, timings_s=timings)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 FORMAT_VERSION = 1
-EXPORTER_VERSION = 2
+EXPORTER_VERSION = 3
 
 
 def _plain(v):
