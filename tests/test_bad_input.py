@@ -197,7 +197,8 @@ def test_duration_set_that_does_not_match_the_joint(model_copy):
     def more_durations(meta):
         meta["decoding"]["durations"] = [0, 1, 2, 3, 4, 5]
     _rewrite_meta(model_copy, more_durations)
-    with pytest.raises(ContractViolation, match="decoder.num_outputs"):
+    # the contract names the changed field before the joint-width check would
+    with pytest.raises(ContractViolation, match=r"decoding.durations: expected \[0, 1, 2, 3, 4\]"):
         parakeet_trt.Session(model_copy, verify_hashes=False)
 
 
@@ -233,6 +234,11 @@ def test_audio_longer_than_the_positional_table_is_refused(model_copy):
     def tiny_table(meta):
         meta["encoder"]["max_encoder_frames"] = 10
     _rewrite_meta(model_copy, tiny_table)
+    # an export with a 10-frame table: its contract says so too
+    contract_path = model_copy / json.loads((model_copy / "model_meta.json").read_text())["contract"]["file"]
+    contract = json.loads(contract_path.read_text())
+    contract["encoder"]["max_encoder_frames"] = 10
+    contract_path.write_text(json.dumps(contract))
     session = parakeet_trt.Session(model_copy, verify_hashes=False)
     with pytest.raises(InvalidAudioError, match="longer than this export's encoder supports"):
         session.transcribe(np.zeros(16000, np.float32), 16000)

@@ -52,8 +52,10 @@ def _ort(path):
 
 def test_export_is_byte_deterministic(exports):
     a, b = exports
-    assert sorted(p.name for p in a.out_dir.iterdir()) == sorted(ARTIFACTS)
-    for name in ARTIFACTS:
+    contract = a.meta["contract"]["file"]
+    assert contract == f"{a.meta['model_name']}.contract.json"
+    assert sorted(p.name for p in a.out_dir.iterdir()) == sorted(ARTIFACTS + (contract,))
+    for name in ARTIFACTS + (contract,):
         assert (a.out_dir / name).read_bytes() == (b.out_dir / name).read_bytes(), name
 
 

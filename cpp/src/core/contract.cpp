@@ -108,8 +108,9 @@ void check_graph(const Contract& c, const std::string& name, const GraphSpec& gr
   for (const std::string& f : files) {
     auto it = e.sha256.find(f);
     auto art = artifacts.find(f);
-    if (it == e.sha256.end()) throw ContractViolation("engines." + name + ".sha256." + f, "listed", "absent");
-    require_equal("engines." + name + ".sha256." + f, it->second,
+    const std::string field = "engines." + name + "." + f + " sha256";
+    if (it == e.sha256.end()) throw ContractViolation(field, "listed", "absent");
+    require_equal(field, it->second,
                   art == artifacts.end() ? std::string("(not in model_meta.json artifacts)") : art->second);
   }
 }

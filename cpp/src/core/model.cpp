@@ -248,7 +248,7 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
       for (const auto& file_hash : kv.second.sha256) {
         std::string actual = sha256_file(directory + "/" + file_hash.first);
         if (actual != file_hash.second) {
-          throw ContractViolation("engines." + kv.first + ".sha256." + file_hash.first, file_hash.second, actual);
+          throw ContractViolation("engines." + kv.first + "." + file_hash.first + " sha256", file_hash.second, actual);
         }
       }
     }

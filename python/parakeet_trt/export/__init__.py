@@ -30,7 +30,7 @@ __all__ = [
     "COMPONENTS",
 ]
 
-COMPONENTS = ("all", "encoder", "decoder_joint")
+COMPONENTS = ("all", "encoder", "decoder_joint", "encoder_streaming")
 
 
 def __getattr__(name: str):

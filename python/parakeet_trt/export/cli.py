@@ -9,7 +9,12 @@ Writes into --out:
                                       prednet_lengths, output_states_1/2
   decoder_step.bin                    embedding, LSTM and joint weights, raw float32, 64-byte aligned
   vocab.txt                           one token per line, id order (blank not listed)
+  encoder_streaming.onnx              (--component encoder_streaming) NeMo's cache-aware step:
+                                      audio_signal [B,n_mels,window], length, cache_last_channel,
+                                      cache_last_time, cache_last_channel_len -> outputs,
+                                      encoded_lengths and the next caches
   model_meta.json                     everything the runtime needs, read from the .nemo
+  <model>.contract.json               the contract the runtime checks (docs/CONTRACT_SOURCES.md)
 
 The export is deterministic: the same .nemo gives byte-identical files. ONNX opset 17,
 TorchScript exporter (dynamo=False), onnx.checker-clean. Progress goes to stderr; a JSON
@@ -30,9 +35,24 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--model", required=True, type=Path, help="input .nemo file")
     parser.add_argument("--out", required=True, type=Path, help="output directory (created if missing)")
-    parser.add_argument("--component", default="all", choices=["all", "encoder", "decoder_joint"],
-                        help="what to export (default all). encoder/decoder_joint write that graph plus "
-                             "decoder_step.bin, vocab.txt and a model_meta.json listing only what was written")
+    parser.add_argument("--component", default="all",
+                        help="what to export, comma-separated: all (= encoder,decoder_joint), encoder, "
+                             "decoder_joint, encoder_streaming. Every export also writes decoder_step.bin, "
+                             "vocab.txt, model_meta.json and <model>.contract.json")
+    parser.add_argument("--streaming-profile", choices=["chunk_isolated", "cache_aware"], default=None,
+                        help="encoder_streaming profile (default: cache_aware when --streaming-chunk-size is "
+                             "given, else chunk_isolated = NeMo's default streaming parameters)")
+    parser.add_argument("--streaming-chunk-size", type=int, default=None,
+                        help="cache_aware: encoder frames per call (80 ms each for parakeet)")
+    parser.add_argument("--streaming-shift-size", type=int, default=None,
+                        help="cache_aware: encoder frames committed and emitted per call (<= chunk)")
+    parser.add_argument("--streaming-left-chunks", type=int, default=None,
+                        help="cache_aware: attention cache = left_chunks * chunk encoder frames")
+    parser.add_argument("--streaming-cache-size", type=int, default=None,
+                        help="override the attention cache length (encoder frames); chunk_isolated default: "
+                             "its cache_drop_size, since NeMo's 10000 does not fit the positional table")
+    parser.add_argument("--streaming-cache-drop-size", type=int, default=None,
+                        help="override NeMo's cache_drop_size (encoder frames recomputed each call)")
     parser.add_argument("--device", default="cpu", help="torch device used for tracing (default cpu)")
     parser.add_argument("--smoke-test-ort", action="store_true",
                         help="run the exported graphs in ONNX Runtime on random inputs and report the max abs "
@@ -54,6 +74,11 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         res = export_model(args.model, args.out, component=args.component, device=args.device,
                            smoke_test_ort=args.smoke_test_ort, max_audio_s=args.max_audio_s,
+                           streaming_profile=args.streaming_profile, streaming_chunk_size=args.streaming_chunk_size,
+                           streaming_shift_size=args.streaming_shift_size,
+                           streaming_left_chunks=args.streaming_left_chunks,
+                           streaming_cache_size=args.streaming_cache_size,
+                           streaming_cache_drop_size=args.streaming_cache_drop_size,
                            log=(lambda m: None) if args.quiet else _log)
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)
