@@ -25,7 +25,9 @@ CONTRACT_VERSION = 1
 # Values: measured on the tiny and full-size test models (docs/VALIDATION_REPORT_ORT.md) with
 # about 10x headroom; features from docs/PARITY_OFFLINE.md (DECISION_LOG, features).
 TOLERANCES: Dict[str, Dict[str, Any]] = {
-    "features": {"abs": 1e-3, "rel": 0.0, "compare": "valid frames, C++ vs NeMo preprocessor"},
+    "features": {"abs": 3e-3, "rel": 0.0,
+                 "compare": "valid frames, C++ vs NeMo preprocessor (1e-3 on all but quiet noise and a pure chirp, "
+                            "ill-conditioned in NeMo's own float32 arithmetic: DECISION_LOG, features)"},
     "encoder": {"abs": 1e-4, "rel": 1e-4, "compare": "valid frames, ONNX Runtime vs NeMo encoder"},
     "encoder_streaming": {"abs": 1e-4, "rel": 1e-4,
                           "compare": "outputs and next caches per chunk, ONNX Runtime vs NeMo cache_aware_stream_step"},

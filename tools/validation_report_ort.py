@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Generate docs/VALIDATION_REPORT_ORT.md (+ one PNG per model): the ONNX Runtime validation ladder.
+
+    tools/validation_report_ort.py [--archs tiny,parakeet-tdt-0.6b-v3] [--out docs/VALIDATION_REPORT_ORT.md]
+
+For each test model (cached exports, built on first use): features, offline encoder, decoder_joint,
+native decoder step, decoded tokens, the streaming encoder of each profile (functional and
+closed-loop, error per chunk plotted), and each profile's tokens against offline decoding of the
+same audio (token edit distance; WER once the demo model exists). Runs single-threaded so the
+numbers regenerate identically; only the timings line changes between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NUM_CHUNKS = {"tiny": 60, "parakeet-tdt-0.6b-v3": 16}
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2e}"
+
+
+def run_arch(arch: str, cache: Path, out_dir: Path, timings: dict) -> list[str]:
+    import parakeet_trt
+    from parakeet_trt import _core
+    from parakeet_trt.parity import ladder
+    from parakeet_trt.parity.streaming import cached_streaming_export, plot_errors
+    from parakeet_trt.testing.exports import cached_export_dir, cached_nemo_path
+    from parakeet_trt.testing.signals import speech_signals, synthetic_signals
+    from parakeet_trt.testing.test_models import load_test_model
+
+    t0 = time.monotonic()
+    export_dir = cached_export_dir(arch, None, cache)
+    stream_dirs = {p: cached_streaming_export(arch, p, cache) for p in ("chunk_isolated", "cache_aware")}
+    nemo = load_test_model(cached_nemo_path(arch, None, cache))
+    core_model = _core.Model.load(str(export_dir))
+    session = parakeet_trt.Session(export_dir, providers=["CPUExecutionProvider"], intra_op_threads=1)
+    speech = speech_signals(0, include_long=False)
+    signals = synthetic_signals(0) + speech if arch == "tiny" else synthetic_signals(0)[:4] + speech[:3]
+    rungs = [
+        ladder.features_rung(nemo, core_model, signals),
+        ladder.encoder_rung(nemo, export_dir, core_model, signals),
+        ladder.decoder_joint_rung(nemo, export_dir),
+        ladder.decoder_step_rung(nemo, core_model),
+        ladder.tokens_rung(nemo, session, signals),
+    ]
+    streams = {p: ladder.streaming_rungs(nemo, d, NUM_CHUNKS[arch]) for p, d in stream_dirs.items()}
+    vs_offline = {p: ladder.streaming_vs_offline(d, session, speech) for p, d in stream_dirs.items()}
+    png = out_dir / f"VALIDATION_REPORT_ORT_{arch}.png"
+    plot_errors({f"{p} {m}": s for p, modes in streams.items() for m, s in modes.items()}, png,
+                f"{arch}: streaming encoder error per chunk (ORT vs NeMo)")
+    timings[arch] = time.monotonic() - t0
+
+    lines = [f"## {arch} (seed {core_model.name.split('seed')[-1].split('-')[0]})", "",
+             "| component | compared | max abs error | max abs reference | relative | tolerance (abs, rel) | result |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rungs:
+        if r["component"] == "tokens":
+            lines.append(f"| tokens | {r['items']} signals, {r['tokens']} NeMo tokens | identical on "
+                         f"{r['identical']}/{r['items']} | | | identical ids | {'pass' if r['passed'] else 'FAIL'} |")
+            continue
+        tol = r["tolerance"]
+        lines.append(f"| {r['component']} | {r.get('items', '')} | {_fmt(r['max_abs_error'])} | "
+                     f"{_fmt(r['max_abs_reference'])} | {_fmt(r['rel_error'])} | {tol['abs']:g}, {tol['rel']:g} | "
+                     f"{'pass' if r['passed'] else 'FAIL'} |")
+    lines += ["", "Streaming encoder (`encoder_streaming.onnx`) per profile, seeded N(0,1) features:", "",
+              "| profile | mode | chunks | pass rate | max abs | P95 | P99 | trend (last/first third) | cache len (last) |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for p, modes in streams.items():
+        for m, s in modes.items():
+            lines.append(f"| {p} | {m} | {s['num_chunks']} | {s['pass_rate']:.3f} | {_fmt(s['max_abs_error'])} | "
+                         f"{_fmt(s['p95_abs_error'])} | {_fmt(s['p99_abs_error'])} | {s['trend_ratio']:.2f} | "
+                         f"{s['chunks'][-1]['cache_len']} |")
+    lines += ["", f"![error per chunk]({png.name})", "",
+              "Streaming tokens against offline decoding of the same audio (espeak-ng speech; whole-utterance "
+              "features cut into the profile's windows; random weights, so only the distance is meaningful):", "",
+              "| profile | signals | offline tokens | token edit distance | token error rate |", "|---|---|---|---|---|"]
+    for p, v in vs_offline.items():
+        lines.append(f"| {p} | {len(v['signals'])} | {v['offline_tokens']} | {v['token_edit_distance']} | "
+                     f"{v['token_error_rate']:.3f} |")
+    lines.append("")
+    return lines
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--archs", default="tiny,parakeet-tdt-0.6b-v3")
+    p.add_argument("--out", type=Path, default=REPO / "docs" / "VALIDATION_REPORT_ORT.md")
+    args = p.parse_args(argv)
+    cache = Path(os.environ.get("PARAKEET_TRT_CACHE", REPO / ".cache"))
+    import onnxruntime
+    import torch
+    import nemo
+
+    timings: dict = {}
+    body = []
+    for arch in args.archs.split(","):
+        print(f"[validation] {arch}", file=sys.stderr, flush=True)
+        body += run_arch(arch, cache, args.out.parent, timings)
+    head = ["# ONNX Runtime validation report", "",
+            "Generated by `tools/validation_report_ort.py`; do not edit by hand. Each component against its "
+            "reference (NeMo in PyTorch, CPU), tolerances from the contract (`tolerances`). "
+            "The demo model joins this report once it exists (issue 8).", "",
+            f"Versions: onnxruntime {onnxruntime.__version__}, torch {torch.__version__}, nemo {nemo.__version__}; "
+            "CPUExecutionProvider, 1 thread.", "",
+            "Timings (s): " + ", ".join(f"{a} {t:.0f}" for a, t in timings.items()), ""]
+    args.out.write_text("\n".join(head + body), encoding="utf-8")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
