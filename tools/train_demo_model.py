@@ -10,7 +10,7 @@ command after an interruption continues where it stopped):
 1. ``prepare``: the BPE tokenizer on the training texts (WORK/tokenizer), then log-mel feature shards
    of ``--train-utterances`` training and ``--eval-utterances`` held-out utterances
    (WORK/features, see parakeet_trt/training/feature_shards.py).
-2. ``train``: ``--steps`` optimizer steps (parakeet_trt/training/trainer.py) with checkpoints in
+2. ``train``: ``--steps`` optimizer steps (about 80 s of audio each) (parakeet_trt/training/trainer.py) with checkpoints in
    WORK/checkpoints (last.pt every 50 steps; train_log.jsonl has every step).
 3. ``package``: the trained weights as a byte-deterministic ``demo.nemo`` in WORK, and its ONNX export
    (encoder, decoder_joint, decoder step, vocabulary, metadata) into ``--out``.
@@ -132,9 +132,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the corpus, tokenizer, weights and batches")
     parser.add_argument("--train-utterances", type=_positive, default=16000)
     parser.add_argument("--eval-utterances", type=_positive, default=400)
-    parser.add_argument("--steps", type=_positive, default=1600, help="optimizer steps (default 1600)")
+    parser.add_argument("--steps", type=_positive, default=2500, help="optimizer steps (default 2500)")
     parser.add_argument("--workers", type=_positive, default=2, help="processes rendering the corpus")
-    parser.add_argument("--threads", type=_positive, default=2, help="torch threads for training")
+    parser.add_argument("--threads", type=_positive, default=1,
+                        help="torch threads for training (default 1: on a shared 2-core machine a second thread "
+                             "spin-waits for a busy core and slows training several times)")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from parakeet_trt import _core
-from parakeet_trt.errors import ParakeetError
+from parakeet_trt.errors import InvalidAudioError, ParakeetError
 from parakeet_trt.session import Session, Transcript, Word
 
 MODES = ("buffered",)
@@ -79,10 +79,14 @@ class StreamingSession:
 
     # --- pushing audio ----------------------------------------------------------------------
 
-    def push(self, samples: np.ndarray) -> list[HypothesisUpdate]:
+    def push(self, samples: np.ndarray, sample_rate_hz: int | None = None) -> list[HypothesisUpdate]:
         """Append mono float32 samples at the model's rate; returns the updates of the steps they completed.
 
-        A block with NaN/Inf samples is refused whole (InvalidAudioError) and changes nothing."""
+        A block with NaN/Inf samples, or declared at another ``sample_rate_hz``, is refused whole
+        (InvalidAudioError) and changes nothing: resample before streaming (the live pipeline does)."""
+        if sample_rate_hz is not None and int(sample_rate_hz) != self.sample_rate_hz:
+            raise InvalidAudioError(f"push() got audio at {sample_rate_hz} Hz; this stream takes "
+                                    f"{self.sample_rate_hz} Hz mono (resample first)")
         block = np.ascontiguousarray(samples, dtype=np.float32)
         if block.ndim != 1:
             raise ValueError(f"push() takes mono samples (1-D), got shape {block.shape}")

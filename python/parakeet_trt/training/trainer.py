@@ -39,16 +39,16 @@ from .tdt_loss import tdt_loss
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 1600
-    batch_frames: int = 14000        # padded feature frames (10 ms) per batch: about 140 s of audio
+    steps: int = 2500
+    batch_frames: int = 8000         # padded feature frames (10 ms) per batch: about 80 s of audio
     peak_lr: float = 2.0e-3
     final_lr: float = 2.0e-5
-    warmup_steps: int = 150
+    warmup_steps: int = 100
     weight_decay: float = 1.0e-3
     grad_clip: float = 1.0
     ctc_weight: float = 0.3
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
     checkpoint_every: int = 50
     eval_every: int = 200
     eval_utterances: int = 100

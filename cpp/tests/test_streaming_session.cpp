@@ -1,0 +1,174 @@
+// Buffered streaming session: no heap allocation in the steady-state loop, chunking independence,
+// NeMo's buffer bookkeeping, state errors. Runs the packaged model's real features, decoder weights
+// and vocabulary; the encoder is a deterministic C++ engine (a fixed function of the features), so
+// the whole C++ loop is exercised without ONNX Runtime (which is reached from Python only).
+#define PTRT_TEST_COUNT_ALLOCATIONS
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "parakeet_trt/errors.hpp"
+#include "parakeet_trt/model.hpp"
+#include "parakeet_trt/streaming.hpp"
+#include "test_support.hpp"
+
+using namespace parakeet_trt;
+
+namespace {
+
+const char* kModelDir = PTRT_SOURCE_DIR "/python/parakeet_trt/models/default";
+
+// outputs[d][t] = 3 * sin(0.7 d + mean over mels of features at frame 8 t) -- allocation-free,
+// depends on the audio (so decoding varies), and reports NeMo's encoded length.
+class FormulaEncoder final : public Engine {
+ public:
+  explicit FormulaEncoder(const Model& model) : spec_(model.meta().encoder), n_mels_(model.meta().features.n_mels) {}
+  void run(const TensorView* inputs, size_t, TensorView* outputs, size_t) override {
+    const float* features = static_cast<const float*>(inputs[0].data);
+    const int64_t frames = inputs[0].shape[2];
+    const int64_t length = *static_cast<const int64_t*>(inputs[1].data);
+    float* out = static_cast<float*>(outputs[0].data);
+    const int64_t d_model = outputs[0].shape[1], t_out = outputs[0].shape[2];
+    for (int64_t t = 0; t < t_out; ++t) {
+      const int64_t f = std::min<int64_t>(t * 8, frames - 1);
+      float mean = 0.f;
+      for (int m = 0; m < n_mels_; ++m) mean += features[m * frames + f];
+      mean /= static_cast<float>(n_mels_);
+      for (int64_t d = 0; d < d_model; ++d) out[d * t_out + t] = 3.f * std::sin(0.7f * static_cast<float>(d) + mean);
+    }
+    *static_cast<int64_t*>(outputs[1].data) = spec_.encoded_length(length);
+    ++calls;
+  }
+  std::string description() const override { return "formula encoder (test)"; }
+  int64_t calls = 0;
+
+ private:
+  EncoderSpec spec_;
+  int n_mels_;
+};
+
+std::vector<float> test_audio(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> noise(0.f, 0.05f);
+  std::vector<float> a(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const double t = static_cast<double>(i) / 16000.0;
+    a[static_cast<size_t>(i)] = static_cast<float>(0.3 * std::sin(2 * M_PI * (200 + 150 * std::sin(t * 1.3)) * t) *
+                                                   (0.5 + 0.5 * std::sin(t * 5.0))) + noise(rng);
+  }
+  return a;
+}
+
+struct Run {
+  std::vector<int> ids;
+  std::vector<int64_t> frames;
+  std::vector<int64_t> step_ends;
+};
+
+Run stream(const std::shared_ptr<const Model>& model, const std::vector<float>& audio, int64_t block,
+           BufferedStreamingConfig cfg) {
+  auto engine = std::make_shared<FormulaEncoder>(*model);
+  BufferedStreamingSession s(model, engine, cfg);
+  Run run;
+  auto on_step = [&](const StreamingStep& st) {
+    for (int64_t i = 0; i < st.num_committed; ++i) {
+      run.ids.push_back(st.committed[i].token_id);
+      run.frames.push_back(st.committed[i].frame);
+    }
+    run.step_ends.push_back(st.audio_end_sample);
+  };
+  for (size_t i = 0; i < audio.size(); i += static_cast<size_t>(block)) {
+    s.push(audio.data() + i, std::min<int64_t>(block, static_cast<int64_t>(audio.size() - i)), on_step);
+  }
+  s.finish(on_step);
+  return run;
+}
+
+void test_steady_state_allocates_nothing() {
+  auto model = Model::load(kModelDir);
+  auto engine = std::make_shared<FormulaEncoder>(*model);
+  BufferedStreamingConfig cfg;
+  cfg.chunk_ms = 160;
+  cfg.left_ms = 1600;
+  cfg.right_ms = 320;
+  cfg.history_ms = 4000;
+  BufferedStreamingSession s(model, engine, cfg);
+  const int64_t block = 2560;  // one 160 ms chunk per push after the first step
+  const std::vector<float> audio = test_audio(block * 1100, 7);
+  int64_t steps = 0, tokens = 0;
+  auto on_step = [&](const StreamingStep& st) {
+    ++steps;
+    tokens += st.num_committed;
+  };
+  // Warm-up: the buffer grows to its full left context (10 steps), the encoder runner's output
+  // buffer reaches its steady size.
+  for (int i = 0; i < 50; ++i) s.push(audio.data() + i * block, block, on_step);
+  const int64_t warm_steps = steps;
+  int64_t allocations = -1;
+  {
+    ptrt_test::AllocationCounter counter;
+    for (int i = 50; i < 1100; ++i) s.push(audio.data() + i * block, block, on_step);
+    allocations = counter.count();
+  }
+  std::printf("  steady state: %lld steps, %lld tokens, %lld allocations\n", static_cast<long long>(steps - warm_steps),
+              static_cast<long long>(tokens), static_cast<long long>(allocations));
+  PTRT_CHECK(steps - warm_steps >= 1000);
+  PTRT_CHECK(tokens > 0);
+  PTRT_CHECK_EQ(allocations, 0);
+}
+
+void test_push_size_does_not_change_the_result() {
+  auto model = Model::load(kModelDir);
+  BufferedStreamingConfig cfg;
+  cfg.chunk_ms = 240;
+  cfg.left_ms = 800;
+  cfg.right_ms = 160;
+  const std::vector<float> audio = test_audio(16000 * 7 + 333, 3);
+  const Run a = stream(model, audio, 1, cfg), b = stream(model, audio, 37, cfg), c = stream(model, audio, 16000, cfg);
+  PTRT_CHECK(!a.ids.empty());
+  PTRT_CHECK(a.ids == b.ids && b.ids == c.ids);
+  PTRT_CHECK(a.frames == b.frames && b.frames == c.frames);
+  PTRT_CHECK(a.step_ends == b.step_ends && b.step_ends == c.step_ends);
+  // NeMo's schedule: first step at C + R samples, then every C, the last at the end of the audio.
+  const int64_t C = 3 * 1280, R = 2 * 1280;
+  PTRT_CHECK_EQ(a.step_ends.front(), C + R);
+  for (size_t i = 1; i + 1 < a.step_ends.size(); ++i) PTRT_CHECK_EQ(a.step_ends[i] - a.step_ends[i - 1], C);
+  PTRT_CHECK_EQ(a.step_ends.back(), static_cast<int64_t>(audio.size()));
+  // Token frames are global and non-decreasing.
+  for (size_t i = 1; i < a.frames.size(); ++i) PTRT_CHECK(a.frames[i] >= a.frames[i - 1]);
+}
+
+void test_state_and_input_errors() {
+  auto model = Model::load(kModelDir);
+  auto engine = std::make_shared<FormulaEncoder>(*model);
+  BufferedStreamingConfig cfg;
+  cfg.chunk_ms = 100;
+  PTRT_CHECK_THROWS(BufferedStreamingSession(model, engine, cfg), std::invalid_argument, "multiple of the encoder frame");
+  cfg.chunk_ms = 160;
+  BufferedStreamingSession s(model, engine, cfg);
+  auto ignore = [](const StreamingStep&) {};
+  std::vector<float> audio = test_audio(8000, 1);
+  audio[99] = NAN;
+  PTRT_CHECK_THROWS(s.push(audio.data(), 8000, ignore), InvalidAudio, "sample 99 is NaN");
+  PTRT_CHECK_EQ(s.samples_received(), 0);
+  s.push(audio.data(), 0, ignore);
+  s.push(audio.data(), 99, ignore);
+  PTRT_CHECK_EQ(s.samples_received(), 99);
+  s.finish(ignore);
+  PTRT_CHECK_THROWS(s.push(audio.data(), 10, ignore), Error, "after finish");
+  PTRT_CHECK_THROWS(s.finish(ignore), Error, "already closed");
+  PTRT_CHECK_THROWS(s.redecode(0, 5000), InvalidAudio, "retains samples");
+}
+
+}  // namespace
+
+int main() {
+  return ptrt_test::run_tests({
+      {"steady_state_allocates_nothing", &test_steady_state_allocates_nothing},
+      {"push_size_does_not_change_the_result", &test_push_size_does_not_change_the_result},
+      {"state_and_input_errors", &test_state_and_input_errors},
+  });
+}

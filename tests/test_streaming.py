@@ -1,0 +1,124 @@
+"""Buffered streaming against NeMo's own buffered streaming, push-size invariance, bad input mid-stream."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import parakeet_trt
+from parakeet_trt.errors import InvalidAudioError, ParakeetError
+from parakeet_trt.testing.nemo_buffered import nemo_buffered_decode
+from parakeet_trt.testing.signals import all_signals
+
+# (chunk, left, right) in ms: the issue's 560 ms chunk with NeMo's 10 s left context, and a
+# low-latency setting whose small buffers put many seams inside words.
+SETTINGS = [(560, 10000, 560), (160, 1600, 320), (80, 800, 0)]
+
+
+@pytest.fixture(scope="module")
+def parity_signals():
+    # Every other short signal plus all speech: silence, noise, tones, odd lengths, espeak speech.
+    signals = all_signals(include_long=False)
+    chosen = [s for i, s in enumerate(signals) if i % 2 == 0 or s.name.startswith("speech")]
+    assert len(chosen) >= 10
+    return chosen
+
+
+def stream(session, audio, chunk_ms, left_ms, right_ms, block=3700, **kwargs):
+    st = parakeet_trt.StreamingSession(session, chunk_ms=chunk_ms, left_ms=left_ms, right_ms=right_ms, **kwargs)
+    updates = []
+    for i in range(0, len(audio), block):
+        updates += st.push(audio[i:i + block])
+    updates += st.finish()
+    return st, updates
+
+
+@pytest.mark.parametrize("chunk_ms,left_ms,right_ms", SETTINGS)
+def test_buffered_equals_nemo_buffered_streaming(tiny_nemo_model, tiny_session, parity_signals, chunk_ms, left_ms, right_ms):
+    emitted = 0
+    for sig in parity_signals:
+        audio = sig.samples.astype(np.float32)
+        ref = nemo_buffered_decode(tiny_nemo_model, audio, chunk_ms, left_ms, right_ms)
+        _, updates = stream(tiny_session, audio, chunk_ms, left_ms, right_ms)
+        assert updates[-1].committed_token_ids == ref["token_ids"], sig.name
+        assert [u.new_committed for u in updates] == [s["num_committed"] for s in ref["steps"]], sig.name
+        assert [round(u.audio_end_s * 16000) for u in updates] == [s["audio_end_sample"] for s in ref["steps"]]
+        emitted += len(ref["token_ids"])
+    assert emitted > 50  # the comparison covers real decoding, not empty outputs
+
+
+def test_same_tokens_whatever_the_push_size(tiny_session, speech_signal):
+    audio = speech_signal.astype(np.float32)
+    results = {}
+    for block in (1, 37, 16000):
+        _, updates = stream(tiny_session, audio, 160, 1600, 320, block=block)
+        results[block] = [(u.committed_token_ids, u.tail_token_ids, u.audio_end_s) for u in updates]
+    assert results[1] == results[37] == results[16000]
+    assert len(results[1][-1][0]) > 5
+
+
+def test_committed_tokens_only_grow_and_tail_is_speculative(tiny_session, speech_signal):
+    _, updates = stream(tiny_session, speech_signal.astype(np.float32), 160, 1600, 320)
+    for prev, cur in zip(updates, updates[1:]):
+        assert cur.committed_token_ids[:len(prev.committed_token_ids)] == prev.committed_token_ids
+        assert cur.committed_text.startswith(prev.committed_text)
+    assert any(u.tail_token_ids for u in updates[:-1])
+    assert updates[-1].tail_token_ids == [] and updates[-1].is_final
+
+
+def test_bad_input_mid_stream_keeps_what_was_committed(tiny_session, speech_signal):
+    audio = speech_signal.astype(np.float32)
+    _, clean = stream(tiny_session, audio, 160, 1600, 320, block=4000)
+    st = parakeet_trt.StreamingSession(tiny_session, chunk_ms=160, left_ms=1600, right_ms=320)
+    updates = st.push(audio[:32000])
+    committed = st.committed_token_ids
+    assert committed, "the first two seconds should commit tokens"
+
+    bad = audio[32000:36000].copy()
+    bad[123] = np.nan
+    with pytest.raises(InvalidAudioError, match="sample 123 is NaN"):
+        st.push(bad)
+    inf = audio[32000:36000].copy()
+    inf[7] = np.inf
+    with pytest.raises(InvalidAudioError, match="infinite"):
+        st.push(inf)
+    assert st.committed_token_ids == committed
+    assert st.push(np.zeros(0, np.float32)) == []
+    with pytest.raises(InvalidAudioError, match="44100 Hz"):
+        st.push(audio[32000:36000], sample_rate_hz=44100)
+    with pytest.raises(ValueError, match="mono"):
+        st.push(np.zeros((10, 2), np.float32))
+    assert st.committed_token_ids == committed
+
+    # The refused blocks changed nothing: the rest of the stream gives the clean result.
+    for i in range(32000, len(audio), 4000):
+        updates += st.push(audio[i:i + 4000])
+    updates += st.finish()
+    assert updates[-1].committed_token_ids == clean[-1].committed_token_ids
+    with pytest.raises(ParakeetError, match="after finish"):
+        st.push(audio[:100])
+    with pytest.raises(ParakeetError, match="already closed"):
+        st.finish()
+    assert st.committed_token_ids == clean[-1].committed_token_ids
+
+
+def test_final_redecode_equals_offline_transcription(tiny_session, speech_signal):
+    audio = speech_signal.astype(np.float32)
+    _, updates = stream(tiny_session, audio, 160, 1600, 320, final_redecode=True)
+    offline = tiny_session.transcribe(audio, 16000)
+    final = updates[-1].final
+    assert final.token_ids == offline.token_ids and final.text == offline.text
+    _, plain = stream(tiny_session, audio, 160, 1600, 320)
+    assert plain[-1].final.token_ids == plain[-1].committed_token_ids
+
+
+def test_empty_stream_and_config_errors(tiny_session):
+    st = parakeet_trt.StreamingSession(tiny_session, chunk_ms=560, left_ms=0, right_ms=0)
+    updates = st.finish()
+    assert len(updates) == 1 and updates[0].committed_token_ids == [] and updates[0].final.text == ""
+    for bad in (dict(chunk_ms=100), dict(chunk_ms=0), dict(left_ms=-80), dict(right_ms=40)):
+        kwargs = {**dict(chunk_ms=560, left_ms=800, right_ms=160), **bad}
+        with pytest.raises(ValueError, match="multiple of the encoder frame"):
+            parakeet_trt.StreamingSession(tiny_session, **kwargs)
+    with pytest.raises(ValueError, match="mode"):
+        parakeet_trt.StreamingSession(tiny_session, mode="telepathic")
