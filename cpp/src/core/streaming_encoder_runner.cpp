@@ -99,14 +99,15 @@ StreamingEncoderOutput StreamingEncoderRunner::run(const float* features, int64_
   } catch (const std::exception& e) {
     throw EngineError("streaming encoder engine (" + engine_->description() + ") failed: " + e.what());
   }
-  const std::string call = " (call " + std::to_string(calls_) + ", profile " + s.profile + ")";
+  // Built only on a failure path: the steady-state call allocates nothing.
+  auto call = [&] { return " (call " + std::to_string(calls_) + ", profile " + s.profile + ")"; };
   // CONTRACT: encoded_lengths == clamp(calc_length(length) - drop_extra_pre_encoded, 0, valid_out_len);
   //   chunk_isolated: == 1 on every call.
   // SOURCE: NeMo conformer_encoder.py forward_internal + streaming_post_process(keep_all_outputs=False).
   // WHY: the decoder consumes exactly these frames; any other count shifts every later timestamp.
   const int64_t expected_encoded = s.expected_encoded_length(length);
   if (encoded_length_ != expected_encoded) {
-    throw ContractViolation("encoder_streaming.encoded_lengths" + call, std::to_string(expected_encoded),
+    throw ContractViolation("encoder_streaming.encoded_lengths" + call(), std::to_string(expected_encoded),
                             std::to_string(encoded_length_));
   }
   // CONTRACT: cache_last_channel_next_len == min(cache_len + cache_keep_per_call, cache_size);
@@ -115,7 +116,7 @@ StreamingEncoderOutput StreamingEncoderRunner::run(const float* features, int64_
   // WHY: a wrong cache length silently masks (or unmasks) attention history: outputs drift.
   const int64_t expected_cache_len = s.next_cache_len(cache_len_in_);
   if (cache_len_out_ != expected_cache_len) {
-    throw ContractViolation("encoder_streaming.cache_last_channel_next_len" + call, std::to_string(expected_cache_len),
+    throw ContractViolation("encoder_streaming.cache_last_channel_next_len" + call(), std::to_string(expected_cache_len),
                             std::to_string(cache_len_out_));
   }
   require_finite(outputs_, "outputs");
