@@ -223,7 +223,22 @@ PYBIND11_MODULE(_core, m) {
             for (int id : ids) tokens.push_back({id, 0, 0, 0.f});
             return mdl.vocabulary().detokenize(tokens);
           },
-          py::arg("token_ids"), "Text of a token sequence (SentencePiece rules, as transcripts render it).");
+          py::arg("token_ids"), "Text of a token sequence (SentencePiece rules, as transcripts render it).")
+      .def(
+          "render",
+          [](const Model& mdl, const std::vector<int>& ids, const std::vector<int64_t>& frames,
+             const std::vector<int>& durations) {
+            if (frames.size() != ids.size() || durations.size() != ids.size()) {
+              throw std::invalid_argument("render(): token_ids, token_frames and token_durations differ in length");
+            }
+            Transcript t;
+            for (size_t i = 0; i < ids.size(); ++i) t.tokens.push_back({ids[i], frames[i], durations[i], 0.f});
+            t.text = mdl.vocabulary().detokenize(t.tokens);
+            t.words = mdl.vocabulary().words(t.tokens, mdl.meta().encoder.frame_stride_s);
+            return transcript_to_dict(t);
+          },
+          py::arg("token_ids"), py::arg("token_frames"), py::arg("token_durations"),
+          "Transcript dict (text, words with times) of decoded tokens.");
 
   py::class_<FeatureExtractor>(m, "FeatureExtractor")
       .def(py::init([](const Model& mdl) { return new FeatureExtractor(mdl.meta().features); }), py::arg("model"))

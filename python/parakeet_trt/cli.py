@@ -50,7 +50,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     for path in files:
         started = time.perf_counter()
         try:
-            transcript = session.transcribe(path)
+            transcript = session.transcribe(path) if args.mode == "offline" else stream_file(session, path, args)
         except ParakeetError as error:
             print(f"parakeet-trt: {path}: {error}", file=sys.stderr)
             status = status or exit_code_for(error)
@@ -64,6 +64,31 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             print(f"  ({transcript.audio_duration_s:.2f} s of audio in {elapsed * 1000:.0f} ms, RTFx {rtfx:.1f})",
                   file=sys.stderr)
     return status
+
+
+def stream_file(session, path: str, args: argparse.Namespace):
+    """Stream a file through a StreamingSession in blocks of --push-samples; the final transcript."""
+    from parakeet_trt.audio import prepare_audio
+    from parakeet_trt.streaming import StreamingSession
+
+    samples, source = prepare_audio(path, None, session.sample_rate_hz)
+    stream = StreamingSession(session, mode=args.mode, chunk_ms=args.chunk_ms, left_ms=args.left_ms,
+                              right_ms=args.right_ms, final_redecode=args.final_redecode)
+    for i in range(0, len(samples), args.push_samples):
+        stream.push(samples[i:i + args.push_samples])
+    transcript = stream.finish()[-1].final
+    transcript.file = source
+    return transcript
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -95,6 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ONNX Runtime execution providers for the encoder (default: CUDA if available, then CPU)")
     t.add_argument("--no-verify", action="store_true",
                    help="skip the sha256 check of the model's artifacts at load time")
+    t.add_argument("--mode", choices=["offline", "buffered"], default="offline",
+                   help="offline: the whole file at once (default). buffered: stream the file through a "
+                        "streaming session (NeMo's buffered inference with left/chunk/right context) and print "
+                        "its final transcript")
+    t.add_argument("--chunk-ms", type=_positive_int, default=560,
+                   help="streaming: chunk length in ms, a multiple of the 80 ms encoder frame (default 560)")
+    t.add_argument("--left-ms", type=int, default=10000,
+                   help="streaming: left context in ms, multiple of 80 (default 10000, NeMo's)")
+    t.add_argument("--right-ms", type=int, default=560,
+                   help="streaming: right context (look-ahead) in ms, multiple of 80 (default 560)")
+    t.add_argument("--push-samples", type=_positive_int, default=1600,
+                   help="streaming: samples per push, as audio would arrive (default 1600 = 100 ms)")
+    t.add_argument("--final-redecode", action="store_true",
+                   help="streaming: replace the final text by an offline decode of the whole stream")
     t.set_defaults(handler=cmd_transcribe)
 
     from parakeet_trt.export.cli import add_export_arguments  # argparse only; torch/NeMo load on use
@@ -114,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     except ParakeetError as error:
         print(f"parakeet-trt: {error}", file=sys.stderr)
         return exit_code_for(error)
+    except ValueError as error:  # bad option values found once the model is known (e.g. streaming contexts)
+        print(f"parakeet-trt: error: {error}", file=sys.stderr)
+        return 2
     except ImportError as error:
         print(f"parakeet-trt: {error}. Install the extra it needs, e.g. pip install 'parakeet_trt[export]'",
               file=sys.stderr)

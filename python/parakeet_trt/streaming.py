@@ -75,6 +75,7 @@ class StreamingSession:
             raise ValueError(f"streaming config: {error}") from None
         self._ids: list[int] = []
         self._frames: list[int] = []
+        self._durations: list[int] = []
         self._lock = threading.Lock()
 
     # --- pushing audio ----------------------------------------------------------------------
@@ -129,6 +130,7 @@ class StreamingSession:
         committed, tail = step["committed"], step["tail"]
         self._ids += committed["token_ids"]
         self._frames += [int(f) for f in committed["token_frames"]]
+        self._durations += [int(d) for d in committed["token_durations"]]
         committed_text = self._text(self._ids)
         tail_text = ""
         if tail["token_ids"]:
@@ -141,13 +143,14 @@ class StreamingSession:
             is_final=bool(step["is_last"]))
 
     def _final_transcript(self, redecoded: dict | None) -> Transcript:
+        """The stream's transcript: the offline re-decode when there is one, else the committed tokens."""
         duration = self._core.samples_received / self.sample_rate_hz
-        if redecoded is not None:
-            return Transcript(text=redecoded["text"], token_ids=list(redecoded["token_ids"]),
-                              token_frames=[int(f) for f in redecoded["token_frames"]],
-                              token_durations=list(redecoded["token_durations"]),
-                              words=[Word(w["word"], w["start_s"], w["end_s"]) for w in redecoded["words"]],
-                              audio_duration_s=duration, num_encoder_frames=int(redecoded["num_encoder_frames"]))
-        return Transcript(text=self._text(self._ids), token_ids=list(self._ids), token_frames=list(self._frames),
-                          token_durations=[], words=[], audio_duration_s=duration,
-                          num_encoder_frames=self._frames[-1] + 1 if self._frames else 0)
+        result = redecoded
+        if result is None:
+            result = self._vocab.render(self._ids, self._frames, self._durations)
+            result["num_encoder_frames"] = int(self._core.samples_consumed // self._core.encoder_frame_samples)
+        return Transcript(text=result["text"], token_ids=list(result["token_ids"]),
+                          token_frames=[int(f) for f in result["token_frames"]],
+                          token_durations=list(result["token_durations"]),
+                          words=[Word(w["word"], w["start_s"], w["end_s"]) for w in result["words"]],
+                          audio_duration_s=duration, num_encoder_frames=int(result["num_encoder_frames"]))

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -15,9 +16,10 @@ int64_t frames_of(const char* field, int64_t ms, double frame_ms, bool allow_zer
   const double frames = static_cast<double>(ms) / frame_ms;
   const int64_t whole = static_cast<int64_t>(std::llround(frames));
   if (ms < 0 || (!allow_zero && ms == 0) || std::fabs(frames - static_cast<double>(whole)) > 1e-9) {
-    throw std::invalid_argument(std::string(field) + " must be " + (allow_zero ? "a non-negative" : "a positive") +
-                                " multiple of the encoder frame (" + std::to_string(frame_ms) + " ms), got " +
-                                std::to_string(ms));
+    std::ostringstream msg;
+    msg << field << " must be " << (allow_zero ? "a non-negative" : "a positive") << " multiple of the encoder frame ("
+        << frame_ms << " ms), got " << ms;
+    throw std::invalid_argument(msg.str());
   }
   return whole;
 }
