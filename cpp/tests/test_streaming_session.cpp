@@ -13,6 +13,7 @@
 #include "parakeet_trt/errors.hpp"
 #include "parakeet_trt/model.hpp"
 #include "parakeet_trt/streaming.hpp"
+#include "parakeet_trt/streaming_worker.hpp"
 #include "test_support.hpp"
 
 using namespace parakeet_trt;
@@ -163,6 +164,89 @@ void test_state_and_input_errors() {
   PTRT_CHECK_THROWS(s.redecode(0, 5000), InvalidAudio, "retains samples");
 }
 
+class FailingEncoder final : public Engine {
+ public:
+  void run(const TensorView*, size_t, TensorView*, size_t) override { throw std::runtime_error("device lost"); }
+  std::string description() const override { return "failing encoder (test)"; }
+};
+
+BufferedStreamingConfig worker_config() {
+  BufferedStreamingConfig cfg;
+  cfg.chunk_ms = 240;
+  cfg.left_ms = 800;
+  cfg.right_ms = 160;
+  return cfg;
+}
+
+void test_worker_thread_gives_the_session_result() {
+  auto model = Model::load(kModelDir);
+  const std::vector<float> audio = test_audio(16000 * 7 + 333, 3);
+  const Run direct = stream(model, audio, 16000, worker_config());
+  StreamingWorker worker(std::make_unique<BufferedStreamingSession>(model, std::make_shared<FormulaEncoder>(*model),
+                                                                   worker_config()),
+                         10000, 4);  // 4 slots: the inference thread must wait for this consumer
+  std::vector<int> ids;
+  std::vector<int64_t> ends;
+  int64_t last_seq = 0;
+  StreamingEvent event;
+  auto drain = [&](int64_t timeout_ms) {
+    while (worker.next_event(event, timeout_ms)) {
+      PTRT_CHECK(event.kind == StreamingEvent::Kind::kStep);
+      PTRT_CHECK_EQ(event.seq, last_seq + 1);
+      last_seq = event.seq;
+      for (const TokenEmission& t : event.committed) ids.push_back(t.token_id);
+      ends.push_back(event.audio_end_sample);
+      if (event.is_last) break;
+    }
+  };
+  for (size_t i = 0; i < audio.size(); i += 1000) {
+    worker.write(audio.data() + i, std::min<int64_t>(1000, static_cast<int64_t>(audio.size() - i)));
+    drain(0);
+  }
+  worker.close();
+  drain(-1);
+  PTRT_CHECK(worker.done());
+  PTRT_CHECK(ids == direct.ids);
+  PTRT_CHECK(ends == direct.step_ends);
+  PTRT_CHECK_EQ(worker.dropped_samples(), 0);
+  PTRT_CHECK_THROWS(worker.write(audio.data(), 10), Error, "after close");
+}
+
+void test_worker_overflow_is_counted_and_errors_stop_the_stream() {
+  auto model = Model::load(kModelDir);
+  const std::vector<float> audio = test_audio(16000, 5);
+  {
+    // A 100 ms ring takes 1600 samples of a 1 s block: the rest is dropped and counted.
+    StreamingWorker worker(std::make_unique<BufferedStreamingSession>(
+                               model, std::make_shared<FormulaEncoder>(*model), worker_config()), 100, 4);
+    const int64_t stored = worker.write(audio.data(), 16000);
+    PTRT_CHECK(stored <= 1600);
+    PTRT_CHECK_EQ(worker.dropped_samples(), 16000 - stored);
+    std::vector<float> bad(10, 0.f);
+    bad[3] = INFINITY;
+    PTRT_CHECK_THROWS(worker.write(bad.data(), 10), InvalidAudio, "sample 3 is infinite");
+    worker.close();
+    StreamingEvent event;
+    bool saw_last = false;
+    while (worker.next_event(event, -1)) {
+      PTRT_CHECK_EQ(event.dropped_samples, 16000 - stored);
+      saw_last = saw_last || event.is_last;
+    }
+    PTRT_CHECK(saw_last);
+  }
+  {
+    StreamingWorker worker(std::make_unique<BufferedStreamingSession>(model, std::make_shared<FailingEncoder>(),
+                                                                     worker_config()));
+    worker.write(audio.data(), 16000);
+    StreamingEvent event;
+    PTRT_CHECK(worker.next_event(event, -1));
+    PTRT_CHECK(event.kind == StreamingEvent::Kind::kError);
+    PTRT_CHECK(event.error.find("device lost") != std::string::npos);
+    PTRT_CHECK(!worker.next_event(event, 100));
+    PTRT_CHECK(worker.done());
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -170,5 +254,7 @@ int main() {
       {"steady_state_allocates_nothing", &test_steady_state_allocates_nothing},
       {"push_size_does_not_change_the_result", &test_push_size_does_not_change_the_result},
       {"state_and_input_errors", &test_state_and_input_errors},
+      {"worker_thread_gives_the_session_result", &test_worker_thread_gives_the_session_result},
+      {"worker_overflow_is_counted_and_errors_stop_the_stream", &test_worker_overflow_is_counted_and_errors_stop_the_stream},
   });
 }
