@@ -122,3 +122,25 @@ def test_empty_stream_and_config_errors(tiny_session):
             parakeet_trt.StreamingSession(tiny_session, **kwargs)
     with pytest.raises(ValueError, match="mode"):
         parakeet_trt.StreamingSession(tiny_session, mode="telepathic")
+
+
+def test_background_stream_on_its_own_thread_matches_the_session(tiny_session, speech_signal):
+    import threading
+
+    from parakeet_trt.streaming import BackgroundStream
+
+    audio = speech_signal.astype(np.float32)
+    _, direct = stream(tiny_session, audio, 160, 1600, 320)
+    bg = BackgroundStream(tiny_session, chunk_ms=160, left_ms=1600, right_ms=320, event_slots=4)
+    updates = []
+    consumer = threading.Thread(target=lambda: updates.extend(bg.updates()))
+    consumer.start()  # consumes while this thread writes: the GIL is released on both sides
+    for i in range(0, len(audio), 1600):
+        assert bg.write(audio[i:i + 1600]) == len(audio[i:i + 1600])
+    bg.close()
+    consumer.join(timeout=120)
+    assert not consumer.is_alive()
+    assert [u.committed_token_ids for u in updates] == [u.committed_token_ids for u in direct]
+    assert updates[-1].is_final and bg.dropped_samples == 0
+    with pytest.raises(ParakeetError, match="after close"):
+        bg.write(audio[:10])

@@ -10,6 +10,7 @@
 #include "parakeet_trt/model.hpp"
 #include "parakeet_trt/recognizer.hpp"
 #include "parakeet_trt/streaming.hpp"
+#include "parakeet_trt/streaming_worker.hpp"
 
 namespace py = pybind11;
 using namespace parakeet_trt;
@@ -146,6 +147,14 @@ auto step_recorder(std::vector<StepRecord>& steps) {
                      s.is_last});
   };
 }
+
+// The worker's thread calls the Python engine (which takes the GIL): destroy it without the GIL.
+struct GilFreeDelete {
+  void operator()(StreamingWorker* worker) const {
+    py::gil_scoped_release release;
+    delete worker;
+  }
+};
 
 FloatArray checked_1d(const FloatArray& a, const char* what) {
   if (a.ndim() != 1) throw std::invalid_argument(std::string(what) + " must be 1-D, got " + std::to_string(a.ndim()) + "-D");
@@ -434,4 +443,54 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("samples_consumed", &BufferedStreamingSession::samples_consumed)
       .def_property_readonly("steps", &BufferedStreamingSession::steps)
       .def_property_readonly("encoder_frame_samples", &BufferedStreamingSession::encoder_frame_samples);
+
+  py::class_<StreamingWorker, std::unique_ptr<StreamingWorker, GilFreeDelete>>(m, "StreamingWorker")
+      .def(py::init([](std::shared_ptr<Model> mdl, py::object engine, int64_t chunk_ms, int64_t left_ms,
+                       int64_t right_ms, int64_t history_ms, int64_t ring_ms, int event_slots) {
+             BufferedStreamingConfig cfg;
+             cfg.chunk_ms = chunk_ms;
+             cfg.left_ms = left_ms;
+             cfg.right_ms = right_ms;
+             cfg.history_ms = history_ms;
+             auto session = std::make_unique<BufferedStreamingSession>(
+                 mdl, std::make_shared<PythonEngine>(std::move(engine)), cfg);
+             return std::unique_ptr<StreamingWorker, GilFreeDelete>(
+                 new StreamingWorker(std::move(session), ring_ms, event_slots));
+           }),
+           py::arg("model"), py::arg("encoder_engine"), py::arg("chunk_ms"), py::arg("left_ms"), py::arg("right_ms"),
+           py::arg("history_ms") = 0, py::arg("ring_ms") = 10000, py::arg("event_slots") = 64)
+      .def(
+          "write",
+          [](StreamingWorker& w, const FloatArray& samples) {
+            checked_1d(samples, "samples");
+            py::gil_scoped_release release;
+            return w.write(samples.data(), samples.shape(0));
+          },
+          py::arg("samples"), "Queue samples for the inference thread; returns how many fit (the rest is dropped).")
+      .def("close", &StreamingWorker::close, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "next_event",
+          [](StreamingWorker& w, int64_t timeout_ms) -> py::object {
+            StreamingEvent e;
+            bool got;
+            {
+              py::gil_scoped_release release;
+              got = w.next_event(e, timeout_ms);
+            }
+            if (!got) return py::none();
+            py::dict d;
+            d["type"] = e.kind == StreamingEvent::Kind::kError ? "error" : "step";
+            d["seq"] = e.seq;
+            d["committed"] = emissions_to_dict(e.committed.data(), static_cast<int64_t>(e.committed.size()));
+            d["tail"] = emissions_to_dict(e.tail.data(), static_cast<int64_t>(e.tail.size()));
+            d["audio_end_sample"] = e.audio_end_sample;
+            d["decoded_frames"] = e.decoded_frames;
+            d["dropped_samples"] = e.dropped_samples;
+            d["is_last"] = e.is_last;
+            d["error"] = e.error;
+            return std::move(d);
+          },
+          py::arg("timeout_ms") = -1, "Next event dict, or None on timeout / when the stream is over.")
+      .def_property_readonly("done", &StreamingWorker::done)
+      .def_property_readonly("dropped_samples", &StreamingWorker::dropped_samples);
 }

@@ -154,3 +154,66 @@ class StreamingSession:
                           token_durations=list(result["token_durations"]),
                           words=[Word(w["word"], w["start_s"], w["end_s"]) for w in result["words"]],
                           audio_duration_s=duration, num_encoder_frames=int(result["num_encoder_frames"]))
+
+
+class BackgroundStream:
+    """A buffered stream decoded on its own C++ inference thread (the GIL released while it waits).
+
+        stream = BackgroundStream(session, chunk_ms=560, left_ms=10000, right_ms=560)
+        stream.write(block)               # from the audio thread; never blocks, returns samples stored
+        for update in stream.updates(timeout_s=0.1): ...   # from the consumer
+        stream.close()                    # end of audio; updates() then ends with the final update
+
+    Audio goes through a lock-free ring of ``ring_ms``: a block that does not fit is cut and the
+    dropped samples are counted (``dropped_samples``); events are never dropped (when
+    ``event_slots`` updates wait unread, the inference thread waits). An engine error ends the
+    stream: ``updates()`` raises it after the updates before it, which stay committed.
+    """
+
+    def __init__(self, session: Session, *, chunk_ms: int = 560, left_ms: int = 10000, right_ms: int = 560,
+                 ring_ms: int = 10000, event_slots: int = 64):
+        self.session = session
+        self.sample_rate_hz = session.sample_rate_hz
+        self._vocab = session.model
+        self._worker = _core.StreamingWorker(session.model, session.encoder_engine, chunk_ms=int(chunk_ms),
+                                             left_ms=int(left_ms), right_ms=int(right_ms), ring_ms=int(ring_ms),
+                                             event_slots=int(event_slots))
+        self._ids: list[int] = []
+        self._frames: list[int] = []
+
+    def write(self, samples: np.ndarray) -> int:
+        block = np.ascontiguousarray(samples, dtype=np.float32)
+        if block.ndim != 1:
+            raise ValueError(f"write() takes mono samples (1-D), got shape {block.shape}")
+        return self._worker.write(block)
+
+    def close(self) -> None:
+        self._worker.close()
+
+    @property
+    def dropped_samples(self) -> int:
+        return self._worker.dropped_samples
+
+    def updates(self, timeout_s: float | None = None):
+        """Yield updates as they come; stops on a timeout (None: wait) or after the final update."""
+        timeout_ms = -1 if timeout_s is None else int(timeout_s * 1000)
+        while True:
+            event = self._worker.next_event(timeout_ms)
+            if event is None:
+                return
+            if event["type"] == "error":
+                raise ParakeetError(f"streaming stopped: {event['error']}")
+            committed, tail = event["committed"], event["tail"]
+            self._ids += committed["token_ids"]
+            self._frames += [int(f) for f in committed["token_frames"]]
+            committed_text = self._vocab.detokenize(self._ids) if self._ids else ""
+            tail_text = self._vocab.detokenize(self._ids + tail["token_ids"])[len(committed_text):] \
+                if tail["token_ids"] else ""
+            yield HypothesisUpdate(
+                committed_token_ids=list(self._ids), committed_token_frames=list(self._frames),
+                tail_token_ids=list(tail["token_ids"]), tail_token_frames=[int(f) for f in tail["token_frames"]],
+                committed_text=committed_text, tail_text=tail_text, new_committed=len(committed["token_ids"]),
+                audio_end_s=event["audio_end_sample"] / self.sample_rate_hz,
+                decoded_frames=int(event["decoded_frames"]), is_final=bool(event["is_last"]))
+            if event["is_last"]:
+                return
