@@ -7,7 +7,7 @@ The architecture is Parakeet-TDT's (facts §1.1: FastConformer with 8x depthwise
 subsampling, relative-position attention, LSTM prediction network, TDT joint with durations
 0-4, BPE tokenizer), scaled down so that training fits in about an hour on two CPU cores and the
 .nemo plus its exported folder stay well under 25 MB (about 2 M parameters: 8 MB of float32 in
-each). Every dimension is distinct (D=136, H=120, J=160, V=128) like the tiny test model's, so a
+each). Every dimension is distinct (D=136, H=120, J=160, V=512) like the tiny test model's, so a
 transposed tensor cannot slip through the parity tests.
 """
 
@@ -18,7 +18,7 @@ from typing import Any, Dict, List
 DEMO_ARCH: Dict[str, Any] = dict(
     n_mels=80, n_layers=6, d_model=136, n_heads=4, ff_expansion_factor=2,
     subsampling_conv_channels=64, conv_kernel_size=9,
-    pred_hidden=120, pred_rnn_layers=1, joint_hidden=160, vocab_size=128,
+    pred_hidden=120, pred_rnn_layers=1, joint_hidden=160, vocab_size=512,
     dropout=0.1,
     # Light SpecAugment: the eval speech comes from the same synthesiser, and the training budget
     # is a few epochs, so heavy masking would cost more accuracy than it buys robustness.
