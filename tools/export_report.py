@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Run the exporter for real and write docs/EXPORT_REPORT.md.
 
-Measures the export command as a subprocess (wall time and peak RSS through
-``/usr/bin/time -v`` when present, else by polling with psutil), then lists artifact
-sizes and SHA-256, the ORT smoke-test differences, and, with --determinism, runs the
-export a second time into a scratch directory and compares every file byte for byte.
+    tools/export_report.py [--archs tiny,parakeet-tdt-0.6b-v3] [--no-compare] [--keep]
 
-Default model: the cached full-size test model (parakeet-tdt-0.6b-v3 architecture,
-seed 7, built on first use); its export goes to .cache/exports/<arch>-seed<seed>, the
-directory tests/conftest.py reuses.
+For each cached test model (built on first use), three exports, each as a subprocess measured for
+wall time, CPU time and peak RSS (``/usr/bin/time -v`` when present, else psutil polling): the
+offline graphs with the ORT smoke test, and the streaming encoder for the chunk_isolated and
+cache_aware profiles. Lists every file (the contract included) with its size and SHA-256, checks the
+hashes against model_meta.json, and compares each file byte for byte with the cached export the
+tests use (the determinism check: same .nemo and options, another process). Exports go to
+.cache/report_exports and are removed afterwards unless --keep.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -75,139 +75,150 @@ def _fmt_bytes(n) -> str:
         n /= 1024
 
 
+def _rel(p) -> str:
+    s = str(p)
+    return os.path.relpath(s, REPO) if s.startswith(str(REPO)) else s
+
+
+def export_specs(arch: str) -> list[tuple[str, list[str]]]:
+    """(name, exporter options) for each export the report covers: the offline graphs, then the
+    streaming encoder per profile with the parameters the tests and the validation ladder use."""
+    from parakeet_trt.parity.streaming import TEST_CACHE_AWARE
+
+    cache_aware = [f"--streaming-{k.replace('_', '-')}={v}" for k, v in TEST_CACHE_AWARE[arch].items()]
+    return [
+        ("offline", ["--component", "all", "--smoke-test-ort"]),
+        ("chunk_isolated", ["--component", "encoder_streaming", "--streaming-profile", "chunk_isolated"]),
+        ("cache_aware", ["--component", "encoder_streaming", "--streaming-profile", "cache_aware"] + cache_aware),
+    ]
+
+
+def cached_counterpart(arch: str, name: str, cache: Path) -> Path:
+    """The cached export the tests use for the same (model, options): written by another process,
+    so byte equality with it is the determinism check."""
+    from parakeet_trt.parity.streaming import cached_streaming_export
+    from parakeet_trt.testing.exports import cached_export_dir
+
+    return cached_export_dir(arch, None, cache) if name == "offline" else cached_streaming_export(arch, name, cache)
+
+
+def run_export(model: Path, out: Path, options: list[str]) -> dict:
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = [sys.executable, str(EXPORT_CLI), "--model", str(model), "--out", str(out), "--device", "cpu"] + options
+    print(f"[report] running: {' '.join(cmd)}", file=sys.stderr, flush=True)
+    run = _run_measured(cmd)
+    if run["returncode"] != 0:
+        sys.stderr.write(run["stderr"][-5000:])
+        raise SystemExit(f"export failed with exit code {run['returncode']}")
+    run["cmd"] = cmd
+    run["summary"] = json.loads(run["stdout"])
+    run["meta"] = json.loads((out / "model_meta.json").read_text())
+    return run
+
+
+def artifact_rows(out: Path, meta: dict, reference: Path | None) -> list[str]:
+    """One row per file: size, SHA-256 (checked against the meta: artifacts, and the contract's own
+    entry), and whether it equals the cached export's file byte for byte."""
+    from parakeet_trt.export.artifacts import sha256_file
+
+    listed = dict(meta["artifacts"])
+    listed[meta["contract"]["file"]] = meta["contract"]["sha256"]
+    rows = ["| file | size | sha256 | same bytes as the cached export |", "|---|---:|---|---|"]
+    for n in sorted(p.name for p in out.iterdir()):
+        digest = sha256_file(out / n)
+        if n == "model_meta.json":
+            note = " (the meta itself)"
+        elif listed.get(n) == digest:
+            note = " (contract)" if n == meta["contract"]["file"] else ""
+        else:
+            note = f" (**meta says {listed.get(n)}**)"
+        same = "n/a" if reference is None else (
+            "yes" if (reference / n).is_file() and _same_bytes(out / n, reference / n) else "**no**")
+        rows.append(f"| `{n}` | {(out / n).stat().st_size:,} B | `{digest}`{note} | {same} |")
+    return rows
+
+
+def arch_section(arch: str, seed: int, model: Path, runs: dict, references: dict) -> list[str]:
+    lines = [f"## {arch} (seed {seed})", ""]
+    lines.append(f"Model `{_rel(model)}` ({_fmt_bytes(model.stat().st_size)}, sha256 "
+                 f"`{runs['offline']['meta']['source']['nemo_sha256']}`), random weights, shaped joint "
+                 "(`python/parakeet_trt/testing/test_models.py`).")
+    lines += ["", "| export | wall time | CPU user / system | peak RSS | stages (s) |", "|---|---:|---:|---:|---|"]
+    for name, run in runs.items():
+        cpu = "n/a" if run["cpu_s"][0] is None else f"{run['cpu_s'][0]:.1f} s / {run['cpu_s'][1]:.1f} s"
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in sorted(run["summary"].get("timings_s", {}).items()))
+        lines.append(f"| {name} | {run['wall_s']:.1f} s | {cpu} | {_fmt_bytes(run['peak_rss_bytes'])} | {stages} |")
+    lines += ["", f"Wall time covers the whole command (Python and NeMo import included); peak RSS by "
+              f"{runs['offline']['how']}.", ""]
+    for name, run in runs.items():
+        meta = run["meta"]
+        lines += [f"### {arch}: {name}", "", "```", " ".join(_rel(c) for c in run["cmd"]), "```", ""]
+        if "streaming" in meta:
+            s = meta["streaming"]
+            lines += [f"Profile `{s['profile']}`: window {s['window_frames']} feature frames, "
+                      f"{s['output_frames_per_call']} output frame(s) per call, advance {s['advance_frames_per_call']} "
+                      f"feature frames, attention cache {s['last_channel_cache_size']} frames "
+                      + (f"(chunk {s['chunk_size']}, shift {s['shift_size']}, left chunks {s['left_chunks']})."
+                         if s["chunk_size"] is not None else "(NeMo's default streaming parameters)."), ""]
+        else:
+            lines += [f"max_encoder_frames {meta['encoder']['max_encoder_frames']} "
+                      f"({meta['encoder']['max_encoder_frames'] * meta['encoder']['frame_stride_s']:.0f} s of audio "
+                      "per call).", ""]
+        lines += artifact_rows(Path(run["summary"]["out_dir"]), meta, references.get(name)) + [""]
+        if "smoke_test_ort" in run["summary"]:
+            lines += ["ONNX Runtime smoke test (random inputs, CPU EP, fp32):", "", "```json",
+                      json.dumps(run["summary"]["smoke_test_ort"], sort_keys=True), "```", ""]
+    return lines
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--arch", default="parakeet-tdt-0.6b-v3", help="test-model arch when --model is not given")
-    ap.add_argument("--seed", type=int, default=7, help="test-model seed when --model is not given (default 7)")
-    ap.add_argument("--model", type=Path, default=None, help="a .nemo to export instead of the cached test model")
-    ap.add_argument("--out", type=Path, default=None, help="export directory (default .cache/exports/<arch>-seed<seed>)")
-    ap.add_argument("--determinism", action="store_true", help="export a second time and compare bytes")
-    ap.add_argument("--no-smoke-test", action="store_true", help="skip --smoke-test-ort")
+    ap.add_argument("--archs", default="tiny,parakeet-tdt-0.6b-v3", help="test-model architectures, comma-separated")
+    ap.add_argument("--no-compare", action="store_true", help="skip the byte comparison with the cached exports")
+    ap.add_argument("--keep", action="store_true", help="keep the exports under .cache/report_exports")
     ap.add_argument("--report", type=Path, default=REPO / "docs" / "EXPORT_REPORT.md")
     args = ap.parse_args(argv)
 
-    if args.model is None:
-        from parakeet_trt.testing.test_models import cached_test_model_path
-
-        print(f"[report] test model {args.arch} seed {args.seed} (building if not cached)", file=sys.stderr)
-        args.model = cached_test_model_path(args.arch, args.seed, verbose=True)
-        default_out = REPO / ".cache" / "exports" / f"{args.arch}-seed{args.seed}"
-    else:
-        default_out = REPO / ".cache" / "exports" / args.model.stem
-    out = args.out or default_out
-    if out.exists():
-        shutil.rmtree(out)
-    py = sys.executable
-    cmd = [py, str(EXPORT_CLI), "--model", str(args.model), "--out", str(out), "--component", "all", "--device", "cpu"]
-    if not args.no_smoke_test:
-        cmd.append("--smoke-test-ort")
-    print(f"[report] running: {' '.join(cmd)}", file=sys.stderr)
-    run1 = _run_measured(cmd)
-    if run1["returncode"] != 0:
-        sys.stderr.write(run1["stderr"][-5000:])
-        raise SystemExit(f"export failed with exit code {run1['returncode']}")
-    summary = json.loads(run1["stdout"])
-    meta = json.loads((out / "model_meta.json").read_text())
-
-    det = None
-    if args.determinism:
-        scratch = Path(tempfile.mkdtemp(prefix="ptrt_det_", dir=str(out.parent)))
-        cmd2 = [py, str(EXPORT_CLI), "--model", str(args.model), "--out", str(scratch), "--quiet"]
-        print("[report] second export for the determinism check", file=sys.stderr)
-        run2 = _run_measured(cmd2)
-        if run2["returncode"] != 0:
-            raise SystemExit("second export failed")
-        names = sorted(p.name for p in out.iterdir())
-        det = {"files": {}, "wall_s": run2["wall_s"], "peak_rss_bytes": run2["peak_rss_bytes"]}
-        for n in names:
-            a, b = out / n, scratch / n
-            same = b.exists() and a.stat().st_size == b.stat().st_size and _same_bytes(a, b)
-            det["files"][n] = same
-        det["all_identical"] = all(det["files"].values()) and sorted(p.name for p in scratch.iterdir()) == names
-        shutil.rmtree(scratch)
+    from parakeet_trt.testing.exports import cached_nemo_path, default_seed
 
     import nemo
     import onnx
     import onnxruntime
     import torch
 
-    lines = []
-    w = lines.append
-    w("# Export report")
-    w("")
-    w("Generated by `tools/export_report.py` (it runs the exporter; nothing here is typed by hand).")
-    w("")
-    w(f"- date: {_dt.date.today().isoformat()}")
-    w(f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores, "
-      f"{_fmt_bytes(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))} RAM, {platform.system()} {platform.release()}")
-    w(f"- python {platform.python_version()}, torch {torch.__version__}, nemo_toolkit {nemo.__version__}, "
-      f"onnx {onnx.__version__}, onnxruntime {onnxruntime.__version__}")
-    w(f"- model: `{args.model.relative_to(REPO) if args.model.is_relative_to(REPO) else args.model}` "
-      f"({_fmt_bytes(args.model.stat().st_size)}, sha256 `{meta['source']['nemo_sha256']}`)")
-    stats_file = args.model.with_name(args.model.stem + ".stats.json")
-    if stats_file.exists():
-        info = json.loads(stats_file.read_text())
-        w(f"- test model: arch `{info['arch']}`, seed {info['seed']} (random weights, shaped joint; "
-          f"see `python/parakeet_trt/testing/test_models.py`)")
-    w("")
-    w("## Command")
-    w("")
-    w("```")
-    w(" ".join(str(c) if not str(c).startswith(str(REPO)) else os.path.relpath(str(c), REPO) for c in cmd))
-    w("```")
-    w("")
-    w("## Cost")
-    w("")
-    w("| measure | value |")
-    w("|---|---|")
-    w(f"| wall time (whole command, incl. Python/NeMo import) | {run1['wall_s']:.1f} s |")
-    if run1["cpu_s"][0] is not None:
-        w(f"| CPU time user / system | {run1['cpu_s'][0]:.1f} s / {run1['cpu_s'][1]:.1f} s |")
-    w(f"| peak RSS | {_fmt_bytes(run1['peak_rss_bytes'])} ({run1['how']}) |")
-    for k, v in sorted(summary.get("timings_s", {}).items()):
-        w(f"| stage `{k}` | {v:.1f} s |")
-    w("")
-    w("## Artifacts")
-    w("")
-    w("| file | size | sha256 |")
-    w("|---|---:|---|")
-    for n in sorted(p.name for p in out.iterdir()):
-        digest = meta["artifacts"].get(n)
-        if digest is None:
-            from parakeet_trt.export.artifacts import sha256_file
+    cache = REPO / ".cache"
+    body = []
+    for arch in args.archs.split(","):
+        model = cached_nemo_path(arch, None, cache)
+        runs, references = {}, {}
+        for name, options in export_specs(arch):
+            out = cache / "report_exports" / (model.stem if name == "offline" else f"{model.stem}-{name}")
+            runs[name] = run_export(model, out, options)
+            if not args.no_compare:
+                references[name] = cached_counterpart(arch, name, cache)
+        body += arch_section(arch, default_seed(arch), model, runs, references)
+        if not args.keep:
+            for run in runs.values():
+                shutil.rmtree(run["summary"]["out_dir"])
 
-            digest = sha256_file(out / n) + " (not listed in artifacts: it is the meta itself)"
-        w(f"| `{n}` | {(out / n).stat().st_size:,} B | `{digest}` |")
-    w("")
-    w(f"Encoder external data: {meta['graphs']['encoder']['external_data'] or 'none'}; "
-      f"max_encoder_frames {meta['encoder']['max_encoder_frames']} "
-      f"({meta['encoder']['max_encoder_frames'] * meta['encoder']['frame_stride_s']:.0f} s of audio per call).")
-    w("")
-    if "smoke_test_ort" in summary:
-        w("## ONNX Runtime smoke test (random inputs, CPU EP, fp32)")
-        w("")
-        w("```json")
-        w(json.dumps(summary["smoke_test_ort"], indent=2, sort_keys=True))
-        w("```")
-        w("")
-    if det is not None:
-        w("## Determinism")
-        w("")
-        w(f"Second export of the same .nemo into a scratch directory ({det['wall_s']:.1f} s, peak RSS "
-          f"{_fmt_bytes(det['peak_rss_bytes'])}): **{'byte-identical' if det['all_identical'] else 'DIFFERENT'}**.")
-        w("")
-        for n, same in det["files"].items():
-            w(f"- `{n}`: {'identical' if same else 'differs'}")
-        w("")
-    w("## Export progress log (stderr)")
-    w("")
-    w("```")
-    for line in run1["stderr"].splitlines():
-        if line.startswith("[export]"):
-            w(line)
-    w("```")
+    head = [
+        "# Export report", "",
+        "Generated by `tools/export_report.py` (it runs the exporter as a subprocess for each export; nothing "
+        "here is typed by hand). For each test model: the offline graphs (`--component all`) and the streaming "
+        "encoder (`--component encoder_streaming`) for the `chunk_isolated` and `cache_aware` profiles; every "
+        "export also writes the contract `<model>.contract.json`. The last column compares each file with the "
+        "cached export the tests use (written earlier by another process): the export is deterministic when "
+        "every row says yes.", "",
+        f"- date: {_dt.date.today().isoformat()}",
+        f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"{_fmt_bytes(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))} RAM, "
+        f"{platform.system()} {platform.release()}",
+        f"- python {platform.python_version()}, torch {torch.__version__}, nemo_toolkit {nemo.__version__}, "
+        f"onnx {onnx.__version__}, onnxruntime {onnxruntime.__version__}", "",
+    ]
     args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args.report.write_text("\n".join(head + body), encoding="utf-8")
     print(f"[report] wrote {args.report}", file=sys.stderr)
     return 0
 
