@@ -16,6 +16,7 @@ from parakeet_trt.engines.onnxruntime_engine import OnnxRuntimeEngine
 REPO = Path(__file__).resolve().parents[1]
 
 PTRT_OK, PTRT_ERROR_INVALID_AUDIO, PTRT_ERROR_MODEL, PTRT_ERROR_CONTRACT_VIOLATION, PTRT_ERROR_ENGINE = 0, 2, 3, 4, 5
+PTRT_ERROR_INVALID_ARGUMENT, PTRT_ERROR_STATE = 1, 6
 MAX_RANK = 8
 
 
@@ -203,3 +204,92 @@ def test_c_abi_bad_model_folder(lib, tmp_path):
     assert lib.ptrt_model_load(str(tmp_path).encode(), None, ctypes.byref(model)) == PTRT_ERROR_MODEL
     assert b"model_meta.json" in lib.ptrt_last_error()
     assert not model.value
+
+
+class StreamUpdateC(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("committed", ctypes.POINTER(Token)),
+                ("num_committed", ctypes.c_size_t), ("tail", ctypes.POINTER(Token)), ("num_tail", ctypes.c_size_t),
+                ("audio_end_sample", ctypes.c_int64), ("decoded_frames", ctypes.c_int64), ("is_last", ctypes.c_int32)]
+
+
+class StreamOptionsC(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("chunk_ms", ctypes.c_int64), ("left_ms", ctypes.c_int64),
+                ("right_ms", ctypes.c_int64), ("history_ms", ctypes.c_int64)]
+
+
+StreamCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(StreamUpdateC))
+
+
+def test_c_abi_stream_equals_python_streaming(lib, tiny_export_dir, tiny_session, speech_signal):
+    import parakeet_trt
+
+    lib.ptrt_stream_options_init.argtypes = [ctypes.POINTER(StreamOptionsC)]
+    lib.ptrt_stream_create.argtypes = [ctypes.c_void_p, ctypes.POINTER(EngineVtable), ctypes.POINTER(StreamOptionsC),
+                                       ctypes.POINTER(ctypes.c_void_p)]
+    lib.ptrt_stream_destroy.argtypes = [ctypes.c_void_p]
+    lib.ptrt_stream_push.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.c_int64, ctypes.c_int32,
+                                     StreamCallback, ctypes.c_void_p]
+    lib.ptrt_stream_finish.argtypes = [ctypes.c_void_p, StreamCallback, ctypes.c_void_p]
+
+    model = load_model(lib, tiny_export_dir)
+    engine = OnnxRuntimeEngine(tiny_export_dir / "encoder.onnx", None)
+    calls, destroyed = [], []
+    vtable, keep_alive = make_vtable(engine, calls, destroyed)
+    options = StreamOptionsC()
+    lib.ptrt_stream_options_init(ctypes.byref(options))
+    assert (options.chunk_ms, options.left_ms, options.right_ms) == (560, 10000, 560)
+    options.chunk_ms, options.left_ms, options.right_ms = 160, 1600, 320
+    stream = ctypes.c_void_p()
+    assert lib.ptrt_stream_create(model, ctypes.byref(vtable), ctypes.byref(options), ctypes.byref(stream)) == PTRT_OK, \
+        lib.ptrt_last_error()
+
+    updates = []
+
+    def on_update(_user, update):
+        u = update.contents
+        assert u.struct_size == ctypes.sizeof(StreamUpdateC)
+        updates.append(([u.committed[i].id for i in range(u.num_committed)],
+                        [u.tail[i].id for i in range(u.num_tail)], u.audio_end_sample, bool(u.is_last)))
+
+    callback = StreamCallback(on_update)
+    samples = np.ascontiguousarray(speech_signal, dtype=np.float32)
+    ptr = samples.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+    for i in range(0, len(samples), 3000):
+        block = samples[i:i + 3000]
+        assert lib.ptrt_stream_push(stream, block.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), len(block), 16000,
+                                    callback, None) == PTRT_OK, lib.ptrt_last_error()
+    committed_before = sum(len(u[0]) for u in updates)
+    # Bad input mid-stream: refused whole with a message, nothing committed changes.
+    assert lib.ptrt_stream_push(stream, ptr, 100, 8000, callback, None) == PTRT_ERROR_INVALID_AUDIO
+    assert b"8000 Hz" in lib.ptrt_last_error()
+    bad = samples[:100].copy()
+    bad[5] = np.inf
+    assert lib.ptrt_stream_push(stream, bad.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), 100, 16000, callback,
+                                None) == PTRT_ERROR_INVALID_AUDIO
+    assert sum(len(u[0]) for u in updates) == committed_before
+    assert lib.ptrt_stream_finish(stream, callback, None) == PTRT_OK
+    assert lib.ptrt_stream_finish(stream, callback, None) == PTRT_ERROR_STATE
+    assert lib.ptrt_stream_push(stream, ptr, 100, 16000, callback, None) == PTRT_ERROR_STATE
+    assert b"after finish" in lib.ptrt_last_error()
+
+    py = parakeet_trt.StreamingSession(tiny_session, chunk_ms=160, left_ms=1600, right_ms=320)
+    expected = []
+    for i in range(0, len(samples), 3000):
+        expected += py.push(samples[i:i + 3000])
+    expected += py.finish()
+    assert [u[0] for u in updates] == [expected_u.committed_token_ids[len(expected_u.committed_token_ids)
+                                                                       - expected_u.new_committed:]
+                                       for expected_u in expected]
+    assert [u[1] for u in updates] == [u.tail_token_ids for u in expected]
+    assert updates[-1][3] and sum(len(u[0]) for u in updates) > 5
+
+    options.chunk_ms = 100
+    other = ctypes.c_void_p()
+    vtable2, keep2 = make_vtable(engine, [], destroyed)
+    assert lib.ptrt_stream_create(model, ctypes.byref(vtable2), ctypes.byref(options), ctypes.byref(other)) \
+        == PTRT_ERROR_INVALID_ARGUMENT
+    assert b"chunk_ms" in lib.ptrt_last_error()
+    lib.ptrt_stream_destroy(stream)
+    assert destroyed == [1, 1]
+    lib.ptrt_model_destroy(model)
+    del keep_alive, keep2

@@ -192,6 +192,59 @@ typedef struct ptrt_transcript {
 PTRT_API ptrt_status ptrt_session_transcribe(ptrt_session* session, const float* samples, int64_t num_samples,
                                              int32_t sample_rate_hz, ptrt_transcript* out_transcript);
 
+/* ---------------------------------------------------------------------------------------------
+ * Stream: buffered streaming (NeMo's chunked inference with left, chunk and right context).
+ * Added in ABI 1 without changing any earlier declaration.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct ptrt_stream ptrt_stream;
+
+typedef struct ptrt_stream_options {
+  size_t struct_size;
+  int64_t chunk_ms;    /* > 0, a multiple of the encoder frame (80 ms for Parakeet); default 560 */
+  int64_t left_ms;     /* >= 0, multiple of the encoder frame; default 10000 */
+  int64_t right_ms;    /* >= 0, multiple of the encoder frame; default 560 */
+  int64_t history_ms;  /* audio retained for re-decoding; default 30000 (reserved in this ABI) */
+} ptrt_stream_options;
+
+PTRT_API void ptrt_stream_options_init(ptrt_stream_options* options);
+
+/*
+ * Creates a stream on a model with the caller's encoder engine. Engine ownership as in
+ * ptrt_session_create: encoder.destroy(encoder.self) is called exactly once. options may be NULL
+ * (defaults). A bad option gives PTRT_ERROR_INVALID_ARGUMENT naming it.
+ */
+PTRT_API ptrt_status ptrt_stream_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
+                                        const ptrt_stream_options* options, ptrt_stream** out_stream);
+PTRT_API void ptrt_stream_destroy(ptrt_stream* stream);
+
+/* One streaming step, borrowed: valid only during the callback that receives it. */
+typedef struct ptrt_stream_update {
+  size_t struct_size;
+  const ptrt_token* committed; /* tokens committed by this step; committed tokens never change */
+  size_t num_committed;
+  const ptrt_token* tail;      /* speculative tokens from the right context, replaced by the next update */
+  size_t num_tail;
+  int64_t audio_end_sample;    /* stream samples consumed so far */
+  int64_t decoded_frames;      /* encoder frames committed so far */
+  int32_t is_last;             /* 1 for the update of ptrt_stream_finish */
+} ptrt_stream_update;
+
+/* Called synchronously, once per step, on the thread that called push/finish. */
+typedef void (*ptrt_stream_callback)(void* user_data, const ptrt_stream_update* update);
+
+/*
+ * Appends mono float32 samples (sample_rate_hz must be the model's) and runs every step they
+ * complete, calling on_update for each (on_update may be NULL). A block with NaN/Inf samples or
+ * another rate is refused whole (PTRT_ERROR_INVALID_AUDIO) and changes nothing; a zero-length
+ * block is allowed. After ptrt_stream_finish: PTRT_ERROR_STATE. An engine failure returns its
+ * status; the tokens committed before it stay committed.
+ */
+PTRT_API ptrt_status ptrt_stream_push(ptrt_stream* stream, const float* samples, int64_t num_samples,
+                                      int32_t sample_rate_hz, ptrt_stream_callback on_update, void* user_data);
+/* Runs the last step (is_last = 1) and closes the stream. A second call gives PTRT_ERROR_STATE. */
+PTRT_API ptrt_status ptrt_stream_finish(ptrt_stream* stream, ptrt_stream_callback on_update, void* user_data);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

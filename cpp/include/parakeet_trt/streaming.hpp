@@ -94,6 +94,8 @@ class BufferedStreamingSession {
   int64_t encoder_frame_samples() const { return frame_samples_; }
   // Samples the next regular step waits for beyond samples_consumed() (it runs once more arrive).
   int64_t samples_needed() const { return steps_ == 0 ? chunk_ + right_ : chunk_; }
+  // Most tokens one step can commit (or put in its tail): the capacity of the session's buffers.
+  int64_t max_tokens_per_step() const { return static_cast<int64_t>(committed_.capacity()); }
   const Model& model() const { return *model_; }
   const BufferedStreamingConfig& config() const { return config_; }
 

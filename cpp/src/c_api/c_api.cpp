@@ -11,6 +11,7 @@
 #include "parakeet_trt/errors.hpp"
 #include "parakeet_trt/model.hpp"
 #include "parakeet_trt/recognizer.hpp"
+#include "parakeet_trt/streaming.hpp"
 
 using namespace parakeet_trt;
 
@@ -24,6 +25,11 @@ struct ptrt_session {
   Transcript transcript;  // backs the borrowed views
   std::vector<ptrt_token> tokens;
   std::vector<ptrt_word> words;
+};
+
+struct ptrt_stream {
+  std::unique_ptr<BufferedStreamingSession> session;
+  std::vector<ptrt_token> committed, tail;  // reserved at creation: steps allocate nothing
 };
 
 namespace {
@@ -156,6 +162,31 @@ ptrt_status ptrt_model_compute_features(const ptrt_model* model, const float* sa
   });
 }
 
+namespace {
+
+// Takes ownership of the caller's engine for a *_create call: on every failure the engine's
+// destroy() has run exactly once when this returns (unless the vtable is too small to hold it).
+ptrt_status adopt_engine(const char* function, const ptrt_model* model, const ptrt_engine_vtable* encoder,
+                         bool has_out, std::shared_ptr<ExternalEngine>& engine) {
+  if (!model || !encoder || !has_out) {
+    if (encoder && encoder->destroy && encoder->struct_size >= sizeof(ptrt_engine_vtable)) {
+      encoder->destroy(encoder->self);
+    }
+    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(function) + ": model, encoder and the output pointer must not be NULL");
+  }
+  try {
+    engine = std::make_shared<ExternalEngine>(*encoder);  // owns encoder->self from here on
+  } catch (const std::bad_alloc&) {
+    if (encoder->destroy) encoder->destroy(encoder->self);  // never constructed: release it here
+    return fail(PTRT_ERROR_INTERNAL, "out of memory");
+  } catch (const Error& e) {  // incomplete vtable: the constructor already released self
+    return fail(static_cast<ptrt_status>(static_cast<int>(e.code())), e.what());
+  }
+  return PTRT_OK;
+}
+
+}  // namespace
+
 void ptrt_session_options_init(ptrt_session_options* options) {
   if (!options) return;
   std::memset(options, 0, sizeof(*options));
@@ -165,21 +196,9 @@ void ptrt_session_options_init(ptrt_session_options* options) {
 ptrt_status ptrt_session_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
                                 const ptrt_session_options* options, ptrt_session** out_session) {
   if (out_session) *out_session = nullptr;
-  if (!model || !encoder || !out_session) {
-    if (encoder && encoder->destroy && encoder->struct_size >= sizeof(ptrt_engine_vtable)) {
-      encoder->destroy(encoder->self);
-    }
-    return fail(PTRT_ERROR_INVALID_ARGUMENT, "ptrt_session_create: model, encoder and out_session must not be NULL");
-  }
   std::shared_ptr<ExternalEngine> engine;
-  try {
-    engine = std::make_shared<ExternalEngine>(*encoder);  // owns encoder->self from here on
-  } catch (const std::bad_alloc&) {
-    if (encoder->destroy) encoder->destroy(encoder->self);  // never constructed: release it here
-    return fail(PTRT_ERROR_INTERNAL, "out of memory");
-  } catch (const Error& e) {  // incomplete vtable: the constructor already released self
-    return fail(static_cast<ptrt_status>(static_cast<int>(e.code())), e.what());
-  }
+  const ptrt_status adopted = adopt_engine("ptrt_session_create", model, encoder, out_session != nullptr, engine);
+  if (adopted != PTRT_OK) return adopted;
   return guarded([&] {
     if (options && options->struct_size < sizeof(ptrt_session_options)) {
       return fail(PTRT_ERROR_INVALID_ARGUMENT,
@@ -218,6 +237,102 @@ ptrt_status ptrt_session_transcribe(ptrt_session* session, const float* samples,
     out_transcript->num_words = session->words.size();
     out_transcript->num_encoder_frames = t.num_encoder_frames;
     out_transcript->audio_duration_s = t.audio_duration_s;
+    return PTRT_OK;
+  });
+}
+
+void ptrt_stream_options_init(ptrt_stream_options* options) {
+  if (!options) return;
+  *options = ptrt_stream_options{};
+  options->struct_size = sizeof(ptrt_stream_options);
+  const BufferedStreamingConfig defaults;
+  options->chunk_ms = defaults.chunk_ms;
+  options->left_ms = defaults.left_ms;
+  options->right_ms = defaults.right_ms;
+  options->history_ms = defaults.history_ms;
+}
+
+ptrt_status ptrt_stream_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
+                               const ptrt_stream_options* options, ptrt_stream** out_stream) {
+  if (out_stream) *out_stream = nullptr;
+  std::shared_ptr<ExternalEngine> engine;
+  const ptrt_status adopted = adopt_engine("ptrt_stream_create", model, encoder, out_stream != nullptr, engine);
+  if (adopted != PTRT_OK) return adopted;
+  return guarded([&] {
+    ptrt_stream_options opts;
+    ptrt_stream_options_init(&opts);
+    if (options) {
+      if (options->struct_size < sizeof(ptrt_stream_options)) {
+        return fail(PTRT_ERROR_INVALID_ARGUMENT,
+                    "ptrt_stream_create: options.struct_size is too small; call ptrt_stream_options_init first");
+      }
+      opts = *options;
+    }
+    BufferedStreamingConfig cfg;
+    cfg.chunk_ms = opts.chunk_ms;
+    cfg.left_ms = opts.left_ms;
+    cfg.right_ms = opts.right_ms;
+    cfg.history_ms = opts.history_ms;
+    auto stream = std::make_unique<ptrt_stream>();
+    stream->session = std::make_unique<BufferedStreamingSession>(model->model, engine, cfg);
+    const size_t capacity = static_cast<size_t>(stream->session->max_tokens_per_step());
+    stream->committed.reserve(capacity);
+    stream->tail.reserve(capacity);
+    *out_stream = stream.release();
+    return PTRT_OK;
+  });
+}
+
+void ptrt_stream_destroy(ptrt_stream* stream) { delete stream; }
+
+namespace {
+
+void deliver(ptrt_stream* stream, const StreamingStep& step, ptrt_stream_callback on_update, void* user_data) {
+  if (!on_update) return;
+  stream->committed.clear();
+  for (int64_t i = 0; i < step.num_committed; ++i) {
+    const TokenEmission& e = step.committed[i];
+    stream->committed.push_back(ptrt_token{e.token_id, e.duration, e.frame});
+  }
+  stream->tail.clear();
+  for (int64_t i = 0; i < step.num_tail; ++i) {
+    const TokenEmission& e = step.tail[i];
+    stream->tail.push_back(ptrt_token{e.token_id, e.duration, e.frame});
+  }
+  ptrt_stream_update update{};
+  update.struct_size = sizeof(ptrt_stream_update);
+  update.committed = stream->committed.data();
+  update.num_committed = stream->committed.size();
+  update.tail = stream->tail.data();
+  update.num_tail = stream->tail.size();
+  update.audio_end_sample = step.audio_end_sample;
+  update.decoded_frames = step.decoded_frames;
+  update.is_last = step.is_last ? 1 : 0;
+  on_update(user_data, &update);
+}
+
+}  // namespace
+
+ptrt_status ptrt_stream_push(ptrt_stream* stream, const float* samples, int64_t num_samples, int32_t sample_rate_hz,
+                             ptrt_stream_callback on_update, void* user_data) {
+  PTRT_REQUIRE(stream, "ptrt_stream_push: stream must not be NULL");
+  return guarded([&] {
+    const int32_t expected_rate = stream->session->model().meta().features.sample_rate_hz;
+    if (sample_rate_hz != expected_rate) {
+      return fail(PTRT_ERROR_INVALID_AUDIO, "sample rate " + std::to_string(sample_rate_hz) +
+                                                " Hz is not the model's " + std::to_string(expected_rate) +
+                                                " Hz; resample before calling");
+    }
+    stream->session->push(samples, num_samples,
+                          [&](const StreamingStep& step) { deliver(stream, step, on_update, user_data); });
+    return PTRT_OK;
+  });
+}
+
+ptrt_status ptrt_stream_finish(ptrt_stream* stream, ptrt_stream_callback on_update, void* user_data) {
+  PTRT_REQUIRE(stream, "ptrt_stream_finish: stream must not be NULL");
+  return guarded([&] {
+    stream->session->finish([&](const StreamingStep& step) { deliver(stream, step, on_update, user_data); });
     return PTRT_OK;
   });
 }
