@@ -39,11 +39,11 @@ from .tdt_loss import tdt_loss
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 2500
+    steps: int = 4000
     batch_frames: int = 8000         # padded feature frames (10 ms) per batch: about 80 s of audio
     peak_lr: float = 2.0e-3
     final_lr: float = 2.0e-5
-    warmup_steps: int = 100
+    warmup_steps: int = 200
     weight_decay: float = 1.0e-3
     grad_clip: float = 1.0
     ctc_weight: float = 0.3
