@@ -55,6 +55,10 @@ class Model:
     """``chunk_isolated`` / ``cache_aware`` for an export with ``encoder_streaming.onnx``, else None."""
     def token_text(self, token_id: int) -> str: ...
     def piece(self, token_id: int) -> str: ...
+    def detokenize(self, token_ids: list[int]) -> str:
+        """Text of a token sequence (SentencePiece rules)."""
+    def render(self, token_ids: list[int], token_frames: list[int], token_durations: list[int]) -> dict[str, Any]:
+        """Transcript dict (text, token lists, words with start/end seconds) of decoded tokens."""
 
 class FeatureExtractor:
     """NeMo's log-mel front end (pre-emphasis, STFT, Slaney mel, log, per-feature normalization)."""
@@ -129,3 +133,45 @@ class OfflineRecognizer:
     def transcribe(self, samples: npt.NDArray[np.float32]) -> dict[str, Any]:
         """Keys: text, token_ids, token_frames, token_durations, token_scores, words (word, start_s,
         end_s), num_encoder_frames, audio_duration_s. Input: mono float32 at the model's rate."""
+
+
+class BufferedStreamingSession:
+    """NeMo's buffered streaming for one stream (cpp/include/parakeet_trt/streaming.hpp).
+
+    push() and finish() return one dict per completed step: ``committed`` and ``tail`` (each with
+    token_ids, token_frames, token_durations), ``audio_end_sample``, ``decoded_frames``, ``is_last``.
+    The GIL is released while the core runs (the Python engine takes it back for its calls)."""
+
+    def __init__(self, model: Model, encoder_engine: EncoderEngine, chunk_ms: int, left_ms: int, right_ms: int,
+                 history_ms: int = 30000) -> None: ...
+    def push(self, samples: npt.NDArray[np.float32]) -> list[dict[str, Any]]: ...
+    def finish(self) -> list[dict[str, Any]]: ...
+    def redecode(self, begin_sample: int, end_sample: int) -> dict[str, Any]: ...
+    @property
+    def finished(self) -> bool: ...
+    @property
+    def samples_received(self) -> int: ...
+    @property
+    def samples_consumed(self) -> int: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def encoder_frame_samples(self) -> int: ...
+
+
+class StreamingWorker:
+    """A BufferedStreamingSession on its own inference thread (cpp/include/parakeet_trt/streaming_worker.hpp).
+
+    write() never blocks (overflow is dropped and counted); next_event() returns an event dict
+    (``type`` 'step' or 'error', ``seq``, ``committed``, ``tail``, ``audio_end_sample``,
+    ``decoded_frames``, ``dropped_samples``, ``is_last``, ``error``) or None on timeout / at the end."""
+
+    def __init__(self, model: Model, encoder_engine: EncoderEngine, chunk_ms: int, left_ms: int, right_ms: int,
+                 history_ms: int = 0, ring_ms: int = 10000, event_slots: int = 64) -> None: ...
+    def write(self, samples: npt.NDArray[np.float32]) -> int: ...
+    def close(self) -> None: ...
+    def next_event(self, timeout_ms: int = -1) -> dict[str, Any] | None: ...
+    @property
+    def done(self) -> bool: ...
+    @property
+    def dropped_samples(self) -> int: ...
