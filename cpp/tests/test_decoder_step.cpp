@@ -272,6 +272,12 @@ void test_float_order_is_sequential() {
       projection_exact = projection_exact && projected[static_cast<size_t>(t * kJ + j)] == y[j];
   }
   PTRT_CHECK(projection_exact);
+  // A window of frames inside the tensor (the streaming chunk) projects to the same bits.
+  std::vector<float> window(static_cast<size_t>(5 * kJ));
+  step.project_encoder_strided(encoder_out.data() + 3, frames, 5, window.data());
+  PTRT_CHECK(std::equal(window.begin(), window.end(), projected.begin() + 3 * kJ));
+  PTRT_CHECK_THROWS(step.project_encoder_strided(encoder_out.data(), 4, 5, window.data()), std::invalid_argument,
+                    "row_stride");
   PredictorState s = step.make_state(), n = step.make_state();
   step.predict(kVocab, s, n);
   step.predict(3, n, s);

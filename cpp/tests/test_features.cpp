@@ -314,6 +314,40 @@ void test_frames_do_not_depend_on_batching() {
   PTRT_CHECK(same);
 }
 
+void test_interior_frames_are_reusable_across_buffers() {
+  // Buffered streaming reuses a frame's log-mel when the buffer moves: the interior frames of a
+  // buffer shifted by 8 hops equal the previous buffer's frames 8 later, bit for bit, and a frame
+  // range computed alone equals the same columns of a full computation.
+  FeatureConfig cfg;
+  FeatureExtractor fx(cfg);
+  const std::vector<float> x = chirp_plus_noise(24000, 5);
+  const int64_t n = 16000, shift = 8 * cfg.hop_length;
+  const int64_t tf = fx.num_frames(n);
+  std::vector<float> a(static_cast<size_t>(cfg.n_mels * tf)), b(a.size()), c(a.size(), -1.0f);
+  fx.compute_log_mel(x.data(), n, a.data());
+  fx.compute_log_mel(x.data() + shift, n, b.data());
+  int64_t first = 0, end = 0;
+  fx.interior_frames(n, &first, &end);
+  PTRT_CHECK_EQ(first, 2);  // window [t*160 - 200, t*160 + 200) needs a sample before it from t = 2
+  PTRT_CHECK_EQ(end, (n - 200) / 160 + 1);
+  bool same = true;
+  for (int m = 0; m < cfg.n_mels; ++m)
+    for (int64_t t = first; t + 8 < end; ++t)
+      same = same && b[static_cast<size_t>(m * tf + t)] == a[static_cast<size_t>(m * tf + t + 8)];
+  PTRT_CHECK(same);
+  fx.compute_log_mel_frames(x.data(), n, 3, 41, c.data());
+  bool range_same = true, untouched = true;
+  for (int m = 0; m < cfg.n_mels; ++m)
+    for (int64_t t = 0; t < tf; ++t) {
+      const float v = c[static_cast<size_t>(m * tf + t)];
+      if (t >= 3 && t < 41) range_same = range_same && v == a[static_cast<size_t>(m * tf + t)];
+      else untouched = untouched && v == -1.0f;
+    }
+  PTRT_CHECK(range_same);
+  PTRT_CHECK(untouched);
+  PTRT_CHECK_THROWS(fx.compute_log_mel_frames(x.data(), n, 5, tf + 1, c.data()), std::invalid_argument, "outside");
+}
+
 void test_kernels_bit_identical() {
   if (!detail::avx2_feature_kernel_available()) {
     std::printf("    skipped: this CPU or build has no AVX2 kernel (only the baseline kernel runs)\n");
@@ -532,6 +566,7 @@ int main() {
       {"window_matches_torch", &test_window_matches_torch},
       {"pipeline_matches_double_reference", &test_pipeline_matches_double_reference},
       {"frames_do_not_depend_on_batching", &test_frames_do_not_depend_on_batching},
+      {"interior_frames_are_reusable_across_buffers", &test_interior_frames_are_reusable_across_buffers},
       {"kernels_bit_identical", &test_kernels_bit_identical},
       {"torch_sum_order", &test_torch_sum_order},
       {"silence_matches_nemo_bit_for_bit", &test_silence_matches_nemo_bit_for_bit},

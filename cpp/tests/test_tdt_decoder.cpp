@@ -61,7 +61,7 @@ class ScriptedStep final : public DecoderStep {
     s.projected.assign(2, 0.0f);
     return s;
   }
-  void project_encoder(const float* encoder_out, int64_t num_frames, float* projected_out) override {
+  void project_encoder_strided(const float* encoder_out, int64_t, int64_t num_frames, float* projected_out) override {
     for (int64_t t = 0; t < num_frames; ++t) {
       projected_out[2 * t] = encoder_out[t];
       projected_out[2 * t + 1] = 0.0f;

@@ -67,7 +67,15 @@ class DecoderStep {
   // with B = 1); projected_out is [num_frames][J] (joint.enc applied per frame, bias included).
   // num_frames == 0 is a no-op. Throws std::invalid_argument for num_frames < 0 or null pointers
   // with num_frames > 0.
-  virtual void project_encoder(const float* encoder_out, int64_t num_frames, float* projected_out) = 0;
+  void project_encoder(const float* encoder_out, int64_t num_frames, float* projected_out) {
+    project_encoder_strided(encoder_out, num_frames, num_frames, projected_out);
+  }
+  // The same for a window of frames inside a wider tensor: channel d of frame t is
+  // encoder_out[d * row_stride + t] (row_stride >= num_frames), e.g. the chunk frames of a streaming
+  // buffer (encoder_out = first column, row_stride = the buffer's frames). Each frame's result does
+  // not depend on the window it is projected in.
+  virtual void project_encoder_strided(const float* encoder_out, int64_t row_stride, int64_t num_frames,
+                                       float* projected_out) = 0;
 
   // One prediction-net step: feeds `token` (0 <= token <= blank_id; blank_id feeds the zero
   // embedding, i.e. NeMo's SOS) from `state` and writes the new LSTM state and G into `next`.
@@ -104,7 +112,8 @@ class NativeDecoderStep final : public DecoderStep {
   int pred_rnn_layers() const { return w_.pred_rnn_layers; }
 
   PredictorState make_state() const override;
-  void project_encoder(const float* encoder_out, int64_t num_frames, float* projected_out) override;
+  void project_encoder_strided(const float* encoder_out, int64_t row_stride, int64_t num_frames,
+                               float* projected_out) override;
   void predict(int token, const PredictorState& state, PredictorState& next) override;
   void joint(const float* projected_frame, const PredictorState& state, float* logits) override;
 

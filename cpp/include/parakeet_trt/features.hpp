@@ -106,6 +106,20 @@ class FeatureExtractor {
   // padding; layout [n_mels][num_frames]. Same argument checks as compute().
   void compute_log_mel(const float* samples, int64_t num_samples, float* log_mel_out);
 
+  // Frames [begin_frame, end_frame) of compute_log_mel's output, written into their columns of
+  // log_mel_out[n_mels][num_frames(num_samples)]; the other columns are left untouched. Frames are
+  // independent SIMD lanes, so this equals the same columns of compute_log_mel bit for bit. Same
+  // checks as compute_log_mel, plus 0 <= begin_frame <= end_frame <= num_frames(num_samples).
+  void compute_log_mel_frames(const float* samples, int64_t num_samples, int64_t begin_frame, int64_t end_frame,
+                              float* log_mel_out);
+  // [first, end) of the frames whose window lies inside the samples and has a preceding sample for
+  // pre-emphasis: their log-mel depends only on the samples under them, so it is the same in any
+  // buffer holding those samples (what buffered streaming reuses between steps). May be empty.
+  void interior_frames(int64_t num_samples, int64_t* first, int64_t* end) const;
+  // The second half of compute(): per-feature normalization (or none) and padding, in place on a
+  // log-mel [n_mels][num_frames(num_samples)].
+  void normalize(float* log_mel, int64_t num_samples) const;
+
   // Building block: NeMo's per_feature normalization, in place, on log_mel[n_mels][num_frames]
   // (row stride num_frames). Statistics use frames [0, num_valid_frames); frames
   // >= num_valid_frames are set to pad_value. num_valid_frames == 0 writes pad_value everywhere,

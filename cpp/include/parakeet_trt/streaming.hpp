@@ -20,6 +20,10 @@
 // runs a regular step only once MORE samples than it needs have arrived, and finish() runs the last
 // step. The result is independent of how the audio is split into push() calls.
 //
+// Features: the log-mel of frames whose samples are unchanged since the previous step is reused
+// (only the new audio's frames and the buffer edges are computed); normalization runs over the
+// whole buffer as NeMo's does. The result is bit-identical to computing the buffer from scratch.
+//
 // Allocation: everything is sized in the constructor (audio window, features, encoder output,
 // projections, token buffers, decoder carries). push() and finish() allocate nothing on the heap
 // in the core (the C++ engine path); an engine implemented in Python allocates in Python.
@@ -103,6 +107,8 @@ class BufferedStreamingSession {
   // Appends up to the free space; returns how many samples were taken.
   int64_t append(const float* samples, int64_t num_samples);
   StreamingStep step(bool is_last);
+  // features_.compute(buffer, total) into feature_buffer_, reusing the previous step's log-mel.
+  void compute_features(const float* buffer, int64_t buffer_start, int64_t total);
 
   std::shared_ptr<const Model> model_;
   BufferedStreamingConfig config_;
@@ -121,6 +127,11 @@ class BufferedStreamingSession {
   int64_t buf_left_ = 0, buf_chunk_ = 0, buf_right_ = 0;  // NeMo's buffer_size, in samples
   bool finished_ = false;
 
+  // Log-mel of the previous buffer (ping-pong): frames whose samples did not change are copied
+  // instead of recomputed (FeatureExtractor::interior_frames), bit-identical to a full compute.
+  std::vector<float> log_mel_[2];
+  int log_mel_current_ = 0;
+  int64_t log_mel_start_ = 0, log_mel_samples_ = 0;  // stream sample of its first sample, its length
   std::vector<float> feature_buffer_;
   std::vector<float> projected_;
   DecoderCarry carry_, tail_carry_;

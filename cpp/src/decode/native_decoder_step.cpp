@@ -216,10 +216,15 @@ void NativeDecoderStep::check_state(const PredictorState& state, const char* nam
   }
 }
 
-void NativeDecoderStep::project_encoder(const float* encoder_out, int64_t num_frames, float* projected_out) {
+void NativeDecoderStep::project_encoder_strided(const float* encoder_out, int64_t row_stride, int64_t num_frames,
+                                                float* projected_out) {
   if (num_frames < 0) {
     throw std::invalid_argument("NativeDecoderStep::project_encoder: num_frames: expected >= 0, got " +
                                 std::to_string(num_frames));
+  }
+  if (row_stride < num_frames) {
+    throw std::invalid_argument("NativeDecoderStep::project_encoder: row_stride: expected >= num_frames (" +
+                                std::to_string(num_frames) + "), got " + std::to_string(row_stride));
   }
   if (num_frames == 0) return;
   if (encoder_out == nullptr || projected_out == nullptr) {
@@ -232,7 +237,7 @@ void NativeDecoderStep::project_encoder(const float* encoder_out, int64_t num_fr
     const int nb = static_cast<int>(std::min<int64_t>(kBlock, num_frames - t0));
     float* y = projected_out + t0 * J;
     for (int b = 0; b < nb; ++b) std::memcpy(y + b * J, w_.enc_bias.data(), static_cast<size_t>(J) * sizeof(float));
-    accumulate_rows_block(y, J, nb, enc_t_.data(), D, encoder_out + t0, num_frames);
+    accumulate_rows_block(y, J, nb, enc_t_.data(), D, encoder_out + t0, row_stride);
   }
 }
 

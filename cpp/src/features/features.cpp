@@ -155,6 +155,8 @@ struct KernelArgs {
   const float* samples;
   int64_t num_samples;
   int64_t total_frames;
+  int64_t begin_frame;  // frames [begin_frame, end_frame) are computed
+  int64_t end_frame;
   const float* window;  // [n_fft]
   int n_fft;
   int hop;
@@ -184,8 +186,8 @@ PTRT_ALWAYS_INLINE void log_mel_body(FeatureExtractor::Impl& im, const KernelArg
   float* __restrict log_mel = im.log_mel.data();
   const float* window = a.window + wb;
 
-  for (int64_t t0 = 0; t0 < a.total_frames; t0 += kLanes) {
-    const int lanes = static_cast<int>(std::min<int64_t>(kLanes, a.total_frames - t0));
+  for (int64_t t0 = a.begin_frame; t0 < a.end_frame; t0 += kLanes) {
+    const int lanes = static_cast<int>(std::min<int64_t>(kLanes, a.end_frame - t0));
     for (int lane = 0; lane < kLanes; ++lane) {
       float* row = rows + static_cast<int64_t>(lane) * win;
       if (lane >= lanes) {
@@ -412,10 +414,36 @@ void FeatureExtractor::check_input(const float* samples, int64_t num_samples, co
 
 void FeatureExtractor::compute_log_mel(const float* samples, int64_t num_samples, float* log_mel_out) {
   check_input(samples, num_samples, log_mel_out);
+  compute_log_mel_frames(samples, num_samples, 0, num_frames(num_samples), log_mel_out);
+}
+
+void FeatureExtractor::interior_frames(int64_t num_samples, int64_t* first, int64_t* end) const {
+  const int64_t hop = config_.hop_length;
+  const int64_t offset = impl_->window_begin - config_.n_fft / 2;  // window start relative to hop * t
+  const int64_t win = impl_->window_end - impl_->window_begin;
+  // t * hop + offset >= 1 and t * hop + offset + win <= num_samples
+  int64_t lo = std::max<int64_t>(0, (1 - offset + hop - 1) / hop);
+  if (1 - offset <= 0) lo = 0;
+  const int64_t last = num_samples - win - offset;
+  int64_t hi = last < 0 ? 0 : std::min(num_frames(num_samples), last / hop + 1);
+  *first = lo;
+  *end = std::max(lo, hi);
+}
+
+void FeatureExtractor::compute_log_mel_frames(const float* samples, int64_t num_samples, int64_t begin_frame,
+                                              int64_t end_frame, float* log_mel_out) {
+  check_input(samples, num_samples, log_mel_out);
+  if (begin_frame < 0 || begin_frame > end_frame || end_frame > num_frames(num_samples)) {
+    throw std::invalid_argument("FeatureExtractor::compute_log_mel_frames: frames [" + str(begin_frame) + ", " +
+                                str(end_frame) + ") outside [0, " + str(num_frames(num_samples)) + "]");
+  }
+  if (begin_frame == end_frame) return;
   KernelArgs args;
   args.samples = samples;
   args.num_samples = num_samples;
   args.total_frames = num_frames(num_samples);
+  args.begin_frame = begin_frame;
+  args.end_frame = end_frame;
   args.window = window_.data();
   args.n_fft = config_.n_fft;
   args.hop = config_.hop_length;
@@ -472,6 +500,10 @@ void FeatureExtractor::normalize_per_feature(float* log_mel, int n_mels, int64_t
 
 void FeatureExtractor::compute(const float* samples, int64_t num_samples, float* features_out) {
   compute_log_mel(samples, num_samples, features_out);
+  normalize(features_out, num_samples);
+}
+
+void FeatureExtractor::normalize(float* features_out, int64_t num_samples) const {
   const int64_t total = num_frames(num_samples);
   const int64_t valid = num_valid_frames(num_samples);
   if (config_.normalize_per_feature) {

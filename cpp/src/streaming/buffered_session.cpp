@@ -61,6 +61,8 @@ BufferedStreamingSession::BufferedStreamingSession(std::shared_ptr<const Model> 
   keep_behind_ = std::max(full, history);
   window_.resize(static_cast<size_t>(keep_behind_ + chunk_ + right_ + std::max<int64_t>(chunk_, 4096)));
   feature_buffer_.resize(static_cast<size_t>(meta.features.n_mels * features_.num_frames(full)));
+  log_mel_[0].resize(feature_buffer_.size());
+  log_mel_[1].resize(feature_buffer_.size());
   const int64_t max_frames = meta.encoder.encoded_length(features_.num_frames(full));
   projected_.resize(static_cast<size_t>(max_frames * step_->joint_hidden()));
   carry_ = decoder_.make_carry();
@@ -123,7 +125,7 @@ StreamingStep BufferedStreamingSession::step(bool is_last) {
   const int64_t enc_left = buf_left_ / frame_samples_;
   const int64_t enc_chunk = buf_chunk_ / frame_samples_;
   if (num_valid > 0) {
-    features_.compute(buffer, total, feature_buffer_.data());
+    compute_features(buffer, consumed_ - total, total);
     const EncoderOutput encoded = encoder_->run(feature_buffer_.data(), num_frames, num_valid);
     // CONTRACT: the chunk's frames lie inside the encoder's valid output.
     // SOURCE: NeMo slices encoder_output[:, left:] and decodes out_len = chunk frames of it.
@@ -132,13 +134,15 @@ StreamingStep BufferedStreamingSession::step(bool is_last) {
       throw ContractViolation("streaming.chunk_frames", "<= " + std::to_string(encoded.num_valid_frames - enc_left),
                               std::to_string(enc_chunk));
     }
-    step_->project_encoder(encoded.data, encoded.num_frames_allocated, projected_.data());
+    // Only the chunk and right-context frames are ever decoded: the left context is not projected.
+    const int64_t tail_frames = is_last ? 0 : encoded.num_valid_frames - enc_left - enc_chunk;
+    step_->project_encoder_strided(encoded.data + enc_left, encoded.num_frames_allocated, enc_chunk + tail_frames,
+                                   projected_.data());
     const int64_t J = step_->joint_hidden();
-    decoder_.decode(projected_.data() + enc_left * J, enc_chunk, carry_, committed_);
-    const int64_t tail_frames = encoded.num_valid_frames - enc_left - enc_chunk;
-    if (!is_last && tail_frames > 0) {
+    decoder_.decode(projected_.data(), enc_chunk, carry_, committed_);
+    if (tail_frames > 0) {
       tail_carry_ = carry_;  // equal sizes: copy-assignment reuses the vectors' storage
-      decoder_.decode(projected_.data() + (enc_left + enc_chunk) * J, tail_frames, tail_carry_, tail_);
+      decoder_.decode(projected_.data() + enc_chunk * J, tail_frames, tail_carry_, tail_);
     }
   }
   out.committed = committed_.data();
@@ -148,6 +152,37 @@ StreamingStep BufferedStreamingSession::step(bool is_last) {
   out.audio_end_sample = consumed_;
   out.decoded_frames = carry_.decoded_frames;
   return out;
+}
+
+void BufferedStreamingSession::compute_features(const float* buffer, int64_t buffer_start, int64_t total) {
+  const int64_t n_mels = model_->meta().features.n_mels;
+  const int64_t hop = model_->meta().features.hop_length;
+  const int64_t frames = features_.num_frames(total);
+  float* out = log_mel_[1 - log_mel_current_].data();
+  int64_t reuse_begin = 0, reuse_end = 0;  // columns of `out` copied from the previous log-mel
+  const int64_t shift = buffer_start - log_mel_start_;
+  if (log_mel_samples_ > 0 && shift >= 0 && shift % hop == 0) {
+    int64_t new_first, new_end, old_first, old_end;
+    features_.interior_frames(total, &new_first, &new_end);
+    features_.interior_frames(log_mel_samples_, &old_first, &old_end);
+    const int64_t d = shift / hop;  // new frame t is old frame t + d
+    reuse_begin = std::max(new_first, old_first - d);
+    reuse_end = std::min(new_end, old_end - d);
+    if (reuse_end <= reuse_begin) reuse_begin = reuse_end = 0;
+    const float* prev = log_mel_[log_mel_current_].data();
+    const int64_t prev_frames = features_.num_frames(log_mel_samples_);
+    for (int64_t m = 0; m < n_mels; ++m) {
+      std::memcpy(out + m * frames + reuse_begin, prev + m * prev_frames + reuse_begin + d,
+                  static_cast<size_t>(reuse_end - reuse_begin) * sizeof(float));
+    }
+  }
+  features_.compute_log_mel_frames(buffer, total, 0, reuse_begin, out);
+  features_.compute_log_mel_frames(buffer, total, reuse_end, frames, out);
+  log_mel_current_ = 1 - log_mel_current_;
+  log_mel_start_ = buffer_start;
+  log_mel_samples_ = total;
+  std::memcpy(feature_buffer_.data(), out, static_cast<size_t>(n_mels * frames) * sizeof(float));
+  features_.normalize(feature_buffer_.data(), total);
 }
 
 Transcript BufferedStreamingSession::redecode(int64_t begin_sample, int64_t end_sample) {

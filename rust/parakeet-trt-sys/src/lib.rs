@@ -132,6 +132,37 @@ pub struct ptrt_transcript {
     pub audio_duration_s: f64,
 }
 
+#[repr(C)]
+pub struct ptrt_stream {
+    _private: [u8; 0],
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_stream_options {
+    pub struct_size: usize,
+    pub chunk_ms: i64,
+    pub left_ms: i64,
+    pub right_ms: i64,
+    pub history_ms: i64,
+}
+
+/// One streaming step, borrowed: valid only during the callback that receives it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_stream_update {
+    pub struct_size: usize,
+    pub committed: *const ptrt_token,
+    pub num_committed: usize,
+    pub tail: *const ptrt_token,
+    pub num_tail: usize,
+    pub audio_end_sample: i64,
+    pub decoded_frames: i64,
+    pub is_last: i32,
+}
+
+pub type ptrt_stream_callback = unsafe extern "C" fn(user_data: *mut c_void, update: *const ptrt_stream_update);
+
 extern "C" {
     pub fn ptrt_version() -> *const c_char;
     pub fn ptrt_abi_version() -> i32;
@@ -175,5 +206,27 @@ extern "C" {
         num_samples: i64,
         sample_rate_hz: i32,
         out_transcript: *mut ptrt_transcript,
+    ) -> ptrt_status;
+
+    pub fn ptrt_stream_options_init(options: *mut ptrt_stream_options);
+    pub fn ptrt_stream_create(
+        model: *const ptrt_model,
+        encoder: *const ptrt_engine_vtable,
+        options: *const ptrt_stream_options,
+        out_stream: *mut *mut ptrt_stream,
+    ) -> ptrt_status;
+    pub fn ptrt_stream_destroy(stream: *mut ptrt_stream);
+    pub fn ptrt_stream_push(
+        stream: *mut ptrt_stream,
+        samples: *const f32,
+        num_samples: i64,
+        sample_rate_hz: i32,
+        on_update: Option<ptrt_stream_callback>,
+        user_data: *mut c_void,
+    ) -> ptrt_status;
+    pub fn ptrt_stream_finish(
+        stream: *mut ptrt_stream,
+        on_update: Option<ptrt_stream_callback>,
+        user_data: *mut c_void,
     ) -> ptrt_status;
 }

@@ -53,6 +53,15 @@ fn rust_structs() -> Vec<StructLayout> {
             num_words => "num_words", num_encoder_frames => "num_encoder_frames",
             audio_duration_s => "audio_duration_s",
         }),
+        layout!(ptrt_stream_options {
+            struct_size => "struct_size", chunk_ms => "chunk_ms", left_ms => "left_ms", right_ms => "right_ms",
+            history_ms => "history_ms",
+        }),
+        layout!(ptrt_stream_update {
+            struct_size => "struct_size", committed => "committed", num_committed => "num_committed",
+            tail => "tail", num_tail => "num_tail", audio_end_sample => "audio_end_sample",
+            decoded_frames => "decoded_frames", is_last => "is_last",
+        }),
     ]
 }
 
