@@ -137,6 +137,16 @@ PTRT_API ptrt_status ptrt_model_feature_frames(const ptrt_model* model, int64_t 
 PTRT_API ptrt_status ptrt_model_compute_features(const ptrt_model* model, const float* samples, int64_t num_samples,
                                                  float* out_features, int64_t capacity);
 
+/*
+ * Text of a token sequence (SentencePiece rules, as transcripts render it), NUL-terminated UTF-8
+ * into out_text (capacity bytes). *out_length (if not NULL) receives the text's length in bytes
+ * without the NUL, also when capacity is too small (then PTRT_ERROR_INVALID_ARGUMENT and nothing
+ * is written), so a caller can size the buffer and call again. Ids outside the vocabulary give
+ * PTRT_ERROR_INVALID_ARGUMENT.
+ */
+PTRT_API ptrt_status ptrt_model_detokenize(const ptrt_model* model, const int32_t* token_ids, size_t num_tokens,
+                                           char* out_text, size_t capacity, size_t* out_length);
+
 /* ---------------------------------------------------------------------------------------------
  * Session (offline recognition in this ABI version)
  * ------------------------------------------------------------------------------------------- */

@@ -162,6 +162,32 @@ ptrt_status ptrt_model_compute_features(const ptrt_model* model, const float* sa
   });
 }
 
+ptrt_status ptrt_model_detokenize(const ptrt_model* model, const int32_t* token_ids, size_t num_tokens,
+                                  char* out_text, size_t capacity, size_t* out_length) {
+  PTRT_REQUIRE(model && (token_ids || num_tokens == 0), "ptrt_model_detokenize: model and token_ids must not be NULL");
+  return guarded([&] {
+    const int vocab = model->model->meta().decoding.vocab_size;
+    std::vector<TokenEmission> tokens;
+    tokens.reserve(num_tokens);
+    for (size_t i = 0; i < num_tokens; ++i) {
+      if (token_ids[i] < 0 || token_ids[i] >= vocab) {
+        return fail(PTRT_ERROR_INVALID_ARGUMENT, "ptrt_model_detokenize: token " + std::to_string(i) + " is " +
+                                                     std::to_string(token_ids[i]) + ", outside [0, " +
+                                                     std::to_string(vocab) + ")");
+      }
+      tokens.push_back(TokenEmission{token_ids[i], 0, 0, 0.f});
+    }
+    const std::string text = model->model->vocabulary().detokenize(tokens);
+    if (out_length) *out_length = text.size();
+    if (!out_text || capacity < text.size() + 1) {
+      return fail(PTRT_ERROR_INVALID_ARGUMENT, "ptrt_model_detokenize: the text needs " + std::to_string(text.size() + 1) +
+                                                   " bytes, capacity is " + std::to_string(capacity));
+    }
+    std::memcpy(out_text, text.c_str(), text.size() + 1);
+    return PTRT_OK;
+  });
+}
+
 namespace {
 
 // Takes ownership of the caller's engine for a *_create call: on every failure the engine's

@@ -192,6 +192,14 @@ extern "C" {
         capacity: i64,
     ) -> ptrt_status;
 
+    pub fn ptrt_model_detokenize(
+        model: *const ptrt_model,
+        token_ids: *const i32,
+        num_tokens: usize,
+        out_text: *mut c_char,
+        capacity: usize,
+        out_length: *mut usize,
+    ) -> ptrt_status;
     pub fn ptrt_session_options_init(options: *mut ptrt_session_options);
     pub fn ptrt_session_create(
         model: *const ptrt_model,

@@ -31,7 +31,7 @@
 //!
 //! # Threads
 //! [`Model`] is `Send + Sync` and cheap to clone (the C ABI declares a loaded model immutable and
-//! shareable). [`Session`] is `Send` but not `Sync` (one thread at a time, may move).
+//! shareable). [`Session`] and [`Stream`] are `Send` but not `Sync` (one thread at a time, may move).
 //!
 //! # Linking
 //! `parakeet-trt-sys` links `libparakeet_trt` dynamically (see its build script for how it is
@@ -42,12 +42,14 @@ mod engine;
 mod error;
 mod model;
 mod session;
+mod stream;
 
 pub use engine::{engine_into_raw_vtable, DType, Engine, TensorData, TensorDataMut, TensorMut, TensorRef};
 pub use error::{Error, Result, Status};
 pub use model::{Features, LoadOptions, Model, ModelInfo};
 pub use parakeet_trt_sys as sys;
 pub use session::{Session, Token, Transcript, Word};
+pub use stream::{Stream, StreamOptions, StreamUpdate};
 
 /// Version of the loaded library ("0.1.0").
 pub fn library_version() -> String {

@@ -147,6 +147,27 @@ impl Model {
         self.handle.clone()
     }
 
+    /// Text of a token sequence (SentencePiece rules, as transcripts render it), e.g. of a
+    /// stream's committed tokens. Errors: [`Status::InvalidArgument`] for an id outside the
+    /// vocabulary.
+    pub fn detokenize(&self, token_ids: &[i32]) -> Result<String> {
+        let mut length = 0usize;
+        let mut buffer = vec![0u8; 64 + 16 * token_ids.len()];
+        loop {
+            // SAFETY: live model; ids valid for len reads; buffer valid for capacity writes.
+            let status = unsafe {
+                sys::ptrt_model_detokenize(self.raw(), token_ids.as_ptr(), token_ids.len(),
+                                           buffer.as_mut_ptr() as *mut std::ffi::c_char, buffer.len(), &mut length)
+            };
+            if status != sys::PTRT_OK && length + 1 > buffer.len() {
+                buffer.resize(length + 1, 0); // too small: the library said how much it needs
+                continue;
+            }
+            check(status)?;
+            return Ok(String::from_utf8_lossy(&buffer[..length]).into_owned());
+        }
+    }
+
     /// `(num_frames, num_valid_frames)` of the features of `num_samples` samples.
     pub fn feature_frames(&self, num_samples: usize) -> Result<(usize, usize)> {
         let (mut frames, mut valid) = (0i64, 0i64);

@@ -2,7 +2,7 @@
 //! tests/make_fixture.py wrote from the Python side (ONNX Runtime encoder output for
 //! samples/sample.wav and Python's transcript of it).
 
-use parakeet_trt::{sys, Engine, Error, Model, Session, Status, TensorMut, TensorRef, Token};
+use parakeet_trt::{sys, Engine, Error, Model, Session, Status, Stream, StreamOptions, StreamUpdate, TensorMut, TensorRef, Token};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -372,4 +372,158 @@ fn model_and_session_cross_threads() {
     for handle in handles {
         assert_eq!(handle.join().unwrap(), expected.str("text"));
     }
+}
+
+/// stream_expected.txt: the encoder calls and updates of Python's buffered stream of sample.wav.
+struct StreamFixture {
+    options: StreamOptions,
+    push: usize,
+    calls: Vec<(i64, i64, f64, i64, i64, i64)>, // frames, length, sum |x|, d_model, out frames, encoded
+    updates: Vec<(bool, i64, Vec<i32>, Vec<i32>)>,
+    text: String,
+}
+
+fn ids(text: &str) -> Vec<i32> {
+    if text.trim() == "-" { vec![] } else { text.split_whitespace().map(|x| x.parse().unwrap()).collect() }
+}
+
+impl StreamFixture {
+    fn load() -> StreamFixture {
+        let text = std::fs::read_to_string(fixture("stream_expected.txt")).unwrap();
+        let mut f = StreamFixture {
+            options: StreamOptions::default(), push: 0, calls: vec![], updates: vec![], text: String::new(),
+        };
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (key, rest) = line.split_once(' ').unwrap_or((line, ""));
+            let nums = || rest.split(' ').map(|x| x.to_string()).collect::<Vec<_>>();
+            match key {
+                "stream_options" => {
+                    let v: Vec<i64> = nums().iter().map(|x| x.parse().unwrap()).collect();
+                    f.options = StreamOptions { chunk_ms: v[0], left_ms: v[1], right_ms: v[2] };
+                }
+                "stream_push" => f.push = rest.parse().unwrap(),
+                "text" => f.text = rest.to_string(),
+                "call" => {
+                    let v = nums();
+                    f.calls.push((v[0].parse().unwrap(), v[1].parse().unwrap(), v[2].parse().unwrap(),
+                                  v[3].parse().unwrap(), v[4].parse().unwrap(), v[5].parse().unwrap()));
+                }
+                "update" => {
+                    let mut head = rest.splitn(3, ' ');
+                    let is_last = head.next().unwrap() == "1";
+                    let end: i64 = head.next().unwrap().parse().unwrap();
+                    let (committed, tail) = head.next().unwrap().split_once(" | ").unwrap();
+                    f.updates.push((is_last, end, ids(committed), ids(tail)));
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
+/// Serves the encoder outputs Python's stream got from ONNX Runtime, in call order, after checking
+/// that each call's input is the one they were computed from.
+struct StreamFixtureEncoder {
+    fixture: Arc<StreamFixture>,
+    outputs: Vec<f32>,
+    call: usize,
+    offset: usize,
+}
+
+impl Engine for StreamFixtureEncoder {
+    fn run(&mut self, inputs: &[TensorRef], outputs: &mut [TensorMut]) -> Result<(), String> {
+        let (frames, length, abs_sum, d_model, out_frames, encoded) =
+            *self.fixture.calls.get(self.call).ok_or(format!("unexpected encoder call {}", self.call))?;
+        let audio = inputs.iter().find(|t| t.name == "audio_signal").ok_or("no audio_signal")?;
+        if audio.shape[2] != frames {
+            return Err(format!("call {}: {} feature frames, the fixture has {frames}", self.call, audio.shape[2]));
+        }
+        let sum: f64 = audio.as_f32().ok_or("audio_signal not f32")?.iter().map(|x| x.abs() as f64).sum();
+        if (sum - abs_sum).abs() > 1e-6 * abs_sum {
+            return Err(format!("call {}: sum |x| {sum} differs from the fixture's {abs_sum}", self.call));
+        }
+        let len = inputs.iter().find(|t| t.name == "length").and_then(|t| t.as_i64()).ok_or("no length")?;
+        if len != [length] {
+            return Err(format!("call {}: length {len:?}, the fixture has {length}", self.call));
+        }
+        let n = (d_model * out_frames) as usize;
+        for output in outputs.iter_mut() {
+            match output.name {
+                "outputs" => output
+                    .as_f32_mut()
+                    .ok_or("outputs not f32")?
+                    .copy_from_slice(&self.outputs[self.offset..self.offset + n]),
+                "encoded_lengths" => output.as_i64_mut().ok_or("encoded_lengths not i64")?[0] = encoded,
+                other => return Err(format!("unexpected output {other}")),
+            }
+        }
+        self.offset += n;
+        self.call += 1;
+        Ok(())
+    }
+}
+
+fn fixture_stream(model: &Model) -> (Stream, Arc<StreamFixture>) {
+    let expected = Arc::new(StreamFixture::load());
+    let engine = StreamFixtureEncoder {
+        fixture: expected.clone(),
+        outputs: read_f32(&fixture("stream_encoder_outputs.f32")),
+        call: 0,
+        offset: 0,
+    };
+    (Stream::new(model, Box::new(engine), expected.options).unwrap(), expected)
+}
+
+#[test]
+fn rust_stream_with_onnx_runtime_outputs_equals_python() {
+    let model = load();
+    let (mut stream, fixture) = fixture_stream(&model);
+    let samples = sample_wav();
+    let mut updates: Vec<StreamUpdate> = vec![];
+    for block in samples.chunks(fixture.push) {
+        updates.extend(stream.push(block, 16000).unwrap());
+    }
+    updates.extend(stream.finish().unwrap());
+    let got: Vec<(bool, i64, Vec<i32>, Vec<i32>)> = updates
+        .iter()
+        .map(|u| (u.is_last, u.audio_end_sample, u.committed.iter().map(|t| t.id).collect(),
+                  u.tail.iter().map(|t| t.id).collect()))
+        .collect();
+    assert_eq!(got, fixture.updates);
+    assert!(updates.iter().map(|u| u.committed.len()).sum::<usize>() > 5);
+    let committed: Vec<i32> = updates.iter().flat_map(|u| u.committed.iter().map(|t| t.id)).collect();
+    assert_eq!(model.detokenize(&committed).unwrap(), fixture.text);
+    let err = model.detokenize(&[model.info().vocab_size]).unwrap_err();
+    assert_eq!(err.status, Status::InvalidArgument, "{err}");
+}
+
+#[test]
+fn stream_errors_keep_what_was_committed() {
+    let model = load();
+    let (mut stream, fixture) = fixture_stream(&model);
+    let samples = sample_wav();
+    let first: Vec<StreamUpdate> = stream.push(&samples[..2 * fixture.push + 100], 16000).unwrap().collect();
+    let mut nan = samples[..100].to_vec();
+    nan[7] = f32::NAN;
+    let err = stream.push(&nan, 16000).unwrap_err();
+    assert_eq!(err.status, Status::InvalidAudio, "{err}");
+    assert!(err.message.contains("sample 7 is NaN"), "{err}");
+    let err = stream.push(&samples[..100], 8000).unwrap_err();
+    assert_eq!(err.status, Status::InvalidAudio, "{err}");
+    // The refused blocks changed nothing: the rest of the stream gives Python's updates.
+    let mut updates = first;
+    updates.extend(stream.push(&samples[2 * fixture.push + 100..], 16000).unwrap());
+    updates.extend(stream.finish().unwrap());
+    let committed: Vec<i32> = updates.iter().flat_map(|u| u.committed.iter().map(|t| t.id)).collect();
+    let expected: Vec<i32> = fixture.updates.iter().flat_map(|u| u.2.clone()).collect();
+    assert_eq!(committed, expected);
+    let err = stream.push(&samples[..10], 16000).unwrap_err();
+    assert_eq!(err.status, Status::State, "{err}");
+    assert!(err.message.contains("after finish"), "{err}");
+    assert_eq!(stream.finish().unwrap_err().status, Status::State);
+    let bad = Stream::new(&model, Box::new(FixtureEncoder::new()), StreamOptions { chunk_ms: 100, ..StreamOptions::default() });
+    let err = bad.unwrap_err();
+    assert_eq!(err.status, Status::InvalidArgument, "{err}");
+    assert!(err.message.contains("chunk_ms"), "{err}");
 }

@@ -1,0 +1,177 @@
+use crate::engine::{engine_into_raw_vtable, Engine};
+use crate::error::{check, Error, Result, Status};
+use crate::model::Model;
+use crate::session::Token;
+use parakeet_trt_sys as sys;
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::{self, NonNull};
+use std::sync::Arc;
+
+/// Buffered-streaming parameters, in milliseconds (multiples of the model's encoder frame, 80 ms
+/// for Parakeet). Defaults are NeMo's: 560 ms chunks, 10 s left and 560 ms right context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamOptions {
+    pub chunk_ms: i64,
+    pub left_ms: i64,
+    pub right_ms: i64,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        let mut raw = std::mem::MaybeUninit::<sys::ptrt_stream_options>::zeroed();
+        // SAFETY: fills every field of a valid, writable struct.
+        let raw = unsafe {
+            sys::ptrt_stream_options_init(raw.as_mut_ptr());
+            raw.assume_init()
+        };
+        StreamOptions { chunk_ms: raw.chunk_ms, left_ms: raw.left_ms, right_ms: raw.right_ms }
+    }
+}
+
+/// What one streaming step produced (owned copy of the C view).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamUpdate {
+    /// Tokens committed by this step; committed tokens never change.
+    pub committed: Vec<Token>,
+    /// Speculative tokens decoded from the right context; the next update replaces them.
+    pub tail: Vec<Token>,
+    /// Stream samples consumed so far.
+    pub audio_end_sample: i64,
+    /// Encoder frames committed so far.
+    pub decoded_frames: i64,
+    /// True for the update of [`Stream::finish`].
+    pub is_last: bool,
+}
+
+/// Buffered streaming (NeMo's chunked inference) on a [`Model`] with a caller-supplied encoder
+/// [`Engine`]: push audio in any block size, get the updates of the steps it completes.
+///
+/// `Send`, not `Sync`, for the same reasons as [`Session`](crate::Session).
+pub struct Stream {
+    raw: NonNull<sys::ptrt_stream>,
+    _model: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+// SAFETY: a ptrt_stream is used by one thread at a time (&mut self) and may move between threads;
+// its engine moves with it (Engine: Send).
+unsafe impl Send for Stream {}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        // SAFETY: created by ptrt_stream_create, destroyed once (this also destroys the engine).
+        unsafe { sys::ptrt_stream_destroy(self.raw.as_ptr()) }
+    }
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream").finish_non_exhaustive()
+    }
+}
+
+/// Where the C callback collects the updates of one push/finish call.
+struct Collector {
+    updates: Vec<StreamUpdate>,
+    panicked: bool,
+}
+
+unsafe fn tokens(data: *const sys::ptrt_token, len: usize) -> Vec<Token> {
+    if len == 0 || data.is_null() {
+        return Vec::new();
+    }
+    std::slice::from_raw_parts(data, len)
+        .iter()
+        .map(|t| Token { id: t.id, frame: t.frame, duration: t.duration })
+        .collect()
+}
+
+unsafe extern "C" fn collect_update(user_data: *mut c_void, update: *const sys::ptrt_stream_update) {
+    // No panic may cross into C: a failure here is recorded and reported after the call.
+    let collector = &mut *(user_data as *mut Collector);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let u = &*update;
+        StreamUpdate {
+            committed: tokens(u.committed, u.num_committed),
+            tail: tokens(u.tail, u.num_tail),
+            audio_end_sample: u.audio_end_sample,
+            decoded_frames: u.decoded_frames,
+            is_last: u.is_last != 0,
+        }
+    }));
+    match result {
+        Ok(update) => collector.updates.push(update),
+        Err(_) => collector.panicked = true,
+    }
+}
+
+impl Stream {
+    /// Creates a stream; it owns `encoder` and drops it exactly once (also when creation fails).
+    ///
+    /// Errors: [`Status::InvalidArgument`] naming a bad option (not a multiple of the encoder
+    /// frame, negative), [`Status::ContractViolation`] / [`Status::Model`] as for sessions.
+    pub fn new(model: &Model, encoder: Box<dyn Engine>, options: StreamOptions) -> Result<Stream> {
+        let vtable = engine_into_raw_vtable(encoder);
+        let mut raw_options = std::mem::MaybeUninit::<sys::ptrt_stream_options>::zeroed();
+        // SAFETY: init fills the struct (struct_size and defaults); then the caller's values.
+        let mut raw_options = unsafe {
+            sys::ptrt_stream_options_init(raw_options.as_mut_ptr());
+            raw_options.assume_init()
+        };
+        raw_options.chunk_ms = options.chunk_ms;
+        raw_options.left_ms = options.left_ms;
+        raw_options.right_ms = options.right_ms;
+        let mut raw: *mut sys::ptrt_stream = ptr::null_mut();
+        // SAFETY: live model; the C side copies the vtable and owns its self from here on.
+        check(unsafe { sys::ptrt_stream_create(model.raw(), &vtable, &raw_options, &mut raw) })?;
+        let raw = NonNull::new(raw)
+            .ok_or_else(|| Error::new(Status::Internal, "ptrt_stream_create returned PTRT_OK and a NULL stream"))?;
+        Ok(Stream { raw, _model: model.keep_alive() })
+    }
+
+    /// Appends mono samples at `sample_rate_hz` (must be the model's) and returns an iterator over
+    /// the updates of the steps they completed. A block with NaN/Inf samples or another rate is
+    /// refused whole ([`Status::InvalidAudio`]) and changes nothing; after [`finish`](Self::finish)
+    /// every push is [`Status::State`].
+    pub fn push(&mut self, samples: &[f32], sample_rate_hz: i32) -> Result<std::vec::IntoIter<StreamUpdate>> {
+        let num_samples = i64::try_from(samples.len())
+            .map_err(|_| Error::new(Status::InvalidAudio, "too many samples for int64"))?;
+        let mut collector = Collector { updates: Vec::new(), panicked: false };
+        // SAFETY: live stream through &mut self; samples valid for num_samples reads; the
+        // callback only runs during this call and gets a pointer to `collector`, alive until then.
+        let status = unsafe {
+            sys::ptrt_stream_push(
+                self.raw.as_ptr(),
+                samples.as_ptr(),
+                num_samples,
+                sample_rate_hz,
+                Some(collect_update),
+                &mut collector as *mut Collector as *mut c_void,
+            )
+        };
+        Self::finish_call(status, collector)
+    }
+
+    /// Runs the last step (its update has `is_last`) and closes the stream. A second call is
+    /// [`Status::State`].
+    pub fn finish(&mut self) -> Result<std::vec::IntoIter<StreamUpdate>> {
+        let mut collector = Collector { updates: Vec::new(), panicked: false };
+        // SAFETY: as in push.
+        let status = unsafe {
+            sys::ptrt_stream_finish(
+                self.raw.as_ptr(),
+                Some(collect_update),
+                &mut collector as *mut Collector as *mut c_void,
+            )
+        };
+        Self::finish_call(status, collector)
+    }
+
+    fn finish_call(status: sys::ptrt_status, collector: Collector) -> Result<std::vec::IntoIter<StreamUpdate>> {
+        check(status)?;
+        if collector.panicked {
+            return Err(Error::new(Status::Internal, "copying a stream update panicked"));
+        }
+        Ok(collector.updates.into_iter())
+    }
+}
