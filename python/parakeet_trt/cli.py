@@ -25,6 +25,7 @@ EXIT_CODES_HELP = """exit codes:
   4  audio unreadable, empty or invalid (other files are still transcribed)
   5  contract violation (an engine or artifact does not match the model)
   6  engine failure
+  7  unavailable: an optional component (TensorRT, CUDA) is not installed
 """
 
 
@@ -142,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(needs the 'export' extra)")
     add_export_arguments(e)
     e.set_defaults(handler=cmd_export)
+
+    from parakeet_trt.tensorrt.build import add_build_trt_arguments, run_build_trt  # tensorrt imports on use
+
+    b = sub.add_parser("build-trt", help="build TensorRT engines for an exported model (needs TensorRT; "
+                                         "exit code 7 without it)")
+    add_build_trt_arguments(b)
+    b.set_defaults(handler=run_build_trt)
     return parser
 
 

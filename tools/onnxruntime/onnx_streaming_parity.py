@@ -19,11 +19,6 @@ import sys
 from pathlib import Path
 
 
-def _find_contract(onnx_path: Path) -> Path:
-    meta = json.loads((onnx_path.parent / "model_meta.json").read_text())
-    return onnx_path.parent / meta["contract"]["file"]
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--onnx", required=True, type=Path)
@@ -37,9 +32,9 @@ def main(argv=None) -> int:
 
     import onnxruntime as ort
 
-    from parakeet_trt.parity.streaming import compare_stream, plot_errors, read_reference
+    from parakeet_trt.parity.streaming import compare_stream, contract_beside, read_reference, report_stream
 
-    contract = json.loads((args.contract or _find_contract(args.onnx)).read_text())
+    contract = json.loads((args.contract or contract_beside(args.onnx)).read_text())
     tolerance = {k: contract["tolerances"]["encoder_streaming"][k] for k in ("abs", "rel")}
     providers = ["CUDAExecutionProvider"] if args.providers == "cuda" else ["CPUExecutionProvider"]
     if args.providers == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -50,17 +45,7 @@ def main(argv=None) -> int:
     session = ort.InferenceSession(str(args.onnx), so, providers=providers)
     _, records = read_reference(args.ref)
     summary = compare_stream(session, records, args.mode, tolerance)
-    for c in summary["chunks"]:
-        print(f"chunk {c['chunk']:4d}  max_abs {c['max_abs_error']:.3e}  rel {c['rel_error']:.3e}  "
-              f"cache_len {c['cache_len']:5d}  {'ok' if c['passed'] else 'FAIL'}")
-    print(f"{args.mode}: {summary['num_chunks']} chunks, pass rate {summary['pass_rate']:.3f}, "
-          f"max {summary['max_abs_error']:.3e}, P95 {summary['p95_abs_error']:.3e}, "
-          f"P99 {summary['p99_abs_error']:.3e}, trend (last/first third) {summary['trend_ratio']:.2f}")
-    if args.json_out:
-        args.json_out.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    if args.plot:
-        plot_errors({args.mode: summary}, args.plot, f"{args.onnx.parent.name}: {args.mode}")
-    return 0 if summary["pass_rate"] == 1.0 else 1
+    return report_stream(summary, args.json_out, args.plot, f"{args.onnx.parent.name}: {args.mode}")
 
 
 if __name__ == "__main__":

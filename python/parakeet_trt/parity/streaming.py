@@ -198,3 +198,29 @@ def cached_streaming_export(arch: str, profile: str, cache_dir: Optional[Path] =
         export_model(nemo, out, component="encoder_streaming", streaming_profile=profile,
                      **{f"streaming_{k}": v for k, v in params.items()})
     return out
+
+
+def contract_beside(graph_path: Path) -> Path:
+    """The contract named by the model_meta.json in the folder of a graph or engine file."""
+    meta = json.loads((Path(graph_path).parent / "model_meta.json").read_text())
+    return Path(graph_path).parent / meta["contract"]["file"]
+
+
+def summary_lines(summary: Dict[str, Any]) -> List[str]:
+    """The per-chunk lines and the closing line the streaming parity tools print."""
+    lines = [f"chunk {c['chunk']:4d}  max_abs {c['max_abs_error']:.3e}  rel {c['rel_error']:.3e}  "
+             f"cache_len {c['cache_len']:5d}  {'ok' if c['passed'] else 'FAIL'}" for c in summary["chunks"]]
+    lines.append(f"{summary['mode']}: {summary['num_chunks']} chunks, pass rate {summary['pass_rate']:.3f}, "
+                 f"max {summary['max_abs_error']:.3e}, P95 {summary['p95_abs_error']:.3e}, "
+                 f"P99 {summary['p99_abs_error']:.3e}, trend (last/first third) {summary['trend_ratio']:.2f}")
+    return lines
+
+
+def report_stream(summary: Dict[str, Any], json_out: Optional[Path], plot_path: Optional[Path], title: str) -> int:
+    """Print the summary, write the optional JSON and plot; the tools' exit code (0 all chunks pass, else 1)."""
+    print("\n".join(summary_lines(summary)))
+    if json_out:
+        Path(json_out).write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    if plot_path:
+        plot_errors({summary["mode"]: summary}, plot_path, title)
+    return 0 if summary["pass_rate"] == 1.0 else 1

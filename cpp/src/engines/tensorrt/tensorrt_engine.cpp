@@ -1,0 +1,313 @@
+// The TensorRT engine (compiled only with -DPARAKEET_TRT_WITH_TENSORRT=ON).
+//
+// libnvinfer.so.10 and libcudart are opened with dlopen at run time, so a library built with this
+// file still loads on machines without them (make_tensorrt_engine then throws kUnavailable). Only
+// TensorRT's headers are needed at compile time: every TensorRT call past createInferRuntime is a
+// virtual call through the runtime's objects, and the few CUDA runtime functions used are declared
+// here as function pointers (no cuda_runtime.h include; NvInfer.h brings cudaStream_t).
+//
+// Per call: select the optimization profile from the input shapes, copy inputs through pinned
+// host buffers to device buffers on the engine's own stream, bind addresses, enqueueV3, copy the
+// outputs back and synchronize. Buffers grow to the largest shape seen and are then reused.
+#include <dlfcn.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <sstream>
+
+#include <NvInferRuntime.h>
+
+#include "engines/tensorrt_support.hpp"
+#include "parakeet_trt/errors.hpp"
+
+namespace parakeet_trt {
+namespace {
+
+// CUDA runtime entry points, by their C signatures (cudaError_t is an int-sized enum; 0 = success).
+struct CudaRuntime {
+  void* library = nullptr;
+  int (*get_device)(int*) = nullptr;
+  int (*device_get_attribute)(int*, int, int) = nullptr;
+  int (*stream_create_with_flags)(cudaStream_t*, unsigned) = nullptr;
+  int (*stream_destroy)(cudaStream_t) = nullptr;
+  int (*stream_synchronize)(cudaStream_t) = nullptr;
+  int (*malloc_device)(void**, size_t) = nullptr;
+  int (*free_device)(void*) = nullptr;
+  int (*malloc_host)(void**, size_t) = nullptr;
+  int (*free_host)(void*) = nullptr;
+  int (*memcpy_async)(void*, const void*, size_t, int, cudaStream_t) = nullptr;
+  const char* (*error_string)(int) = nullptr;
+};
+// cuda_runtime_api.h: cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaStreamNonBlocking = 1,
+// cudaDevAttrComputeCapabilityMajor = 75, cudaDevAttrComputeCapabilityMinor = 76.
+constexpr int kHostToDevice = 1, kDeviceToHost = 2, kComputeMajor = 75, kComputeMinor = 76;
+constexpr unsigned kStreamNonBlocking = 1;
+
+struct NvInfer {
+  void* library = nullptr;
+  void* (*create_runtime)(void*, int32_t) = nullptr;
+  int32_t (*lib_version)() = nullptr;
+};
+
+template <typename F>
+void bind_symbol(void* library, const char* name, F& function, const char* library_name) {
+  function = reinterpret_cast<F>(dlsym(library, name));
+  if (!function) throw Error(ErrorCode::kUnavailable, std::string(library_name) + " has no symbol " + name);
+}
+
+void* open_first(const std::vector<const char*>& names, std::string& tried) {
+  for (const char* name : names) {
+    if (void* library = dlopen(name, RTLD_NOW | RTLD_LOCAL)) return library;
+    tried += std::string(tried.empty() ? "" : ", ") + name + " (" + dlerror() + ")";
+  }
+  return nullptr;
+}
+
+// Loaded once per process and never closed: TensorRT objects may outlive any one engine.
+const CudaRuntime& cuda_runtime() {
+  static std::once_flag once;
+  static CudaRuntime api;
+  static std::string failure;
+  std::call_once(once, [] {
+    std::string tried;
+    api.library = open_first({"libcudart.so", "libcudart.so.13", "libcudart.so.12"}, tried);
+    if (!api.library) {
+      failure = "the CUDA runtime is not installed (tried " + tried + ")";
+      return;
+    }
+    try {
+      bind_symbol(api.library, "cudaGetDevice", api.get_device, "libcudart");
+      bind_symbol(api.library, "cudaDeviceGetAttribute", api.device_get_attribute, "libcudart");
+      bind_symbol(api.library, "cudaStreamCreateWithFlags", api.stream_create_with_flags, "libcudart");
+      bind_symbol(api.library, "cudaStreamDestroy", api.stream_destroy, "libcudart");
+      bind_symbol(api.library, "cudaStreamSynchronize", api.stream_synchronize, "libcudart");
+      bind_symbol(api.library, "cudaMalloc", api.malloc_device, "libcudart");
+      bind_symbol(api.library, "cudaFree", api.free_device, "libcudart");
+      bind_symbol(api.library, "cudaMallocHost", api.malloc_host, "libcudart");
+      bind_symbol(api.library, "cudaFreeHost", api.free_host, "libcudart");
+      bind_symbol(api.library, "cudaMemcpyAsync", api.memcpy_async, "libcudart");
+      bind_symbol(api.library, "cudaGetErrorString", api.error_string, "libcudart");
+    } catch (const Error& error) {
+      failure = error.what();
+      api.library = nullptr;
+    }
+  });
+  if (!api.library) throw Error(ErrorCode::kUnavailable, failure);
+  return api;
+}
+
+const NvInfer& nvinfer() {
+  static std::once_flag once;
+  static NvInfer api;
+  static std::string failure;
+  std::call_once(once, [] {
+    std::string tried;
+    api.library = open_first({"libnvinfer.so.10"}, tried);
+    if (!api.library) {
+      failure = "TensorRT 10 is not installed (tried " + tried + "); install TensorRT 10.x (pip install tensorrt, "
+                "or a TensorRT tarball on LD_LIBRARY_PATH)";
+      return;
+    }
+    try {
+      bind_symbol(api.library, "createInferRuntime_INTERNAL", api.create_runtime, "libnvinfer.so.10");
+      bind_symbol(api.library, "getInferLibVersion", api.lib_version, "libnvinfer.so.10");
+    } catch (const Error& error) {
+      failure = error.what();
+      api.library = nullptr;
+    }
+  });
+  if (!api.library) throw Error(ErrorCode::kUnavailable, failure);
+  return api;
+}
+
+void cuda_check(int status, const char* what) {
+  if (status != 0) throw EngineError(std::string(what) + " failed: " + cuda_runtime().error_string(status));
+}
+
+class Logger final : public nvinfer1::ILogger {
+ public:
+  void log(Severity severity, const char* message) noexcept override {
+    if (severity > Severity::kWARNING) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    last_ = message;
+  }
+  std::string last() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return last_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::string last_;
+};
+
+DType dtype_of(nvinfer1::DataType type, const std::string& name) {
+  switch (type) {
+    case nvinfer1::DataType::kFLOAT: return DType::kFloat32;
+    case nvinfer1::DataType::kINT64: return DType::kInt64;
+    case nvinfer1::DataType::kINT32: return DType::kInt32;
+    default: throw ContractViolation(name + ".dtype", "float32, int64 or int32 engine I/O", "another TensorRT type");
+  }
+}
+
+size_t dtype_bytes(DType dtype) { return dtype == DType::kInt32 ? 4 : dtype == DType::kFloat32 ? 4 : 8; }
+
+std::string read_binary(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ModelError("cannot read TensorRT engine " + path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string meta_path_of(const std::string& engine_path) {
+  const size_t slash = engine_path.find_last_of('/');
+  const size_t dot = engine_path.find_last_of('.');
+  const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+  return (has_ext ? engine_path.substr(0, dot) : engine_path) + ".meta.json";
+}
+
+// A device buffer and its pinned host staging buffer, grown to the largest size seen.
+struct Binding {
+  void* device = nullptr;
+  void* host = nullptr;
+  size_t capacity = 0;
+};
+
+class TensorRtEngine final : public Engine {
+ public:
+  TensorRtEngine(const std::string& engine_path, const EngineContract& contract, const std::string& contract_sha256)
+      : contract_(contract), path_(engine_path) {
+    const NvInfer& trt = nvinfer();
+    const CudaRuntime& cuda = cuda_runtime();
+    int device = 0, major = 0, minor = 0;
+    cuda_check(cuda.get_device(&device), "cudaGetDevice");
+    cuda_check(cuda.device_get_attribute(&major, kComputeMajor, device), "cudaDeviceGetAttribute");
+    cuda_check(cuda.device_get_attribute(&minor, kComputeMinor, device), "cudaDeviceGetAttribute");
+    meta_ = TensorRtEngineMeta::parse(read_binary(meta_path_of(engine_path)));
+    check_tensorrt_engine_meta(meta_, {contract.name, contract_sha256, tensorrt_release_from_int(trt.lib_version()),
+                                       std::to_string(major) + "." + std::to_string(minor)});
+    runtime_ = static_cast<nvinfer1::IRuntime*>(trt.create_runtime(&logger_, NV_TENSORRT_VERSION));
+    if (!runtime_) throw EngineError("createInferRuntime failed: " + logger_.last());
+    const std::string blob = read_binary(engine_path);
+    engine_ = runtime_->deserializeCudaEngine(blob.data(), blob.size());
+    if (!engine_) throw EngineError("cannot deserialize TensorRT engine " + engine_path + ": " + logger_.last());
+    context_ = engine_->createExecutionContext();
+    if (!context_) throw EngineError("createExecutionContext failed: " + logger_.last());
+    cuda_check(cuda.stream_create_with_flags(&stream_, kStreamNonBlocking), "cudaStreamCreateWithFlags");
+    if (static_cast<size_t>(engine_->getNbOptimizationProfiles()) != meta_.profiles.size())
+      throw ContractViolation("engine meta profiles", std::to_string(meta_.profiles.size()),
+                              std::to_string(engine_->getNbOptimizationProfiles()) + " in the engine");
+    for (const auto* specs : {&contract_.inputs, &contract_.outputs})
+      for (const TensorSpec& spec : *specs) {
+        const int32_t rank = engine_->getTensorShape(spec.name.c_str()).nbDims;
+        if (rank < 0) throw ContractViolation("engine tensor " + spec.name, "present in the engine", "absent");
+        dtype_of(engine_->getTensorDataType(spec.name.c_str()), spec.name);
+        bindings_[spec.name];
+      }
+  }
+
+  ~TensorRtEngine() override {
+    const CudaRuntime& cuda = cuda_runtime();
+    if (stream_) cuda.stream_synchronize(stream_);
+    for (auto& [name, binding] : bindings_) {
+      if (binding.device) cuda.free_device(binding.device);
+      if (binding.host) cuda.free_host(binding.host);
+    }
+    delete context_;
+    delete engine_;
+    delete runtime_;
+    if (stream_) cuda.stream_destroy(stream_);
+  }
+
+  void run(const TensorView* inputs, size_t num_inputs, TensorView* outputs, size_t num_outputs) override {
+    const CudaRuntime& cuda = cuda_runtime();
+    const size_t profile = select_profile(meta_.profiles, inputs, num_inputs);
+    if (static_cast<int64_t>(profile) != current_profile_) {
+      if (!context_->setOptimizationProfileAsync(static_cast<int32_t>(profile), stream_))
+        throw EngineError("setOptimizationProfileAsync failed: " + logger_.last());
+      current_profile_ = static_cast<int64_t>(profile);
+    }
+    for (size_t i = 0; i < num_inputs; ++i) {
+      const TensorView& in = inputs[i];
+      check_tensor_spec(contract_.input(in.name), in);
+      nvinfer1::Dims dims{};
+      dims.nbDims = in.rank;
+      for (int32_t d = 0; d < in.rank; ++d) dims.d[d] = in.shape[d];
+      if (!context_->setInputShape(in.name, dims))
+        throw ContractViolation(std::string(in.name) + ".shape", "accepted by the engine", logger_.last());
+      const size_t bytes = static_cast<size_t>(in.num_elements()) * dtype_bytes(in.dtype);
+      Binding& b = reserve(in.name, bytes);
+      std::memcpy(b.host, in.data, bytes);
+      cuda_check(cuda.memcpy_async(b.device, b.host, bytes, kHostToDevice, stream_), "cudaMemcpyAsync (input)");
+      context_->setTensorAddress(in.name, b.device);
+    }
+    for (size_t i = 0; i < num_outputs; ++i) {
+      TensorView& out = outputs[i];
+      check_tensor_spec(contract_.output(out.name), out);
+      const nvinfer1::Dims dims = context_->getTensorShape(out.name);
+      bool same = dims.nbDims == out.rank;
+      for (int32_t d = 0; same && d < out.rank; ++d) same = dims.d[d] == out.shape[d];
+      if (!same) {
+        std::ostringstream got;
+        for (int32_t d = 0; d < dims.nbDims; ++d) got << (d ? "," : "[") << dims.d[d];
+        throw ContractViolation(std::string(out.name) + ".shape", "the session's output buffer shape",
+                                got.str() + "] from the engine");
+      }
+      Binding& b = reserve(out.name, static_cast<size_t>(out.num_elements()) * dtype_bytes(out.dtype));
+      context_->setTensorAddress(out.name, b.device);
+    }
+    if (!context_->enqueueV3(stream_)) throw EngineError("enqueueV3 failed: " + logger_.last());
+    for (size_t i = 0; i < num_outputs; ++i) {
+      const size_t bytes = static_cast<size_t>(outputs[i].num_elements()) * dtype_bytes(outputs[i].dtype);
+      Binding& b = bindings_.at(outputs[i].name);
+      cuda_check(cuda.memcpy_async(b.host, b.device, bytes, kDeviceToHost, stream_), "cudaMemcpyAsync (output)");
+    }
+    cuda_check(cuda.stream_synchronize(stream_), "cudaStreamSynchronize");
+    for (size_t i = 0; i < num_outputs; ++i)
+      std::memcpy(outputs[i].data, bindings_.at(outputs[i].name).host,
+                  static_cast<size_t>(outputs[i].num_elements()) * dtype_bytes(outputs[i].dtype));
+  }
+
+  std::string description() const override {
+    return "TensorRT engine " + path_ + " (" + meta_.precision + ", TensorRT " + meta_.tensorrt_version + ")";
+  }
+
+ private:
+  Binding& reserve(const std::string& name, size_t bytes) {
+    auto it = bindings_.find(name);
+    if (it == bindings_.end()) throw ContractViolation("engine tensor " + name, "a tensor of the contract", "unknown");
+    Binding& b = it->second;
+    if (bytes > b.capacity) {
+      const CudaRuntime& cuda = cuda_runtime();
+      cuda_check(cuda.stream_synchronize(stream_), "cudaStreamSynchronize");
+      if (b.device) cuda.free_device(b.device);
+      if (b.host) cuda.free_host(b.host);
+      b = Binding{};
+      cuda_check(cuda.malloc_device(&b.device, bytes), "cudaMalloc");
+      cuda_check(cuda.malloc_host(&b.host, bytes), "cudaMallocHost");
+      b.capacity = bytes;
+    }
+    return b;
+  }
+
+  EngineContract contract_;
+  std::string path_;
+  TensorRtEngineMeta meta_;
+  Logger logger_;
+  nvinfer1::IRuntime* runtime_ = nullptr;
+  nvinfer1::ICudaEngine* engine_ = nullptr;
+  nvinfer1::IExecutionContext* context_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+  int64_t current_profile_ = -1;
+  std::map<std::string, Binding> bindings_;
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> make_tensorrt_engine(const std::string& engine_path, const EngineContract& contract,
+                                             const std::string& contract_sha256) {
+  return std::make_unique<TensorRtEngine>(engine_path, contract, contract_sha256);
+}
+
+}  // namespace parakeet_trt
