@@ -205,3 +205,42 @@ def test_tiny_encoder_engine_matches_onnxruntime(tiny_export_dir, tmp_path):
     tol = contract["tolerances"]["encoder"]
     assert np.array_equal(got[1], ref[1])
     assert np.abs(got[0] - ref[0]).max() <= tol["abs"] + tol["rel"] * np.abs(ref[0]).max()
+
+
+@needs_no_tensorrt
+def test_validation_report_trt_fails_loudly_without_tensorrt(tmp_path):
+    out = tmp_path / "VALIDATION_REPORT_TRT.md"
+    r = _run(["tools/validation_report_trt.py", "--archs", "tiny", "--out", str(out)])
+    assert r.returncode == EXIT_UNAVAILABLE, r.stderr
+    assert "TensorRT not available" in r.stderr and "TensorRT is not installed" in r.stderr
+    assert "nothing written" in r.stderr
+    assert not out.exists()
+
+
+def test_accuracy_metrics_on_synthetic_arrays():
+    import numpy as np
+
+    from parakeet_trt.tensorrt.accuracy import argmax_stability, error_stats, merge_error_stats, sequence_identity
+
+    ref = np.linspace(-2.0, 2.0, 51)
+    got = ref.copy()
+    got[50] += 0.5  # one outlier of 51: max sees it, P99 half of it (interpolated), P95 not
+    s = error_stats(got, ref)
+    assert s["max_abs"] == pytest.approx(0.5) and s["max_rel"] == pytest.approx(0.25)
+    assert s["max_abs_reference"] == pytest.approx(2.0)
+    assert s["p95_abs"] == pytest.approx(0.0, abs=1e-12) and s["p99_abs"] == pytest.approx(0.25)
+    assert merge_error_stats([s, error_stats(ref, ref)])["max_abs"] == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        error_stats(ref[:3], ref)
+
+    logits = np.zeros((2, 3, 5))
+    logits[..., 1] = 1.0
+    other = logits.copy()
+    other[0, 0, 2] = 2.0  # one of 6 positions changes its argmax
+    other[1, 2, 4] = 9.0  # outside the first 4 classes (e.g. a TDT duration logit): ignored
+    a = argmax_stability(other, logits, num_classes=4)
+    assert (a["positions"], a["equal"]) == (6, 5) and a["share"] == pytest.approx(5 / 6)
+    assert argmax_stability(other, logits)["equal"] == 4
+
+    t = sequence_identity([[1, 2], [3], []], [[1, 2], [3, 4], []])
+    assert (t["sequences"], t["identical"]) == (3, 2) and t["rate"] == pytest.approx(2 / 3)

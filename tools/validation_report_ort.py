@@ -19,6 +19,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parents[1]
 NUM_CHUNKS = {"tiny": 60, "parakeet-tdt-0.6b-v3": 16}
@@ -30,21 +31,33 @@ def _fmt(x: float) -> str:
     return f"{x:.2e}"
 
 
-def run_arch(arch: str, cache: Path, out_dir: Path, timings: dict, quick: bool = False) -> list[str]:
+def rung_row(r: dict, verdict: str | None = None) -> str:
+    """One ladder rung as table cells from `component` on (the TensorRT report prefixes a precision)."""
+    verdict = verdict or ("pass" if r["passed"] else "FAIL")
+    if r["component"] == "tokens":
+        return (f"tokens | {r['items']} signals, {r['tokens']} NeMo tokens | identical on "
+                f"{r['identical']}/{r['items']} | | | identical ids | {verdict} |")
+    tol = r["tolerance"]
+    return (f"{r['component']} | {r.get('items', '')} | {_fmt(r['max_abs_error'])} | {_fmt(r['max_abs_reference'])} | "
+            f"{_fmt(r['rel_error'])} | {tol['abs']:g}, {tol['rel']:g} | {verdict} |")
+
+
+def stream_row(s: dict) -> str:
+    """One streaming-encoder summary as table cells from `chunks` on."""
+    return (f"{s['num_chunks']} | {s['pass_rate']:.3f} | {_fmt(s['max_abs_error'])} | {_fmt(s['p95_abs_error'])} | "
+            f"{_fmt(s['p99_abs_error'])} | {s['trend_ratio']:.2f} | {s['chunks'][-1]['cache_len']} |")
+
+
+def load_arch(arch: str, cache: Path, quick: bool = False) -> SimpleNamespace:
+    """A test model's exports (cached), NeMo model, core model, ORT session, signals and chunk count."""
     import parakeet_trt
     from parakeet_trt import _core
-    from parakeet_trt.parity import ladder
-    from parakeet_trt.parity.streaming import cached_streaming_export, plot_errors
+    from parakeet_trt.parity.streaming import cached_streaming_export
     from parakeet_trt.testing.exports import cached_export_dir, cached_nemo_path
     from parakeet_trt.testing.signals import speech_signals, synthetic_signals
     from parakeet_trt.testing.test_models import load_test_model
 
-    t0 = time.monotonic()
     export_dir = cached_export_dir(arch, None, cache)
-    stream_dirs = {p: cached_streaming_export(arch, p, cache) for p in ("chunk_isolated", "cache_aware")}
-    nemo = load_test_model(cached_nemo_path(arch, None, cache))
-    core_model = _core.Model.load(str(export_dir))
-    session = parakeet_trt.Session(export_dir, providers=["CPUExecutionProvider"], intra_op_threads=1)
     speech = speech_signals(0, include_long=False)
     signals = synthetic_signals(0) + speech if arch == "tiny" else synthetic_signals(0)[:4] + speech[:3]
     num_chunks = NUM_CHUNKS[arch]
@@ -52,6 +65,22 @@ def run_arch(arch: str, cache: Path, out_dir: Path, timings: dict, quick: bool =
         speech = speech[:QUICK["speech"]]
         signals = synthetic_signals(0)[:QUICK["synthetic"]] + speech
         num_chunks = QUICK["num_chunks"]
+    return SimpleNamespace(
+        export_dir=export_dir,
+        stream_dirs={p: cached_streaming_export(arch, p, cache) for p in ("chunk_isolated", "cache_aware")},
+        nemo=load_test_model(cached_nemo_path(arch, None, cache)), core_model=_core.Model.load(str(export_dir)),
+        session=parakeet_trt.Session(export_dir, providers=["CPUExecutionProvider"], intra_op_threads=1),
+        speech=speech, signals=signals, num_chunks=num_chunks)
+
+
+def run_arch(arch: str, cache: Path, out_dir: Path, timings: dict, quick: bool = False) -> list[str]:
+    from parakeet_trt.parity import ladder
+    from parakeet_trt.parity.streaming import plot_errors
+
+    t0 = time.monotonic()
+    m = load_arch(arch, cache, quick)
+    export_dir, stream_dirs, nemo, core_model, session = m.export_dir, m.stream_dirs, m.nemo, m.core_model, m.session
+    speech, signals, num_chunks = m.speech, m.signals, m.num_chunks
     rungs = [
         ladder.features_rung(nemo, core_model, signals),
         ladder.encoder_rung(nemo, export_dir, core_model, signals),
@@ -69,23 +98,13 @@ def run_arch(arch: str, cache: Path, out_dir: Path, timings: dict, quick: bool =
     lines = [f"## {arch} (seed {core_model.name.split('seed')[-1].split('-')[0]})", "",
              "| component | compared | max abs error | max abs reference | relative | tolerance (abs, rel) | result |",
              "|---|---|---|---|---|---|---|"]
-    for r in rungs:
-        if r["component"] == "tokens":
-            lines.append(f"| tokens | {r['items']} signals, {r['tokens']} NeMo tokens | identical on "
-                         f"{r['identical']}/{r['items']} | | | identical ids | {'pass' if r['passed'] else 'FAIL'} |")
-            continue
-        tol = r["tolerance"]
-        lines.append(f"| {r['component']} | {r.get('items', '')} | {_fmt(r['max_abs_error'])} | "
-                     f"{_fmt(r['max_abs_reference'])} | {_fmt(r['rel_error'])} | {tol['abs']:g}, {tol['rel']:g} | "
-                     f"{'pass' if r['passed'] else 'FAIL'} |")
+    lines += [f"| {rung_row(r)}" for r in rungs]
     lines += ["", "Streaming encoder (`encoder_streaming.onnx`) per profile, seeded N(0,1) features:", "",
               "| profile | mode | chunks | pass rate | max abs | P95 | P99 | trend (last/first third) | cache len (last) |",
               "|---|---|---|---|---|---|---|---|---|"]
     for p, modes in streams.items():
         for m, s in modes.items():
-            lines.append(f"| {p} | {m} | {s['num_chunks']} | {s['pass_rate']:.3f} | {_fmt(s['max_abs_error'])} | "
-                         f"{_fmt(s['p95_abs_error'])} | {_fmt(s['p99_abs_error'])} | {s['trend_ratio']:.2f} | "
-                         f"{s['chunks'][-1]['cache_len']} |")
+            lines.append(f"| {p} | {m} | {stream_row(s)}")
     lines += ["", f"![error per chunk]({png.name})", "",
               "Streaming tokens against offline decoding of the same audio (espeak-ng speech; whole-utterance "
               "features cut into the profile's windows; random weights, so only the distance is meaningful):", "",

@@ -67,6 +67,17 @@ void test_profile_selection() {
   PTRT_CHECK_THROWS(select_profile(meta.profiles, too_long, 2), ContractViolation, "encoder_outputs [1, 64, 501]");
 }
 
+void test_cuda_graph_choice() {
+  TensorRtEngineMeta meta = TensorRtEngineMeta::parse(kMeta);
+  PTRT_CHECK(use_cuda_graph("decoder_joint", meta.profiles[0]));    // the fixed-shape step
+  PTRT_CHECK(!use_cuda_graph("decoder_joint", meta.profiles[1]));   // a range: shapes vary per call
+  PTRT_CHECK(!use_cuda_graph("encoder", meta.profiles[0]));         // only the decoder step is replayed
+  PTRT_CHECK(!use_cuda_graph("encoder_streaming", meta.profiles[0]));
+  PTRT_CHECK(!use_cuda_graph("decoder_joint", EngineProfile{}));    // no ranges: nothing known to be fixed
+  meta.profiles[0].inputs["targets"].opt = {1, 2};                 // opt outside a fixed range: not fixed
+  PTRT_CHECK(!use_cuda_graph("decoder_joint", meta.profiles[0]));
+}
+
 void test_tensor_spec_check() {
   const TensorSpec spec{"encoder_outputs", "float32", {-1, 64, -1}};
   check_tensor_spec(spec, view("encoder_outputs", DType::kFloat32, {1, 64, 7}));
@@ -100,6 +111,7 @@ void test_unavailable_without_tensorrt() {
 int main() {
   return ptrt_test::run_tests({{"engine meta parse and check", &test_meta_parse_and_check},
                                {"profile selection", &test_profile_selection},
+                               {"CUDA graph only for the decoder step", &test_cuda_graph_choice},
                                {"tensor spec check", &test_tensor_spec_check},
                                {"unavailable without TensorRT", &test_unavailable_without_tensorrt}});
 }

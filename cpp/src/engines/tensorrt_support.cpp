@@ -114,6 +114,13 @@ void check_tensorrt_engine_meta(const TensorRtEngineMeta& meta, const TensorRtEn
   if (meta.profiles.empty()) throw ContractViolation("engine meta profiles", "at least one profile", "none");
 }
 
+bool use_cuda_graph(const std::string& engine, const EngineProfile& profile) {
+  if (engine != "decoder_joint" || profile.inputs.empty()) return false;
+  for (const auto& [name, range] : profile.inputs)
+    if (range.min != range.max || range.opt != range.min) return false;
+  return true;
+}
+
 size_t select_profile(const std::vector<EngineProfile>& profiles, const TensorView* inputs, size_t num_inputs) {
   for (size_t p = 0; p < profiles.size(); ++p) {
     bool fits = true;

@@ -53,6 +53,11 @@ std::string tensorrt_release_from_int(int32_t lib_version);
 // Index of the first profile whose ranges contain every input's shape; ContractViolation otherwise.
 size_t select_profile(const std::vector<EngineProfile>& profiles, const TensorView* inputs, size_t num_inputs);
 
+// Whether calls of `engine` on `profile` are replayed from a CUDA graph: only the decoder step, i.e.
+// decoder_joint on a profile whose every input has min == opt == max (one fixed shape, so the captured
+// kernels, shapes and buffer addresses stay valid). Everything else runs a plain enqueueV3.
+bool use_cuda_graph(const std::string& engine, const EngineProfile& profile);
+
 // dtype, rank and every fixed dimension of `view` against the contract's spec (symbolic dims are free).
 void check_tensor_spec(const TensorSpec& spec, const TensorView& view);
 

@@ -39,7 +39,7 @@ def smoke_encoder(model, onnx_path: Path, seed: int = 0, batch: int = 2, time: i
 
 
 def smoke_decoder_joint(model, onnx_path: Path, seed: int = 0, batch: int = 3, enc_time: int = 5,
-                        target_time: int = 4) -> Dict[str, Any]:
+                        target_time: int = 4, session=None) -> Dict[str, Any]:
     rng = np.random.default_rng(seed)
     dec, joint = model.decoder, model.joint
     enc = rng.standard_normal((batch, joint.encoder_hidden, enc_time)).astype(np.float32)
@@ -49,7 +49,7 @@ def smoke_decoder_joint(model, onnx_path: Path, seed: int = 0, batch: int = 3, e
     h = (0.5 * rng.standard_normal(shape)).astype(np.float32)
     c = (0.5 * rng.standard_normal(shape)).astype(np.float32)
     ref = reference.nemo_decoder_joint(model, enc, targets, tl, h, c)
-    got = _session(onnx_path).run(
+    got = (session or _session(onnx_path)).run(
         ["outputs", "prednet_lengths", "output_states_1", "output_states_2"],
         {"encoder_outputs": enc, "targets": targets, "target_length": tl, "input_states_1": h, "input_states_2": c},
     )

@@ -42,11 +42,12 @@ def features_rung(nemo_model, core_model, signals) -> Dict[str, Any]:
     return _rung("features", max(r.max_abs_diff_valid for r in rows), ref, items=len(rows))
 
 
-def encoder_rung(nemo_model, export_dir: Path, core_model, signals) -> Dict[str, Any]:
+def encoder_rung(nemo_model, export_dir: Path, core_model, signals, session=None) -> Dict[str, Any]:
+    """session: anything with ONNX Runtime's ``run(output_names, feeds)`` (default: ORT on encoder.onnx)."""
     from parakeet_trt import _core
     from parakeet_trt.export.reference import nemo_encoder
 
-    sess = _ort(export_dir / "encoder.onnx")
+    sess = session or _ort(export_dir / "encoder.onnx")
     fx = _core.FeatureExtractor(core_model)
     err = ref = 0.0
     lengths_ok = True
@@ -65,10 +66,11 @@ def encoder_rung(nemo_model, export_dir: Path, core_model, signals) -> Dict[str,
     return out
 
 
-def decoder_joint_rung(nemo_model, export_dir: Path) -> Dict[str, Any]:
+def decoder_joint_rung(nemo_model, export_dir: Path, session=None, batch: int = 3) -> Dict[str, Any]:
     from parakeet_trt.export.smoke import smoke_decoder_joint
 
-    r = smoke_decoder_joint(nemo_model, export_dir / "decoder_joint.onnx", seed=3, batch=3, enc_time=7, target_time=5)
+    r = smoke_decoder_joint(nemo_model, export_dir / "decoder_joint.onnx", seed=3, batch=batch, enc_time=7,
+                            target_time=5, session=session)
     out = _rung("decoder_joint", max(r["max_abs_diff_logits"], r["max_abs_diff_states"]), r["max_abs_logits"],
                 argmax_equal=r["argmax_equal"])
     out["passed"] = out["passed"] and r["argmax_equal"] and r["lengths_equal"]
@@ -114,7 +116,8 @@ def tokens_rung(nemo_model, session, signals) -> Dict[str, Any]:
             "tokens": sum(r.num_tokens_nemo for r in rows), "tolerance": TOLERANCES["tokens"]}
 
 
-def streaming_rungs(nemo_model, export_dir: Path, num_chunks: int, seed: int = 0) -> Dict[str, Dict[str, Any]]:
+def streaming_rungs(nemo_model, export_dir: Path, num_chunks: int, seed: int = 0,
+                    session=None) -> Dict[str, Dict[str, Any]]:
     import json
 
     from parakeet_trt.export.streaming import apply_streaming_params
@@ -128,7 +131,7 @@ def streaming_rungs(nemo_model, export_dir: Path, num_chunks: int, seed: int = 0
     feats = reference_features(nemo_model.encoder._feat_in,
                                prof.window_frames + prof.advance_frames_per_call * num_chunks, seed)
     records = reference_stream(nemo_model.encoder, prof, feats, num_chunks)
-    sess = _ort(export_dir / "encoder_streaming.onnx")
+    sess = session or _ort(export_dir / "encoder_streaming.onnx")
     tol = {k: TOLERANCES["encoder_streaming"][k] for k in ("abs", "rel")}
     return {mode: compare_stream(sess, records, mode, tol) for mode in ("functional", "closed-loop")}
 
