@@ -26,16 +26,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
-def edit_distance(a, b) -> int:
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, y in enumerate(b, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y))
-        prev = cur
-    return prev[-1]
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="tiny", choices=["tiny", "parakeet-tdt-0.6b-v3"])
@@ -48,6 +38,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import parakeet_trt
+    from parakeet_trt.parity.ladder import edit_distance
     from parakeet_trt.testing.exports import cached_export_dir, cached_nemo_path
     from parakeet_trt.testing.nemo_buffered import nemo_buffered_decode
     from parakeet_trt.testing.signals import speech_signals

@@ -346,6 +346,12 @@ void test_interior_frames_are_reusable_across_buffers() {
   PTRT_CHECK(range_same);
   PTRT_CHECK(untouched);
   PTRT_CHECK_THROWS(fx.compute_log_mel_frames(x.data(), n, 5, tf + 1, c.data()), std::invalid_argument, "outside");
+  // The finiteness check covers exactly the samples the requested frames read.
+  std::vector<float> bad(x.begin(), x.begin() + n);
+  bad[0] = NAN;
+  fx.compute_log_mel_frames(bad.data(), n, 3, 41, c.data());  // frame 3 starts reading at sample 279
+  PTRT_CHECK_THROWS(fx.compute_log_mel_frames(bad.data(), n, 0, 1, c.data()), std::invalid_argument, "samples[0]");
+  PTRT_CHECK_THROWS(fx.compute_log_mel(bad.data(), n, c.data()), std::invalid_argument, "samples[0]");
 }
 
 void test_kernels_bit_identical() {

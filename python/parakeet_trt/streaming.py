@@ -55,6 +55,37 @@ class HypothesisUpdate:
         return self.committed_text + self.tail_text if self.tail_text else self.committed_text
 
 
+class _Hypothesis:
+    """Committed tokens of one stream so far, and the update each step's tokens make of them."""
+
+    def __init__(self, model, sample_rate_hz: int):
+        self._model = model
+        self._sample_rate_hz = sample_rate_hz
+        self.ids: list[int] = []
+        self.frames: list[int] = []
+        self.durations: list[int] = []
+
+    def text(self, ids: list[int]) -> str:
+        return self._model.detokenize(ids) if ids else ""
+
+    def apply(self, step: dict) -> HypothesisUpdate:
+        """``step``: the core's dict (``committed``, ``tail``, ``audio_end_sample``, ``decoded_frames``,
+        ``is_last``). Text is re-rendered from all committed ids (SentencePiece joins pieces across
+        token boundaries); this is linear in the stream's length per update."""
+        committed, tail = step["committed"], step["tail"]
+        self.ids += committed["token_ids"]
+        self.frames += [int(f) for f in committed["token_frames"]]
+        self.durations += [int(d) for d in committed["token_durations"]]
+        committed_text = self.text(self.ids)
+        tail_text = self.text(self.ids + tail["token_ids"])[len(committed_text):] if tail["token_ids"] else ""
+        return HypothesisUpdate(
+            committed_token_ids=list(self.ids), committed_token_frames=list(self.frames),
+            tail_token_ids=list(tail["token_ids"]), tail_token_frames=[int(f) for f in tail["token_frames"]],
+            committed_text=committed_text, tail_text=tail_text, new_committed=len(committed["token_ids"]),
+            audio_end_s=step["audio_end_sample"] / self._sample_rate_hz, decoded_frames=int(step["decoded_frames"]),
+            is_final=bool(step["is_last"]))
+
+
 class StreamingSession:
     """One audio stream through a :class:`Session`'s model and encoder engine (one at a time)."""
 
@@ -66,16 +97,13 @@ class StreamingSession:
         self.mode = mode
         self.final_redecode = final_redecode
         self.sample_rate_hz = self.session.sample_rate_hz
-        self._vocab = self.session.model
+        self._hypothesis = _Hypothesis(self.session.model, self.sample_rate_hz)
         try:
             self._core = _core.BufferedStreamingSession(self.session.model, self.session.encoder_engine,
                                                         chunk_ms=int(chunk_ms), left_ms=int(left_ms),
                                                         right_ms=int(right_ms), history_ms=int(history_ms))
         except ValueError as error:
             raise ValueError(f"streaming config: {error}") from None
-        self._ids: list[int] = []
-        self._frames: list[int] = []
-        self._durations: list[int] = []
         self._lock = threading.Lock()
 
     # --- pushing audio ----------------------------------------------------------------------
@@ -94,7 +122,7 @@ class StreamingSession:
         with self._lock:
             with self.session._lock:
                 steps = self._core.push(block)
-            return [self._update(s) for s in steps]
+            return [self._hypothesis.apply(s) for s in steps]
 
     def finish(self) -> list[HypothesisUpdate]:
         """Flush the right context and close the stream; the returned list ends with the final update."""
@@ -107,7 +135,7 @@ class StreamingSession:
                         redecoded = self._core.redecode(0, self._core.samples_received)
                     except ParakeetError:
                         redecoded = None  # longer than the retained history: the streamed text stands
-            updates = [self._update(s) for s in steps]
+            updates = [self._hypothesis.apply(s) for s in steps]
             final = updates[-1]
             final.is_final = True
             final.final = self._final_transcript(redecoded)
@@ -117,37 +145,19 @@ class StreamingSession:
 
     @property
     def committed_token_ids(self) -> list[int]:
-        return list(self._ids)
+        return list(self._hypothesis.ids)
 
     @property
     def finished(self) -> bool:
         return self._core.finished
-
-    def _text(self, ids: list[int]) -> str:
-        return self._vocab.detokenize(ids) if ids else ""
-
-    def _update(self, step: dict) -> HypothesisUpdate:
-        committed, tail = step["committed"], step["tail"]
-        self._ids += committed["token_ids"]
-        self._frames += [int(f) for f in committed["token_frames"]]
-        self._durations += [int(d) for d in committed["token_durations"]]
-        committed_text = self._text(self._ids)
-        tail_text = ""
-        if tail["token_ids"]:
-            tail_text = self._text(self._ids + tail["token_ids"])[len(committed_text):]
-        return HypothesisUpdate(
-            committed_token_ids=list(self._ids), committed_token_frames=list(self._frames),
-            tail_token_ids=list(tail["token_ids"]), tail_token_frames=[int(f) for f in tail["token_frames"]],
-            committed_text=committed_text, tail_text=tail_text, new_committed=len(committed["token_ids"]),
-            audio_end_s=step["audio_end_sample"] / self.sample_rate_hz, decoded_frames=int(step["decoded_frames"]),
-            is_final=bool(step["is_last"]))
 
     def _final_transcript(self, redecoded: dict | None) -> Transcript:
         """The stream's transcript: the offline re-decode when there is one, else the committed tokens."""
         duration = self._core.samples_received / self.sample_rate_hz
         result = redecoded
         if result is None:
-            result = self._vocab.render(self._ids, self._frames, self._durations)
+            h = self._hypothesis
+            result = self.session.model.render(h.ids, h.frames, h.durations)
             result["num_encoder_frames"] = int(self._core.samples_consumed // self._core.encoder_frame_samples)
         return Transcript(text=result["text"], token_ids=list(result["token_ids"]),
                           token_frames=[int(f) for f in result["token_frames"]],
@@ -174,12 +184,10 @@ class BackgroundStream:
                  ring_ms: int = 10000, event_slots: int = 64):
         self.session = session
         self.sample_rate_hz = session.sample_rate_hz
-        self._vocab = session.model
+        self._hypothesis = _Hypothesis(session.model, self.sample_rate_hz)
         self._worker = _core.StreamingWorker(session.model, session.encoder_engine, chunk_ms=int(chunk_ms),
                                              left_ms=int(left_ms), right_ms=int(right_ms), ring_ms=int(ring_ms),
                                              event_slots=int(event_slots))
-        self._ids: list[int] = []
-        self._frames: list[int] = []
 
     def write(self, samples: np.ndarray) -> int:
         block = np.ascontiguousarray(samples, dtype=np.float32)
@@ -203,17 +211,6 @@ class BackgroundStream:
                 return
             if event["type"] == "error":
                 raise ParakeetError(f"streaming stopped: {event['error']}")
-            committed, tail = event["committed"], event["tail"]
-            self._ids += committed["token_ids"]
-            self._frames += [int(f) for f in committed["token_frames"]]
-            committed_text = self._vocab.detokenize(self._ids) if self._ids else ""
-            tail_text = self._vocab.detokenize(self._ids + tail["token_ids"])[len(committed_text):] \
-                if tail["token_ids"] else ""
-            yield HypothesisUpdate(
-                committed_token_ids=list(self._ids), committed_token_frames=list(self._frames),
-                tail_token_ids=list(tail["token_ids"]), tail_token_frames=[int(f) for f in tail["token_frames"]],
-                committed_text=committed_text, tail_text=tail_text, new_committed=len(committed["token_ids"]),
-                audio_end_s=event["audio_end_sample"] / self.sample_rate_hz,
-                decoded_frames=int(event["decoded_frames"]), is_final=bool(event["is_last"]))
+            yield self._hypothesis.apply(event)
             if event["is_last"]:
                 return

@@ -109,7 +109,8 @@ class FeatureExtractor {
   // Frames [begin_frame, end_frame) of compute_log_mel's output, written into their columns of
   // log_mel_out[n_mels][num_frames(num_samples)]; the other columns are left untouched. Frames are
   // independent SIMD lanes, so this equals the same columns of compute_log_mel bit for bit. Same
-  // checks as compute_log_mel, plus 0 <= begin_frame <= end_frame <= num_frames(num_samples).
+  // checks as compute_log_mel, plus 0 <= begin_frame <= end_frame <= num_frames(num_samples); the
+  // finiteness check covers the samples these frames read.
   void compute_log_mel_frames(const float* samples, int64_t num_samples, int64_t begin_frame, int64_t end_frame,
                               float* log_mel_out);
   // [first, end) of the frames whose window lies inside the samples and has a preceding sample for
@@ -141,7 +142,9 @@ class FeatureExtractor {
   struct Impl;  // opaque scratch and tables; an implementation detail
 
  private:
-  void check_input(const float* samples, int64_t num_samples, const void* out) const;
+  // Argument checks, and finiteness of samples [scan_begin, scan_end) (clipped to the input).
+  void check_input(const float* samples, int64_t num_samples, const void* out, int64_t scan_begin,
+                   int64_t scan_end) const;
 
   FeatureConfig config_;
   std::vector<float> window_;

@@ -393,17 +393,20 @@ void FeatureExtractor::reserve(int64_t max_num_samples) {
   }
 }
 
-void FeatureExtractor::check_input(const float* samples, int64_t num_samples, const void* out) const {
+void FeatureExtractor::check_input(const float* samples, int64_t num_samples, const void* out, int64_t scan_begin,
+                                   int64_t scan_end) const {
   if (num_samples <= 0) {
     throw std::invalid_argument("FeatureExtractor: num_samples: expected > 0, got " + str(num_samples));
   }
   if (samples == nullptr) throw std::invalid_argument("FeatureExtractor: samples: expected non-null, got null");
   if (out == nullptr) throw std::invalid_argument("FeatureExtractor: output: expected non-null, got null");
+  scan_begin = std::max<int64_t>(0, scan_begin);
+  scan_end = std::min(num_samples, scan_end);
   // Branch-free scan (vectorizes); locate the index only on failure.
   int bad = 0;
-  for (int64_t i = 0; i < num_samples; ++i) bad |= !(std::fabs(samples[i]) <= FLT_MAX);
+  for (int64_t i = scan_begin; i < scan_end; ++i) bad |= !(std::fabs(samples[i]) <= FLT_MAX);
   if (bad) {
-    for (int64_t i = 0; i < num_samples; ++i) {
+    for (int64_t i = scan_begin; i < scan_end; ++i) {
       if (!std::isfinite(samples[i])) {
         throw std::invalid_argument("FeatureExtractor: samples[" + str(i) + "]: expected a finite value, got " +
                                     str(samples[i]));
@@ -413,7 +416,7 @@ void FeatureExtractor::check_input(const float* samples, int64_t num_samples, co
 }
 
 void FeatureExtractor::compute_log_mel(const float* samples, int64_t num_samples, float* log_mel_out) {
-  check_input(samples, num_samples, log_mel_out);
+  // All frames read every sample, so compute_log_mel_frames checks the whole input once.
   compute_log_mel_frames(samples, num_samples, 0, num_frames(num_samples), log_mel_out);
 }
 
@@ -422,8 +425,7 @@ void FeatureExtractor::interior_frames(int64_t num_samples, int64_t* first, int6
   const int64_t offset = impl_->window_begin - config_.n_fft / 2;  // window start relative to hop * t
   const int64_t win = impl_->window_end - impl_->window_begin;
   // t * hop + offset >= 1 and t * hop + offset + win <= num_samples
-  int64_t lo = std::max<int64_t>(0, (1 - offset + hop - 1) / hop);
-  if (1 - offset <= 0) lo = 0;
+  const int64_t lo = std::max<int64_t>(0, (1 - offset + hop - 1) / hop);  // a negative numerator gives <= 0
   const int64_t last = num_samples - win - offset;
   int64_t hi = last < 0 ? 0 : std::min(num_frames(num_samples), last / hop + 1);
   *first = lo;
@@ -432,11 +434,19 @@ void FeatureExtractor::interior_frames(int64_t num_samples, int64_t* first, int6
 
 void FeatureExtractor::compute_log_mel_frames(const float* samples, int64_t num_samples, int64_t begin_frame,
                                               int64_t end_frame, float* log_mel_out) {
-  check_input(samples, num_samples, log_mel_out);
+  if (num_samples <= 0) {
+    throw std::invalid_argument("FeatureExtractor: num_samples: expected > 0, got " + str(num_samples));
+  }
   if (begin_frame < 0 || begin_frame > end_frame || end_frame > num_frames(num_samples)) {
     throw std::invalid_argument("FeatureExtractor::compute_log_mel_frames: frames [" + str(begin_frame) + ", " +
                                 str(end_frame) + ") outside [0, " + str(num_frames(num_samples)) + "]");
   }
+  // Only the samples these frames read are checked (the previous one too, for pre-emphasis), so
+  // streaming's per-step calls on a few frames do not rescan the whole buffer.
+  const int64_t offset = impl_->window_begin - config_.n_fft / 2;
+  const int64_t win = impl_->window_end - impl_->window_begin;
+  check_input(samples, num_samples, log_mel_out, begin_frame * config_.hop_length + offset - 1,
+              begin_frame == end_frame ? 0 : (end_frame - 1) * config_.hop_length + offset + win);
   if (begin_frame == end_frame) return;
   KernelArgs args;
   args.samples = samples;

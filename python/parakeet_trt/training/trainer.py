@@ -33,6 +33,8 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
+from parakeet_trt.parity.ladder import edit_distance
+
 from .feature_shards import FeatureSet
 from .tdt_loss import tdt_loss
 
@@ -81,16 +83,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 def word_errors(ref: str, hyp: str) -> tuple[int, int]:
     """(edit distance in words, reference word count)."""
     return edit_distance(ref.split(), hyp.split()), len(ref.split())
-
-
-def edit_distance(a, b) -> int:
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, y in enumerate(b, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y))
-        prev = cur
-    return prev[-1]
 
 
 class Trainer:
