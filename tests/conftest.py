@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,22 @@ from parakeet_trt.testing.exports import FULLSIZE_SEED, TINY_SEED, cached_export
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("PARAKEET_TRT_CACHE", REPO / ".cache"))
+
+
+def committed_contract_bytes(export_dir) -> bytes:
+    """The contract bytes tools/contract_sources.py commits for an export folder."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("contract_sources", REPO / "tools" / "contract_sources.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.committed_contract_bytes(export_dir)
+
+
+def pytest_report_header(config):
+    free = shutil.disk_usage(CACHE.parent if not CACHE.exists() else CACHE).free / 2**30
+    return (f"free disk at the test cache {CACHE}: {free:.1f} GiB (full-size tests need about 8 GiB: "
+            f"the 2.4 GB .nemo, NeMo's 2.5 GB extraction while loading it, one 2.4 GB export at a time)")
 
 
 def pytest_collection_modifyitems(config, items):

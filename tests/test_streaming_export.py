@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import CACHE
+from conftest import CACHE, REPO, committed_contract_bytes
 
 TINY = "tiny"
 FULL = "parakeet-tdt-0.6b-v3"
@@ -190,6 +190,9 @@ def test_fullsize_streaming_parity(profile):
     from parakeet_trt.testing.exports import cached_nemo_path
 
     export_dir = cached_streaming_export(FULL, profile, CACHE)
+    committed = REPO / "contracts" / f"{FULL}.{profile}.contract.json"
+    assert committed_contract_bytes(export_dir) == committed.read_bytes(), \
+        f"{committed.name} differs from the exporter's (tools/contract_sources.py --update regenerates it)"
     model = restore_model(inspect_nemo(cached_nemo_path(FULL, None, CACHE)))
     prof, records = _reference(model, export_dir, 8)
     session = _ort(export_dir / "encoder_streaming.onnx")

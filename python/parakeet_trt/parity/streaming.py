@@ -180,7 +180,7 @@ def cached_streaming_export(arch: str, profile: str, cache_dir: Optional[Path] =
     from parakeet_trt.export import export_model
     from parakeet_trt.export.metadata import EXPORTER_VERSION
     from parakeet_trt.hashing import sha256_file
-    from parakeet_trt.testing.exports import cache_root, cached_nemo_path
+    from parakeet_trt.testing.exports import cache_root, cached_nemo_path, make_room_for_export
 
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     nemo = cached_nemo_path(arch, None, root)
@@ -195,6 +195,7 @@ def cached_streaming_export(arch: str, profile: str, cache_dir: Optional[Path] =
                 or any(s.get(k) != v for k, v in params.items()) or s.get("profile") != profile):
             meta_path.unlink()
     if not meta_path.is_file():
+        make_room_for_export(root, nemo, out)
         export_model(nemo, out, component="encoder_streaming", streaming_profile=profile,
                      **{f"streaming_{k}": v for k, v in params.items()})
     return out

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 TINY_SEED = 1234
 FULLSIZE_SEED = 7
+
+# A full-size export is 2.4 GB and CI machines have a few GB to spare: keep this many full-size
+# exports (offline and streaming profiles together) in the cache, the most recently made ones.
+FULLSIZE_EXPORT_SLOTS_ENV = "PARAKEET_TRT_FULLSIZE_EXPORT_SLOTS"
 
 
 def default_seed(arch: str) -> int:
@@ -52,8 +57,26 @@ def cached_export_dir(arch: str, seed: int | None = None, cache_dir: Path | None
         if source.get("exporter_version") != EXPORTER_VERSION or source.get("nemo_sha256") != sha256_file(nemo_path):
             meta_path.unlink()
     if not meta_path.is_file():
+        make_room_for_export(root, nemo_path, out)
         export_model(nemo_path, out, component="all", device="cpu")
     return out
+
+
+def make_room_for_export(root: Path, nemo_path: Path, out: Path) -> None:
+    """Before exporting a full-size test model into ``out``, delete the cached exports of its
+    architecture (any seed or builder version, offline or streaming) beyond
+    ``$PARAKEET_TRT_FULLSIZE_EXPORT_SLOTS`` (default 1), oldest first. Tiny exports stay."""
+    arch = nemo_path.stem.split("-seed")[0]
+    if arch == "tiny":
+        return
+    slots = int(os.environ.get(FULLSIZE_EXPORT_SLOTS_ENV, "1"))
+    if slots < 1:
+        raise ValueError(f"{FULLSIZE_EXPORT_SLOTS_ENV} must be at least 1, got {slots}")
+    others = [d for folder in ("exports", "streaming_exports")
+              for d in sorted((root / folder).glob(arch + "-seed*")) if d.is_dir() and d != Path(out)]
+    others.sort(key=lambda d: d.stat().st_mtime)
+    for stale in others[: max(0, len(others) - (slots - 1))]:
+        shutil.rmtree(stale)
 
 
 def cached_nemo_path(arch: str, seed: int | None = None, cache_dir: Path | None = None) -> Path:
