@@ -163,6 +163,8 @@ FloatArray checked_1d(const FloatArray& a, const char* what) {
 
 }  // namespace
 
+void bind_transcript(py::module_& m);  // transcript_bindings.cpp
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "parakeet_trt C++ core (features, TDT decoding, engines). Use the parakeet_trt package API.";
   m.attr("__version__") = PTRT_VERSION_STRING;
@@ -493,4 +495,6 @@ PYBIND11_MODULE(_core, m) {
           py::arg("timeout_ms") = -1, "Next event dict, or None on timeout / when the stream is over.")
       .def_property_readonly("done", &StreamingWorker::done)
       .def_property_readonly("dropped_samples", &StreamingWorker::dropped_samples);
+
+  bind_transcript(m);
 }

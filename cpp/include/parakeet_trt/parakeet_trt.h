@@ -255,6 +255,87 @@ PTRT_API ptrt_status ptrt_stream_push(ptrt_stream* stream, const float* samples,
 /* Runs the last step (is_last = 1) and closes the stream. A second call gives PTRT_ERROR_STATE. */
 PTRT_API ptrt_status ptrt_stream_finish(ptrt_stream* stream, ptrt_stream_callback on_update, void* user_data);
 
+/* ---------------------------------------------------------------------------------------------
+ * Transcript state: live captions. A committed prefix that never changes and a revision window,
+ * turned into protocol events (docs/PATCH_PROTOCOL.md: the same events as the JSONL log and the
+ * websocket). Feed it each stream update; it returns the events that update caused.
+ * Added in ABI 1 without changing any earlier declaration.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct ptrt_transcript_state ptrt_transcript_state;
+
+typedef struct ptrt_transcript_options {
+  size_t struct_size;
+  int32_t stable_updates;         /* K: commit a token unchanged for K updates (0: off); default 2 */
+  int32_t max_window_tokens;      /* N: commit the oldest beyond N window tokens (0: off); default 32 */
+  int64_t max_lag_ms;             /* W: commit tokens ending W ms behind the live edge (0: off); default 1200 */
+  int64_t endpoint_blank_ms;      /* endpoint after this long without a token (0: off); default 800 */
+  int64_t endpoint_vad_ms;        /* endpoint after this much VAD silence (0: off); default 0 */
+  int32_t endpoint_require_both;  /* 1: with both endpoint rules on, require both; default 0 (either) */
+  int32_t commit_whole_words;     /* 1 (default): commits end only where the next token opens a word */
+} ptrt_transcript_options;
+
+PTRT_API void ptrt_transcript_options_init(ptrt_transcript_options* options);
+
+typedef enum ptrt_transcript_event_type {
+  PTRT_TRANSCRIPT_EVENT_PATCH = 1,
+  PTRT_TRANSCRIPT_EVENT_FINAL = 2,
+  PTRT_TRANSCRIPT_EVENT_SNAPSHOT = 3
+} ptrt_transcript_event_type;
+
+/*
+ * One protocol event, borrowed (valid until the next call on the state). Character counts and
+ * offsets are Unicode code points of the UTF-8 text. patch: committed_len, replace_from, text (the
+ * displayed text from replace_from on); final: segment, text, start_s, end_s; snapshot:
+ * committed_len, text (all of it), segment (index of the next final). Words: patch: the words after
+ * the previous committed_len; final: the segment's; snapshot: all.
+ */
+typedef struct ptrt_transcript_event {
+  int32_t type;                /* ptrt_transcript_event_type */
+  int32_t reserved;
+  int64_t seq;                 /* strictly increasing (a snapshot repeats the last seq) */
+  int64_t committed_len;
+  int64_t replace_from;
+  const char* text;            /* NUL-terminated UTF-8 */
+  size_t text_size;            /* bytes, without the NUL */
+  double audio_end_s;          /* stream time of the last audio sample the event reflects */
+  int64_t segment;
+  double start_s;
+  double end_s;
+  const ptrt_word* words;
+  size_t num_words;
+} ptrt_transcript_event;
+
+/* Creates a transcript state for a model's vocabulary and frame stride. options may be NULL. */
+PTRT_API ptrt_status ptrt_transcript_state_create(const ptrt_model* model, const ptrt_transcript_options* options,
+                                                  ptrt_transcript_state** out_state);
+PTRT_API void ptrt_transcript_state_destroy(ptrt_transcript_state* state);
+
+/*
+ * One stream update: stable = tokens the engine will never revise (a ptrt_stream_update's
+ * committed), tail = its speculative tail; audio_end_s = stream time of the last sample consumed
+ * (audio_end_sample / sample rate); vad_silence_ms = trailing VAD silence (< 0: unknown). Writes
+ * the update's events (possibly none). A token outside the vocabulary or a live edge that goes back
+ * gives PTRT_ERROR_INVALID_ARGUMENT and changes nothing; after finish, PTRT_ERROR_STATE.
+ */
+PTRT_API ptrt_status ptrt_transcript_state_apply_step(ptrt_transcript_state* state, const ptrt_token* stable,
+                                                      size_t num_stable, const ptrt_token* tail, size_t num_tail,
+                                                      double audio_end_s, double vad_silence_ms,
+                                                      const ptrt_transcript_event** out_events, size_t* out_num_events);
+/* The whole hypothesis at once, for engines that may revise anything. */
+PTRT_API ptrt_status ptrt_transcript_state_apply_hypothesis(ptrt_transcript_state* state, const ptrt_token* tokens,
+                                                            size_t num_tokens, double audio_end_s, double vad_silence_ms,
+                                                            const ptrt_transcript_event** out_events,
+                                                            size_t* out_num_events);
+/* A caller-detected endpoint: commits the window and emits the segment's final. */
+PTRT_API ptrt_status ptrt_transcript_state_endpoint(ptrt_transcript_state* state, double audio_end_s,
+                                                    const ptrt_transcript_event** out_events, size_t* out_num_events);
+/* End of input: everything is committed; the finals then add up to the committed text. */
+PTRT_API ptrt_status ptrt_transcript_state_finish(ptrt_transcript_state* state, double audio_end_s,
+                                                  const ptrt_transcript_event** out_events, size_t* out_num_events);
+/* The state as one snapshot event (for a client that resyncs). */
+PTRT_API ptrt_status ptrt_transcript_state_snapshot(ptrt_transcript_state* state, const ptrt_transcript_event** out_event);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

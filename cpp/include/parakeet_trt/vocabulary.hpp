@@ -34,6 +34,12 @@ class Vocabulary {
   std::string token_text(int id) const;
 
   std::string detokenize(const std::vector<TokenEmission>& tokens) const;
+  // Text of tokens that continue an existing text (continues_text = true): the first piece keeps
+  // its leading space, so detokenize(a) + detokenize(b, !detokenize(a).empty()) == detokenize(a + b)
+  // whenever a ends on a whole character (the transcript state renders its revision window so).
+  std::string detokenize(const std::vector<TokenEmission>& tokens, bool continues_text) const;
+  // True when the token's piece opens a word (starts with SentencePiece's U+2581).
+  bool starts_word(int id) const;
   // Words with times: start = first token's frame, end = last token's frame + duration, in seconds.
   std::vector<Word> words(const std::vector<TokenEmission>& tokens, double frame_stride_s) const;
 

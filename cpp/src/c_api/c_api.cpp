@@ -12,6 +12,7 @@
 #include "parakeet_trt/model.hpp"
 #include "parakeet_trt/recognizer.hpp"
 #include "parakeet_trt/streaming.hpp"
+#include "parakeet_trt/transcript.hpp"
 
 using namespace parakeet_trt;
 
@@ -360,6 +361,157 @@ ptrt_status ptrt_stream_finish(ptrt_stream* stream, ptrt_stream_callback on_upda
   return guarded([&] {
     stream->session->finish([&](const StreamingStep& step) { deliver(stream, step, on_update, user_data); });
     return PTRT_OK;
+  });
+}
+
+// --- transcript state ---------------------------------------------------------------------------
+
+struct ptrt_transcript_state {
+  std::unique_ptr<TranscriptState> state;
+  std::vector<ptrt_transcript_event> events;  // views into the state's events (valid until the next call)
+  std::vector<std::vector<ptrt_word>> words;
+  std::vector<TranscriptEvent> snapshot;  // backs the snapshot's views
+};
+
+namespace {
+
+std::vector<TokenEmission> to_emissions(const ptrt_token* tokens, size_t count) {
+  std::vector<TokenEmission> out;
+  out.reserve(count);
+  for (size_t i = 0; i < count; ++i) out.push_back(TokenEmission{tokens[i].id, tokens[i].frame, tokens[i].duration, 0.0f});
+  return out;
+}
+
+ptrt_status publish_events(ptrt_transcript_state* t, const std::vector<TranscriptEvent>& events,
+                           const ptrt_transcript_event** out_events, size_t* out_num_events) {
+  t->events.clear();
+  t->words.clear();
+  for (const TranscriptEvent& e : events) {
+    std::vector<ptrt_word> words;
+    for (const TranscriptWord& w : e.words) words.push_back(ptrt_word{w.text.c_str(), w.start_s, w.end_s});
+    t->words.push_back(std::move(words));
+    ptrt_transcript_event v{};
+    v.type = static_cast<int32_t>(e.type);
+    v.seq = e.seq;
+    v.committed_len = e.committed_len;
+    v.replace_from = e.replace_from;
+    v.text = e.text.c_str();
+    v.text_size = e.text.size();
+    v.audio_end_s = e.audio_end_s;
+    v.segment = e.segment;
+    v.start_s = e.start_s;
+    v.end_s = e.end_s;
+    v.words = t->words.back().data();
+    v.num_words = t->words.back().size();
+    t->events.push_back(v);
+  }
+  *out_events = t->events.data();
+  *out_num_events = t->events.size();
+  return PTRT_OK;
+}
+
+#define PTRT_REQUIRE_EVENTS(fn)                                                                      \
+  PTRT_REQUIRE(state, fn ": state must not be NULL");                                                \
+  PTRT_REQUIRE(out_events && out_num_events, fn ": out_events and out_num_events must not be NULL"); \
+  *out_events = nullptr;                                                                             \
+  *out_num_events = 0
+
+}  // namespace
+
+void ptrt_transcript_options_init(ptrt_transcript_options* options) {
+  if (!options) return;
+  const TranscriptOptions d;
+  *options = ptrt_transcript_options{};
+  options->struct_size = sizeof(ptrt_transcript_options);
+  options->stable_updates = d.stable_updates;
+  options->max_window_tokens = d.max_window_tokens;
+  options->max_lag_ms = d.max_lag_ms;
+  options->endpoint_blank_ms = d.endpoint_blank_ms;
+  options->endpoint_vad_ms = d.endpoint_vad_ms;
+  options->endpoint_require_both = d.endpoint_require_both ? 1 : 0;
+  options->commit_whole_words = d.commit_whole_words ? 1 : 0;
+}
+
+ptrt_status ptrt_transcript_state_create(const ptrt_model* model, const ptrt_transcript_options* options,
+                                         ptrt_transcript_state** out_state) {
+  PTRT_REQUIRE(out_state, "ptrt_transcript_state_create: out_state must not be NULL");
+  *out_state = nullptr;
+  PTRT_REQUIRE(model, "ptrt_transcript_state_create: model must not be NULL");
+  return guarded([&] {
+    ptrt_transcript_options opts;
+    ptrt_transcript_options_init(&opts);
+    if (options) {
+      if (options->struct_size < sizeof(ptrt_transcript_options)) {
+        return fail(PTRT_ERROR_INVALID_ARGUMENT,
+                    "ptrt_transcript_state_create: options->struct_size is too small (call ptrt_transcript_options_init)");
+      }
+      opts = *options;
+    }
+    TranscriptOptions o;
+    o.stable_updates = opts.stable_updates;
+    o.max_window_tokens = opts.max_window_tokens;
+    o.max_lag_ms = opts.max_lag_ms;
+    o.endpoint_blank_ms = opts.endpoint_blank_ms;
+    o.endpoint_vad_ms = opts.endpoint_vad_ms;
+    o.endpoint_require_both = opts.endpoint_require_both != 0;
+    o.commit_whole_words = opts.commit_whole_words != 0;
+    auto t = std::make_unique<ptrt_transcript_state>();
+    t->state = std::make_unique<TranscriptState>(model->model->vocabulary(), model->model->meta().encoder.frame_stride_s, o);
+    *out_state = t.release();
+    return PTRT_OK;
+  });
+}
+
+void ptrt_transcript_state_destroy(ptrt_transcript_state* state) { delete state; }
+
+ptrt_status ptrt_transcript_state_apply_step(ptrt_transcript_state* state, const ptrt_token* stable, size_t num_stable,
+                                             const ptrt_token* tail, size_t num_tail, double audio_end_s,
+                                             double vad_silence_ms, const ptrt_transcript_event** out_events,
+                                             size_t* out_num_events) {
+  PTRT_REQUIRE_EVENTS("ptrt_transcript_state_apply_step");
+  PTRT_REQUIRE(stable || num_stable == 0, "ptrt_transcript_state_apply_step: stable is NULL with num_stable > 0");
+  PTRT_REQUIRE(tail || num_tail == 0, "ptrt_transcript_state_apply_step: tail is NULL with num_tail > 0");
+  return guarded([&] {
+    const auto s = to_emissions(stable, num_stable), t = to_emissions(tail, num_tail);
+    return publish_events(state,
+                          state->state->apply_step(s.data(), static_cast<int64_t>(s.size()), t.data(),
+                                                   static_cast<int64_t>(t.size()), audio_end_s, vad_silence_ms),
+                          out_events, out_num_events);
+  });
+}
+
+ptrt_status ptrt_transcript_state_apply_hypothesis(ptrt_transcript_state* state, const ptrt_token* tokens,
+                                                   size_t num_tokens, double audio_end_s, double vad_silence_ms,
+                                                   const ptrt_transcript_event** out_events, size_t* out_num_events) {
+  PTRT_REQUIRE_EVENTS("ptrt_transcript_state_apply_hypothesis");
+  PTRT_REQUIRE(tokens || num_tokens == 0, "ptrt_transcript_state_apply_hypothesis: tokens is NULL with num_tokens > 0");
+  return guarded([&] {
+    const auto h = to_emissions(tokens, num_tokens);
+    return publish_events(
+        state, state->state->apply_hypothesis(h.data(), static_cast<int64_t>(h.size()), audio_end_s, vad_silence_ms),
+        out_events, out_num_events);
+  });
+}
+
+ptrt_status ptrt_transcript_state_endpoint(ptrt_transcript_state* state, double audio_end_s,
+                                           const ptrt_transcript_event** out_events, size_t* out_num_events) {
+  PTRT_REQUIRE_EVENTS("ptrt_transcript_state_endpoint");
+  return guarded([&] { return publish_events(state, state->state->endpoint(audio_end_s), out_events, out_num_events); });
+}
+
+ptrt_status ptrt_transcript_state_finish(ptrt_transcript_state* state, double audio_end_s,
+                                         const ptrt_transcript_event** out_events, size_t* out_num_events) {
+  PTRT_REQUIRE_EVENTS("ptrt_transcript_state_finish");
+  return guarded([&] { return publish_events(state, state->state->finish(audio_end_s), out_events, out_num_events); });
+}
+
+ptrt_status ptrt_transcript_state_snapshot(ptrt_transcript_state* state, const ptrt_transcript_event** out_event) {
+  PTRT_REQUIRE(state, "ptrt_transcript_state_snapshot: state must not be NULL");
+  PTRT_REQUIRE(out_event, "ptrt_transcript_state_snapshot: out_event must not be NULL");
+  return guarded([&] {
+    state->snapshot = {state->state->snapshot()};
+    size_t count = 0;
+    return publish_events(state, state->snapshot, out_event, &count);
   });
 }
 

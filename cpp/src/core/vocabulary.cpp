@@ -134,11 +134,17 @@ std::string Vocabulary::token_text(int id) const {
 }
 
 std::string Vocabulary::detokenize(const std::vector<TokenEmission>& tokens) const {
+  return detokenize(tokens, false);
+}
+
+bool Vocabulary::starts_word(int id) const { return starts_with(piece(id), kWordMarker); }
+
+std::string Vocabulary::detokenize(const std::vector<TokenEmission>& tokens, bool continues_text) const {
   std::string text;
   for (const TokenEmission& t : tokens) {
     std::string surface = token_text(t.token_id);
     // SentencePiece drops the space of the dummy prefix: the leading '▁' of the first piece.
-    if (text.empty() && kinds_[static_cast<size_t>(t.token_id)] == Kind::kNormal &&
+    if (!continues_text && text.empty() && kinds_[static_cast<size_t>(t.token_id)] == Kind::kNormal &&
         starts_with(piece(t.token_id), kWordMarker) && !surface.empty() && surface[0] == ' ') {
       surface.erase(0, 1);
     }

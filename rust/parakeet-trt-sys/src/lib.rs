@@ -163,6 +163,49 @@ pub struct ptrt_stream_update {
 
 pub type ptrt_stream_callback = unsafe extern "C" fn(user_data: *mut c_void, update: *const ptrt_stream_update);
 
+#[repr(C)]
+pub struct ptrt_transcript_state {
+    _private: [u8; 0],
+}
+
+/// Commit policy and endpointing of a transcript state (fill with ptrt_transcript_options_init).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_transcript_options {
+    pub struct_size: usize,
+    pub stable_updates: i32,
+    pub max_window_tokens: i32,
+    pub max_lag_ms: i64,
+    pub endpoint_blank_ms: i64,
+    pub endpoint_vad_ms: i64,
+    pub endpoint_require_both: i32,
+    pub commit_whole_words: i32,
+}
+
+pub type ptrt_transcript_event_type = i32;
+pub const PTRT_TRANSCRIPT_EVENT_PATCH: ptrt_transcript_event_type = 1;
+pub const PTRT_TRANSCRIPT_EVENT_FINAL: ptrt_transcript_event_type = 2;
+pub const PTRT_TRANSCRIPT_EVENT_SNAPSHOT: ptrt_transcript_event_type = 3;
+
+/// One patch-protocol event (docs/PATCH_PROTOCOL.md), borrowed until the next call on the state.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_transcript_event {
+    pub type_: i32,
+    pub reserved: i32,
+    pub seq: i64,
+    pub committed_len: i64,
+    pub replace_from: i64,
+    pub text: *const c_char,
+    pub text_size: usize,
+    pub audio_end_s: f64,
+    pub segment: i64,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub words: *const ptrt_word,
+    pub num_words: usize,
+}
+
 extern "C" {
     pub fn ptrt_version() -> *const c_char;
     pub fn ptrt_abi_version() -> i32;
@@ -236,5 +279,49 @@ extern "C" {
         stream: *mut ptrt_stream,
         on_update: Option<ptrt_stream_callback>,
         user_data: *mut c_void,
+    ) -> ptrt_status;
+
+    pub fn ptrt_transcript_options_init(options: *mut ptrt_transcript_options);
+    pub fn ptrt_transcript_state_create(
+        model: *const ptrt_model,
+        options: *const ptrt_transcript_options,
+        out_state: *mut *mut ptrt_transcript_state,
+    ) -> ptrt_status;
+    pub fn ptrt_transcript_state_destroy(state: *mut ptrt_transcript_state);
+    pub fn ptrt_transcript_state_apply_step(
+        state: *mut ptrt_transcript_state,
+        stable: *const ptrt_token,
+        num_stable: usize,
+        tail: *const ptrt_token,
+        num_tail: usize,
+        audio_end_s: f64,
+        vad_silence_ms: f64,
+        out_events: *mut *const ptrt_transcript_event,
+        out_num_events: *mut usize,
+    ) -> ptrt_status;
+    pub fn ptrt_transcript_state_apply_hypothesis(
+        state: *mut ptrt_transcript_state,
+        tokens: *const ptrt_token,
+        num_tokens: usize,
+        audio_end_s: f64,
+        vad_silence_ms: f64,
+        out_events: *mut *const ptrt_transcript_event,
+        out_num_events: *mut usize,
+    ) -> ptrt_status;
+    pub fn ptrt_transcript_state_endpoint(
+        state: *mut ptrt_transcript_state,
+        audio_end_s: f64,
+        out_events: *mut *const ptrt_transcript_event,
+        out_num_events: *mut usize,
+    ) -> ptrt_status;
+    pub fn ptrt_transcript_state_finish(
+        state: *mut ptrt_transcript_state,
+        audio_end_s: f64,
+        out_events: *mut *const ptrt_transcript_event,
+        out_num_events: *mut usize,
+    ) -> ptrt_status;
+    pub fn ptrt_transcript_state_snapshot(
+        state: *mut ptrt_transcript_state,
+        out_event: *mut *const ptrt_transcript_event,
     ) -> ptrt_status;
 }

@@ -62,6 +62,16 @@ fn rust_structs() -> Vec<StructLayout> {
             tail => "tail", num_tail => "num_tail", audio_end_sample => "audio_end_sample",
             decoded_frames => "decoded_frames", is_last => "is_last",
         }),
+        layout!(ptrt_transcript_options {
+            struct_size => "struct_size", stable_updates => "stable_updates", max_window_tokens => "max_window_tokens",
+            max_lag_ms => "max_lag_ms", endpoint_blank_ms => "endpoint_blank_ms", endpoint_vad_ms => "endpoint_vad_ms",
+            endpoint_require_both => "endpoint_require_both", commit_whole_words => "commit_whole_words",
+        }),
+        layout!(ptrt_transcript_event {
+            type_ => "type", reserved => "reserved", seq => "seq", committed_len => "committed_len",
+            replace_from => "replace_from", text => "text", text_size => "text_size", audio_end_s => "audio_end_s",
+            segment => "segment", start_s => "start_s", end_s => "end_s", words => "words", num_words => "num_words",
+        }),
     ]
 }
 
@@ -84,6 +94,9 @@ fn rust_scalars() -> Vec<(&'static str, i64)> {
         ("PTRT_DTYPE_FLOAT32", PTRT_DTYPE_FLOAT32 as i64),
         ("PTRT_DTYPE_INT64", PTRT_DTYPE_INT64 as i64),
         ("PTRT_DTYPE_INT32", PTRT_DTYPE_INT32 as i64),
+        ("PTRT_TRANSCRIPT_EVENT_PATCH", PTRT_TRANSCRIPT_EVENT_PATCH as i64),
+        ("PTRT_TRANSCRIPT_EVENT_FINAL", PTRT_TRANSCRIPT_EVENT_FINAL as i64),
+        ("PTRT_TRANSCRIPT_EVENT_SNAPSHOT", PTRT_TRANSCRIPT_EVENT_SNAPSHOT as i64),
     ]
 }
 

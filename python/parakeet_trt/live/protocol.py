@@ -1,0 +1,88 @@
+"""The patch protocol (docs/PATCH_PROTOCOL.md): event validation, replay, JSON lines.
+
+Events are the dicts the C++ transcript state produces (``parakeet_trt._core.TranscriptState``),
+plus what the pipeline adds (``capture_time``, ``emit_time``). A :class:`Display` is a client: it
+applies events in order, checks every protocol rule and holds the text a reader sees.
+"""
+
+from __future__ import annotations
+
+import json
+
+EVENT_TYPES = ("patch", "final", "snapshot", "status")
+
+
+class ProtocolError(ValueError):
+    """An event breaks a protocol rule (named in the message)."""
+
+
+class Display:
+    """The displayed text rebuilt from events: ``text[:committed_len]`` is committed and never changes."""
+
+    def __init__(self):
+        self.text = ""
+        self.committed_len = 0
+        self.last_seq = 0
+        self.finals: list[dict] = []
+
+    @property
+    def committed_text(self) -> str:
+        return self.text[: self.committed_len]
+
+    @property
+    def partial_text(self) -> str:
+        return self.text[self.committed_len:]
+
+    def apply(self, event: dict) -> None:
+        kind = event.get("type")
+        if kind not in EVENT_TYPES:
+            raise ProtocolError(f"unknown event type {kind!r}")
+        if kind == "status":
+            return
+        seq = event.get("seq")
+        if not isinstance(seq, int):
+            raise ProtocolError(f"{kind} event without an integer seq: {event!r}")
+        if kind == "snapshot":
+            if seq < self.last_seq:
+                raise ProtocolError(f"snapshot seq {seq} is older than the last applied seq {self.last_seq}")
+            self.text, self.committed_len, self.last_seq = event["text"], int(event["committed_len"]), seq
+            return
+        if seq <= self.last_seq:
+            raise ProtocolError(f"seq {seq} does not increase (last {self.last_seq})")
+        self.last_seq = seq
+        if kind == "final":
+            self.finals.append(event)
+            return
+        committed_len, replace_from, text = int(event["committed_len"]), int(event["replace_from"]), event["text"]
+        if committed_len < self.committed_len:
+            raise ProtocolError(f"committed_len decreased from {self.committed_len} to {committed_len} (seq {seq})")
+        if replace_from < self.committed_len:
+            raise ProtocolError(f"replace_from {replace_from} is below the committed length {self.committed_len} (seq {seq})")
+        if replace_from > len(self.text):
+            raise ProtocolError(f"replace_from {replace_from} is past the displayed text ({len(self.text)}) (seq {seq})")
+        self.text = self.text[:replace_from] + text
+        if committed_len > len(self.text):
+            raise ProtocolError(f"committed_len {committed_len} is past the displayed text ({len(self.text)}) (seq {seq})")
+        self.committed_len = committed_len
+
+
+def to_json_line(event: dict) -> str:
+    """One event as one line of JSON (UTF-8, no ASCII escaping, no spaces)."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def read_events(path) -> list[dict]:
+    """Events of a JSONL log; a torn last line (a crash mid-write) is ignored, any other bad line raises."""
+    events = []
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            if number == len(lines):
+                break
+            raise ProtocolError(f"{path}:{number}: not JSON ({error})") from None
+    return events
