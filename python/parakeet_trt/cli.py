@@ -150,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
                                          "exit code 7 without it)")
     add_build_trt_arguments(b)
     b.set_defaults(handler=run_build_trt)
+
+    from parakeet_trt.live.cli import add_live_arguments, run_live_command  # aiohttp/sounddevice import on use
+
+    lv = sub.add_parser("live", help="live captions from a microphone, a file or stdin PCM (terminal, browser, JSONL)")
+    add_live_arguments(lv)
+    lv.set_defaults(handler=run_live_command)
     return parser
 
 

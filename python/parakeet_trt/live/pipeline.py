@@ -1,0 +1,126 @@
+"""The live pipeline, as tiles: source -> DSP (resample, AGC, VAD) -> fan-out bus -> engine lane ->
+aggregator -> sinks. ``run_live`` runs it to the end of the input (or Ctrl-C) and returns a summary.
+
+Failure handling: a source that breaks mid-stream (or Ctrl-C) ends the input, and the lane still
+finishes, so everything heard so far is committed and finalized; a sink that fails is reported and
+dropped while the others continue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+
+from parakeet_trt.live.aggregator import PassThroughAggregator
+from parakeet_trt.live.bus import FanOutBus
+from parakeet_trt.live.dsp import DspStage
+from parakeet_trt.live.engine_lane import CommitPolicy, EngineLane, StreamingOptions
+from parakeet_trt.live.metrics import MetricsRecorder
+
+
+@dataclass
+class LiveConfig:
+    model: str | None = None
+    agc: bool = False
+    vad: str = "energy"               # none | energy | silero
+    streaming: StreamingOptions = field(default_factory=StreamingOptions)
+    policy: CommitPolicy = field(default_factory=CommitPolicy)
+
+
+def log(message: str) -> None:
+    print(f"[live] {message}", file=sys.stderr, flush=True)
+
+
+async def _produce(source, dsp: DspStage, bus: FanOutBus, errors: list) -> None:
+    last = None
+    try:
+        async for block in source.blocks():
+            last = block
+            await bus.publish(dsp.process(block))
+    except asyncio.CancelledError:
+        pass
+    except Exception as error:  # the input broke: what was heard is still finished and committed
+        errors.append(error)
+        log(f"audio source stopped: {error}")
+    finally:
+        if last is not None:
+            import numpy as np
+
+            tail = dsp.process(type(last)(np.zeros(0, np.float32), last.sample_rate_hz, last.capture_time,
+                                          last.lossless), last=True)
+            if len(tail.samples):
+                await bus.publish(tail)
+        await bus.close()
+
+
+async def _feed(reader, lane: EngineLane) -> None:
+    try:
+        async for block in reader:
+            await lane.write(block)
+    finally:
+        lane.close()
+
+
+async def _deliver(lane: EngineLane, aggregator, sinks: list, metrics: MetricsRecorder, on_event=None) -> None:
+    async for event in lane.events():
+        for out in aggregator.process(lane.name, event):
+            metrics.event(out)
+            for sink in list(sinks):
+                try:
+                    await sink.emit(out)
+                except Exception as error:
+                    log(f"sink {sink.name} failed and was dropped: {error}")
+                    sinks.remove(sink)
+            if on_event is not None:
+                on_event(out)
+
+
+async def run_live(source, sinks: list, config: LiveConfig | None = None, *, session=None, on_event=None,
+                   on_ready=None) -> dict:
+    """Runs the pipeline; returns {"metrics": ..., "lane": ..., "errors": [...]}.
+
+    sinks: objects with start(lane), emit(event), close(). on_ready(lane) is called once the sinks
+    have started (e.g. to open a browser on the web sink's URL) and may be a coroutine function."""
+    from parakeet_trt.session import Session
+
+    config = config or LiveConfig()
+    session = session or Session(config.model)
+    origin = time.monotonic()
+    lane = EngineLane(session, streaming=config.streaming, policy=config.policy, clock_origin=origin)
+    metrics = MetricsRecorder(origin, lambda t: lane.clock.capture_time(int(t * lane.rate)))
+    for sink in sinks:
+        if getattr(sink, "metrics", "absent") is None:
+            sink.metrics = metrics
+        await sink.start(lane)
+    if on_ready is not None:
+        ready = on_ready(lane)
+        if asyncio.iscoroutine(ready):
+            await ready
+    dsp = DspStage(session.sample_rate_hz, agc=config.agc, vad=config.vad)
+    bus = FanOutBus()
+    reader = bus.subscribe(lane.name, lossless=True)
+    errors: list = []
+    producer = asyncio.create_task(_produce(source, dsp, bus, errors))
+    try:  # Ctrl-C ends the input; the lane then finishes, so what was heard is committed
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, producer.cancel)
+    except (RuntimeError, ValueError, NotImplementedError):
+        pass  # not the main thread (tests) or no signals on this platform
+    feeder = asyncio.create_task(_feed(reader, lane))
+    try:
+        await _deliver(lane, PassThroughAggregator(), sinks, metrics, on_event)
+    finally:
+        producer.cancel()
+        await asyncio.gather(producer, feeder, return_exceptions=True)
+        try:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+        except (RuntimeError, ValueError, NotImplementedError):
+            pass
+        for sink in sinks:
+            await sink.close()
+    return {"metrics": metrics.summary(), "errors": [str(e) for e in errors],
+            "lane": {"steps": lane.steps, "samples": lane.samples_written, "dropped_samples": lane.dropped_samples,
+                     "alignment_conflicts": lane.transcript.alignment_conflicts,
+                     "committed_text": lane.transcript.committed_text}}
