@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 import parakeet_trt
-from parakeet_trt.errors import InvalidAudioError, ParakeetError
+from parakeet_trt.errors import ParakeetError
 from parakeet_trt.testing.nemo_buffered import nemo_buffered_decode
 from parakeet_trt.testing.signals import all_signals
+from parakeet_trt.testing.stream_checks import (background_updates, bad_input_mid_stream,
+                                                same_updates_for_push_sizes)
 
 # (chunk, left, right) in ms: the 560 ms chunk with NeMo's 10 s left context, and a
 # low-latency setting whose small buffers put many seams inside words.
@@ -49,12 +51,8 @@ def test_buffered_equals_nemo_buffered_streaming(tiny_nemo_model, tiny_session, 
 
 def test_same_tokens_whatever_the_push_size(tiny_session, speech_signal):
     audio = speech_signal.astype(np.float32)
-    results = {}
-    for block in (1, 37, 16000):
-        _, updates = stream(tiny_session, audio, 160, 1600, 320, block=block)
-        results[block] = [(u.committed_token_ids, u.tail_token_ids, u.audio_end_s) for u in updates]
-    assert results[1] == results[37] == results[16000]
-    assert len(results[1][-1][0]) > 5
+    updates = same_updates_for_push_sizes(lambda block: stream(tiny_session, audio, 160, 1600, 320, block=block)[1])
+    assert len(updates[-1].committed_token_ids) > 5
 
 
 def test_committed_tokens_only_grow_and_tail_is_speculative(tiny_session, speech_signal):
@@ -69,37 +67,8 @@ def test_committed_tokens_only_grow_and_tail_is_speculative(tiny_session, speech
 def test_bad_input_mid_stream_keeps_what_was_committed(tiny_session, speech_signal):
     audio = speech_signal.astype(np.float32)
     _, clean = stream(tiny_session, audio, 160, 1600, 320, block=4000)
-    st = parakeet_trt.StreamingSession(tiny_session, chunk_ms=160, left_ms=1600, right_ms=320)
-    updates = st.push(audio[:32000])
-    committed = st.committed_token_ids
-    assert committed, "the first two seconds should commit tokens"
-
-    bad = audio[32000:36000].copy()
-    bad[123] = np.nan
-    with pytest.raises(InvalidAudioError, match="sample 123 is NaN"):
-        st.push(bad)
-    inf = audio[32000:36000].copy()
-    inf[7] = np.inf
-    with pytest.raises(InvalidAudioError, match="infinite"):
-        st.push(inf)
-    assert st.committed_token_ids == committed
-    assert st.push(np.zeros(0, np.float32)) == []
-    with pytest.raises(InvalidAudioError, match="44100 Hz"):
-        st.push(audio[32000:36000], sample_rate_hz=44100)
-    with pytest.raises(ValueError, match="mono"):
-        st.push(np.zeros((10, 2), np.float32))
-    assert st.committed_token_ids == committed
-
-    # The refused blocks changed nothing: the rest of the stream gives the clean result.
-    for i in range(32000, len(audio), 4000):
-        updates += st.push(audio[i:i + 4000])
-    updates += st.finish()
-    assert updates[-1].committed_token_ids == clean[-1].committed_token_ids
-    with pytest.raises(ParakeetError, match="after finish"):
-        st.push(audio[:100])
-    with pytest.raises(ParakeetError, match="already closed"):
-        st.finish()
-    assert st.committed_token_ids == clean[-1].committed_token_ids
+    bad_input_mid_stream(lambda: parakeet_trt.StreamingSession(tiny_session, chunk_ms=160, left_ms=1600, right_ms=320),
+                         audio, 32000, clean[-1].committed_token_ids)
 
 
 def test_final_redecode_equals_offline_transcription(tiny_session, speech_signal):
@@ -125,22 +94,12 @@ def test_empty_stream_and_config_errors(tiny_session):
 
 
 def test_background_stream_on_its_own_thread_matches_the_session(tiny_session, speech_signal):
-    import threading
-
     from parakeet_trt.streaming import BackgroundStream
 
     audio = speech_signal.astype(np.float32)
     _, direct = stream(tiny_session, audio, 160, 1600, 320)
     bg = BackgroundStream(tiny_session, chunk_ms=160, left_ms=1600, right_ms=320, event_slots=4)
-    updates = []
-    consumer = threading.Thread(target=lambda: updates.extend(bg.updates()))
-    consumer.start()  # consumes while this thread writes: the GIL is released on both sides
-    for i in range(0, len(audio), 1600):
-        assert bg.write(audio[i:i + 1600]) == len(audio[i:i + 1600])
-    bg.close()
-    consumer.join(timeout=120)
-    assert not consumer.is_alive()
+    updates = background_updates(bg, audio)
     assert [u.committed_token_ids for u in updates] == [u.committed_token_ids for u in direct]
-    assert updates[-1].is_final and bg.dropped_samples == 0
     with pytest.raises(ParakeetError, match="after close"):
         bg.write(audio[:10])

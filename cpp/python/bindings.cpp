@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/streaming_encoder_runner.hpp"
+#include "parakeet_trt/cache_aware_streaming.hpp"
 #include "parakeet_trt/errors.hpp"
 #include "parakeet_trt/model.hpp"
 #include "parakeet_trt/recognizer.hpp"
@@ -394,21 +395,11 @@ PYBIND11_MODULE(_core, m) {
           },
           py::arg("samples"), "Transcribe mono float32 audio at the model's sample rate.");
 
-  py::class_<BufferedStreamingSession>(m, "BufferedStreamingSession")
-      .def(py::init([](std::shared_ptr<Model> mdl, py::object engine, int64_t chunk_ms, int64_t left_ms,
-                       int64_t right_ms, int64_t history_ms) {
-             BufferedStreamingConfig cfg;
-             cfg.chunk_ms = chunk_ms;
-             cfg.left_ms = left_ms;
-             cfg.right_ms = right_ms;
-             cfg.history_ms = history_ms;
-             return new BufferedStreamingSession(mdl, std::make_shared<PythonEngine>(std::move(engine)), cfg);
-           }),
-           py::arg("model"), py::arg("encoder_engine"), py::arg("chunk_ms"), py::arg("left_ms"), py::arg("right_ms"),
-           py::arg("history_ms") = 30000)
+  // Every streaming mode shares push/finish/redecode and the counters (StreamingSession).
+  py::class_<StreamingSession>(m, "StreamingSessionBase")
       .def(
           "push",
-          [](BufferedStreamingSession& s, const FloatArray& samples) {
+          [](StreamingSession& s, const FloatArray& samples) {
             checked_1d(samples, "samples");
             std::vector<StepRecord> steps;
             {
@@ -420,7 +411,7 @@ PYBIND11_MODULE(_core, m) {
           py::arg("samples"), "Append mono float32 samples; returns the steps they completed (list of dicts).")
       .def(
           "finish",
-          [](BufferedStreamingSession& s) {
+          [](StreamingSession& s) {
             std::vector<StepRecord> steps;
             {
               py::gil_scoped_release release;
@@ -428,10 +419,10 @@ PYBIND11_MODULE(_core, m) {
             }
             return steps_to_list(steps);
           },
-          "Run the last step and close the stream; returns [last step].")
+          "Run the remaining step(s) and close the stream; returns them (the last has is_last).")
       .def(
           "redecode",
-          [](BufferedStreamingSession& s, int64_t begin, int64_t end) {
+          [](StreamingSession& s, int64_t begin, int64_t end) {
             Transcript t;
             {
               py::gil_scoped_release release;
@@ -440,11 +431,36 @@ PYBIND11_MODULE(_core, m) {
             return transcript_to_dict(t);
           },
           py::arg("begin_sample"), py::arg("end_sample"), "Offline transcription of retained samples [begin, end).")
-      .def_property_readonly("finished", &BufferedStreamingSession::finished)
-      .def_property_readonly("samples_received", &BufferedStreamingSession::samples_received)
-      .def_property_readonly("samples_consumed", &BufferedStreamingSession::samples_consumed)
-      .def_property_readonly("steps", &BufferedStreamingSession::steps)
-      .def_property_readonly("encoder_frame_samples", &BufferedStreamingSession::encoder_frame_samples);
+      .def_property_readonly("finished", &StreamingSession::finished)
+      .def_property_readonly("samples_received", &StreamingSession::samples_received)
+      .def_property_readonly("samples_consumed", &StreamingSession::samples_consumed)
+      .def_property_readonly("steps", &StreamingSession::steps)
+      .def_property_readonly("encoder_frame_samples", &StreamingSession::encoder_frame_samples);
+
+  py::class_<BufferedStreamingSession, StreamingSession>(m, "BufferedStreamingSession")
+      .def(py::init([](std::shared_ptr<Model> mdl, py::object engine, int64_t chunk_ms, int64_t left_ms,
+                       int64_t right_ms, int64_t history_ms) {
+             BufferedStreamingConfig cfg;
+             cfg.chunk_ms = chunk_ms;
+             cfg.left_ms = left_ms;
+             cfg.right_ms = right_ms;
+             cfg.history_ms = history_ms;
+             return new BufferedStreamingSession(mdl, std::make_shared<PythonEngine>(std::move(engine)), cfg);
+           }),
+           py::arg("model"), py::arg("encoder_engine"), py::arg("chunk_ms"), py::arg("left_ms"), py::arg("right_ms"),
+           py::arg("history_ms") = 30000);
+
+  py::class_<CacheAwareStreamingSession, StreamingSession>(m, "CacheAwareStreamingSession")
+      .def(py::init([](std::shared_ptr<Model> mdl, py::object engine, const std::string& profile) {
+             CacheAwareStreamingConfig cfg;
+             cfg.profile = profile;
+             return new CacheAwareStreamingSession(mdl, std::make_shared<PythonEngine>(std::move(engine)), cfg);
+           }),
+           py::arg("model"), py::arg("streaming_encoder_engine"), py::arg("profile") = "")
+      .def_property_readonly("profile", &CacheAwareStreamingSession::profile)
+      .def_property_readonly("window_frames", &CacheAwareStreamingSession::window_frames)
+      .def_property_readonly("advance_frames", &CacheAwareStreamingSession::advance_frames)
+      .def_property_readonly("encoder_calls", &CacheAwareStreamingSession::encoder_calls);
 
   py::class_<StreamingWorker, std::unique_ptr<StreamingWorker, GilFreeDelete>>(m, "StreamingWorker")
       .def(py::init([](std::shared_ptr<Model> mdl, py::object engine, int64_t chunk_ms, int64_t left_ms,
@@ -461,6 +477,19 @@ PYBIND11_MODULE(_core, m) {
            }),
            py::arg("model"), py::arg("encoder_engine"), py::arg("chunk_ms"), py::arg("left_ms"), py::arg("right_ms"),
            py::arg("history_ms") = 0, py::arg("ring_ms") = 10000, py::arg("event_slots") = 64)
+      .def_static(
+          "cache_aware",
+          [](std::shared_ptr<Model> mdl, py::object engine, const std::string& profile, int64_t ring_ms,
+             int event_slots) {
+            CacheAwareStreamingConfig cfg;
+            cfg.profile = profile;
+            auto session = std::make_unique<CacheAwareStreamingSession>(
+                mdl, std::make_shared<PythonEngine>(std::move(engine)), cfg);
+            return std::unique_ptr<StreamingWorker, GilFreeDelete>(
+                new StreamingWorker(std::move(session), ring_ms, event_slots));
+          },
+          py::arg("model"), py::arg("streaming_encoder_engine"), py::arg("profile") = "", py::arg("ring_ms") = 10000,
+          py::arg("event_slots") = 64, "A worker running a cache-aware session.")
       .def(
           "write",
           [](StreamingWorker& w, const FloatArray& samples) {

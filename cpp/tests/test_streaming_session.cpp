@@ -14,6 +14,7 @@
 #include "parakeet_trt/model.hpp"
 #include "parakeet_trt/streaming.hpp"
 #include "parakeet_trt/streaming_worker.hpp"
+#include "test_streams.hpp"
 #include "test_support.hpp"
 
 using namespace parakeet_trt;
@@ -51,41 +52,14 @@ class FormulaEncoder final : public Engine {
   int n_mels_;
 };
 
-std::vector<float> test_audio(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> noise(0.f, 0.05f);
-  std::vector<float> a(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const double t = static_cast<double>(i) / 16000.0;
-    a[static_cast<size_t>(i)] = static_cast<float>(0.3 * std::sin(2 * M_PI * (200 + 150 * std::sin(t * 1.3)) * t) *
-                                                   (0.5 + 0.5 * std::sin(t * 5.0))) + noise(rng);
-  }
-  return a;
-}
+using ptrt_test::test_audio;
 
-struct Run {
-  std::vector<int> ids;
-  std::vector<int64_t> frames;
-  std::vector<int64_t> step_ends;
-};
+using Run = ptrt_test::StreamRun;
 
 Run stream(const std::shared_ptr<const Model>& model, const std::vector<float>& audio, int64_t block,
            BufferedStreamingConfig cfg) {
-  auto engine = std::make_shared<FormulaEncoder>(*model);
-  BufferedStreamingSession s(model, engine, cfg);
-  Run run;
-  auto on_step = [&](const StreamingStep& st) {
-    for (int64_t i = 0; i < st.num_committed; ++i) {
-      run.ids.push_back(st.committed[i].token_id);
-      run.frames.push_back(st.committed[i].frame);
-    }
-    run.step_ends.push_back(st.audio_end_sample);
-  };
-  for (size_t i = 0; i < audio.size(); i += static_cast<size_t>(block)) {
-    s.push(audio.data() + i, std::min<int64_t>(block, static_cast<int64_t>(audio.size() - i)), on_step);
-  }
-  s.finish(on_step);
-  return run;
+  BufferedStreamingSession s(model, std::make_shared<FormulaEncoder>(*model), cfg);
+  return ptrt_test::stream_through(s, audio, block);
 }
 
 void test_steady_state_allocates_nothing() {

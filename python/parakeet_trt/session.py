@@ -58,18 +58,45 @@ class Session:
         self.model = _core.Model.load(str(self.model_dir), verify_hashes)
         meta = json.loads((self.model_dir / "model_meta.json").read_text())
         self.meta = meta
-        encoder_graph = meta["graphs"]["encoder"]
-        graph_files = [encoder_graph["file"], *encoder_graph.get("external_data", [])]
-        hashes = self.model.artifact_sha256
-        missing = [f for f in graph_files if f not in hashes]
-        if verify_hashes and missing:
-            raise ModelError(f"model_meta.json lists no sha256 for {missing} under 'artifacts'")
-        self.encoder_engine = OnnxRuntimeEngine(
-            self.model_dir / encoder_graph["file"], {f: hashes[f] for f in graph_files} if verify_hashes else None,
-            encoder_graph, providers=providers, intra_op_threads=intra_op_threads)
-        self._recognizer = _core.OfflineRecognizer(self.model, self.encoder_engine)
+        self._engine_options = dict(providers=providers, intra_op_threads=intra_op_threads, verify_hashes=verify_hashes)
+        self._streaming_encoder_engine = None
+        # A folder with only a streaming encoder export (--component encoder_streaming) serves
+        # cache-aware streams; offline transcription then says how to export the offline encoder.
+        self.encoder_engine = self._graph_engine("encoder") if "encoder" in meta["graphs"] else None
+        self._recognizer = (_core.OfflineRecognizer(self.model, self.encoder_engine)
+                            if self.encoder_engine is not None else None)
         # The core reuses its buffers between calls: one transcription at a time per Session.
         self._lock = threading.Lock()
+
+    def _graph_engine(self, name: str) -> OnnxRuntimeEngine:
+        graph = self.meta["graphs"][name]
+        graph_files = [graph["file"], *graph.get("external_data", [])]
+        hashes = self.model.artifact_sha256
+        missing = [f for f in graph_files if f not in hashes]
+        verify = self._engine_options["verify_hashes"]
+        if verify and missing:
+            raise ModelError(f"model_meta.json lists no sha256 for {missing} under 'artifacts'")
+        return OnnxRuntimeEngine(
+            self.model_dir / graph["file"], {f: hashes[f] for f in graph_files} if verify else None, graph,
+            providers=self._engine_options["providers"], intra_op_threads=self._engine_options["intra_op_threads"])
+
+    @property
+    def streaming_encoder_engine(self) -> OnnxRuntimeEngine:
+        """The engine of the folder's streaming encoder export (cache-aware streams), made on first use."""
+        if self._streaming_encoder_engine is None:
+            if "encoder_streaming" not in self.meta["graphs"]:
+                raise ModelError(
+                    f"{self.model_dir} holds no streaming encoder export; make one with: parakeet-trt export "
+                    f"--model <model.nemo> --out <folder> --component encoder_streaming --streaming-profile cache_aware "
+                    f"--streaming-chunk-size C --streaming-shift-size S --streaming-left-chunks K "
+                    f"(or --streaming-profile chunk_isolated)")
+            self._streaming_encoder_engine = self._graph_engine("encoder_streaming")
+        return self._streaming_encoder_engine
+
+    @property
+    def streaming_profile(self) -> str | None:
+        """Profile of the folder's streaming encoder export (``cache_aware`` / ``chunk_isolated``), or None."""
+        return self.model.streaming_profile
 
     @property
     def sample_rate_hz(self) -> int:
@@ -77,6 +104,9 @@ class Session:
 
     def transcribe(self, audio: str | Path | np.ndarray, sample_rate_hz: int | None = None) -> Transcript:
         """Transcribe a file path or an array ([frames] or [frames, channels]; any rate, resampled)."""
+        if self._recognizer is None:
+            raise ModelError(f"{self.model_dir} holds no offline encoder (a streaming-only export); export one with: "
+                             f"parakeet-trt export --model <model.nemo> --out <folder> --component all")
         samples, source = prepare_audio(audio, sample_rate_hz, self.sample_rate_hz)
         with self._lock:
             result = self._recognizer.transcribe(samples)

@@ -12,6 +12,12 @@ Modes:
 * ``buffered``: NeMo's buffered (chunked) inference with left, chunk and right context, run by the
   C++ core (``parakeet_trt/streaming.hpp`` explains the algorithm). Token for token equal to
   NeMo's own buffered streaming at the same settings.
+* ``cache_aware``: the folder's streaming encoder export (``--component encoder_streaming``, profile
+  ``cache_aware`` or ``chunk_isolated``) with caches the stream owns, features normalized per window
+  as NeMo's online normalization does (``parakeet_trt/cache_aware_streaming.hpp``). Token for token
+  equal to NeMo's own cache-aware streaming (conformer_stream_step) with the export's parameters.
+  The chunking is the export's (chunk_ms/left_ms/right_ms do not apply); no speculative tail;
+  ``streaming_profile`` optionally requires the export's profile.
 
 An update carries every committed token so far (committed tokens never change), the speculative
 tail decoded from the right context (replaced by the next update), and the stream time they
@@ -27,10 +33,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from parakeet_trt import _core
-from parakeet_trt.errors import InvalidAudioError, ParakeetError
+from parakeet_trt.errors import InvalidAudioError, ModelError, ParakeetError
 from parakeet_trt.session import Session, Transcript, Word
 
-MODES = ("buffered",)
+MODES = ("buffered", "cache_aware")
 
 
 @dataclass
@@ -86,24 +92,38 @@ class _Hypothesis:
             is_final=bool(step["is_last"]))
 
 
+def _make_core_session(session: Session, mode: str, chunk_ms: int, left_ms: int, right_ms: int, history_ms: int,
+                       streaming_profile: str | None):
+    if mode == "cache_aware":
+        return _core.CacheAwareStreamingSession(session.model, session.streaming_encoder_engine,
+                                                profile=streaming_profile or "")
+    if session.encoder_engine is None:
+        raise ModelError(f"{session.model_dir} holds no offline encoder for the buffered mode; use mode='cache_aware' "
+                         f"with its streaming encoder, or export one with --component all")
+    try:
+        return _core.BufferedStreamingSession(session.model, session.encoder_engine, chunk_ms=int(chunk_ms),
+                                              left_ms=int(left_ms), right_ms=int(right_ms), history_ms=int(history_ms))
+    except ValueError as error:
+        raise ValueError(f"streaming config: {error}") from None
+
+
 class StreamingSession:
     """One audio stream through a :class:`Session`'s model and encoder engine (one at a time)."""
 
     def __init__(self, session: Session | str | None = None, *, mode: str = "buffered", chunk_ms: int = 560,
-                 left_ms: int = 10000, right_ms: int = 560, final_redecode: bool = False, history_ms: int = 30000):
+                 left_ms: int = 10000, right_ms: int = 560, final_redecode: bool = False, history_ms: int = 30000,
+                 streaming_profile: str | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode == "cache_aware" and final_redecode:
+            raise ValueError("final_redecode needs the buffered mode (a cache-aware stream keeps no audio history)")
         self.session = session if isinstance(session, Session) else Session(session)
         self.mode = mode
         self.final_redecode = final_redecode
         self.sample_rate_hz = self.session.sample_rate_hz
         self._hypothesis = _Hypothesis(self.session.model, self.sample_rate_hz)
-        try:
-            self._core = _core.BufferedStreamingSession(self.session.model, self.session.encoder_engine,
-                                                        chunk_ms=int(chunk_ms), left_ms=int(left_ms),
-                                                        right_ms=int(right_ms), history_ms=int(history_ms))
-        except ValueError as error:
-            raise ValueError(f"streaming config: {error}") from None
+        self._core = _make_core_session(self.session, mode, chunk_ms, left_ms, right_ms, history_ms,
+                                        streaming_profile)
         self._lock = threading.Lock()
 
     # --- pushing audio ----------------------------------------------------------------------
@@ -125,7 +145,7 @@ class StreamingSession:
             return [self._hypothesis.apply(s) for s in steps]
 
     def finish(self) -> list[HypothesisUpdate]:
-        """Flush the right context and close the stream; the returned list ends with the final update."""
+        """Flush the remaining audio and close the stream; the returned list ends with the final update."""
         with self._lock:
             with self.session._lock:
                 steps = self._core.finish()
@@ -167,7 +187,7 @@ class StreamingSession:
 
 
 class BackgroundStream:
-    """A buffered stream decoded on its own C++ inference thread (the GIL released while it waits).
+    """A stream (buffered or cache_aware) decoded on its own C++ inference thread (the GIL released while it waits).
 
         stream = BackgroundStream(session, chunk_ms=560, left_ms=10000, right_ms=560)
         stream.write(block)               # from the audio thread; never blocks, returns samples stored
@@ -180,14 +200,22 @@ class BackgroundStream:
     stream: ``updates()`` raises it after the updates before it, which stay committed.
     """
 
-    def __init__(self, session: Session, *, chunk_ms: int = 560, left_ms: int = 10000, right_ms: int = 560,
-                 ring_ms: int = 10000, event_slots: int = 64):
+    def __init__(self, session: Session, *, mode: str = "buffered", chunk_ms: int = 560, left_ms: int = 10000,
+                 right_ms: int = 560, ring_ms: int = 10000, event_slots: int = 64,
+                 streaming_profile: str | None = None):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.session = session
         self.sample_rate_hz = session.sample_rate_hz
         self._hypothesis = _Hypothesis(session.model, self.sample_rate_hz)
-        self._worker = _core.StreamingWorker(session.model, session.encoder_engine, chunk_ms=int(chunk_ms),
-                                             left_ms=int(left_ms), right_ms=int(right_ms), ring_ms=int(ring_ms),
-                                             event_slots=int(event_slots))
+        if mode == "cache_aware":
+            self._worker = _core.StreamingWorker.cache_aware(session.model, session.streaming_encoder_engine,
+                                                             profile=streaming_profile or "", ring_ms=int(ring_ms),
+                                                             event_slots=int(event_slots))
+        else:
+            self._worker = _core.StreamingWorker(session.model, session.encoder_engine, chunk_ms=int(chunk_ms),
+                                                 left_ms=int(left_ms), right_ms=int(right_ms), ring_ms=int(ring_ms),
+                                                 event_slots=int(event_slots))
 
     def write(self, samples: np.ndarray) -> int:
         block = np.ascontiguousarray(samples, dtype=np.float32)

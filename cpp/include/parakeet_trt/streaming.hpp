@@ -1,4 +1,6 @@
-// Buffered streaming (NeMo's chunked inference with left, chunk and right context), batch 1.
+// Streaming sessions: the interface every mode shares (StreamingSession: push/finish/steps) and
+// buffered streaming (NeMo's chunked inference with left, chunk and right context), batch 1. The
+// cache-aware mode is in cache_aware_streaming.hpp.
 //
 // Mirrors NeMo 3.0.0's examples/asr/asr_chunked_inference/rnnt/speech_to_text_streaming_infer_rnnt.py
 // (the loop over `buffer`, `buffer_size` and `decoding_computer(..., prev_batched_state=state)`):
@@ -45,17 +47,6 @@ namespace parakeet_trt {
 
 class EncoderRunner;
 
-struct BufferedStreamingConfig {
-  int64_t chunk_ms = 560;   // > 0, a multiple of the encoder frame (80 ms for Parakeet)
-  int64_t left_ms = 10000;  // >= 0, multiple of the encoder frame
-  int64_t right_ms = 560;   // >= 0, multiple of the encoder frame
-  // Audio kept for redecode(): the most recent history_ms of the stream (0 disables redecode).
-  int64_t history_ms = 30000;
-
-  // Throws std::invalid_argument naming the field and the rule it breaks.
-  void validate(double frame_ms) const;
-};
-
 // What one step produced. Views into the session's buffers, valid until its next push()/finish().
 struct StreamingStep {
   const TokenEmission* committed = nullptr;  // tokens committed by this step (never revised)
@@ -67,52 +58,117 @@ struct StreamingStep {
   bool is_last = false;
 };
 
-class BufferedStreamingSession {
+// A borrowed callable `void(const StreamingStep&)`: lets the virtual step loop call the caller's
+// lambda without a std::function (no allocation). Valid while the callable it refers to lives.
+class StepSink {
  public:
-  BufferedStreamingSession(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder,
-                           const BufferedStreamingConfig& config);
-  ~BufferedStreamingSession();
-  BufferedStreamingSession(const BufferedStreamingSession&) = delete;
-  BufferedStreamingSession& operator=(const BufferedStreamingSession&) = delete;
+  template <typename F>
+  explicit StepSink(F& f)
+      : context_(static_cast<void*>(&f)), call_([](void* c, const StreamingStep& s) { (*static_cast<F*>(c))(s); }) {}
+  void operator()(const StreamingStep& step) const { call_(context_, step); }
 
-  // Appends samples (mono float32 at the model rate) and runs every step they complete; on_step is
-  // called once per step, in order. The whole block is validated before anything is appended
-  // (InvalidAudio for NaN/Inf, naming the index), so a bad block changes nothing. A zero-length
-  // push is allowed and does nothing. Throws Error(kState) after finish().
+ private:
+  void* context_;
+  void (*call_)(void*, const StreamingStep&);
+};
+
+// What every streaming mode shares (buffered, cache-aware): the push/finish/error semantics, the
+// step type and the counters. The worker, the C ABI and the bindings drive any mode through it.
+//
+//   push(samples, n, on_step): appends mono float32 samples at the model rate and runs every step
+//     they complete; on_step is called once per step, in order. The whole block is validated
+//     before anything is appended (InvalidAudio for NaN/Inf, naming the index), so a bad block
+//     changes nothing and what was committed stays committed. A zero-length push is allowed and
+//     does nothing. Throws Error(kState) after finish().
+//   finish(on_step): runs the remaining step(s) over the audio received (the last one has
+//     is_last) and closes the stream. Throws Error(kState) when already finished.
+class StreamingSession {
+ public:
+  virtual ~StreamingSession() = default;
+
   template <typename OnStep>
-  void push(const float* samples, int64_t num_samples, OnStep&& on_step);
-  // Runs the last step over the remaining audio (also when none remains, to flush the right
-  // context) and closes the stream. Throws Error(kState) when already finished.
+  void push(const float* samples, int64_t num_samples, OnStep&& on_step) {
+    if (finished_) throw Error(ErrorCode::kState, "push() after finish(): the stream is closed");
+    if (num_samples < 0) throw Error(ErrorCode::kInvalidArgument, "push(): negative sample count");
+    if (num_samples == 0) return;
+    if (samples == nullptr) throw Error(ErrorCode::kInvalidArgument, "push(): null samples");
+    validate_audio(samples, num_samples);
+    push_steps(samples, num_samples, StepSink(on_step));
+  }
   template <typename OnStep>
-  void finish(OnStep&& on_step);
+  void finish(OnStep&& on_step) {
+    if (finished_) throw Error(ErrorCode::kState, "finish() called twice: the stream is already closed");
+    finish_steps(StepSink(on_step));
+    finished_ = true;
+  }
 
   // Offline transcription of stream samples [begin, end) (absolute indices) from the retained
   // history, e.g. the final re-decode of an utterance at an endpoint. Throws InvalidAudio when the
-  // range is empty or no longer retained. Allocates (it is the offline path).
-  Transcript redecode(int64_t begin_sample, int64_t end_sample);
+  // range is empty or no longer retained, Error(kState) when the mode keeps no history.
+  virtual Transcript redecode(int64_t begin_sample, int64_t end_sample) = 0;
+  // Samples the next regular step waits for beyond samples_consumed().
+  virtual int64_t samples_needed() const = 0;
+  // Most tokens one step can commit (or put in its tail): the capacity of the session's buffers.
+  virtual int64_t max_tokens_per_step() const = 0;
 
   bool finished() const { return finished_; }
   int64_t samples_received() const { return received_; }
   int64_t samples_consumed() const { return consumed_; }
   int64_t steps() const { return steps_; }
   int64_t encoder_frame_samples() const { return frame_samples_; }
-  // Samples the next regular step waits for beyond samples_consumed() (it runs once more arrive).
-  int64_t samples_needed() const { return steps_ == 0 ? chunk_ + right_ : chunk_; }
-  // Most tokens one step can commit (or put in its tail): the capacity of the session's buffers.
-  int64_t max_tokens_per_step() const { return static_cast<int64_t>(committed_.capacity()); }
   const Model& model() const { return *model_; }
+
+ protected:
+  explicit StreamingSession(std::shared_ptr<const Model> model) : model_(std::move(model)) {}
+  // Called with a validated, non-empty block.
+  virtual void push_steps(const float* samples, int64_t num_samples, StepSink on_step) = 0;
+  virtual void finish_steps(StepSink on_step) = 0;
+
+  std::shared_ptr<const Model> model_;
+  int64_t frame_samples_ = 0;  // one encoder frame in samples (hop * subsampling: 1280 at 16 kHz)
+  int64_t received_ = 0, consumed_ = 0, steps_ = 0;
+  bool finished_ = false;
+};
+
+
+struct BufferedStreamingConfig {
+  int64_t chunk_ms = 560;   // > 0, a multiple of the encoder frame (80 ms for Parakeet)
+  int64_t left_ms = 10000;  // >= 0, multiple of the encoder frame
+  int64_t right_ms = 560;   // >= 0, multiple of the encoder frame
+  // Audio kept for redecode(): the most recent history_ms of the stream (0 disables redecode).
+  int64_t history_ms = 30000;
+
+  // Throws std::invalid_argument naming the field and the rule it breaks.
+  void validate(double frame_ms) const;
+};
+
+class BufferedStreamingSession final : public StreamingSession {
+ public:
+  BufferedStreamingSession(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder,
+                           const BufferedStreamingConfig& config);
+  ~BufferedStreamingSession() override;
+  BufferedStreamingSession(const BufferedStreamingSession&) = delete;
+  BufferedStreamingSession& operator=(const BufferedStreamingSession&) = delete;
+
+  // push(): see StreamingSession. finish(): runs the last step over the remaining audio (also when
+  // none remains, to flush the right context): exactly one step.
+  // redecode(): allocates (it is the offline path); needs history_ms > 0.
+  Transcript redecode(int64_t begin_sample, int64_t end_sample) override;
+  // Samples the next regular step waits for beyond samples_consumed() (it runs once more arrive).
+  int64_t samples_needed() const override { return steps_ == 0 ? chunk_ + right_ : chunk_; }
+  int64_t max_tokens_per_step() const override { return static_cast<int64_t>(committed_.capacity()); }
   const BufferedStreamingConfig& config() const { return config_; }
 
  private:
+  void push_steps(const float* samples, int64_t num_samples, StepSink on_step) override;
+  void finish_steps(StepSink on_step) override { on_step(step(true)); }
   // Appends up to the free space; returns how many samples were taken.
   int64_t append(const float* samples, int64_t num_samples);
   StreamingStep step(bool is_last);
   // features_.compute(buffer, total) into feature_buffer_, reusing the previous step's log-mel.
   void compute_features(const float* buffer, int64_t buffer_start, int64_t total);
 
-  std::shared_ptr<const Model> model_;
   BufferedStreamingConfig config_;
-  int64_t frame_samples_ = 0;            // E
   int64_t left_ = 0, chunk_ = 0, right_ = 0;  // L, C, R in samples
   FeatureExtractor features_;
   std::unique_ptr<EncoderRunner> encoder_;
@@ -123,9 +179,7 @@ class BufferedStreamingSession {
   // Audio: window_[0] is stream sample window_base_; holds history + buffer + pending samples.
   std::vector<float> window_;
   int64_t window_base_ = 0, window_size_ = 0, keep_behind_ = 0;
-  int64_t received_ = 0, consumed_ = 0, steps_ = 0;
   int64_t buf_left_ = 0, buf_chunk_ = 0, buf_right_ = 0;  // NeMo's buffer_size, in samples
-  bool finished_ = false;
 
   // Log-mel of the previous buffer (ping-pong): frames whose samples did not change are copied
   // instead of recomputed (FeatureExtractor::interior_frames), bit-identical to a full compute.
@@ -137,29 +191,5 @@ class BufferedStreamingSession {
   DecoderCarry carry_, tail_carry_;
   std::vector<TokenEmission> committed_, tail_;
 };
-
-// --- inline template members ------------------------------------------------------------------
-
-template <typename OnStep>
-void BufferedStreamingSession::push(const float* samples, int64_t num_samples, OnStep&& on_step) {
-  if (finished_) throw Error(ErrorCode::kState, "push() after finish(): the stream is closed");
-  if (num_samples < 0) throw Error(ErrorCode::kInvalidArgument, "push(): negative sample count");
-  if (num_samples == 0) return;
-  if (samples == nullptr) throw Error(ErrorCode::kInvalidArgument, "push(): null samples");
-  validate_audio(samples, num_samples);
-  while (num_samples > 0) {
-    const int64_t taken = append(samples, num_samples);
-    samples += taken;
-    num_samples -= taken;
-    while (received_ - consumed_ > samples_needed()) on_step(step(false));
-  }
-}
-
-template <typename OnStep>
-void BufferedStreamingSession::finish(OnStep&& on_step) {
-  if (finished_) throw Error(ErrorCode::kState, "finish() called twice: the stream is already closed");
-  on_step(step(true));
-  finished_ = true;
-}
 
 }  // namespace parakeet_trt

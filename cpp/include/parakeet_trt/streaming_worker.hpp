@@ -1,4 +1,4 @@
-// A streaming session on its own inference thread: audio in through a lock-free ring, events out
+// A streaming session (any mode) on its own inference thread: audio in through a lock-free ring, events out
 // through a bounded queue.
 //
 //   producer (audio callback, any thread)      inference thread                consumer
@@ -48,7 +48,7 @@ struct StreamingEvent {
 class StreamingWorker {
  public:
   // ring_ms: audio the ring holds (default 10 s); event_slots: events the consumer may lag behind.
-  StreamingWorker(std::unique_ptr<BufferedStreamingSession> session, int64_t ring_ms = 10000, int event_slots = 64);
+  StreamingWorker(std::unique_ptr<StreamingSession> session, int64_t ring_ms = 10000, int event_slots = 64);
   ~StreamingWorker();  // shutdown()
   StreamingWorker(const StreamingWorker&) = delete;
   StreamingWorker& operator=(const StreamingWorker&) = delete;
@@ -69,7 +69,7 @@ class StreamingWorker {
   bool done() const;
 
   int64_t dropped_samples() const { return dropped_.load(); }
-  const BufferedStreamingSession& session() const { return *session_; }
+  const StreamingSession& session() const { return *session_; }
 
  private:
   void run();
@@ -77,7 +77,7 @@ class StreamingWorker {
   void emit_error(const std::string& message);
   bool wait_for_slot(std::unique_lock<std::mutex>& lock);  // false once abandoned
 
-  std::unique_ptr<BufferedStreamingSession> session_;
+  std::unique_ptr<StreamingSession> session_;
   SpscRing<float> ring_;
   std::vector<float> block_;
   std::vector<StreamingEvent> slots_;

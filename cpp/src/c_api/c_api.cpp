@@ -11,6 +11,7 @@
 #include "parakeet_trt/errors.hpp"
 #include "parakeet_trt/model.hpp"
 #include "parakeet_trt/recognizer.hpp"
+#include "parakeet_trt/cache_aware_streaming.hpp"
 #include "parakeet_trt/streaming.hpp"
 #include "parakeet_trt/transcript.hpp"
 
@@ -29,7 +30,7 @@ struct ptrt_session {
 };
 
 struct ptrt_stream {
-  std::unique_ptr<BufferedStreamingSession> session;
+  std::unique_ptr<StreamingSession> session;  // buffered or cache-aware
   std::vector<ptrt_token> committed, tail;  // reserved at creation: steps allocate nothing
 };
 
@@ -268,6 +269,20 @@ ptrt_status ptrt_session_transcribe(ptrt_session* session, const float* samples,
   });
 }
 
+namespace {
+
+// A stream around any session mode, its token views reserved so that steps allocate nothing.
+ptrt_stream* new_stream(std::unique_ptr<StreamingSession> session) {
+  auto stream = std::make_unique<ptrt_stream>();
+  const size_t capacity = static_cast<size_t>(session->max_tokens_per_step());
+  stream->session = std::move(session);
+  stream->committed.reserve(capacity);
+  stream->tail.reserve(capacity);
+  return stream.release();
+}
+
+}  // namespace
+
 void ptrt_stream_options_init(ptrt_stream_options* options) {
   if (!options) return;
   *options = ptrt_stream_options{};
@@ -300,12 +315,22 @@ ptrt_status ptrt_stream_create(const ptrt_model* model, const ptrt_engine_vtable
     cfg.left_ms = opts.left_ms;
     cfg.right_ms = opts.right_ms;
     cfg.history_ms = opts.history_ms;
-    auto stream = std::make_unique<ptrt_stream>();
-    stream->session = std::make_unique<BufferedStreamingSession>(model->model, engine, cfg);
-    const size_t capacity = static_cast<size_t>(stream->session->max_tokens_per_step());
-    stream->committed.reserve(capacity);
-    stream->tail.reserve(capacity);
-    *out_stream = stream.release();
+    *out_stream = new_stream(std::make_unique<BufferedStreamingSession>(model->model, engine, cfg));
+    return PTRT_OK;
+  });
+}
+
+ptrt_status ptrt_stream_create_cache_aware(const ptrt_model* model, const ptrt_engine_vtable* streaming_encoder,
+                                           const char* profile, ptrt_stream** out_stream) {
+  if (out_stream) *out_stream = nullptr;
+  std::shared_ptr<ExternalEngine> engine;
+  const ptrt_status adopted =
+      adopt_engine("ptrt_stream_create_cache_aware", model, streaming_encoder, out_stream != nullptr, engine);
+  if (adopted != PTRT_OK) return adopted;
+  return guarded([&] {
+    CacheAwareStreamingConfig cfg;
+    if (profile) cfg.profile = profile;
+    *out_stream = new_stream(std::make_unique<CacheAwareStreamingSession>(model->model, engine, cfg));
     return PTRT_OK;
   });
 }

@@ -35,7 +35,7 @@ void BufferedStreamingConfig::validate(double frame_ms) const {
 
 BufferedStreamingSession::BufferedStreamingSession(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder,
                                                    const BufferedStreamingConfig& config)
-    : model_(std::move(model)),
+    : StreamingSession(std::move(model)),
       config_(config),
       features_(model_->meta().features),
       encoder_(std::make_unique<EncoderRunner>(model_, encoder)),
@@ -74,6 +74,15 @@ BufferedStreamingSession::BufferedStreamingSession(std::shared_ptr<const Model> 
 }
 
 BufferedStreamingSession::~BufferedStreamingSession() = default;
+
+void BufferedStreamingSession::push_steps(const float* samples, int64_t num_samples, StepSink on_step) {
+  while (num_samples > 0) {
+    const int64_t taken = append(samples, num_samples);
+    samples += taken;
+    num_samples -= taken;
+    while (received_ - consumed_ > samples_needed()) on_step(step(false));
+  }
+}
 
 int64_t BufferedStreamingSession::append(const float* samples, int64_t num_samples) {
   const int64_t capacity = static_cast<int64_t>(window_.size());

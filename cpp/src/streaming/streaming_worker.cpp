@@ -7,15 +7,14 @@
 
 namespace parakeet_trt {
 
-StreamingWorker::StreamingWorker(std::unique_ptr<BufferedStreamingSession> session, int64_t ring_ms, int event_slots)
+StreamingWorker::StreamingWorker(std::unique_ptr<StreamingSession> session, int64_t ring_ms, int event_slots)
     : session_(std::move(session)),
       ring_(std::max<int64_t>(1, ring_ms) * session_->model().meta().features.sample_rate_hz / 1000),
       block_(static_cast<size_t>(std::max<int64_t>(session_->samples_needed() + 1, 4096))) {
   if (ring_ms <= 0) throw std::invalid_argument("ring_ms must be > 0, got " + std::to_string(ring_ms));
   if (event_slots < 2) throw std::invalid_argument("event_slots must be >= 2, got " + std::to_string(event_slots));
-  // A step commits at most max_emissions of its chunk; the session's own buffers bound it.
-  const int64_t frames = (session_->samples_needed() + session_->encoder_frame_samples()) / session_->encoder_frame_samples();
-  const size_t capacity = static_cast<size_t>(frames * 2 * session_->model().meta().decoding.max_symbols);
+  // A step commits (or puts in its tail) at most what the session's own buffers hold.
+  const size_t capacity = static_cast<size_t>(session_->max_tokens_per_step());
   slots_.resize(static_cast<size_t>(event_slots));
   for (StreamingEvent& e : slots_) {
     e.committed.reserve(capacity);

@@ -1,0 +1,53 @@
+// Shared by the streaming session tests: a deterministic, speech-like test signal (a wobbling tone
+// with a slow envelope, plus seeded noise) that makes the decoders emit tokens, and a loop that
+// streams it through any session in fixed blocks and records what the steps committed.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "parakeet_trt/streaming.hpp"
+
+namespace ptrt_test {
+
+inline std::vector<float> test_audio(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> noise(0.f, 0.05f);
+  std::vector<float> a(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const double t = static_cast<double>(i) / 16000.0;
+    a[static_cast<size_t>(i)] = static_cast<float>(0.3 * std::sin(2 * M_PI * (200 + 150 * std::sin(t * 1.3)) * t) *
+                                                   (0.5 + 0.5 * std::sin(t * 5.0))) + noise(rng);
+  }
+  return a;
+}
+
+struct StreamRun {
+  std::vector<int> ids;
+  std::vector<int64_t> frames, step_ends, step_tokens, step_tails;
+};
+
+// Pushes `audio` in blocks of `block` samples, then finishes.
+inline StreamRun stream_through(parakeet_trt::StreamingSession& session, const std::vector<float>& audio,
+                                int64_t block) {
+  StreamRun run;
+  auto on_step = [&](const parakeet_trt::StreamingStep& st) {
+    for (int64_t i = 0; i < st.num_committed; ++i) {
+      run.ids.push_back(st.committed[i].token_id);
+      run.frames.push_back(st.committed[i].frame);
+    }
+    run.step_ends.push_back(st.audio_end_sample);
+    run.step_tokens.push_back(st.num_committed);
+    run.step_tails.push_back(st.num_tail);
+  };
+  for (size_t i = 0; i < audio.size(); i += static_cast<size_t>(block)) {
+    session.push(audio.data() + i, std::min<int64_t>(block, static_cast<int64_t>(audio.size() - i)), on_step);
+  }
+  session.finish(on_step);
+  return run;
+}
+
+}  // namespace ptrt_test

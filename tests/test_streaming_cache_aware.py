@@ -1,0 +1,121 @@
+"""Cache-aware streaming (both profiles) against NeMo's own cache-aware streaming, push-size
+invariance, bad input mid-stream, the background worker, and the errors for folders without a
+streaming export. Uses the tiny model's cached streaming exports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import parakeet_trt
+from parakeet_trt.errors import ContractViolation, ModelError
+from parakeet_trt.parity.streaming import cached_streaming_export
+from parakeet_trt.streaming import BackgroundStream
+from parakeet_trt.testing.nemo_cache_aware import load_streaming_reference, nemo_cache_aware_decode
+from parakeet_trt.testing.stream_checks import (background_updates, bad_input_mid_stream,
+                                                same_updates_for_push_sizes)
+
+from conftest import CACHE
+from test_streaming import parity_signals  # noqa: F401 (fixture: the same signals as the buffered parity)
+
+PROFILES = ("cache_aware", "chunk_isolated")
+
+
+@pytest.fixture(scope="module", params=PROFILES)
+def profile(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def streaming_session(profile):
+    return parakeet_trt.Session(cached_streaming_export("tiny", profile, CACHE), intra_op_threads=1)
+
+
+def stream(session, audio, block=3700, **kwargs):
+    st = parakeet_trt.StreamingSession(session, mode="cache_aware", **kwargs)
+    updates = []
+    for i in range(0, len(audio), block):
+        updates += st.push(audio[i:i + block])
+    updates += st.finish()
+    return st, updates
+
+
+def test_cache_aware_equals_nemo_cache_aware_streaming(tiny_nemo_path, streaming_session, parity_signals, profile):
+    import torch
+
+    torch.set_num_threads(1)
+    streaming = streaming_session.meta["streaming"]
+    reference = load_streaming_reference(tiny_nemo_path, streaming)
+    emitted = 0
+    for sig in parity_signals:
+        audio = sig.samples.astype(np.float32)
+        ref = nemo_cache_aware_decode(reference, audio)
+        _, updates = stream(streaming_session, audio)
+        assert updates[-1].committed_token_ids == ref["token_ids"], sig.name
+        # One update per NeMo step (window), with the same tokens per step; finish() adds one empty
+        # closing update only when NeMo's last window already ran during push().
+        counts = [u.new_committed for u in updates]
+        assert counts[:len(ref["steps"])] == [s["num_committed"] for s in ref["steps"]], sig.name
+        assert len(updates) - len(ref["steps"]) in (0, 1) and sum(counts[len(ref["steps"]):]) == 0
+        assert updates[-1].is_final
+        emitted += len(ref["token_ids"])
+    assert emitted > 20  # the comparison covers real decoding, not empty outputs
+
+
+def test_same_tokens_whatever_the_push_size(streaming_session, speech_signal):
+    audio = speech_signal.astype(np.float32)
+    updates = same_updates_for_push_sizes(lambda block: stream(streaming_session, audio, block=block)[1])
+    assert len(updates[-1].committed_token_ids) >= 3
+
+
+def test_committed_tokens_only_grow_and_frames_advance(streaming_session, speech_signal):
+    _, updates = stream(streaming_session, speech_signal.astype(np.float32))
+    for prev, cur in zip(updates, updates[1:]):
+        assert cur.committed_token_ids[:len(prev.committed_token_ids)] == prev.committed_token_ids
+        assert cur.decoded_frames >= prev.decoded_frames and cur.audio_end_s >= prev.audio_end_s
+    assert all(u.tail_token_ids == [] for u in updates)  # the graph emits no right-context frames
+    final = updates[-1]
+    assert final.is_final and final.final.token_ids == final.committed_token_ids
+    assert final.final.audio_duration_s == pytest.approx(len(speech_signal) / 16000)
+
+
+def test_bad_input_mid_stream_keeps_what_was_committed(streaming_session, speech_signal):
+    audio = speech_signal.astype(np.float32)
+    _, clean = stream(streaming_session, audio, block=4000)
+    bad_input_mid_stream(lambda: parakeet_trt.StreamingSession(streaming_session, mode="cache_aware"), audio, 24000,
+                         clean[-1].committed_token_ids)
+
+
+def test_empty_and_short_streams(streaming_session):
+    st = parakeet_trt.StreamingSession(streaming_session, mode="cache_aware")
+    updates = st.finish()
+    assert len(updates) == 1 and updates[0].committed_token_ids == [] and updates[0].final.text == ""
+    for n in (1, 159, 160, 1000):  # shorter than one encoder frame of features, or barely more
+        _, updates = stream(streaming_session, np.full(n, 0.01, np.float32))
+        assert updates[-1].is_final
+
+
+def test_background_stream_matches_the_session(streaming_session, speech_signal):
+    audio = speech_signal.astype(np.float32)
+    _, direct = stream(streaming_session, audio)
+    updates = background_updates(BackgroundStream(streaming_session, mode="cache_aware", event_slots=4), audio)
+    assert [u.committed_token_ids for u in updates] == [u.committed_token_ids for u in direct]
+
+
+def test_profile_must_match_the_export(streaming_session, profile):
+    other = [p for p in PROFILES if p != profile][0]
+    with pytest.raises(ContractViolation, match=f"streaming.profile.*--streaming-profile {other}"):
+        parakeet_trt.StreamingSession(streaming_session, mode="cache_aware", streaming_profile=other)
+    st = parakeet_trt.StreamingSession(streaming_session, mode="cache_aware", streaming_profile=profile)
+    assert st.finish()[-1].is_final
+    with pytest.raises(ValueError, match="final_redecode needs the buffered mode"):
+        parakeet_trt.StreamingSession(streaming_session, mode="cache_aware", final_redecode=True)
+    with pytest.raises(ModelError, match="no offline encoder"):
+        streaming_session.transcribe(np.zeros(16000, np.float32), 16000)
+    with pytest.raises(ModelError, match="no offline encoder"):
+        parakeet_trt.StreamingSession(streaming_session, mode="buffered")
+
+
+def test_folder_without_streaming_export_says_how_to_export(tiny_session):
+    with pytest.raises(ModelError, match="no streaming encoder export.*--component encoder_streaming"):
+        parakeet_trt.StreamingSession(tiny_session, mode="cache_aware")
