@@ -119,3 +119,39 @@ def test_profile_must_match_the_export(streaming_session, profile):
 def test_folder_without_streaming_export_says_how_to_export(tiny_session):
     with pytest.raises(ModelError, match="no streaming encoder export.*--component encoder_streaming"):
         parakeet_trt.StreamingSession(tiny_session, mode="cache_aware")
+
+
+def test_cli_transcribes_with_the_cache_aware_mode(streaming_session, profile, speech_signal, tmp_path, capsys):
+    import json
+
+    import soundfile
+
+    from parakeet_trt.cli import main
+
+    wav = tmp_path / "speech.wav"
+    soundfile.write(wav, speech_signal, 16000)
+    folder = str(streaming_session.model_dir)
+    assert main(["transcribe", "--model", folder, "--mode", "cache_aware", "--streaming-profile", profile,
+                 "--push-samples", "1234", "--json", str(wav)]) == 0
+    printed = json.loads(capsys.readouterr().out.strip())
+    _, updates = stream(streaming_session, speech_signal.astype(np.float32))
+    assert printed["token_ids"] == updates[-1].committed_token_ids and printed["text"] == updates[-1].final.text
+    assert printed["file"] == str(wav)
+
+    other = [p for p in PROFILES if p != profile][0]
+    assert main(["transcribe", "--model", folder, "--mode", "cache_aware", "--streaming-profile", other, str(wav)]) == 5
+    assert "streaming.profile" in capsys.readouterr().err
+    assert main(["transcribe", "--model", folder, "--mode", "buffered", "--streaming-profile", profile, str(wav)]) == 2
+    assert "--streaming-profile applies to --mode cache_aware" in capsys.readouterr().err
+
+
+def test_cli_folder_without_streaming_export(tiny_export_dir, speech_signal, tmp_path, capsys):
+    import soundfile
+
+    from parakeet_trt.cli import main
+
+    wav = tmp_path / "speech.wav"
+    soundfile.write(wav, speech_signal, 16000)
+    assert main(["transcribe", "--model", str(tiny_export_dir), "--mode", "cache_aware", str(wav)]) == 3
+    err = capsys.readouterr().err
+    assert "no streaming encoder export" in err and "--component encoder_streaming" in err

@@ -135,15 +135,13 @@ class OfflineRecognizer:
         end_s), num_encoder_frames, audio_duration_s. Input: mono float32 at the model's rate."""
 
 
-class BufferedStreamingSession:
-    """NeMo's buffered streaming for one stream (cpp/include/parakeet_trt/streaming.hpp).
+class StreamingSessionBase:
+    """What every streaming mode shares (cpp/include/parakeet_trt/streaming.hpp, StreamingSession).
 
     push() and finish() return one dict per completed step: ``committed`` and ``tail`` (each with
     token_ids, token_frames, token_durations), ``audio_end_sample``, ``decoded_frames``, ``is_last``.
     The GIL is released while the core runs (the Python engine takes it back for its calls)."""
 
-    def __init__(self, model: Model, encoder_engine: EncoderEngine, chunk_ms: int, left_ms: int, right_ms: int,
-                 history_ms: int = 30000) -> None: ...
     def push(self, samples: npt.NDArray[np.float32]) -> list[dict[str, Any]]: ...
     def finish(self) -> list[dict[str, Any]]: ...
     def redecode(self, begin_sample: int, end_sample: int) -> dict[str, Any]: ...
@@ -159,8 +157,32 @@ class BufferedStreamingSession:
     def encoder_frame_samples(self) -> int: ...
 
 
+class BufferedStreamingSession(StreamingSessionBase):
+    """NeMo's buffered streaming for one stream (cpp/include/parakeet_trt/streaming.hpp)."""
+
+    def __init__(self, model: Model, encoder_engine: EncoderEngine, chunk_ms: int, left_ms: int, right_ms: int,
+                 history_ms: int = 30000) -> None: ...
+
+
+class CacheAwareStreamingSession(StreamingSessionBase):
+    """NeMo's cache-aware streaming over the model's streaming encoder export, either profile
+    (cpp/include/parakeet_trt/cache_aware_streaming.hpp). One step per encoder window; no tail;
+    finish() returns the remaining windows' steps. redecode() raises (no audio history)."""
+
+    def __init__(self, model: Model, streaming_encoder_engine: EncoderEngine, profile: str = "") -> None: ...
+    @property
+    def profile(self) -> str: ...
+    @property
+    def window_frames(self) -> int: ...
+    @property
+    def advance_frames(self) -> int: ...
+    @property
+    def encoder_calls(self) -> int: ...
+
+
 class StreamingWorker:
-    """A BufferedStreamingSession on its own inference thread (cpp/include/parakeet_trt/streaming_worker.hpp).
+    """A streaming session on its own inference thread (cpp/include/parakeet_trt/streaming_worker.hpp):
+    buffered from the constructor, cache-aware from cache_aware().
 
     write() never blocks (overflow is dropped and counted); next_event() returns an event dict
     (``type`` 'step' or 'error', ``seq``, ``committed``, ``tail``, ``audio_end_sample``,
@@ -168,6 +190,9 @@ class StreamingWorker:
 
     def __init__(self, model: Model, encoder_engine: EncoderEngine, chunk_ms: int, left_ms: int, right_ms: int,
                  history_ms: int = 0, ring_ms: int = 10000, event_slots: int = 64) -> None: ...
+    @staticmethod
+    def cache_aware(model: Model, streaming_encoder_engine: EncoderEngine, profile: str = "", ring_ms: int = 10000,
+                    event_slots: int = 64) -> StreamingWorker: ...
     def write(self, samples: npt.NDArray[np.float32]) -> int: ...
     def close(self) -> None: ...
     def next_event(self, timeout_ms: int = -1) -> dict[str, Any] | None: ...

@@ -46,7 +46,11 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from parakeet_trt.session import Session
 
     files = args.files or [str(packaged_sample())]
+    if args.streaming_profile is not None and args.mode != "cache_aware":
+        raise ValueError("--streaming-profile applies to --mode cache_aware")
     session = Session(args.model, providers=args.providers, verify_hashes=not args.no_verify)
+    if args.mode == "cache_aware":
+        session.streaming_encoder_engine  # a folder without a streaming export fails here, saying how to make one
     status = EXIT_OK
     for path in files:
         started = time.perf_counter()
@@ -74,7 +78,8 @@ def stream_file(session, path: str, args: argparse.Namespace):
 
     samples, source = prepare_audio(path, None, session.sample_rate_hz)
     stream = StreamingSession(session, mode=args.mode, chunk_ms=args.chunk_ms, left_ms=args.left_ms,
-                              right_ms=args.right_ms, final_redecode=args.final_redecode)
+                              right_ms=args.right_ms, final_redecode=args.final_redecode,
+                              streaming_profile=args.streaming_profile)
     for i in range(0, len(samples), args.push_samples):
         stream.push(samples[i:i + args.push_samples])
     transcript = stream.finish()[-1].final
@@ -121,10 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ONNX Runtime execution providers for the encoder (default: CUDA if available, then CPU)")
     t.add_argument("--no-verify", action="store_true",
                    help="skip the sha256 check of the model's artifacts at load time")
-    t.add_argument("--mode", choices=["offline", "buffered"], default="offline",
+    t.add_argument("--mode", choices=["offline", "buffered", "cache_aware"], default="offline",
                    help="offline: the whole file at once (default). buffered: stream the file through a "
                         "streaming session (NeMo's buffered inference with left/chunk/right context) and print "
-                        "its final transcript")
+                        "its final transcript. cache_aware: stream it through the model folder's streaming "
+                        "encoder export (parakeet-trt export --component encoder_streaming); its chunking is "
+                        "the export's, so --chunk-ms/--left-ms/--right-ms do not apply")
+    t.add_argument("--streaming-profile", choices=["cache_aware", "chunk_isolated"], default=None,
+                   help="cache_aware mode: require this profile of the streaming export (default: the folder's)")
     t.add_argument("--chunk-ms", type=_positive_int, default=560,
                    help="streaming: chunk length in ms, a multiple of the 80 ms encoder frame (default 560)")
     t.add_argument("--left-ms", type=int, default=10000,
