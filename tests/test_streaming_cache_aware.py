@@ -155,3 +155,62 @@ def test_cli_folder_without_streaming_export(tiny_export_dir, speech_signal, tmp
     assert main(["transcribe", "--model", str(tiny_export_dir), "--mode", "cache_aware", str(wav)]) == 3
     err = capsys.readouterr().err
     assert "no streaming encoder export" in err and "--component encoder_streaming" in err
+
+
+def test_c_abi_cache_aware_stream_equals_python(streaming_session, profile, tiny_export_dir, speech_signal):
+    import ctypes
+
+    from test_c_abi import (PTRT_ERROR_CONTRACT_VIOLATION, PTRT_OK, EngineVtable, StreamCallback, find_library,
+                            load_model, make_vtable)
+
+    lib = ctypes.CDLL(str(find_library()))
+    lib.ptrt_last_error.restype = ctypes.c_char_p
+    lib.ptrt_model_load.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
+    lib.ptrt_stream_create_cache_aware.argtypes = [ctypes.c_void_p, ctypes.POINTER(EngineVtable), ctypes.c_char_p,
+                                                   ctypes.POINTER(ctypes.c_void_p)]
+    lib.ptrt_stream_push.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.c_int64, ctypes.c_int32,
+                                     StreamCallback, ctypes.c_void_p]
+    lib.ptrt_stream_finish.argtypes = [ctypes.c_void_p, StreamCallback, ctypes.c_void_p]
+    lib.ptrt_stream_destroy.argtypes = [ctypes.c_void_p]
+    lib.ptrt_model_destroy.argtypes = [ctypes.c_void_p]
+
+    model = load_model(lib, streaming_session.model_dir)
+    destroyed = []
+    vtable, keep = make_vtable(streaming_session.streaming_encoder_engine, [], destroyed)
+    handle = ctypes.c_void_p()
+    assert lib.ptrt_stream_create_cache_aware(model, ctypes.byref(vtable), profile.encode(),
+                                              ctypes.byref(handle)) == PTRT_OK, lib.ptrt_last_error()
+    updates = []
+
+    def on_update(_user, update):
+        u = update.contents
+        updates.append(([u.committed[i].id for i in range(u.num_committed)], u.num_tail, bool(u.is_last)))
+
+    callback = StreamCallback(on_update)
+    samples = np.ascontiguousarray(speech_signal, dtype=np.float32)
+    for i in range(0, len(samples), 3000):
+        block = samples[i:i + 3000]
+        assert lib.ptrt_stream_push(handle, block.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), len(block), 16000,
+                                    callback, None) == PTRT_OK, lib.ptrt_last_error()
+    assert lib.ptrt_stream_finish(handle, callback, None) == PTRT_OK
+    _, expected = stream(streaming_session, samples, block=3000)
+    assert [u[0] for u in updates] == [e.committed_token_ids[len(e.committed_token_ids) - e.new_committed:]
+                                       for e in expected]
+    assert all(u[1] == 0 for u in updates) and updates[-1][2] and not any(u[2] for u in updates[:-1])
+    lib.ptrt_stream_destroy(handle)
+
+    # Another profile, and a folder without a streaming export: contract violations naming the field.
+    other = [p for p in PROFILES if p != profile][0]
+    vtable2, keep2 = make_vtable(streaming_session.streaming_encoder_engine, [], destroyed)
+    assert lib.ptrt_stream_create_cache_aware(model, ctypes.byref(vtable2), other.encode(),
+                                              ctypes.byref(handle)) == PTRT_ERROR_CONTRACT_VIOLATION
+    assert b"streaming.profile" in lib.ptrt_last_error()
+    offline = load_model(lib, tiny_export_dir)
+    vtable3, keep3 = make_vtable(streaming_session.streaming_encoder_engine, [], destroyed)
+    assert lib.ptrt_stream_create_cache_aware(offline, ctypes.byref(vtable3), None,
+                                              ctypes.byref(handle)) == PTRT_ERROR_CONTRACT_VIOLATION
+    assert b"engines.encoder_streaming" in lib.ptrt_last_error()
+    assert destroyed == [1, 1, 1]
+    lib.ptrt_model_destroy(model)
+    lib.ptrt_model_destroy(offline)
+    del keep, keep2, keep3

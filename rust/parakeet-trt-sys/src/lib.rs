@@ -266,6 +266,12 @@ extern "C" {
         options: *const ptrt_stream_options,
         out_stream: *mut *mut ptrt_stream,
     ) -> ptrt_status;
+    pub fn ptrt_stream_create_cache_aware(
+        model: *const ptrt_model,
+        streaming_encoder: *const ptrt_engine_vtable,
+        profile: *const c_char,
+        out_stream: *mut *mut ptrt_stream,
+    ) -> ptrt_status;
     pub fn ptrt_stream_destroy(stream: *mut ptrt_stream);
     pub fn ptrt_stream_push(
         stream: *mut ptrt_stream,

@@ -129,6 +129,38 @@ impl Stream {
         Ok(Stream { raw, _model: model.keep_alive() })
     }
 
+    /// Creates a cache-aware stream over the model's streaming encoder export (`parakeet-trt
+    /// export --component encoder_streaming`); `streaming_encoder` runs `encoder_streaming.onnx`
+    /// and the stream owns the caches. `profile` (`"cache_aware"` / `"chunk_isolated"`) must match
+    /// the export's when given. Updates have no tail; [`finish`](Self::finish) may return several
+    /// (the remaining windows), the last with `is_last`.
+    ///
+    /// Errors: [`Status::ContractViolation`] when the model has no streaming encoder or another
+    /// profile; [`Status::InvalidArgument`] for a profile with a NUL byte.
+    pub fn cache_aware(model: &Model, streaming_encoder: Box<dyn Engine>, profile: Option<&str>) -> Result<Stream> {
+        // Checked before the engine is handed over: on this error the Box drops it as usual.
+        let profile = profile
+            .map(std::ffi::CString::new)
+            .transpose()
+            .map_err(|_| Error::new(Status::InvalidArgument, "profile contains a NUL byte"))?;
+        let vtable = engine_into_raw_vtable(streaming_encoder);
+        let mut raw: *mut sys::ptrt_stream = ptr::null_mut();
+        // SAFETY: live model; the C side copies the vtable and owns its self from here on; the
+        // profile string outlives the call.
+        check(unsafe {
+            sys::ptrt_stream_create_cache_aware(
+                model.raw(),
+                &vtable,
+                profile.as_ref().map_or(ptr::null(), |p| p.as_ptr()),
+                &mut raw,
+            )
+        })?;
+        let raw = NonNull::new(raw).ok_or_else(|| {
+            Error::new(Status::Internal, "ptrt_stream_create_cache_aware returned PTRT_OK and a NULL stream")
+        })?;
+        Ok(Stream { raw, _model: model.keep_alive() })
+    }
+
     /// Appends mono samples at `sample_rate_hz` (must be the model's) and returns an iterator over
     /// the updates of the steps they completed. A block with NaN/Inf samples or another rate is
     /// refused whole ([`Status::InvalidAudio`]) and changes nothing; after [`finish`](Self::finish)

@@ -527,3 +527,20 @@ fn stream_errors_keep_what_was_committed() {
     assert_eq!(err.status, Status::InvalidArgument, "{err}");
     assert!(err.message.contains("chunk_ms"), "{err}");
 }
+
+#[test]
+fn cache_aware_stream_needs_a_streaming_export() {
+    // The packaged model has no streaming encoder: a contract violation naming the engine, and the
+    // engine handed over is dropped exactly once. A profile with a NUL byte is refused before.
+    let model = load();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let engine = FailingOnce { how: "err", inner: FixtureEncoder::new(), drops: drops.clone() };
+    let err = Stream::cache_aware(&model, Box::new(engine), Some("cache_aware")).unwrap_err();
+    assert_eq!(err.status, Status::ContractViolation, "{err}");
+    assert!(err.message.contains("engines.encoder_streaming"), "{err}");
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    let engine = FailingOnce { how: "err", inner: FixtureEncoder::new(), drops: drops.clone() };
+    let err = Stream::cache_aware(&model, Box::new(engine), Some("cache\0aware")).unwrap_err();
+    assert_eq!(err.status, Status::InvalidArgument, "{err}");
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+}
