@@ -173,10 +173,12 @@ TEST_CACHE_AWARE = {"tiny": dict(chunk_size=16, shift_size=8, left_chunks=2),
                     "parakeet-tdt-0.6b-v3": dict(chunk_size=16, shift_size=8, left_chunks=4)}
 
 
-def cached_streaming_export(arch: str, profile: str, cache_dir: Optional[Path] = None) -> Path:
+def cached_streaming_export(arch: str, profile: str, cache_dir: Optional[Path] = None,
+                            params: Optional[Dict[str, int]] = None) -> Path:
     """``--component encoder_streaming`` export of test model ``arch`` (default seed) for ``profile``,
     cached under ``<cache>/streaming_exports``; rebuilt when the exporter version, the .nemo or the
-    parameters change."""
+    parameters change. ``params`` (cache_aware: chunk_size, shift_size, left_chunks in encoder
+    frames) default to TEST_CACHE_AWARE; other values get their own folder (``-c{C}s{S}k{K}``)."""
     from parakeet_trt.export import export_model
     from parakeet_trt.export.metadata import EXPORTER_VERSION
     from parakeet_trt.hashing import sha256_file
@@ -184,8 +186,10 @@ def cached_streaming_export(arch: str, profile: str, cache_dir: Optional[Path] =
 
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     nemo = cached_nemo_path(arch, None, root)
-    out = root / "streaming_exports" / f"{nemo.stem}-{profile}"
-    params = TEST_CACHE_AWARE[arch] if profile == "cache_aware" else {}
+    default = TEST_CACHE_AWARE[arch] if profile == "cache_aware" else {}
+    params = default if params is None else dict(params)
+    suffix = "" if params == default else "-c{chunk_size}s{shift_size}k{left_chunks}".format(**params)
+    out = root / "streaming_exports" / f"{nemo.stem}-{profile}{suffix}"
     meta_path = out / "model_meta.json"
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text())
