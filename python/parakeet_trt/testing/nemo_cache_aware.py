@@ -59,9 +59,10 @@ def load_streaming_reference(nemo_path, streaming: Dict[str, Any]):
     return m
 
 
-def nemo_cache_aware_decode(model, audio: np.ndarray) -> Dict[str, Any]:
+def nemo_cache_aware_decode(model, audio: np.ndarray, pad_windows: bool = True) -> Dict[str, Any]:
     """Token ids (and per-step counts) of NeMo's cache-aware streaming over ``audio`` (16 kHz
-    float32); ``model`` from :func:`load_streaming_reference`."""
+    float32); ``model`` from :func:`load_streaming_reference`. ``pad_windows=False`` feeds the last
+    windows cut short as NeMo's buffer yields them (what the exported graph cannot take)."""
     import torch
     from nemo.collections.asr.parts.utils.streaming_utils import CacheAwareStreamingAudioBuffer
 
@@ -84,7 +85,7 @@ def nemo_cache_aware_decode(model, audio: np.ndarray) -> Dict[str, Any]:
     with torch.inference_mode():
         for chunk, lengths in buffer:
             pad = window_frames - chunk.shape[-1]
-            if pad > 0:
+            if pad > 0 and pad_windows:
                 chunk = torch.nn.functional.pad(chunk, (0, pad))
             before = len(hyps[0].y_sequence) if hyps else 0
             (_, _, cache_channel, cache_time, cache_len, hyps) = m.conformer_stream_step(
