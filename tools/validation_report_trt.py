@@ -39,18 +39,6 @@ PRECISIONS = ("fp32", "fp16", "bf16")
 JOINT_SHAPE = {"seed": 3, "enc_time": 7, "target_time": 5}
 
 
-class TrtEncoderEngine:
-    """The C++ core's external-engine interface (``run(inputs, outputs)`` into caller buffers) on a TrtSession."""
-
-    def __init__(self, trt_session, description: str):
-        self._session, self.description = trt_session, description
-
-    def run(self, inputs: dict, outputs: dict) -> None:
-        results = self._session.run(list(outputs), dict(inputs))
-        for (name, buffer), result in zip(outputs.items(), results):
-            np.copyto(buffer, result.reshape(buffer.shape).astype(buffer.dtype, copy=False))
-
-
 def _joint_feeds(nemo_model) -> dict:
     """decoder_joint inputs at batch 1 (the engine's profiles are batch 1), seeded."""
     rng = np.random.default_rng(JOINT_SHAPE["seed"])
@@ -68,6 +56,7 @@ def run_arch(arch: str, cache: Path, precisions, quick: bool = False) -> list[st
     from parakeet_trt.parity import ladder
     from parakeet_trt.tensorrt import build_model_engines
     from parakeet_trt.tensorrt.accuracy import argmax_stability, error_stats, merge_error_stats, sequence_identity
+    from parakeet_trt.engines.tensorrt_engine import TensorRtPythonEngine
     from parakeet_trt.tensorrt.runner import TrtSession
 
     m = ort_report.load_arch(arch, cache, quick)
@@ -98,7 +87,7 @@ def run_arch(arch: str, cache: Path, precisions, quick: bool = False) -> list[st
         enc = TrtSession(offline / "encoder.engine", contract)
         joint = TrtSession(offline / "decoder_joint.engine", contract)
         trt_session = copy.copy(ort_session)
-        trt_session.encoder_engine = TrtEncoderEngine(enc, f"tensorrt {precision} encoder.engine")
+        trt_session.encoder_engine = TensorRtPythonEngine(enc, f"tensorrt {precision} encoder.engine")
         trt_session._recognizer = _core.OfflineRecognizer(core_model, trt_session.encoder_engine)
         rungs = [ladder.encoder_rung(nemo, export_dir, core_model, signals, session=enc),
                  ladder.decoder_joint_rung(nemo, export_dir, session=joint, batch=1),

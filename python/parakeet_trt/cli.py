@@ -30,6 +30,8 @@ EXIT_CODES_HELP = """exit codes:
 
 
 def exit_code_for(error: BaseException) -> int:
+    if getattr(error, "exit_code", None) is not None:  # e.g. TensorRTUnavailable: 7
+        return int(error.exit_code)
     if isinstance(error, ContractViolation):
         return EXIT_CONTRACT
     if isinstance(error, ModelError):
@@ -48,7 +50,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     files = args.files or [str(packaged_sample())]
     if args.streaming_profile is not None and args.mode != "cache_aware":
         raise ValueError("--streaming-profile applies to --mode cache_aware")
-    session = Session(args.model, providers=args.providers, verify_hashes=not args.no_verify)
+    session = Session(args.model, providers=args.providers, verify_hashes=not args.no_verify, engine=args.engine,
+                      trt_engine_dir=args.trt_engines)
     if args.mode == "cache_aware":
         session.streaming_encoder_engine  # a folder without a streaming export fails here, saying how to make one
     status = EXIT_OK
@@ -124,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "token_durations, words (word, start_s, end_s)")
     t.add_argument("--providers", nargs="+", default=None, metavar="PROVIDER",
                    help="ONNX Runtime execution providers for the encoder (default: CUDA if available, then CPU)")
+    t.add_argument("--engine", choices=["onnxruntime", "tensorrt"], default="onnxruntime",
+                   help="runs the encoder: onnxruntime (default) or tensorrt (engines built by parakeet-trt "
+                        "build-trt; exit code 7 without TensorRT)")
+    t.add_argument("--trt-engines", default=None, metavar="DIR",
+                   help="tensorrt: the folder build-trt wrote the engines to (default: the model folder)")
     t.add_argument("--no-verify", action="store_true",
                    help="skip the sha256 check of the model's artifacts at load time")
     t.add_argument("--mode", choices=["offline", "buffered", "cache_aware"], default="offline",

@@ -43,22 +43,32 @@ class Transcript:
         return out
 
 
+ENGINES = ("onnxruntime", "tensorrt")
+
+
 class Session:
     """Offline transcription through the C++ core.
 
     ``model`` is an exported model folder (``parakeet-trt export``) or a packaged model name
-    ('default'). The encoder runs in ONNX Runtime (``providers``, default CUDA then CPU), supplied to
-    the core as an external engine; features and TDT decoding run in C++. A Session may be shared
+    ('default'). ``engine`` runs the encoder graphs: ``onnxruntime`` (``providers``, default CUDA then
+    CPU) or ``tensorrt`` (engines built by ``parakeet-trt build-trt`` in ``trt_engine_dir``, default
+    the model folder; TensorRTUnavailable, exit code 7 in the CLI, without TensorRT), supplied to the
+    core as an external engine; features and TDT decoding run in C++. A Session may be shared
     between threads; its transcriptions run one at a time.
     """
 
     def __init__(self, model: str | Path | None = None, providers: list[str] | None = None,
-                 verify_hashes: bool = True, intra_op_threads: int = 0):
+                 verify_hashes: bool = True, intra_op_threads: int = 0, engine: str = "onnxruntime",
+                 trt_engine_dir: str | Path | None = None):
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         self.model_dir = resolve_model_dir(model)
         self.model = _core.Model.load(str(self.model_dir), verify_hashes)
         meta = json.loads((self.model_dir / "model_meta.json").read_text())
         self.meta = meta
-        self._engine_options = dict(providers=providers, intra_op_threads=intra_op_threads, verify_hashes=verify_hashes)
+        self.engine = engine
+        self._engine_options = dict(providers=providers, intra_op_threads=intra_op_threads, verify_hashes=verify_hashes,
+                                    trt_engine_dir=Path(trt_engine_dir) if trt_engine_dir else self.model_dir)
         self._streaming_encoder_engine = None
         # A folder with only a streaming encoder export (--component encoder_streaming) serves
         # cache-aware streams; offline transcription then says how to export the offline encoder.
@@ -68,7 +78,12 @@ class Session:
         # The core reuses its buffers between calls: one transcription at a time per Session.
         self._lock = threading.Lock()
 
-    def _graph_engine(self, name: str) -> OnnxRuntimeEngine:
+    def _graph_engine(self, name: str):
+        if self.engine == "tensorrt":
+            from parakeet_trt.engines.tensorrt_engine import TensorRtPythonEngine
+
+            return TensorRtPythonEngine.load(self._engine_options["trt_engine_dir"], name,
+                                       self.model_dir / self.meta["contract"]["file"])
         graph = self.meta["graphs"][name]
         graph_files = [graph["file"], *graph.get("external_data", [])]
         hashes = self.model.artifact_sha256
@@ -81,7 +96,7 @@ class Session:
             providers=self._engine_options["providers"], intra_op_threads=self._engine_options["intra_op_threads"])
 
     @property
-    def streaming_encoder_engine(self) -> OnnxRuntimeEngine:
+    def streaming_encoder_engine(self):
         """The engine of the folder's streaming encoder export (cache-aware streams), made on first use."""
         if self._streaming_encoder_engine is None:
             if "encoder_streaming" not in self.meta["graphs"]:
