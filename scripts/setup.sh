@@ -21,6 +21,8 @@ command -v ninja >/dev/null || missing+=(ninja-build)
 if [ "$dev" = 1 ]; then
   command -v espeak-ng >/dev/null || missing+=(espeak-ng)
   [ -f /usr/share/dict/american-english ] || missing+=(wamerican)
+  # The live captions' browser test drives the system Chromium through Playwright.
+  command -v chromium >/dev/null || missing+=(chromium)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[setup] installing system packages: ${missing[*]}" >&2
@@ -41,7 +43,9 @@ if [ "$dev" = 1 ]; then
   # finds a local CPU build of 2.13.0; elsewhere PyPI's 2.13.0 (with CUDA packages) is what installs.
   echo "[setup] installing torch 2.13.0 and NeMo 3.0.0 (first time: several minutes)" >&2
   pip_install "torch==2.13.0"
-  pip_install --no-build-isolation ".[export,test]"
+  pip_install --no-build-isolation ".[export,test,live]"
+  # Silero VAD's ONNX model (run with ONNX Runtime); --no-deps: its metadata pulls torch/torchaudio.
+  pip_install --no-deps "silero-vad==6.2.3"
 else
   echo "[setup] building and installing parakeet_trt" >&2
   pip_install --no-build-isolation .

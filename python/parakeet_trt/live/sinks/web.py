@@ -32,6 +32,7 @@ class _Client:
         self.queue: asyncio.Queue = asyncio.Queue(queue_size)
         self.sent_at: dict[int, float] = {}
         self.needs_resync = False
+        self.sender: asyncio.Task | None = None
 
 
 class WebSink:
@@ -120,7 +121,7 @@ class WebSink:
         if self.lane is not None:
             client.queue.put_nowait(self.lane.snapshot())
         self.clients.add(client)
-        sender = asyncio.create_task(self._sender(client))
+        sender = client.sender = asyncio.create_task(self._sender(client))
         try:
             async for message in ws:
                 if message.type == WSMsgType.TEXT:
@@ -161,8 +162,15 @@ class WebSink:
             self.metrics.rendered(self.name, event, rendered)
 
     async def close(self) -> None:
+        # Each client gets everything queued before the server goes (bounded: a stuck client is cut).
+        senders = []
         for client in list(self.clients):
             await client.queue.put(None)
-        await asyncio.sleep(0.05)
+            if client.sender is not None:
+                senders.append(client.sender)
+        if senders:
+            await asyncio.wait(senders, timeout=5)
+        for client in list(self.clients):
+            await client.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
