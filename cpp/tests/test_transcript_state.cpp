@@ -185,6 +185,12 @@ void test_engine_revision_aligns_by_time() {
   PTRT_CHECK_EQ(s.alignment_conflicts(), int64_t(1));
   PTRT_CHECK_EQ(s.committed_text(), std::string("the"));
   PTRT_CHECK_EQ(s.partial_text(), std::string(" dog"));
+  // Re-anchored on the stable tokens: later steps align by token again (no further conflict).
+  std::vector<TokenEmission> more = {tok(1, 9)};
+  s.apply_step(more.data(), 1, tail.data(), 0, 0.9);
+  s.apply_step(nullptr, 0, nullptr, 0, 1.0);
+  PTRT_CHECK_EQ(s.alignment_conflicts(), int64_t(1));
+  PTRT_CHECK_EQ(s.display_text(), std::string("the dog ca"));
 }
 
 void test_bad_input() {

@@ -17,9 +17,10 @@
 //   segment since the previous endpoint becomes a `final` event.
 //
 // When the engine's hypothesis disagrees with what is already committed (a commit taken from a
-// speculative tail that the engine later decoded differently), committed text stays as it is and the
-// window becomes the hypothesis' tokens after the last committed token's frame (time alignment);
-// such updates are counted (alignment_conflicts()).
+// speculative tail, e.g. at an endpoint, that the engine later decoded differently), committed text
+// stays as it is and the window becomes the hypothesis' tokens after the last committed token's
+// frame (time alignment); such updates are counted (alignment_conflicts()). In step mode the state
+// re-anchors on the stable tokens, so one disagreement costs one conflict.
 //
 // Texts are UTF-8; character counts and offsets (committed_len, replace_from) are Unicode code
 // points. Patches use the token-level longest common prefix of the old and the new window (never
@@ -29,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -120,10 +122,12 @@ class TranscriptState {
   enum class Endpoint { kNone, kDetected, kForced };
   void check_open(const char* what, double audio_end_s);
   void check_tokens(const TokenEmission* tokens, int64_t n, const char* what) const;
-  // Window the hypothesis leaves after the committed tokens (token or time alignment).
-  std::vector<TokenEmission> align(const std::vector<TokenEmission>& hypothesis, size_t checked_prefix);
-  const std::vector<TranscriptEvent>& update(std::vector<TokenEmission> new_window, double vad_silence_ms,
-                                             Endpoint endpoint);
+  // Window after the committed tokens: stable_[stable_anchor_:] then the tail (token alignment),
+  // or only tokens after the last committed frame (time alignment, after a conflict).
+  const std::vector<TranscriptEvent>& align_and_update(double vad_silence_ms);
+  void skip_stable_before_committed_end();
+  const std::vector<TranscriptEvent>& update(std::vector<TokenEmission> new_window, std::vector<char> from_stable,
+                                             double vad_silence_ms, Endpoint endpoint);
   size_t ready_prefix(const std::vector<TokenEmission>& window) const;
   size_t snap_to_word(const std::vector<TokenEmission>& window, size_t count) const;
   bool endpoint_detected(double vad_silence_ms) const;
@@ -135,9 +139,14 @@ class TranscriptState {
   double frame_stride_s_;
   TranscriptOptions options_;
 
-  std::vector<TokenEmission> stable_, tail_;     // the engine's hypothesis (step mode)
-  size_t stable_verified_ = 0;                   // stable tokens known to equal committed ones
+  // The engine's hypothesis: tokens it will never revise, then its speculative tail. The committed
+  // text accounts for stable_[0, stable_anchor_) and for `unconfirmed_`: tokens committed from a tail
+  // (or at an endpoint) that no stable token has confirmed yet.
+  std::vector<TokenEmission> stable_, tail_;
+  size_t stable_anchor_ = 0;
+  std::deque<TokenEmission> unconfirmed_;
   std::vector<TokenEmission> committed_, window_;
+  std::vector<char> window_from_stable_;         // per window token: taken from stable_ (else from the tail)
   std::vector<int> window_age_;                  // updates each window token has been unchanged
   std::string committed_text_, partial_text_;
   int64_t committed_chars_ = 0;

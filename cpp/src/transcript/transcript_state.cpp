@@ -106,31 +106,7 @@ const std::vector<TranscriptEvent>& TranscriptState::apply_step(const TokenEmiss
   live_edge_s_ = audio_end_s;
   stable_.insert(stable_.end(), stable, stable + num_stable);
   tail_.assign(tail, tail + num_tail);
-
-  // Stable tokens never change, so each is compared with its committed twin once.
-  const size_t committed = committed_.size();
-  bool agrees = true;
-  const size_t stable_limit = std::min(committed, stable_.size());
-  for (; stable_verified_ < stable_limit; ++stable_verified_) {
-    if (stable_[stable_verified_].token_id != committed_[stable_verified_].token_id) {
-      agrees = false;
-      break;
-    }
-  }
-  std::vector<TokenEmission> new_window;
-  if (agrees && committed <= stable_.size()) {
-    new_window.assign(stable_.begin() + static_cast<std::ptrdiff_t>(committed), stable_.end());
-    new_window.insert(new_window.end(), tail_.begin(), tail_.end());
-  } else if (agrees && committed <= stable_.size() + tail_.size() &&
-             std::equal(committed_.begin() + static_cast<std::ptrdiff_t>(stable_.size()), committed_.end(),
-                        tail_.begin(), [](const TokenEmission& a, const TokenEmission& b) { return a.token_id == b.token_id; })) {
-    new_window.assign(tail_.begin() + static_cast<std::ptrdiff_t>(committed - stable_.size()), tail_.end());
-  } else {
-    std::vector<TokenEmission> hypothesis(stable_.begin(), stable_.end());
-    hypothesis.insert(hypothesis.end(), tail_.begin(), tail_.end());
-    new_window = align(hypothesis, 0);
-  }
-  return update(std::move(new_window), vad_silence_ms, Endpoint::kNone);
+  return align_and_update(vad_silence_ms);
 }
 
 const std::vector<TranscriptEvent>& TranscriptState::apply_hypothesis(const TokenEmission* tokens, int64_t num_tokens,
@@ -138,37 +114,64 @@ const std::vector<TranscriptEvent>& TranscriptState::apply_hypothesis(const Toke
   check_open("apply_hypothesis()", audio_end_s);
   check_tokens(tokens, num_tokens, "apply_hypothesis()");
   live_edge_s_ = audio_end_s;
+  // Everything is speculative: the whole committed text is compared with the hypothesis' front.
   stable_.clear();
-  tail_.clear();
-  stable_verified_ = 0;
-  return update(align(std::vector<TokenEmission>(tokens, tokens + num_tokens), 0), vad_silence_ms, Endpoint::kNone);
+  stable_anchor_ = 0;
+  unconfirmed_.assign(committed_.begin(), committed_.end());
+  tail_.assign(tokens, tokens + num_tokens);
+  return align_and_update(vad_silence_ms);
 }
 
-std::vector<TokenEmission> TranscriptState::align(const std::vector<TokenEmission>& hypothesis, size_t checked_prefix) {
-  const size_t committed = committed_.size();
-  bool agrees = hypothesis.size() >= committed;
-  for (size_t i = checked_prefix; agrees && i < committed; ++i) agrees = hypothesis[i].token_id == committed_[i].token_id;
-  if (agrees) return std::vector<TokenEmission>(hypothesis.begin() + static_cast<std::ptrdiff_t>(committed), hypothesis.end());
-  // The engine revised committed text: committed text stands; continue after its last token in time.
-  ++conflicts_;
-  const int64_t last_frame = committed_.back().frame;
-  std::vector<TokenEmission> window;
-  for (const TokenEmission& t : hypothesis) {
-    if (t.frame > last_frame) window.push_back(t);
+void TranscriptState::skip_stable_before_committed_end() {
+  const int64_t last_frame = committed_.empty() ? -1 : committed_.back().frame;
+  while (stable_anchor_ < stable_.size() && stable_[stable_anchor_].frame <= last_frame) ++stable_anchor_;
+}
+
+const std::vector<TranscriptEvent>& TranscriptState::align_and_update(double vad_silence_ms) {
+  bool conflict = false;
+  // Stable tokens confirm what was committed from earlier tails, one for one; a different token
+  // means the engine settled on other text: drop the expectation and continue after it in time.
+  while (!unconfirmed_.empty() && stable_anchor_ < stable_.size()) {
+    if (stable_[stable_anchor_].token_id == unconfirmed_.front().token_id) {
+      unconfirmed_.pop_front();
+      ++stable_anchor_;
+    } else {
+      conflict = true;
+      unconfirmed_.clear();
+      skip_stable_before_committed_end();
+    }
   }
-  return window;
+  size_t tail_start = 0;
+  if (!unconfirmed_.empty()) {  // committed beyond the stable tokens: the tail must repeat it
+    const bool repeats = unconfirmed_.size() <= tail_.size() &&
+                         std::equal(unconfirmed_.begin(), unconfirmed_.end(), tail_.begin(),
+                                    [](const TokenEmission& a, const TokenEmission& b) { return a.token_id == b.token_id; });
+    if (repeats) tail_start = unconfirmed_.size();
+    else conflict = true;
+  }
+  if (conflict) {
+    ++conflicts_;
+    const int64_t last_frame = committed_.empty() ? -1 : committed_.back().frame;
+    tail_start = 0;
+    while (tail_start < tail_.size() && tail_[tail_start].frame <= last_frame) ++tail_start;
+  }
+  std::vector<TokenEmission> window(stable_.begin() + static_cast<std::ptrdiff_t>(stable_anchor_), stable_.end());
+  std::vector<char> from_stable(window.size(), 1);
+  window.insert(window.end(), tail_.begin() + static_cast<std::ptrdiff_t>(tail_start), tail_.end());
+  from_stable.resize(window.size(), 0);
+  return update(std::move(window), std::move(from_stable), vad_silence_ms, Endpoint::kNone);
 }
 
 const std::vector<TranscriptEvent>& TranscriptState::endpoint(double audio_end_s) {
   check_open("endpoint()", audio_end_s);
   live_edge_s_ = audio_end_s;
-  return update(window_, -1.0, Endpoint::kForced);
+  return update(window_, window_from_stable_, -1.0, Endpoint::kForced);
 }
 
 const std::vector<TranscriptEvent>& TranscriptState::finish(double audio_end_s) {
   check_open("finish()", audio_end_s);
   live_edge_s_ = audio_end_s;
-  update(window_, -1.0, Endpoint::kForced);
+  update(window_, window_from_stable_, -1.0, Endpoint::kForced);
   finished_ = true;
   return events_;
 }
@@ -215,7 +218,8 @@ std::vector<TranscriptWord> TranscriptState::words() const {
 }
 
 const std::vector<TranscriptEvent>& TranscriptState::update(std::vector<TokenEmission> new_window,
-                                                            double vad_silence_ms, Endpoint endpoint) {
+                                                            std::vector<char> from_stable, double vad_silence_ms,
+                                                            Endpoint endpoint) {
   events_.clear();
   const size_t unchanged = common_token_prefix(window_, new_window);
   std::vector<int> ages(new_window.size(), 1);
@@ -258,6 +262,12 @@ const std::vector<TranscriptEvent>& TranscriptState::update(std::vector<TokenEmi
   }
 
   committed_.insert(committed_.end(), newly.begin(), newly.end());
+  for (size_t i = 0; i < commit; ++i) {  // a window's stable tokens come first
+    if (from_stable[i]) ++stable_anchor_;
+    else unconfirmed_.push_back(new_window[i]);
+  }
+  from_stable.erase(from_stable.begin(), from_stable.begin() + static_cast<std::ptrdiff_t>(commit));
+  window_from_stable_ = std::move(from_stable);
   window_ = std::move(rest);
   window_age_.erase(window_age_.begin(), window_age_.begin() + static_cast<std::ptrdiff_t>(commit));
   partial_text_ = std::move(new_partial);
