@@ -43,6 +43,7 @@ mod error;
 mod model;
 mod session;
 mod stream;
+mod transcript;
 
 pub use engine::{engine_into_raw_vtable, DType, Engine, TensorData, TensorDataMut, TensorMut, TensorRef};
 pub use error::{Error, Result, Status};
@@ -50,6 +51,7 @@ pub use model::{Features, LoadOptions, Model, ModelInfo};
 pub use parakeet_trt_sys as sys;
 pub use session::{Session, Token, Transcript, Word};
 pub use stream::{Stream, StreamOptions, StreamUpdate};
+pub use transcript::{CommitPolicy, TranscriptEvent, TranscriptEventKind, TranscriptState};
 
 /// Version of the loaded library ("0.1.0").
 pub fn library_version() -> String {
