@@ -222,3 +222,23 @@ def test_energy_vad_is_split_independent():
     for i in range(0, len(audio), 123):
         b.process(audio[i:i + 123])
     assert (a.speech, a.trailing_silence_ms) == (b.speech, b.trailing_silence_ms)
+
+
+def test_final_redecode_adds_an_offline_decode_to_each_final(pauses_wav, tmp_path):
+    from parakeet_trt.live.engine_lane import StreamingOptions
+    from parakeet_trt.session import Session
+
+    path, pauses = pauses_wav
+    config = vad_config()
+    config.streaming = StreamingOptions(final_redecode=True)
+    finals = []
+    summary = asyncio.run(run_live(FileSource(path, realtime=False), [], config,
+                                   on_event=lambda e: finals.append(e) if e["type"] == "final" else None))
+    assert len(finals) >= 3 and all(isinstance(f["redecoded_text"], str) for f in finals)
+    # The re-decode is the offline transcript of the segment's audio (with 0.2 s before, 0.3 s after).
+    audio, _ = soundfile.read(path, dtype="float32")
+    first = finals[0]
+    segment = audio[max(0, int(first["start_s"] * RATE) - RATE // 5):int(first["end_s"] * RATE) + RATE * 3 // 10]
+    assert first["redecoded_text"] == Session().transcribe(segment, RATE).text
+    # Committed text is never rewritten by it.
+    assert "".join(f["text"] for f in finals) == summary["lane"]["committed_text"]
