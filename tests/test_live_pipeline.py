@@ -242,3 +242,30 @@ def test_final_redecode_adds_an_offline_decode_to_each_final(pauses_wav, tmp_pat
     assert first["redecoded_text"] == Session().transcribe(segment, RATE).text
     # Committed text is never rewritten by it.
     assert "".join(f["text"] for f in finals) == summary["lane"]["committed_text"]
+
+
+def test_a_failing_sink_is_dropped_and_the_others_get_everything(pauses_wav, tmp_path, capfd):
+    class BrokenSink:
+        name, metrics, emitted = "broken", "none", 0
+
+        async def start(self, lane=None):
+            pass
+
+        async def emit(self, event):
+            self.emitted += 1
+            if self.emitted == 3:
+                raise OSError("disk full")
+
+        async def close(self):
+            pass
+
+    path, _ = pauses_wav
+    log = tmp_path / "events.jsonl"
+    broken = BrokenSink()
+    summary = asyncio.run(run_live(FileSource(path, realtime=False), [broken, JsonlSink(str(log))], vad_config()))
+    assert broken.emitted == 3
+    assert "sink broken failed and was dropped: disk full" in capfd.readouterr().err
+    replay = Display()
+    for event in read_events(log):
+        replay.apply(event)
+    assert replay.committed_text == summary["lane"]["committed_text"] != ""
