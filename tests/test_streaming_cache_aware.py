@@ -166,8 +166,19 @@ def test_c_abi_cache_aware_stream_equals_python(streaming_session, profile, tiny
     lib = ctypes.CDLL(str(find_library()))
     lib.ptrt_last_error.restype = ctypes.c_char_p
     lib.ptrt_model_load.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
-    lib.ptrt_stream_create_cache_aware.argtypes = [ctypes.c_void_p, ctypes.POINTER(EngineVtable), ctypes.c_char_p,
-                                                   ctypes.POINTER(ctypes.c_void_p)]
+    class CacheAwareOptionsC(ctypes.Structure):
+        _fields_ = [("struct_size", ctypes.c_size_t), ("profile", ctypes.c_char_p)]
+
+    lib.ptrt_cache_aware_stream_options_init.argtypes = [ctypes.POINTER(CacheAwareOptionsC)]
+    lib.ptrt_stream_create_cache_aware.argtypes = [ctypes.c_void_p, ctypes.POINTER(EngineVtable),
+                                                   ctypes.POINTER(CacheAwareOptionsC), ctypes.POINTER(ctypes.c_void_p)]
+
+    def options(profile_name):
+        o = CacheAwareOptionsC()
+        lib.ptrt_cache_aware_stream_options_init(ctypes.byref(o))
+        assert o.struct_size == ctypes.sizeof(CacheAwareOptionsC) and o.profile is None
+        o.profile = profile_name.encode()
+        return ctypes.byref(o)
     lib.ptrt_stream_push.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.c_int64, ctypes.c_int32,
                                      StreamCallback, ctypes.c_void_p]
     lib.ptrt_stream_finish.argtypes = [ctypes.c_void_p, StreamCallback, ctypes.c_void_p]
@@ -178,7 +189,7 @@ def test_c_abi_cache_aware_stream_equals_python(streaming_session, profile, tiny
     destroyed = []
     vtable, keep = make_vtable(streaming_session.streaming_encoder_engine, [], destroyed)
     handle = ctypes.c_void_p()
-    assert lib.ptrt_stream_create_cache_aware(model, ctypes.byref(vtable), profile.encode(),
+    assert lib.ptrt_stream_create_cache_aware(model, ctypes.byref(vtable), options(profile),
                                               ctypes.byref(handle)) == PTRT_OK, lib.ptrt_last_error()
     updates = []
 
@@ -202,7 +213,7 @@ def test_c_abi_cache_aware_stream_equals_python(streaming_session, profile, tiny
     # Another profile, and a folder without a streaming export: contract violations naming the field.
     other = [p for p in PROFILES if p != profile][0]
     vtable2, keep2 = make_vtable(streaming_session.streaming_encoder_engine, [], destroyed)
-    assert lib.ptrt_stream_create_cache_aware(model, ctypes.byref(vtable2), other.encode(),
+    assert lib.ptrt_stream_create_cache_aware(model, ctypes.byref(vtable2), options(other),
                                               ctypes.byref(handle)) == PTRT_ERROR_CONTRACT_VIOLATION
     assert b"streaming.profile" in lib.ptrt_last_error()
     offline = load_model(lib, tiny_export_dir)

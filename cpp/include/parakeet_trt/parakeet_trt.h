@@ -226,19 +226,28 @@ PTRT_API void ptrt_stream_options_init(ptrt_stream_options* options);
  */
 PTRT_API ptrt_status ptrt_stream_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
                                         const ptrt_stream_options* options, ptrt_stream** out_stream);
+/* Options of a cache-aware stream (added in ABI 1 without changing any earlier declaration). */
+typedef struct ptrt_cache_aware_stream_options {
+  size_t struct_size;
+  const char* profile; /* NULL or "": the export's profile; else "cache_aware" or "chunk_isolated" must match
+                          it. Read during ptrt_stream_create_cache_aware only. Default NULL */
+} ptrt_cache_aware_stream_options;
+
+PTRT_API void ptrt_cache_aware_stream_options_init(ptrt_cache_aware_stream_options* options);
+
 /*
- * Creates a cache-aware stream (added in ABI 1 without changing any earlier declaration): the
- * model folder must hold a streaming encoder export (parakeet-trt export --component
- * encoder_streaming), and streaming_encoder runs its graph (encoder_streaming.onnx: inputs
- * audio_signal, length, cache_last_channel, cache_last_time, cache_last_channel_len; the stream
- * owns the caches). profile: NULL or "" accepts the export's profile, else "cache_aware" or
- * "chunk_isolated" must match it. A model without a streaming encoder, or of another profile,
- * gives PTRT_ERROR_CONTRACT_VIOLATION naming the field. Engine ownership as in ptrt_stream_create. Push and
- * finish as below; a cache-aware update has no tail, and finish may deliver several updates (the
- * remaining windows), the last with is_last = 1.
+ * Creates a cache-aware stream: the model folder must hold a streaming encoder export
+ * (parakeet-trt export --component encoder_streaming), and streaming_encoder runs its graph
+ * (encoder_streaming.onnx: inputs audio_signal, length, cache_last_channel, cache_last_time,
+ * cache_last_channel_len; the stream owns the caches). options may be NULL (defaults). A model
+ * without a streaming encoder, or of another profile than options.profile, gives
+ * PTRT_ERROR_CONTRACT_VIOLATION naming the field. Engine ownership as in ptrt_stream_create. Push
+ * and finish as below; a cache-aware update has no tail, and finish may deliver several updates
+ * (the remaining windows), the last with is_last = 1.
  */
 PTRT_API ptrt_status ptrt_stream_create_cache_aware(const ptrt_model* model, const ptrt_engine_vtable* streaming_encoder,
-                                                    const char* profile, ptrt_stream** out_stream);
+                                                    const ptrt_cache_aware_stream_options* options,
+                                                    ptrt_stream** out_stream);
 PTRT_API void ptrt_stream_destroy(ptrt_stream* stream);
 
 /* One streaming step, borrowed: valid only during the callback that receives it. */

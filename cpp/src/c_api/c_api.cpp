@@ -320,16 +320,26 @@ ptrt_status ptrt_stream_create(const ptrt_model* model, const ptrt_engine_vtable
   });
 }
 
+void ptrt_cache_aware_stream_options_init(ptrt_cache_aware_stream_options* options) {
+  if (!options) return;
+  *options = ptrt_cache_aware_stream_options{};
+  options->struct_size = sizeof(ptrt_cache_aware_stream_options);
+}
+
 ptrt_status ptrt_stream_create_cache_aware(const ptrt_model* model, const ptrt_engine_vtable* streaming_encoder,
-                                           const char* profile, ptrt_stream** out_stream) {
+                                           const ptrt_cache_aware_stream_options* options, ptrt_stream** out_stream) {
   if (out_stream) *out_stream = nullptr;
   std::shared_ptr<ExternalEngine> engine;
   const ptrt_status adopted =
       adopt_engine("ptrt_stream_create_cache_aware", model, streaming_encoder, out_stream != nullptr, engine);
   if (adopted != PTRT_OK) return adopted;
   return guarded([&] {
+    if (options && options->struct_size < sizeof(ptrt_cache_aware_stream_options)) {
+      return fail(PTRT_ERROR_INVALID_ARGUMENT, "ptrt_stream_create_cache_aware: options.struct_size is too small; "
+                                               "call ptrt_cache_aware_stream_options_init first");
+    }
     CacheAwareStreamingConfig cfg;
-    if (profile) cfg.profile = profile;
+    if (options && options->profile) cfg.profile = options->profile;
     *out_stream = new_stream(std::make_unique<CacheAwareStreamingSession>(model->model, engine, cfg));
     return PTRT_OK;
   });

@@ -147,6 +147,14 @@ pub struct ptrt_stream_options {
     pub history_ms: i64,
 }
 
+/// Options of a cache-aware stream; `profile` NULL or "" accepts the export's profile.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_cache_aware_stream_options {
+    pub struct_size: usize,
+    pub profile: *const c_char,
+}
+
 /// One streaming step, borrowed: valid only during the callback that receives it.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -266,10 +274,11 @@ extern "C" {
         options: *const ptrt_stream_options,
         out_stream: *mut *mut ptrt_stream,
     ) -> ptrt_status;
+    pub fn ptrt_cache_aware_stream_options_init(options: *mut ptrt_cache_aware_stream_options);
     pub fn ptrt_stream_create_cache_aware(
         model: *const ptrt_model,
         streaming_encoder: *const ptrt_engine_vtable,
-        profile: *const c_char,
+        options: *const ptrt_cache_aware_stream_options,
         out_stream: *mut *mut ptrt_stream,
     ) -> ptrt_status;
     pub fn ptrt_stream_destroy(stream: *mut ptrt_stream);

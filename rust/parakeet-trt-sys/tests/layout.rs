@@ -57,6 +57,7 @@ fn rust_structs() -> Vec<StructLayout> {
             struct_size => "struct_size", chunk_ms => "chunk_ms", left_ms => "left_ms", right_ms => "right_ms",
             history_ms => "history_ms",
         }),
+        layout!(ptrt_cache_aware_stream_options { struct_size => "struct_size", profile => "profile" }),
         layout!(ptrt_stream_update {
             struct_size => "struct_size", committed => "committed", num_committed => "num_committed",
             tail => "tail", num_tail => "num_tail", audio_end_sample => "audio_end_sample",

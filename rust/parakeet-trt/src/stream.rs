@@ -144,17 +144,17 @@ impl Stream {
             .transpose()
             .map_err(|_| Error::new(Status::InvalidArgument, "profile contains a NUL byte"))?;
         let vtable = engine_into_raw_vtable(streaming_encoder);
+        let mut raw_options = std::mem::MaybeUninit::<sys::ptrt_cache_aware_stream_options>::zeroed();
+        // SAFETY: init fills the struct (struct_size and defaults); then the caller's profile.
+        let mut raw_options = unsafe {
+            sys::ptrt_cache_aware_stream_options_init(raw_options.as_mut_ptr());
+            raw_options.assume_init()
+        };
+        raw_options.profile = profile.as_ref().map_or(ptr::null(), |p| p.as_ptr());
         let mut raw: *mut sys::ptrt_stream = ptr::null_mut();
         // SAFETY: live model; the C side copies the vtable and owns its self from here on; the
-        // profile string outlives the call.
-        check(unsafe {
-            sys::ptrt_stream_create_cache_aware(
-                model.raw(),
-                &vtable,
-                profile.as_ref().map_or(ptr::null(), |p| p.as_ptr()),
-                &mut raw,
-            )
-        })?;
+        // profile string outlives the call (it is read during it only).
+        check(unsafe { sys::ptrt_stream_create_cache_aware(model.raw(), &vtable, &raw_options, &mut raw) })?;
         let raw = NonNull::new(raw).ok_or_else(|| {
             Error::new(Status::Internal, "ptrt_stream_create_cache_aware returned PTRT_OK and a NULL stream")
         })?;
