@@ -269,3 +269,64 @@ def test_a_failing_sink_is_dropped_and_the_others_get_everything(pauses_wav, tmp
     for event in read_events(log):
         replay.apply(event)
     assert replay.committed_text == summary["lane"]["committed_text"] != ""
+
+
+def test_microphone_blocks_flow_through_the_pipeline(pauses_wav, monkeypatch, tmp_path):
+    """MicSource with a stand-in sounddevice (no audio device here): PortAudio's callback thread
+    delivers 48 kHz blocks; the pipeline resamples them, marks them lossy and transcribes them."""
+    import threading
+    import types
+
+    path, _ = pauses_wav
+    audio16, _ = soundfile.read(path, dtype="float32")
+    from parakeet_trt.audio import resample
+
+    audio48 = resample(audio16[: 5 * RATE], RATE, 48000)
+
+    class InputStream:
+        def __init__(self, device, channels, samplerate, blocksize, dtype, callback):
+            assert (channels, samplerate, dtype) == (1, 48000, "float32")
+            self.blocksize, self.callback, self.thread = blocksize, callback, None
+
+        def start(self):
+            def run():
+                for i in range(0, len(audio48), self.blocksize):
+                    block = audio48[i:i + self.blocksize]
+                    self.callback(block[:, None], len(block), None, None)
+                    time.sleep(0.001)
+
+            self.thread = threading.Thread(target=run, daemon=True)
+            self.thread.start()
+
+        def stop(self):
+            self.thread.join()
+
+        def close(self):
+            pass
+
+    fake = types.SimpleNamespace(query_devices=lambda device, kind: {"name": "fake mic", "default_samplerate": 48000},
+                                 InputStream=InputStream)
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    mic = MicSource()
+    assert mic.sample_rate_hz == 48000 and "fake mic" in mic.describe
+
+    async def scenario():
+        blocks = []
+
+        async def limited():  # a microphone never ends by itself: stop after 5 s of audio
+            received = 0
+            async for block in mic.blocks():
+                blocks.append(block)
+                received += len(block.samples)
+                yield block
+                if received >= len(audio48):
+                    return
+
+        source = types.SimpleNamespace(blocks=limited, describe=mic.describe)
+        summary = await run_live(source, [JsonlSink(str(tmp_path / "mic.jsonl"))], vad_config())
+        return summary, blocks
+
+    summary, blocks = asyncio.run(scenario())
+    assert blocks and all(not b.lossless for b in blocks)
+    assert abs(summary["lane"]["samples"] - 5 * RATE) < 100  # resampled to the model rate
+    assert summary["lane"]["committed_text"] and summary["metrics"]["finals"] >= 1

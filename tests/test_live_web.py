@@ -133,3 +133,51 @@ def test_headless_chromium_shows_the_committed_text_and_reports_render_times(spe
     web_latency = summary["metrics"]["update_latency_ms"]["web"]
     assert web_latency["count"] == web.counters["renders"] > 10
     assert 0 < web_latency["p50"] < 2000
+
+
+def test_a_slow_client_is_resynced_with_a_snapshot_not_waited_for():
+    """Events arrive faster than a client's queue drains: the client skips to a snapshot and still
+    ends with exactly the state's text (and nobody waited for it)."""
+    import random
+
+    from parakeet_trt import _core
+    from parakeet_trt.models import resolve_model_dir
+
+    model = _core.Model.load(str(resolve_model_dir(None)))
+
+    class Lane:  # what the sink needs from a lane: a snapshot of the transcript
+        def __init__(self):
+            self.transcript = _core.TranscriptState(model, stable_updates=3)
+
+        def snapshot(self):
+            return self.transcript.snapshot()
+
+    async def scenario():
+        lane, web = Lane(), WebSink(port=0, client_queue=4)
+        await web.start(lane)
+        display = Display()
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(web.url + "ws") as ws:
+                while not web.clients:
+                    await asyncio.sleep(0.01)
+                rng, ids, frame = random.Random(1), [], 0
+                for step in range(200):  # no await between emits: the client's queue overflows
+                    frame += 2
+                    ids.append(rng.randrange(model.vocab_size))
+                    events = lane.transcript.apply_hypothesis(ids, list(range(0, 2 * len(ids), 2)), [1] * len(ids),
+                                                              (frame + 3) * model.frame_stride_s)
+                    for event in events:
+                        await web.emit(event)
+                for event in lane.transcript.finish((frame + 4) * model.frame_stride_s):
+                    await web.emit(event)
+                expected = lane.transcript.display_text
+                while display.text != expected or display.committed_len != len(expected):
+                    message = await asyncio.wait_for(ws.receive(), 10)
+                    event = json.loads(message.data)
+                    if event["type"] == "snapshot" or event["seq"] > display.last_seq:
+                        display.apply(event)
+        await web.close()
+        return web.counters["resyncs"]
+
+    resyncs = asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert resyncs >= 1
