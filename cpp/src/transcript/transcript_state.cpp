@@ -238,8 +238,9 @@ const std::vector<TranscriptEvent>& TranscriptState::update(std::vector<TokenEmi
   const int64_t old_committed_chars = committed_chars_;
   const bool continues = !committed_text_.empty();
   const std::vector<TokenEmission> newly(new_window.begin(), new_window.begin() + static_cast<std::ptrdiff_t>(commit));
-  committed_text_ += vocabulary_.detokenize(newly, continues);
-  committed_chars_ = utf8_length(committed_text_);
+  const std::string newly_text = vocabulary_.detokenize(newly, continues);
+  committed_text_ += newly_text;
+  committed_chars_ += utf8_length(newly_text);  // whole characters only (commits end on a token boundary)
   std::vector<TokenEmission> rest(new_window.begin() + static_cast<std::ptrdiff_t>(commit), new_window.end());
   std::string new_partial = vocabulary_.detokenize(rest, !committed_text_.empty());
   const std::string new_region = committed_text_.substr(old_committed_bytes) + new_partial;
