@@ -244,20 +244,3 @@ def test_cpp_allocation_free_loop_runs_on_the_exports():
     result = subprocess.run([str(binary)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:]
     assert "SKIP" not in result.stdout and "0 allocations" in result.stdout
-
-
-@pytest.mark.fullsize
-@pytest.mark.parametrize("profile_name", PROFILES)
-def test_fullsize_cache_aware_equals_nemo(fullsize_nemo_path, profile_name, speech_signal):
-    """The v3 architecture (random weights): the same token ids as NeMo's cache-aware streaming."""
-    import torch
-
-    torch.set_num_threads(1)
-    session = parakeet_trt.Session(cached_streaming_export("parakeet-tdt-0.6b-v3", profile_name, CACHE),
-                                   intra_op_threads=1)
-    audio = speech_signal.astype(np.float32)
-    _, updates = stream(session, audio)
-    reference = load_streaming_reference(fullsize_nemo_path, session.meta["streaming"])
-    ref = nemo_cache_aware_decode(reference, audio)
-    assert updates[-1].committed_token_ids == ref["token_ids"] and ref["token_ids"]
-    assert [u.new_committed for u in updates][:len(ref["steps"])] == [s["num_committed"] for s in ref["steps"]]

@@ -183,7 +183,18 @@ def test_chunk_isolated_refuses_other_profile_graph(overrides, field, tiny_nemo_
 
 @pytest.mark.fullsize
 @pytest.mark.parametrize("profile", ["chunk_isolated", "cache_aware"])
-def test_fullsize_streaming_parity(profile):
+def test_fullsize_streaming_profile(profile, fullsize_nemo_path, speech_signal):
+    """Per profile, on its one cached full-size export (the test cache holds one at a time): the
+    committed contract, the encoder against NeMo's stream step, and the cache-aware session's
+    tokens against NeMo's cache-aware streaming."""
+    import gc
+
+    import torch
+
+    import parakeet_trt
+    from parakeet_trt.testing.nemo_cache_aware import load_streaming_reference, nemo_cache_aware_decode
+    from test_streaming_cache_aware import stream
+
     from parakeet_trt.contract import TOLERANCES
     from parakeet_trt.export.loading import inspect_nemo, restore_model
     from parakeet_trt.parity.streaming import cached_streaming_export, compare_stream
@@ -199,3 +210,14 @@ def test_fullsize_streaming_parity(profile):
     for mode in ("functional", "closed-loop"):
         summary = compare_stream(session, records, mode, TOLERANCES["encoder_streaming"])
         assert summary["pass_rate"] == 1.0, (mode, summary["max_abs_error"])
+    del model, session, records
+    gc.collect()
+
+    torch.set_num_threads(1)
+    runtime = parakeet_trt.Session(export_dir, intra_op_threads=1)
+    audio = speech_signal.astype(np.float32)
+    _, updates = stream(runtime, audio)
+    reference = load_streaming_reference(fullsize_nemo_path, runtime.meta["streaming"])
+    ref = nemo_cache_aware_decode(reference, audio)
+    assert updates[-1].committed_token_ids == ref["token_ids"] and ref["token_ids"]
+    assert [u.new_committed for u in updates][:len(ref["steps"])] == [s["num_committed"] for s in ref["steps"]]

@@ -75,7 +75,8 @@ def train(args, model, train_paths, eval_paths):
     hours = float(train_set.frames.sum()) / 100 / 3600
     _say(f"{len(train_set.texts)} training utterances ({hours:.1f} h), {len(eval_set.texts)} held out; "
          f"{sum(p.numel() for p in model.parameters()):,} parameters")
-    cfg = TrainConfig(steps=args.steps, seed=args.seed, threads=args.threads)
+    teacher = {} if args.teacher_steps is None else {"teacher_steps": args.teacher_steps}
+    cfg = TrainConfig(steps=args.steps, seed=args.seed, threads=args.threads, **teacher)
     trainer = Trainer(model, train_set, eval_set, cfg, args.work / "checkpoints")
     started = time.monotonic()
     result = trainer.run()
@@ -133,6 +134,9 @@ def main(argv=None) -> int:
     parser.add_argument("--train-utterances", type=_positive, default=16000)
     parser.add_argument("--eval-utterances", type=_positive, default=400)
     parser.add_argument("--steps", type=_positive, default=4000, help="optimizer steps (default 4000, about 70 min on two quiet cores)")
+    parser.add_argument("--teacher-steps", type=int, default=None,
+                        help="steps of the BiLSTM CTC teacher trained first and distilled into the encoder's CTC head "
+                             "(default: TrainConfig's, 2500, about 7 minutes; 0: no teacher)")
     parser.add_argument("--workers", type=_positive, default=2, help="processes rendering the corpus")
     parser.add_argument("--threads", type=_positive, default=1,
                         help="torch threads for training (default 1: on a shared 2-core machine a second thread "

@@ -3,10 +3,12 @@
     trainer = Trainer(model, train_set, eval_set, TrainConfig(), checkpoint_dir)
     trainer.run()            # resumes from checkpoint_dir/last.pt when it exists
 
-* **Batches.** Utterances are sorted by length, cut into batches of at most ``batch_frames`` padded
-  feature frames, and the batch order is shuffled per epoch from ``(seed, epoch)``: the batch
-  sequence is a pure function of the config, so a resumed run sees exactly the batches an
-  uninterrupted one would.
+* **Batches.** ``training.batches``: length-sorted, shuffled per epoch from ``(seed, epoch)``, so a
+  resumed run sees exactly the batches an uninterrupted one would.
+* **Teacher.** With ``teacher_steps > 0`` a BiLSTM CTC teacher (``training.ctc_teacher``) is trained
+  first, and for the first ``distill_steps`` steps the CTC head also learns the teacher's frame
+  posteriors (KL, weight ``distill_weight`` fading linearly to 0): it takes the encoder off the CTC
+  plateau in a few hundred steps.
 * **Loss.** ``parakeet_trt.training.tdt_loss`` (NeMo's TDT loss, CPU) with the model's sigma and
   omega, reduction ``mean`` (per-utterance loss over its token count, averaged), plus
   ``ctc_weight`` times a CTC loss on a linear head over the encoder output. The CTC head only
@@ -35,6 +37,8 @@ import torch
 
 from parakeet_trt.parity.ladder import edit_distance
 
+from .batches import batch_schedule, collate
+from .ctc_teacher import TeacherConfig, distillation_kl, train_ctc_teacher
 from .feature_shards import FeatureSet
 from .tdt_loss import tdt_loss
 
@@ -54,23 +58,9 @@ class TrainConfig:
     checkpoint_every: int = 50
     eval_every: int = 200
     eval_utterances: int = 100
-
-
-def make_batches(frames: np.ndarray, batch_frames: int, seed: int, epoch: int) -> List[np.ndarray]:
-    """Length-sorted batches of utterance indices (padded size <= batch_frames), shuffled per epoch."""
-    order = np.argsort(frames, kind="stable")
-    batches, current, longest = [], [], 0
-    for idx in order:
-        longest_if = max(longest, int(frames[idx]))
-        if current and longest_if * (len(current) + 1) > batch_frames:
-            batches.append(np.array(current))
-            current, longest_if = [], int(frames[idx])
-        current.append(int(idx))
-        longest = longest_if
-    if current:
-        batches.append(np.array(current))
-    rng = np.random.default_rng([seed, epoch])
-    return [batches[i] for i in rng.permutation(len(batches))]
+    teacher_steps: int = 2500        # BiLSTM CTC teacher (0: none)
+    distill_weight: float = 1.0      # KL(teacher || CTC head) weight at step 0 ...
+    distill_steps: int = 1500        # ... fading linearly to 0 here
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -104,6 +94,7 @@ class Trainer:
         self.loss_rng = random.Random(cfg.seed)
         self.tokens = [model.tokenizer.text_to_ids(t) for t in train_set.texts]
         self.frames = train_set.frames
+        self.teacher = None
 
     # --- checkpoints -------------------------------------------------------------------------
 
@@ -140,24 +131,15 @@ class Trainer:
 
     def _batch_schedule(self):
         """(epoch, batch indices) for every step from 0, deterministic."""
-        epoch = 0
-        while True:
-            for batch in make_batches(self.frames, self.cfg.batch_frames, self.cfg.seed, epoch):
-                yield epoch, batch
-            epoch += 1
+        return batch_schedule(self.frames, self.cfg.batch_frames, self.cfg.seed)
 
     def _collate(self, idx: np.ndarray):
-        feats = [self.train_set.features[i] for i in idx]
-        n_mels = feats[0].shape[0]
-        lengths = torch.tensor([f.shape[1] for f in feats])
-        x = torch.zeros(len(feats), n_mels, int(lengths.max()))
-        for k, f in enumerate(feats):
-            x[k, :, : f.shape[1]] = torch.from_numpy(f.astype(np.float32))
-        toks = [self.tokens[i] for i in idx]
-        y = torch.zeros(len(toks), max(map(len, toks)), dtype=torch.long)
-        for k, t in enumerate(toks):
-            y[k, : len(t)] = torch.tensor(t)
-        return x, lengths, y, torch.tensor([len(t) for t in toks])
+        return collate(self.train_set.features, self.tokens, idx)
+
+    def distill_weight_at(self, step: int) -> float:
+        if self.teacher is None or step >= self.cfg.distill_steps:
+            return 0.0
+        return self.cfg.distill_weight * (1.0 - step / self.cfg.distill_steps)
 
     # --- loop ---------------------------------------------------------------------------------
 
@@ -165,6 +147,8 @@ class Trainer:
         m = self.model
         m.train()
         x, xl, y, yl = self._collate(batch)
+        kd_weight = self.distill_weight_at(self.step)
+        teacher = self.teacher.log_probs(x, xl) if kd_weight > 0 else None  # on the clean features
         x = m.spec_augmentation(input_spec=x, length=xl)
         enc, enc_len = m.encoder(audio_signal=x, length=xl)
         dec, _, _ = m.decoder(targets=y, target_length=yl)
@@ -175,6 +159,10 @@ class Trainer:
         loss_ctc = torch.nn.functional.ctc_loss(ctc_logp, y, enc_len, yl, blank=self.blank,
                                                 reduction="mean", zero_infinity=True)
         loss = loss_tdt + self.cfg.ctc_weight * loss_ctc
+        loss_kd = torch.zeros(())
+        if teacher is not None:
+            loss_kd = distillation_kl(teacher[0], teacher[1], ctc_logp.transpose(0, 1), enc_len)
+            loss = loss + kd_weight * loss_kd
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, self.cfg)
         self.opt.zero_grad(set_to_none=True)
@@ -182,7 +170,7 @@ class Trainer:
         grad_norm = torch.nn.utils.clip_grad_norm_(
             list(m.parameters()) + list(self.ctc_head.parameters()), self.cfg.grad_clip)
         self.opt.step()
-        return {"loss": float(loss), "tdt": float(loss_tdt), "ctc": float(loss_ctc),
+        return {"loss": float(loss), "tdt": float(loss_tdt), "ctc": float(loss_ctc), "kd": float(loss_kd),
                 "grad_norm": float(grad_norm), "lr": lr_at(self.step, self.cfg),
                 "utterances": len(batch), "audio_s": float(xl.sum()) / 100.0}
 
@@ -210,6 +198,10 @@ class Trainer:
 
     def run(self) -> Dict[str, float]:
         torch.set_num_threads(self.cfg.threads)
+        if self.cfg.teacher_steps > 0:
+            teacher_cfg = TeacherConfig(steps=self.cfg.teacher_steps, seed=self.cfg.seed)
+            self.teacher = train_ctc_teacher(self.train_set, self.tokens, self.blank, teacher_cfg, self.dir,
+                                             progress=self.progress)
         resumed = self.load_checkpoint()
         if resumed:
             self._say(f"resumed from {self.checkpoint_path} at step {self.step}/{self.cfg.steps}")
@@ -237,7 +229,7 @@ class Trainer:
                 eta = elapsed / (self.step - first_step) * (self.cfg.steps - self.step)
                 extra = f" wer {stats['wer']:.3f} cer {stats['cer']:.3f}" if "wer" in stats else ""
                 self._say(f"step {self.step}/{self.cfg.steps} epoch {epoch} loss {stats['loss']:.3f} "
-                          f"(tdt {stats['tdt']:.3f} ctc {stats['ctc']:.3f}) lr {stats['lr']:.2e} "
+                          f"(tdt {stats['tdt']:.3f} ctc {stats['ctc']:.3f} kd {stats['kd']:.3f}) lr {stats['lr']:.2e} "
                           f"{stats['seconds']:.1f} s/step, ETA {eta / 60:.1f} min{extra}")
         finally:
             log.close()
