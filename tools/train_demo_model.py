@@ -120,6 +120,27 @@ def package(args, model):
         shutil.copyfile(nemo_path, args.nemo_out)
     total = sum(p.stat().st_size for p in Path(args.out).rglob("*") if p.is_file())
     _say(f"exported model folder: {total / 1e6:.1f} MB")
+    if args.sample_out:
+        write_demo_sample(args.sample_out, args.seed)
+
+
+def write_demo_sample(path: Path, seed: int, count: int = 3, pause_s: float = 0.8) -> None:
+    """The packaged demo sample: the first ``count`` held-out utterances (never trained on) joined by
+    pauses, as 16-bit WAV, with their reference text beside it (``.txt``, one utterance per line)."""
+    import numpy as np
+    import soundfile
+
+    from parakeet_trt.training.corpus import make_utterance, utterance_seed
+
+    parts, texts = [], []
+    for i in range(count):
+        audio, text, _ = make_utterance(utterance_seed("eval", seed, i))
+        parts += [audio, np.zeros(int(pause_s * 16000), np.float32)]
+        texts.append(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, np.concatenate(parts[:-1]), 16000, subtype="PCM_16")
+    path.with_suffix(".txt").write_text("\n".join(texts) + "\n")
+    _say(f"wrote {path} and its reference text {path.with_suffix('.txt').name}")
 
 
 def main(argv=None) -> int:
@@ -134,6 +155,8 @@ def main(argv=None) -> int:
     parser.add_argument("--train-utterances", type=_positive, default=16000)
     parser.add_argument("--eval-utterances", type=_positive, default=400)
     parser.add_argument("--steps", type=_positive, default=4000, help="optimizer steps (default 4000, about 70 min on two quiet cores)")
+    parser.add_argument("--sample-out", type=Path, default=REPO / "python" / "parakeet_trt" / "samples" / "demo.wav",
+                        help="package phase: also write the demo sample (held-out utterances) here")
     parser.add_argument("--teacher-steps", type=int, default=None,
                         help="steps of the BiLSTM CTC teacher trained first and distilled into the encoder's CTC head "
                              "(default: TrainConfig's, 2500, about 7 minutes; 0: no teacher)")
