@@ -8,9 +8,11 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "parakeet_trt/errors.hpp"
+#include "parakeet_trt/features.hpp"
 #include "parakeet_trt/model.hpp"
 #include "parakeet_trt/streaming.hpp"
 #include "parakeet_trt/streaming_worker.hpp"
@@ -114,6 +116,53 @@ void test_push_size_does_not_change_the_result() {
   PTRT_CHECK_EQ(a.step_ends.back(), static_cast<int64_t>(audio.size()));
   // Token frames are global and non-decreasing.
   for (size_t i = 1; i < a.frames.size(); ++i) PTRT_CHECK(a.frames[i] >= a.frames[i - 1]);
+}
+
+// Keeps a copy of every encoder input (the session's normalized features), then runs FormulaEncoder.
+class RecordingEncoder final : public Engine {
+ public:
+  explicit RecordingEncoder(const Model& model) : formula_(model) {}
+  void run(const TensorView* inputs, size_t num_inputs, TensorView* outputs, size_t num_outputs) override {
+    const float* features = static_cast<const float*>(inputs[0].data);
+    const int64_t frames = inputs[0].shape[2];
+    calls.push_back({frames, std::vector<float>(features, features + inputs[0].shape[1] * frames)});
+    formula_.run(inputs, num_inputs, outputs, num_outputs);
+  }
+  std::string description() const override { return "recording encoder (test)"; }
+  std::vector<std::pair<int64_t, std::vector<float>>> calls;  // (feature frames, [n_mels][frames])
+
+ private:
+  FormulaEncoder formula_;
+};
+
+void test_features_equal_a_full_computation_of_each_buffer() {
+  // Log-mel frames reused from the ring and the audio ring's wrap-around give exactly the features of
+  // the buffer computed from scratch (FeatureExtractor::compute), bit for bit, at every regular step:
+  // 240/800/160 over 7 s wraps both rings many times.
+  auto model = Model::load(kModelDir);
+  auto engine = std::make_shared<RecordingEncoder>(*model);
+  BufferedStreamingConfig cfg = {240, 800, 160, 0};
+  BufferedStreamingSession s(model, engine, cfg);
+  const std::vector<float> audio = test_audio(16000 * 7 + 333, 5);
+  std::vector<int64_t> step_ends;
+  auto on_step = [&](const StreamingStep& st) { step_ends.push_back(st.audio_end_sample); };
+  for (size_t i = 0; i < audio.size(); i += 777) {
+    s.push(audio.data() + i, std::min<int64_t>(777, static_cast<int64_t>(audio.size() - i)), on_step);
+  }
+  s.finish(on_step);
+  PTRT_CHECK_EQ(engine->calls.size(), step_ends.size());
+  FeatureExtractor fx(model->meta().features);
+  const int64_t hop = model->meta().features.hop_length;
+  int compared = 0, differing = 0;
+  for (size_t k = 0; k + 1 < step_ends.size(); ++k) {  // regular steps: the buffer is whole hops
+    const int64_t frames = engine->calls[k].first, total = (frames - 1) * hop;
+    std::vector<float> expected(engine->calls[k].second.size());
+    fx.compute(audio.data() + step_ends[k] - total, total, expected.data());
+    ++compared;
+    differing += expected != engine->calls[k].second;
+  }
+  PTRT_CHECK(compared > 20);
+  PTRT_CHECK_EQ(differing, 0);
 }
 
 void test_state_and_input_errors() {
@@ -227,6 +276,7 @@ int main() {
   return ptrt_test::run_tests({
       {"steady_state_allocates_nothing", &test_steady_state_allocates_nothing},
       {"push_size_does_not_change_the_result", &test_push_size_does_not_change_the_result},
+      {"features_equal_a_full_computation_of_each_buffer", &test_features_equal_a_full_computation_of_each_buffer},
       {"state_and_input_errors", &test_state_and_input_errors},
       {"worker_thread_gives_the_session_result", &test_worker_thread_gives_the_session_result},
       {"worker_overflow_is_counted_and_errors_stop_the_stream", &test_worker_overflow_is_counted_and_errors_stop_the_stream},

@@ -113,6 +113,11 @@ class FeatureExtractor {
   // finiteness check covers the samples these frames read.
   void compute_log_mel_frames(const float* samples, int64_t num_samples, int64_t begin_frame, int64_t end_frame,
                               float* log_mel_out);
+  // The same frames written to out[m * out_row_stride + (t - begin_frame)]: any [n_mels][>= end -
+  // begin] layout, e.g. a ring of log-mel columns kept across streaming steps. Same checks, plus
+  // out_row_stride >= end_frame - begin_frame.
+  void compute_log_mel_frames_into(const float* samples, int64_t num_samples, int64_t begin_frame,
+                                   int64_t end_frame, float* out, int64_t out_row_stride);
   // [first, end) of the frames whose window lies inside the samples and has a preceding sample for
   // pre-emphasis: their log-mel depends only on the samples under them, so it is the same in any
   // buffer holding those samples (what buffered streaming reuses between steps). May be empty.
@@ -120,6 +125,11 @@ class FeatureExtractor {
   // The second half of compute(): per-feature normalization (or none) and padding, in place on a
   // log-mel [n_mels][num_frames(num_samples)].
   void normalize(float* log_mel, int64_t num_samples) const;
+  // The same, reading the log-mel from log_mel[m * log_mel_row_stride + t] (t < num_frames) and
+  // writing features_out[n_mels][num_frames(num_samples)]: the copy is fused into the pass. The
+  // two either do not overlap or are the same buffer with the same stride.
+  void normalize_from(const float* log_mel, int64_t log_mel_row_stride, float* features_out,
+                      int64_t num_samples) const;
 
   // Building block: NeMo's per_feature normalization, in place, on log_mel[n_mels][num_frames]
   // (row stride num_frames). Statistics use frames [0, num_valid_frames); frames
@@ -129,6 +139,11 @@ class FeatureExtractor {
   // [0, num_frames], or log_mel is null while the tensor is non-empty.
   static void normalize_per_feature(float* log_mel, int n_mels, int64_t num_frames, int64_t num_valid_frames,
                                     float pad_value);
+  // The same reading log_mel[m * log_mel_row_stride + t] and writing out[n_mels][num_frames] (no
+  // overlap, or the same buffer with log_mel_row_stride == num_frames). Also throws for
+  // log_mel_row_stride < num_frames.
+  static void normalize_per_feature_from(const float* log_mel, int64_t log_mel_row_stride, float* out, int n_mels,
+                                         int64_t num_frames, int64_t num_valid_frames, float pad_value);
 
   // The filterbank, [n_mels][n_fft/2 + 1] row-major float32, bit-compatible with
   // librosa.filters.mel(sr=sample_rate_hz, n_fft, n_mels, fmin=lowfreq_hz, fmax=highfreq_hz,

@@ -23,8 +23,11 @@
 // step. The result is independent of how the audio is split into push() calls.
 //
 // Features: the log-mel of frames whose samples are unchanged since the previous step is reused
-// (only the new audio's frames and the buffer edges are computed); normalization runs over the
-// whole buffer as NeMo's does. The result is bit-identical to computing the buffer from scratch.
+// (only the new audio's frames and the buffer edges are computed; frames live in a mirrored ring,
+// so nothing is copied to reuse them); normalization runs over the whole buffer as NeMo's does,
+// in PyTorch's summation order, and writes the encoder input directly. The result is
+// bit-identical to computing the buffer from scratch. Audio lives in a mirrored ring too: a step
+// never moves the retained samples.
 //
 // Allocation: everything is sized in the constructor (audio window, features, encoder output,
 // projections, token buffers, decoder carries). push() and finish() allocate nothing on the heap
@@ -165,8 +168,13 @@ class BufferedStreamingSession final : public StreamingSession {
   // Appends up to the free space; returns how many samples were taken.
   int64_t append(const float* samples, int64_t num_samples);
   StreamingStep step(bool is_last);
-  // features_.compute(buffer, total) into feature_buffer_, reusing the previous step's log-mel.
+  // features_.compute(buffer, total) into feature_buffer_, reusing the log-mel kept in the ring.
   void compute_features(const float* buffer, int64_t buffer_start, int64_t total);
+  // Log-mel of the buffer's frames [begin_frame, end_frame) into ring positions base + t (both halves).
+  void compute_log_mel_columns(const float* buffer, int64_t total, int64_t base, int64_t begin_frame,
+                               int64_t end_frame);
+  // Stream samples [s, s + n), n <= audio_capacity_, are contiguous from here (mirrored ring).
+  const float* audio_at(int64_t stream_sample) const { return audio_ring_.data() + stream_sample % audio_capacity_; }
 
   BufferedStreamingConfig config_;
   int64_t left_ = 0, chunk_ = 0, right_ = 0;  // L, C, R in samples
@@ -176,16 +184,23 @@ class BufferedStreamingSession final : public StreamingSession {
   TdtGreedyDecoder decoder_;
   std::unique_ptr<OfflineRecognizer> offline_;  // redecode()
 
-  // Audio: window_[0] is stream sample window_base_; holds history + buffer + pending samples.
-  std::vector<float> window_;
-  int64_t window_base_ = 0, window_size_ = 0, keep_behind_ = 0;
+  // Audio: a mirrored ring. Stream sample s lives at s % audio_capacity_ and again audio_capacity_
+  // later, so any audio_capacity_ consecutive samples are contiguous (the buffer, a redecode
+  // range) and nothing is ever moved: a step costs the copy of the pushed samples (twice).
+  std::vector<float> audio_ring_;
+  int64_t audio_capacity_ = 0, keep_behind_ = 0;
   int64_t buf_left_ = 0, buf_chunk_ = 0, buf_right_ = 0;  // NeMo's buffer_size, in samples
 
-  // Log-mel of the previous buffer (ping-pong): frames whose samples did not change are copied
-  // instead of recomputed (FeatureExtractor::interior_frames), bit-identical to a full compute.
-  std::vector<float> log_mel_[2];
-  int log_mel_current_ = 0;
-  int64_t log_mel_start_ = 0, log_mel_samples_ = 0;  // stream sample of its first sample, its length
+  // Log-mel frames kept across steps, [n_mels][2 * mel_capacity_], mirrored like the audio: frame
+  // position p (hops since mel_origin_) at column p % mel_capacity_ and mel_capacity_ later, so the
+  // current buffer's frames are one contiguous [n_mels][frames] view with row stride
+  // 2 * mel_capacity_. Positions [mel_valid_begin_, mel_valid_end_) hold interior frames
+  // (FeatureExtractor::interior_frames), which any later buffer covering their samples reuses
+  // unchanged: bit-identical to computing the buffer from scratch.
+  std::vector<float> log_mel_ring_;
+  int64_t mel_capacity_ = 0;
+  int64_t mel_origin_ = -1;  // stream sample of position 0; -1 before the first step
+  int64_t mel_valid_begin_ = 0, mel_valid_end_ = 0;
   std::vector<float> feature_buffer_;
   std::vector<float> projected_;
   DecoderCarry carry_, tail_carry_;

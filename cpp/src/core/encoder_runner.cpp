@@ -1,5 +1,6 @@
 #include "core/encoder_runner.hpp"
 
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -64,7 +65,10 @@ EncoderOutput EncoderRunner::run(const float* features, int64_t num_feature_fram
     throw ContractViolation("encoder.encoded_lengths", std::to_string(expected_valid),
                             std::to_string(encoded_length_));
   }
-  for (size_t i = 0; i < outputs_.size(); ++i) {
+  // Branch-free scan (vectorizes); locate the element only on failure.
+  int bad = 0;
+  for (const float v : outputs_) bad |= !(std::fabs(v) <= FLT_MAX);
+  for (size_t i = 0; bad && i < outputs_.size(); ++i) {
     if (!std::isfinite(outputs_[i])) {
       throw EngineError("encoder engine (" + engine_->description() + ") produced a non-finite value at element " +
                         std::to_string(i) + " of 'outputs'");

@@ -164,7 +164,9 @@ struct KernelArgs {
   float preemph;
   float guard;
   float mag_power;
-  float* out;  // [n_mels][total_frames]
+  float* out;           // frame t of mel m goes to out[m * out_row_stride + t - out_first_frame]
+  int64_t out_row_stride;
+  int64_t out_first_frame;
 };
 
 // The whole log-mel loop for lane vector type Vd. Allocates nothing (all scratch is in Impl).
@@ -249,11 +251,88 @@ PTRT_ALWAYS_INLINE void log_mel_body(FeatureExtractor::Impl& im, const KernelArg
     for (int i = 0; i < n_mels * kLanes; ++i) mel[i] = static_cast<float>(mel_acc[i]) + a.guard;
     log_block(mel, log_mel, n_mels * kLanes);
     for (int m = 0; m < n_mels; ++m) {
-      std::memcpy(a.out + static_cast<int64_t>(m) * a.total_frames + t0, log_mel + m * kLanes,
+      std::memcpy(a.out + static_cast<int64_t>(m) * a.out_row_stride + (t0 - a.out_first_frame), log_mel + m * kLanes,
                   static_cast<size_t>(lanes) * sizeof(float));
     }
   }
 }
+
+// NeMo 3.0.0 normalize_batch (per_feature) on one row: all float32, sums over the full time axis
+// (`total` frames) with the invalid frames zeroed (torch.where), in PyTorch's summation order
+// (torch_sum.hpp):
+//   mean = sum(x) / n;  std = sqrt(sum((x - mean)^2) / (n - 1.0));  NaN -> 0;  std += 1e-5
+// then out = (x - mean) / std for the valid frames and pad_value after them. `in` and `out` are
+// either the same row or do not overlap.
+PTRT_ALWAYS_INLINE void normalize_row(const float* in, float* out, int64_t total, int64_t nv, float pad_value) {
+  using detail::V8f;
+  if (nv > 0) {
+    float sum, sum_sq;
+    if (total >= 8) {
+      sum = detail::torch_cpu_sum_blocks(
+          [&](int64_t b, V8f& v) {
+            if (b * 8 + 8 <= nv) {
+              std::memcpy(&v, in + b * 8, sizeof(v));
+            } else {
+              float lanes[8];
+              for (int l = 0; l < 8; ++l) lanes[l] = b * 8 + l < nv ? in[b * 8 + l] : 0.0f;
+              std::memcpy(&v, lanes, sizeof(v));
+            }
+          },
+          [&](int64_t t) { return t < nv ? in[t] : 0.0f; }, total);
+    } else {
+      sum = detail::torch_cpu_sum([&](int64_t t) { return t < nv ? in[t] : 0.0f; }, total);
+    }
+    const float mean = sum / static_cast<float>(nv);
+    const auto deviation_sq = [&](int64_t t) {
+      const float d = t < nv ? in[t] - mean : 0.0f;
+      return d * d;
+    };
+    if (total >= 8) {
+      const V8f mean_v = mean - V8f{};
+      sum_sq = detail::torch_cpu_sum_blocks(
+          [&](int64_t b, V8f& v) {
+            if (b * 8 + 8 <= nv) {
+              std::memcpy(&v, in + b * 8, sizeof(v));
+              v -= mean_v;
+              v *= v;
+            } else {
+              float lanes[8];
+              for (int l = 0; l < 8; ++l) lanes[l] = deviation_sq(b * 8 + l);
+              std::memcpy(&v, lanes, sizeof(v));
+            }
+          },
+          deviation_sq, total);
+    } else {
+      sum_sq = detail::torch_cpu_sum(deviation_sq, total);
+    }
+    float stddev = std::sqrt(sum_sq / (static_cast<float>(nv) - 1.0f));  // n == 1: 0 / 0 = NaN
+    if (std::isnan(stddev)) stddev = 0.0f;
+    stddev += 1e-5f;
+    for (int64_t i = 0; i < nv; ++i) out[i] = (in[i] - mean) / stddev;
+  }
+  // n == 0: NeMo's mean is NaN, but every frame is masked to the pad value anyway.
+  for (int64_t i = nv; i < total; ++i) out[i] = pad_value;
+}
+
+struct NormalizeArgs {
+  const float* in;
+  int64_t in_row_stride;
+  float* out;
+  int64_t out_row_stride;
+  int n_mels;
+  int64_t total;
+  int64_t valid;
+  float pad_value;
+};
+
+PTRT_ALWAYS_INLINE void normalize_body(const NormalizeArgs& a) {
+  for (int m = 0; m < a.n_mels; ++m) {
+    normalize_row(a.in + static_cast<int64_t>(m) * a.in_row_stride, a.out + static_cast<int64_t>(m) * a.out_row_stride,
+                  a.total, a.valid, a.pad_value);
+  }
+}
+
+void normalize_kernel_baseline(const NormalizeArgs& a) { normalize_body(a); }
 
 void log_mel_kernel_baseline(FeatureExtractor::Impl& im, const KernelArgs& a) { log_mel_body<detail::V2d>(im, a); }
 
@@ -261,6 +340,7 @@ void log_mel_kernel_baseline(FeatureExtractor::Impl& im, const KernelArgs& a) { 
 __attribute__((target("avx2"))) void log_mel_kernel_avx2(FeatureExtractor::Impl& im, const KernelArgs& a) {
   log_mel_body<detail::V4d>(im, a);
 }
+__attribute__((target("avx2"))) void normalize_kernel_avx2(const NormalizeArgs& a) { normalize_body(a); }
 #endif
 
 detail::FeatureKernel g_kernel_choice = detail::FeatureKernel::kAuto;
@@ -282,6 +362,16 @@ void log_mel_kernel(FeatureExtractor::Impl& im, const KernelArgs& a) {
   }
 #endif
   log_mel_kernel_baseline(im, a);
+}
+
+void normalize_kernel(const NormalizeArgs& a) {
+#if PTRT_HAVE_AVX2_KERNEL
+  if (g_kernel_choice != detail::FeatureKernel::kBaseline && cpu_has_avx2()) {
+    normalize_kernel_avx2(a);
+    return;
+  }
+#endif
+  normalize_kernel_baseline(a);
 }
 
 }  // namespace
@@ -434,6 +524,14 @@ void FeatureExtractor::interior_frames(int64_t num_samples, int64_t* first, int6
 
 void FeatureExtractor::compute_log_mel_frames(const float* samples, int64_t num_samples, int64_t begin_frame,
                                               int64_t end_frame, float* log_mel_out) {
+  const int64_t frames = num_samples > 0 ? num_frames(num_samples) : 0;
+  compute_log_mel_frames_into(samples, num_samples, begin_frame, end_frame,
+                              log_mel_out == nullptr ? nullptr : log_mel_out + std::max<int64_t>(0, begin_frame),
+                              frames);
+}
+
+void FeatureExtractor::compute_log_mel_frames_into(const float* samples, int64_t num_samples, int64_t begin_frame,
+                                                   int64_t end_frame, float* out, int64_t out_row_stride) {
   if (num_samples <= 0) {
     throw std::invalid_argument("FeatureExtractor: num_samples: expected > 0, got " + str(num_samples));
   }
@@ -441,11 +539,15 @@ void FeatureExtractor::compute_log_mel_frames(const float* samples, int64_t num_
     throw std::invalid_argument("FeatureExtractor::compute_log_mel_frames: frames [" + str(begin_frame) + ", " +
                                 str(end_frame) + ") outside [0, " + str(num_frames(num_samples)) + "]");
   }
+  if (out_row_stride < end_frame - begin_frame) {
+    throw std::invalid_argument("FeatureExtractor::compute_log_mel_frames_into: out_row_stride: expected >= " +
+                                str(end_frame - begin_frame) + ", got " + str(out_row_stride));
+  }
   // Only the samples these frames read are checked (the previous one too, for pre-emphasis), so
   // streaming's per-step calls on a few frames do not rescan the whole buffer.
   const int64_t offset = impl_->window_begin - config_.n_fft / 2;
   const int64_t win = impl_->window_end - impl_->window_begin;
-  check_input(samples, num_samples, log_mel_out, begin_frame * config_.hop_length + offset - 1,
+  check_input(samples, num_samples, out, begin_frame * config_.hop_length + offset - 1,
               begin_frame == end_frame ? 0 : (end_frame - 1) * config_.hop_length + offset + win);
   if (begin_frame == end_frame) return;
   KernelArgs args;
@@ -461,12 +563,20 @@ void FeatureExtractor::compute_log_mel_frames(const float* samples, int64_t num_
   args.preemph = config_.preemph;
   args.guard = config_.log_zero_guard_value;
   args.mag_power = config_.mag_power;
-  args.out = log_mel_out;
+  args.out = out;
+  args.out_row_stride = out_row_stride;
+  args.out_first_frame = begin_frame;
   log_mel_kernel(*impl_, args);
 }
 
 void FeatureExtractor::normalize_per_feature(float* log_mel, int n_mels, int64_t num_frames, int64_t num_valid_frames,
                                              float pad_value) {
+  normalize_per_feature_from(log_mel, num_frames, log_mel, n_mels, num_frames, num_valid_frames, pad_value);
+}
+
+void FeatureExtractor::normalize_per_feature_from(const float* log_mel, int64_t log_mel_row_stride, float* out,
+                                                  int n_mels, int64_t num_frames, int64_t num_valid_frames,
+                                                  float pad_value) {
   if (n_mels <= 0) {
     throw std::invalid_argument("FeatureExtractor::normalize_per_feature: n_mels: expected > 0, got " + str(n_mels));
   }
@@ -479,33 +589,15 @@ void FeatureExtractor::normalize_per_feature(float* log_mel, int n_mels, int64_t
                                 str(num_frames) + "], got " + str(num_valid_frames));
   }
   if (num_frames == 0) return;
-  if (log_mel == nullptr) {
+  if (log_mel == nullptr || out == nullptr) {
     throw std::invalid_argument("FeatureExtractor::normalize_per_feature: log_mel: expected non-null, got null");
   }
-  const int64_t nv = num_valid_frames;
-  const int64_t total = num_frames;
-  for (int m = 0; m < n_mels; ++m) {
-    float* row = log_mel + static_cast<int64_t>(m) * total;
-    if (nv > 0) {
-      // NeMo 3.0.0 normalize_batch, all float32, sums over the full time axis with the invalid
-      // frames zeroed (torch.where), in PyTorch's summation order (torch_sum.hpp):
-      //   mean = sum(x) / n;  std = sqrt(sum((x - mean)^2) / (n - 1.0));  NaN -> 0;  std += 1e-5
-      const float sum = detail::torch_cpu_sum([&](int64_t t) { return t < nv ? row[t] : 0.0f; }, total);
-      const float mean = sum / static_cast<float>(nv);
-      const float sum_sq = detail::torch_cpu_sum(
-          [&](int64_t t) {
-            const float d = t < nv ? row[t] - mean : 0.0f;
-            return d * d;
-          },
-          total);
-      float stddev = std::sqrt(sum_sq / (static_cast<float>(nv) - 1.0f));  // n == 1: 0 / 0 = NaN
-      if (std::isnan(stddev)) stddev = 0.0f;
-      stddev += 1e-5f;
-      for (int64_t i = 0; i < nv; ++i) row[i] = (row[i] - mean) / stddev;
-    }
-    // n == 0: NeMo's mean is NaN, but every frame is masked to the pad value anyway.
-    for (int64_t i = nv; i < total; ++i) row[i] = pad_value;
+  if (log_mel_row_stride < num_frames) {
+    throw std::invalid_argument("FeatureExtractor::normalize_per_feature_from: log_mel_row_stride: expected >= " +
+                                str(num_frames) + ", got " + str(log_mel_row_stride));
   }
+  normalize_kernel(
+      NormalizeArgs{log_mel, log_mel_row_stride, out, num_frames, n_mels, num_frames, num_valid_frames, pad_value});
 }
 
 void FeatureExtractor::compute(const float* samples, int64_t num_samples, float* features_out) {
@@ -514,13 +606,21 @@ void FeatureExtractor::compute(const float* samples, int64_t num_samples, float*
 }
 
 void FeatureExtractor::normalize(float* features_out, int64_t num_samples) const {
+  normalize_from(features_out, num_frames(num_samples), features_out, num_samples);
+}
+
+void FeatureExtractor::normalize_from(const float* log_mel, int64_t log_mel_row_stride, float* features_out,
+                                      int64_t num_samples) const {
   const int64_t total = num_frames(num_samples);
   const int64_t valid = num_valid_frames(num_samples);
   if (config_.normalize_per_feature) {
-    normalize_per_feature(features_out, config_.n_mels, total, valid, config_.pad_value);
+    normalize_per_feature_from(log_mel, log_mel_row_stride, features_out, config_.n_mels, total, valid,
+                               config_.pad_value);
   } else {
     for (int m = 0; m < config_.n_mels; ++m) {
       float* row = features_out + static_cast<int64_t>(m) * total;
+      const float* in = log_mel + static_cast<int64_t>(m) * log_mel_row_stride;
+      if (in != row) std::memmove(row, in, static_cast<size_t>(valid) * sizeof(float));
       for (int64_t i = valid; i < total; ++i) row[i] = config_.pad_value;
     }
   }

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 namespace parakeet_trt {
 namespace detail {
@@ -124,6 +125,68 @@ float torch_cpu_sum(ValueFn value, int64_t n) {
   float acc[1];
   row_sum<1>([&](int64_t index, float* lanes) { lanes[0] = value(index); }, n, acc);
   return acc[0];
+}
+
+// The same sum with whole 8-element blocks loaded as one vector (GCC/Clang vector extension):
+// load_block(b, v) writes elements [8b, 8b + 8) into v (b < n / 8), value(k) returns a tail
+// element (k >= 8 * (n / 8)). Every accumulator lane performs exactly the scalar version's
+// sequence of float32 additions (element-wise IEEE adds, nothing contracted), so the result is
+// bit-identical to torch_cpu_sum; it only lets the compiler keep the lanes in vector registers.
+// n >= 8 (torch's vectorized path); shorter rows go through torch_cpu_sum.
+typedef float V8f __attribute__((vector_size(8 * sizeof(float))));
+
+template <typename LoadBlock, typename ValueFn>
+inline __attribute__((always_inline)) float torch_cpu_sum_blocks(LoadBlock load_block, ValueFn value, int64_t n) {
+  using torch_sum_internal::ceil_log2;
+  constexpr int64_t kVec = 8;
+  constexpr int64_t kLevels = 4;
+  constexpr int kRows = 4;
+  const int64_t vec_size = n / kVec;
+  // row_sum with ilp 4 -> multi_row_sum4 over vec_size / 4 groups of 4 blocks.
+  const int64_t size = vec_size / kRows;
+  const int64_t level_power = std::max<int64_t>(4, ceil_log2(size) / kLevels);
+  const int64_t level_step = int64_t{1} << level_power;
+  const int64_t level_mask = level_step - 1;
+  V8f acc[kLevels][kRows];
+  for (int64_t j = 0; j < kLevels; ++j) {
+    for (int k = 0; k < kRows; ++k) acc[j][k] = V8f{};
+  }
+  V8f v;
+  int64_t i = 0;
+  for (; i + level_step <= size;) {
+    for (int64_t j = 0; j < level_step; ++j, ++i) {
+      for (int k = 0; k < kRows; ++k) {
+        load_block(i * kRows + k, v);
+        acc[0][k] += v;
+      }
+    }
+    for (int64_t j = 1; j < kLevels; ++j) {
+      for (int k = 0; k < kRows; ++k) {
+        acc[j][k] += acc[j - 1][k];
+        acc[j - 1][k] = V8f{};
+      }
+      const int64_t mask = level_mask << (j * level_power);
+      if ((i & mask) != 0) break;
+    }
+  }
+  for (; i < size; ++i) {
+    for (int k = 0; k < kRows; ++k) {
+      load_block(i * kRows + k, v);
+      acc[0][k] += v;
+    }
+  }
+  for (int64_t j = 1; j < kLevels; ++j) {
+    for (int k = 0; k < kRows; ++k) acc[0][k] += acc[j][k];
+  }
+  for (int64_t b = size * kRows; b < vec_size; ++b) {
+    load_block(b, v);
+    acc[0][0] += v;
+  }
+  for (int k = 1; k < kRows; ++k) acc[0][0] += acc[0][k];
+  float final_acc = 0.0f;
+  for (int64_t k = vec_size * kVec; k < n; ++k) final_acc += value(k);
+  for (int l = 0; l < kVec; ++l) final_acc += acc[0][0][l];
+  return final_acc;
 }
 
 }  // namespace detail

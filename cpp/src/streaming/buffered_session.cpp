@@ -59,10 +59,13 @@ BufferedStreamingSession::BufferedStreamingSession(std::shared_ptr<const Model> 
   }
 
   keep_behind_ = std::max(full, history);
-  window_.resize(static_cast<size_t>(keep_behind_ + chunk_ + right_ + std::max<int64_t>(chunk_, 4096)));
+  // Room for what a step may still read (keep_behind_ behind the consumed position) plus the pending
+  // samples of the next step and some slack, so that append() always makes progress.
+  audio_capacity_ = keep_behind_ + chunk_ + right_ + std::max<int64_t>(chunk_, 4096);
+  audio_ring_.resize(static_cast<size_t>(2 * audio_capacity_));
+  mel_capacity_ = features_.num_frames(full);
+  log_mel_ring_.resize(static_cast<size_t>(meta.features.n_mels * 2 * mel_capacity_));
   feature_buffer_.resize(static_cast<size_t>(meta.features.n_mels * features_.num_frames(full)));
-  log_mel_[0].resize(feature_buffer_.size());
-  log_mel_[1].resize(feature_buffer_.size());
   const int64_t max_frames = meta.encoder.encoded_length(features_.num_frames(full));
   projected_.resize(static_cast<size_t>(max_frames * step_->joint_hidden()));
   carry_ = decoder_.make_carry();
@@ -85,16 +88,17 @@ void BufferedStreamingSession::push_steps(const float* samples, int64_t num_samp
 }
 
 int64_t BufferedStreamingSession::append(const float* samples, int64_t num_samples) {
-  const int64_t capacity = static_cast<int64_t>(window_.size());
-  const int64_t droppable = (consumed_ - keep_behind_) - window_base_;
-  if (droppable > 0 && window_size_ + num_samples > capacity) {
-    std::memmove(window_.data(), window_.data() + droppable, static_cast<size_t>(window_size_ - droppable) * sizeof(float));
-    window_base_ += droppable;
-    window_size_ -= droppable;
+  // Samples before oldest_needed are read by no step (history included): their slots are free.
+  const int64_t oldest_needed = std::max<int64_t>(0, consumed_ - keep_behind_);
+  const int64_t taken = std::min(num_samples, audio_capacity_ - (received_ - oldest_needed));
+  for (int64_t done = 0; done < taken;) {
+    const int64_t pos = (received_ + done) % audio_capacity_;
+    const int64_t n = std::min(taken - done, audio_capacity_ - pos);
+    float* slot = audio_ring_.data() + pos;
+    std::memcpy(slot, samples + done, static_cast<size_t>(n) * sizeof(float));
+    std::memcpy(slot + audio_capacity_, samples + done, static_cast<size_t>(n) * sizeof(float));
+    done += n;
   }
-  const int64_t taken = std::min(num_samples, capacity - window_size_);
-  std::memcpy(window_.data() + window_size_, samples, static_cast<size_t>(taken) * sizeof(float));
-  window_size_ += taken;
   received_ += taken;
   return taken;
 }
@@ -127,7 +131,7 @@ StreamingStep BufferedStreamingSession::step(bool is_last) {
   consumed_ += added;
   ++steps_;
   const int64_t total = buf_left_ + buf_chunk_ + buf_right_;
-  const float* buffer = window_.data() + (consumed_ - total - window_base_);
+  const float* buffer = audio_at(consumed_ - total);
 
   const int64_t num_frames = features_.num_frames(total);
   const int64_t num_valid = features_.num_valid_frames(total);
@@ -164,44 +168,58 @@ StreamingStep BufferedStreamingSession::step(bool is_last) {
 }
 
 void BufferedStreamingSession::compute_features(const float* buffer, int64_t buffer_start, int64_t total) {
-  const int64_t n_mels = model_->meta().features.n_mels;
   const int64_t hop = model_->meta().features.hop_length;
   const int64_t frames = features_.num_frames(total);
-  float* out = log_mel_[1 - log_mel_current_].data();
-  int64_t reuse_begin = 0, reuse_end = 0;  // columns of `out` copied from the previous log-mel
-  const int64_t shift = buffer_start - log_mel_start_;
-  if (log_mel_samples_ > 0 && shift >= 0 && shift % hop == 0) {
-    int64_t new_first, new_end, old_first, old_end;
-    features_.interior_frames(total, &new_first, &new_end);
-    features_.interior_frames(log_mel_samples_, &old_first, &old_end);
-    const int64_t d = shift / hop;  // new frame t is old frame t + d
-    reuse_begin = std::max(new_first, old_first - d);
-    reuse_end = std::min(new_end, old_end - d);
-    if (reuse_end <= reuse_begin) reuse_begin = reuse_end = 0;
-    const float* prev = log_mel_[log_mel_current_].data();
-    const int64_t prev_frames = features_.num_frames(log_mel_samples_);
-    for (int64_t m = 0; m < n_mels; ++m) {
-      std::memcpy(out + m * frames + reuse_begin, prev + m * prev_frames + reuse_begin + d,
-                  static_cast<size_t>(reuse_end - reuse_begin) * sizeof(float));
-    }
+  // Ring position of the buffer's frame t: base + t, where base counts hops from mel_origin_. A
+  // buffer that does not start a whole number of hops after the origin (only a last step can)
+  // starts a new origin and computes every frame.
+  if (mel_origin_ < 0 || buffer_start < mel_origin_ || (buffer_start - mel_origin_) % hop != 0) {
+    mel_origin_ = buffer_start;
+    mel_valid_begin_ = mel_valid_end_ = 0;
   }
-  features_.compute_log_mel_frames(buffer, total, 0, reuse_begin, out);
-  features_.compute_log_mel_frames(buffer, total, reuse_end, frames, out);
-  log_mel_current_ = 1 - log_mel_current_;
-  log_mel_start_ = buffer_start;
-  log_mel_samples_ = total;
-  std::memcpy(feature_buffer_.data(), out, static_cast<size_t>(n_mels * frames) * sizeof(float));
-  features_.normalize(feature_buffer_.data(), total);
+  const int64_t base = (buffer_start - mel_origin_) / hop;
+  int64_t first, end;
+  features_.interior_frames(total, &first, &end);
+  // Frames still in the ring from earlier buffers whose samples are unchanged (interior there and
+  // here) are reused; the rest (the new audio and both buffer edges) is computed.
+  int64_t reuse_begin = std::max(first, mel_valid_begin_ - base);
+  int64_t reuse_end = std::min(end, mel_valid_end_ - base);
+  if (reuse_end <= reuse_begin) reuse_begin = reuse_end = 0;
+  compute_log_mel_columns(buffer, total, base, 0, reuse_begin);
+  compute_log_mel_columns(buffer, total, base, reuse_end, frames);
+  mel_valid_begin_ = base + first;
+  mel_valid_end_ = base + std::max(first, end);
+  // The buffer's frames are contiguous in the ring (mirrored half); normalization writes them into
+  // the encoder input, so the log-mel is never copied on its own.
+  features_.normalize_from(log_mel_ring_.data() + base % mel_capacity_, 2 * mel_capacity_, feature_buffer_.data(),
+                           total);
+}
+
+void BufferedStreamingSession::compute_log_mel_columns(const float* buffer, int64_t total, int64_t base,
+                                                       int64_t begin_frame, int64_t end_frame) {
+  const int64_t n_mels = model_->meta().features.n_mels;
+  const int64_t stride = 2 * mel_capacity_;
+  while (begin_frame < end_frame) {
+    const int64_t column = (base + begin_frame) % mel_capacity_;
+    const int64_t n = std::min(end_frame - begin_frame, mel_capacity_ - column);
+    float* out = log_mel_ring_.data() + column;
+    features_.compute_log_mel_frames_into(buffer, total, begin_frame, begin_frame + n, out, stride);
+    for (int64_t m = 0; m < n_mels; ++m) {
+      std::memcpy(out + m * stride + mel_capacity_, out + m * stride, static_cast<size_t>(n) * sizeof(float));
+    }
+    begin_frame += n;
+  }
 }
 
 Transcript BufferedStreamingSession::redecode(int64_t begin_sample, int64_t end_sample) {
   if (!offline_) throw Error(ErrorCode::kState, "redecode() needs history_ms > 0 in the streaming config");
-  if (begin_sample < window_base_ || end_sample > received_ || begin_sample >= end_sample) {
+  const int64_t retained_begin = std::max<int64_t>(0, received_ - audio_capacity_);
+  if (begin_sample < retained_begin || end_sample > received_ || begin_sample >= end_sample) {
     throw InvalidAudio("redecode(" + std::to_string(begin_sample) + ", " + std::to_string(end_sample) +
-                       "): the session retains samples [" + std::to_string(window_base_) + ", " +
+                       "): the session retains samples [" + std::to_string(retained_begin) + ", " +
                        std::to_string(received_) + ") and the range must be non-empty");
   }
-  return offline_->transcribe(window_.data() + (begin_sample - window_base_), end_sample - begin_sample);
+  return offline_->transcribe(audio_at(begin_sample), end_sample - begin_sample);
 }
 
 }  // namespace parakeet_trt
