@@ -31,9 +31,15 @@ def resolve_model_dir(model: str | Path | None) -> Path:
     if candidate.suffix == ".nemo":
         raise ModelError(f"{candidate} is a .nemo checkpoint; export it first with "
                          f"`parakeet-trt export --model {candidate} --out DIR` and pass DIR")
+    hint = ("; the demo model is trained and packaged by tools/train_demo_model.py" if str(model) == "demo" else "")
     raise ModelError(f"model not found: {model!s} (not a folder with model_meta.json, nor one of the "
-                     f"packaged models {packaged_models()})")
+                     f"packaged models {packaged_models()}){hint}")
 
 
 def packaged_sample() -> Path:
     return Path(__file__).parent / "samples" / "sample.wav"
+
+
+def demo_sample() -> Path:
+    """Three held-out utterances of the demo model's corpus, with their text beside it (demo.txt)."""
+    return Path(__file__).parent / "samples" / "demo.wav"

@@ -12,8 +12,12 @@ from parakeet_trt.live.engine_lane import CommitPolicy, StreamingOptions
 
 def add_live_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model name or folder (default: the packaged default model)")
-    p.add_argument("--input", default="mic", metavar="mic|FILE|-",
-                   help="mic (sounddevice), an audio file, or - for raw PCM on stdin (default: mic)")
+    p.add_argument("--input", default=None, metavar="mic|FILE|-",
+                   help="mic (sounddevice), an audio file, or - for raw PCM on stdin (default: mic; with --demo the "
+                        "packaged demo sample)")
+    p.add_argument("--demo", action="store_true",
+                   help="the demo model (trained on synthetic speech; tools/train_demo_model.py packages it as "
+                        "'demo') captioning the demo sample (held-out synthetic speech) in real time: no microphone")
     p.add_argument("--ui", choices=("terminal", "web", "none"), default="terminal", help="where captions show")
     p.add_argument("--no-realtime", action="store_true", help="play a file as fast as possible instead of in real time")
     p.add_argument("--events-out", metavar="F", help="write every event as JSON lines to F (- for stdout), flushed per event")
@@ -61,11 +65,22 @@ def config_from_args(args: argparse.Namespace):
                             commit_whole_words=not args.no_whole_words))
 
 
+def apply_demo_defaults(args: argparse.Namespace) -> None:
+    """``--demo``: the demo model and sample, unless --model/--input say otherwise; no --input: mic."""
+    if args.demo:
+        from parakeet_trt.models import demo_sample
+
+        args.model = args.model or "demo"
+        args.input = args.input or str(demo_sample())
+    args.input = args.input or "mic"
+
+
 def run_live_command(args: argparse.Namespace) -> int:
     from parakeet_trt.live.pipeline import log, run_live
     from parakeet_trt.live.sinks.jsonl import JsonlSink
     from parakeet_trt.live.sources import open_source
 
+    apply_demo_defaults(args)
     config = config_from_args(args)
     source = open_source(args.input, realtime=not args.no_realtime, stdin_rate_hz=args.stdin_rate,
                          stdin_format=args.stdin_format, stdin_channels=args.stdin_channels)

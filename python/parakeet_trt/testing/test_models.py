@@ -856,6 +856,10 @@ def _shape_joint(model, seed: int, verbose: bool) -> Dict[str, Any]:
     }
 
 
+# Intra-op threads of the data-driven joint shaping (two: what the committed models were built with).
+BUILD_THREADS = 2
+
+
 def build_test_model(arch: str, seed: int, *, verbose: bool = False, shape_joint: bool = True,
                      compute_stats: bool = True):
     """Build a seeded random ``EncDecRNNTBPEModel`` (eval mode, CPU) for ``arch``.
@@ -894,14 +898,22 @@ def build_test_model(arch: str, seed: int, *, verbose: bool = False, shape_joint
         "seed": seed,
         "tokenizer": tok_info,
     }
-    if shape_joint:
-        _say(verbose, "shaping the joint")
-        info["joint_shaping"] = _shape_joint(model, seed, verbose)
-    if compute_stats:
-        _say(verbose, "decoding test signals with NeMo for statistics")
-        stats = decoding_stats(model, make_test_signals(seed))
-        info["stats"] = stats
-        _say(verbose, "stats: " + json.dumps({k: v for k, v in stats.items() if k != "signals"}))
+    # The joint shaping and the statistics run NeMo on the model: its matmuls' reduction order, and so
+    # the shaped weights' last bits, depend on torch's thread count. Pin it, so a process that set
+    # another count (a NeMo reference on one thread) rebuilds the same bytes.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(BUILD_THREADS)
+    try:
+        if shape_joint:
+            _say(verbose, "shaping the joint")
+            info["joint_shaping"] = _shape_joint(model, seed, verbose)
+        if compute_stats:
+            _say(verbose, "decoding test signals with NeMo for statistics")
+            stats = decoding_stats(model, make_test_signals(seed))
+            info["stats"] = stats
+            _say(verbose, "stats: " + json.dumps({k: v for k, v in stats.items() if k != "signals"}))
+    finally:
+        torch.set_num_threads(threads)
     with open_dict(model.cfg):
         model.cfg.tokenizer.dir = "ptrt-test-tokenizer"  # keep no temp path in the saved config
         model.cfg.ptrt_test_model = _json_clean(info)

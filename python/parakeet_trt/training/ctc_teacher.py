@@ -120,8 +120,9 @@ def train_ctc_teacher(train_set: FeatureSet, tokens: Sequence[Sequence[int]], bl
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             step += 1
-            ema = float(loss) if ema is None else 0.98 * ema + 0.02 * float(loss)
-            log.write(json.dumps({"step": step, "ctc": float(loss)}) + "\n")
+            value = loss.item()
+            ema = value if ema is None else 0.98 * ema + 0.02 * value
+            log.write(json.dumps({"step": step, "ctc": value}) + "\n")
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 save()
                 log.flush()
