@@ -125,10 +125,10 @@ def streaming_exports(args, workdir: Path) -> dict:
 
 
 def render_report(args, scores: list[Score], offline: Score, nemo: Score | None, n_utts: int, audio_s: float) -> str:
-    nemo = args.nemo.resolve().relative_to(REPO) if args.nemo and REPO in args.nemo.resolve().parents else args.nemo
+    nemo_path = args.nemo.resolve().relative_to(REPO) if args.nemo and REPO in args.nemo.resolve().parents else args.nemo
     cmd = (f"tools/eval_demo_model.py --model {args.model} --utterances {args.utterances} --seed {args.seed} "
            f"--chunks {' '.join(map(str, args.chunks))} --left-ms {args.left_ms} --right-ms {args.right_ms}"
-           + (f" --nemo {nemo}" if nemo else "") + (f" --profiles {' '.join(args.profiles)}" if args.profiles else ""))
+           + (f" --nemo {nemo_path}" if nemo_path else "") + (f" --profiles {' '.join(args.profiles)}" if args.profiles else ""))
     lines = [
         "# Demo model: held-out WER and CER",
         "",
