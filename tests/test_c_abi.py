@@ -289,7 +289,12 @@ def test_c_abi_stream_equals_python_streaming(lib, tiny_export_dir, tiny_session
     assert lib.ptrt_stream_create(model, ctypes.byref(vtable2), ctypes.byref(options), ctypes.byref(other)) \
         == PTRT_ERROR_INVALID_ARGUMENT
     assert b"chunk_ms" in lib.ptrt_last_error()
+    stale = StreamOptionsC()  # not passed through ptrt_stream_options_init: struct_size 0
+    vtable3, keep3 = make_vtable(engine, [], destroyed)
+    assert lib.ptrt_stream_create(model, ctypes.byref(vtable3), ctypes.byref(stale), ctypes.byref(other)) \
+        == PTRT_ERROR_INVALID_ARGUMENT
+    assert b"call ptrt_stream_options_init first" in lib.ptrt_last_error() and not other.value
     lib.ptrt_stream_destroy(stream)
-    assert destroyed == [1, 1]
+    assert destroyed == [1, 1, 1]
     lib.ptrt_model_destroy(model)
-    del keep_alive, keep2
+    del keep_alive, keep2, keep3

@@ -9,7 +9,8 @@ import pytest
 
 from parakeet_trt.testing.exports import FULLSIZE_EXPORT_SLOTS_ENV, make_room_for_export
 
-FULL = "parakeet-tdt-0.6b-v3-seed7-b3"
+ARCH = "parakeet-tdt-0.6b-v3"
+FULL = f"{ARCH}-seed7-b3"
 
 
 def _folders(root: Path) -> list[str]:
@@ -37,13 +38,13 @@ def cache(tmp_path):
 def test_one_fullsize_export_at_a_time(cache, monkeypatch):
     monkeypatch.delenv(FULLSIZE_EXPORT_SLOTS_ENV, raising=False)
     out = cache / "streaming_exports" / f"{FULL}-chunk_isolated"
-    make_room_for_export(cache, Path(f"{FULL}.nemo"), out)
+    make_room_for_export(cache, ARCH, out)
     assert _folders(cache) == ["exports/tiny-seed1234-b3", "streaming_exports/tiny-seed1234-b3-cache_aware"]
 
 
 def test_more_slots_keep_the_newest(cache, monkeypatch):
     monkeypatch.setenv(FULLSIZE_EXPORT_SLOTS_ENV, "3")
-    make_room_for_export(cache, Path(f"{FULL}.nemo"), cache / "exports" / "unused")
+    make_room_for_export(cache, ARCH, cache / "exports" / "unused")
     assert f"exports/{FULL}" in _folders(cache)
     assert f"streaming_exports/{FULL}-cache_aware" in _folders(cache)
     assert "exports/parakeet-tdt-0.6b-v3-seed7" not in _folders(cache)
@@ -51,11 +52,11 @@ def test_more_slots_keep_the_newest(cache, monkeypatch):
 
 def test_tiny_exports_are_never_evicted(cache):
     before = _folders(cache)
-    make_room_for_export(cache, Path("tiny-seed1234-b3.nemo"), cache / "exports" / "tiny-seed9-b3")
+    make_room_for_export(cache, "tiny", cache / "exports" / "tiny-seed9-b3")
     assert _folders(cache) == before
 
 
 def test_bad_slot_count_is_refused(cache, monkeypatch):
     monkeypatch.setenv(FULLSIZE_EXPORT_SLOTS_ENV, "0")
     with pytest.raises(ValueError, match="at least 1"):
-        make_room_for_export(cache, Path(f"{FULL}.nemo"), cache / "exports" / "x")
+        make_room_for_export(cache, ARCH, cache / "exports" / "x")

@@ -43,6 +43,21 @@ ptrt_status fail(ptrt_status status, const std::string& message) {
   return status;
 }
 
+// The caller's versioned options, or init's defaults when options is NULL. A struct_size below this
+// library's struct (a caller that skipped init, or an older layout) is refused naming fn and init.
+template <typename Options>
+ptrt_status read_options(const char* fn, const Options* options, void (*init)(Options*), const char* init_name,
+                         Options& out) {
+  init(&out);
+  if (!options) return PTRT_OK;
+  if (options->struct_size < sizeof(Options)) {
+    return fail(PTRT_ERROR_INVALID_ARGUMENT,
+                std::string(fn) + ": options.struct_size is too small; call " + init_name + " first");
+  }
+  out = *options;
+  return PTRT_OK;
+}
+
 // Runs body, mapping every exception to a status and the thread's last error.
 template <typename Body>
 ptrt_status guarded(Body&& body) {
@@ -302,14 +317,9 @@ ptrt_status ptrt_stream_create(const ptrt_model* model, const ptrt_engine_vtable
   if (adopted != PTRT_OK) return adopted;
   return guarded([&] {
     ptrt_stream_options opts;
-    ptrt_stream_options_init(&opts);
-    if (options) {
-      if (options->struct_size < sizeof(ptrt_stream_options)) {
-        return fail(PTRT_ERROR_INVALID_ARGUMENT,
-                    "ptrt_stream_create: options.struct_size is too small; call ptrt_stream_options_init first");
-      }
-      opts = *options;
-    }
+    const ptrt_status read =
+        read_options("ptrt_stream_create", options, ptrt_stream_options_init, "ptrt_stream_options_init", opts);
+    if (read != PTRT_OK) return read;
     BufferedStreamingConfig cfg;
     cfg.chunk_ms = opts.chunk_ms;
     cfg.left_ms = opts.left_ms;
@@ -334,12 +344,13 @@ ptrt_status ptrt_stream_create_cache_aware(const ptrt_model* model, const ptrt_e
       adopt_engine("ptrt_stream_create_cache_aware", model, streaming_encoder, out_stream != nullptr, engine);
   if (adopted != PTRT_OK) return adopted;
   return guarded([&] {
-    if (options && options->struct_size < sizeof(ptrt_cache_aware_stream_options)) {
-      return fail(PTRT_ERROR_INVALID_ARGUMENT, "ptrt_stream_create_cache_aware: options.struct_size is too small; "
-                                               "call ptrt_cache_aware_stream_options_init first");
-    }
+    ptrt_cache_aware_stream_options opts;
+    const ptrt_status read = read_options("ptrt_stream_create_cache_aware", options,
+                                          ptrt_cache_aware_stream_options_init,
+                                          "ptrt_cache_aware_stream_options_init", opts);
+    if (read != PTRT_OK) return read;
     CacheAwareStreamingConfig cfg;
-    if (options && options->profile) cfg.profile = options->profile;
+    if (opts.profile) cfg.profile = opts.profile;
     *out_stream = new_stream(std::make_unique<CacheAwareStreamingSession>(model->model, engine, cfg));
     return PTRT_OK;
   });
@@ -474,14 +485,9 @@ ptrt_status ptrt_transcript_state_create(const ptrt_model* model, const ptrt_tra
   PTRT_REQUIRE(model, "ptrt_transcript_state_create: model must not be NULL");
   return guarded([&] {
     ptrt_transcript_options opts;
-    ptrt_transcript_options_init(&opts);
-    if (options) {
-      if (options->struct_size < sizeof(ptrt_transcript_options)) {
-        return fail(PTRT_ERROR_INVALID_ARGUMENT,
-                    "ptrt_transcript_state_create: options->struct_size is too small (call ptrt_transcript_options_init)");
-      }
-      opts = *options;
-    }
+    const ptrt_status read = read_options("ptrt_transcript_state_create", options, ptrt_transcript_options_init,
+                                          "ptrt_transcript_options_init", opts);
+    if (read != PTRT_OK) return read;
     TranscriptOptions o;
     o.stable_updates = opts.stable_updates;
     o.max_window_tokens = opts.max_window_tokens;

@@ -199,7 +199,7 @@ def cached_streaming_export(arch: str, profile: str, cache_dir: Optional[Path] =
                 or any(s.get(k) != v for k, v in params.items()) or s.get("profile") != profile):
             meta_path.unlink()
     if not meta_path.is_file():
-        make_room_for_export(root, nemo, out)
+        make_room_for_export(root, arch, out)
         export_model(nemo, out, component="encoder_streaming", streaming_profile=profile,
                      **{f"streaming_{k}": v for k, v in params.items()})
     return out

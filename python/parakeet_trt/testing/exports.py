@@ -57,16 +57,15 @@ def cached_export_dir(arch: str, seed: int | None = None, cache_dir: Path | None
         if source.get("exporter_version") != EXPORTER_VERSION or source.get("nemo_sha256") != sha256_file(nemo_path):
             meta_path.unlink()
     if not meta_path.is_file():
-        make_room_for_export(root, nemo_path, out)
+        make_room_for_export(root, arch, out)
         export_model(nemo_path, out, component="all", device="cpu")
     return out
 
 
-def make_room_for_export(root: Path, nemo_path: Path, out: Path) -> None:
+def make_room_for_export(root: Path, arch: str, out: Path) -> None:
     """Before exporting a full-size test model into ``out``, delete the cached exports of its
     architecture (any seed or builder version, offline or streaming) beyond
     ``$PARAKEET_TRT_FULLSIZE_EXPORT_SLOTS`` (default 1), oldest first. Tiny exports stay."""
-    arch = nemo_path.stem.split("-seed")[0]
     if arch == "tiny":
         return
     slots = int(os.environ.get(FULLSIZE_EXPORT_SLOTS_ENV, "1"))

@@ -170,7 +170,7 @@ class Trainer:
         grad_norm = torch.nn.utils.clip_grad_norm_(
             list(m.parameters()) + list(self.ctc_head.parameters()), self.cfg.grad_clip)
         self.opt.step()
-        return {"loss": float(loss), "tdt": float(loss_tdt), "ctc": float(loss_ctc), "kd": float(loss_kd),
+        return {"loss": loss.item(), "tdt": loss_tdt.item(), "ctc": loss_ctc.item(), "kd": loss_kd.item(),
                 "grad_norm": float(grad_norm), "lr": lr_at(self.step, self.cfg),
                 "utterances": len(batch), "audio_s": float(xl.sum()) / 100.0}
 
