@@ -18,16 +18,18 @@ from parakeet_trt.live.protocol import Display, read_events
 from parakeet_trt.live.sinks.jsonl import JsonlSink
 from parakeet_trt.live.sinks.web import WebSink
 from parakeet_trt.live.sources import FileSource
-from parakeet_trt.testing.signals import SENTENCES, speak
+from parakeet_trt.testing.held_out import held_out_speech
 
 aiohttp = pytest.importorskip("aiohttp", reason="the web sink needs aiohttp (scripts/setup.sh --dev installs it)")
 
 
 @pytest.fixture(scope="module")
 def speech_wav(tmp_path_factory):
+    """Two held-out sentences of the demo corpus (the packaged default model knows its words), each
+    followed by a second of silence."""
     parts = []
-    for sentence in SENTENCES[:2]:
-        parts += [speak(sentence), np.zeros(16000, np.float32)]
+    for index in range(2):
+        parts += [held_out_speech(index)[0], np.zeros(16000, np.float32)]
     path = tmp_path_factory.mktemp("web") / "speech.wav"
     soundfile.write(path, np.concatenate(parts), 16000)
     return path

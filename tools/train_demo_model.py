@@ -150,22 +150,25 @@ def main(argv=None) -> int:
     parser.add_argument("--phase", choices=("all",) + PHASES, default="all", help="what to run (default all)")
     parser.add_argument("--out", type=Path, default=REPO / "python" / "parakeet_trt" / "models" / "demo",
                         help="exported model folder (default: the packaged demo model)")
-    parser.add_argument("--nemo-out", type=Path, default=None, help="also copy demo.nemo here")
+    parser.add_argument("--nemo-out", type=Path, default=None,
+                        help="package phase: also copy demo.nemo here (default: OUT/demo.nemo, packaged with the export)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the corpus, tokenizer, weights and batches")
     parser.add_argument("--train-utterances", type=_positive, default=16000)
     parser.add_argument("--eval-utterances", type=_positive, default=400)
-    parser.add_argument("--steps", type=_positive, default=4000, help="optimizer steps (default 4000, about 70 min on two quiet cores)")
+    parser.add_argument("--steps", type=_positive, default=4300,
+                        help="optimizer steps (default 4300: about 80 min on two quiet cores, plus 7 for the teacher)")
     parser.add_argument("--sample-out", type=Path, default=REPO / "python" / "parakeet_trt" / "samples" / "demo.wav",
                         help="package phase: also write the demo sample (held-out utterances) here")
     parser.add_argument("--teacher-steps", type=int, default=None,
                         help="steps of the BiLSTM CTC teacher trained first and distilled into the encoder's CTC head "
                              "(default: TrainConfig's, 2500, about 7 minutes; 0: no teacher)")
     parser.add_argument("--workers", type=_positive, default=2, help="processes rendering the corpus")
-    parser.add_argument("--threads", type=_positive, default=1,
-                        help="torch threads for training (default 1: on a shared 2-core machine a second thread "
-                             "spin-waits for a busy core and slows training several times)")
+    parser.add_argument("--threads", type=_positive, default=2,
+                        help="torch threads for training (default 2, for two quiet cores; use 1 when anything else "
+                             "runs: a thread that waits for a busy core slows every step several times)")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
+    args.nemo_out = args.nemo_out or args.out / "demo.nemo"
 
     model, train_paths, eval_paths = prepare(args)
     if args.phase in ("all", "train"):

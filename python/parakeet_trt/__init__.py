@@ -1,7 +1,7 @@
 """parakeet_trt: low-latency speech recognition for NVIDIA Parakeet-TDT models.
 
     import parakeet_trt
-    session = parakeet_trt.Session("path/to/exported_model")   # or Session() for the packaged default
+    session = parakeet_trt.Session("path/to/exported_model")   # or Session() for the packaged demo model
     print(session.transcribe("speech.wav").text)
 
 The public names load lazily, so the export and testing subpackages import without the

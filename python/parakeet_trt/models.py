@@ -7,7 +7,8 @@ from pathlib import Path
 from parakeet_trt.errors import ModelError
 
 PACKAGED_MODELS_DIR = Path(__file__).parent / "models"
-DEFAULT_MODEL = "default"
+DEFAULT_MODEL = "demo"          # trained on synthetic speech by tools/train_demo_model.py
+RANDOM_WEIGHTS_MODEL = "default"  # Parakeet-TDT-shaped, random weights: the C++/Rust/pytest fixtures' model
 
 
 def packaged_models() -> list[str]:
@@ -17,7 +18,7 @@ def packaged_models() -> list[str]:
 
 
 def resolve_model_dir(model: str | Path | None) -> Path:
-    """A folder with model_meta.json, or the name of a packaged model ('default')."""
+    """A folder with model_meta.json, or the name of a packaged model ('demo', the default, or 'default')."""
     if model is None:
         model = DEFAULT_MODEL
     candidate = Path(model)
@@ -37,6 +38,12 @@ def resolve_model_dir(model: str | Path | None) -> Path:
 
 
 def packaged_sample() -> Path:
+    """The quick start's audio (``transcribe`` with no files): the demo sample."""
+    return demo_sample()
+
+
+def random_model_sample() -> Path:
+    """The random-weight model's fixture audio (an espeak-ng sentence; the C++ and Rust tests read it)."""
     return Path(__file__).parent / "samples" / "sample.wav"
 
 

@@ -11,7 +11,7 @@ from parakeet_trt.live.engine_lane import CommitPolicy, StreamingOptions
 
 
 def add_live_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, help="model name or folder (default: the packaged default model)")
+    p.add_argument("--model", default=None, help="model name or folder (default: the packaged demo model)")
     p.add_argument("--input", default=None, metavar="mic|FILE|-",
                    help="mic (sounddevice), an audio file, or - for raw PCM on stdin (default: mic; with --demo the "
                         "packaged demo sample)")

@@ -4,7 +4,17 @@
     trainer.run()            # resumes from checkpoint_dir/last.pt when it exists
 
 * **Batches.** ``training.batches``: length-sorted, shuffled per epoch from ``(seed, epoch)``, so a
-  resumed run sees exactly the batches an uninterrupted one would.
+  resumed run sees exactly the batches an uninterrupted one would. A ``concat_share`` of the
+  utterances is joined in pairs each epoch, so the model learns pauses between sentences and text
+  after them (streaming windows and the demo sample hold several sentences).
+* **Window statistics.** Buffered streaming normalizes each window over itself (NeMo's loop), and
+  its first windows are short prefixes of the speech. So a ``renorm_share`` of the examples is
+  normalized again with the per-bin mean and deviation of a random span of at least
+  ``renorm_min_frames`` (a prefix, as the growing buffer has, with probability ``renorm_prefix``).
+  Renormalizing normalized features is exact: the per-bin affine maps compose, so the result is what
+  normalizing the raw log-mel with that span's statistics gives.
+* **Clean start.** For the first ``clean_steps`` steps SpecAugment and dropout are off: the encoder
+  finds alignments sooner without them, and regularising matters only once it fits.
 * **Teacher.** With ``teacher_steps > 0`` a BiLSTM CTC teacher (``training.ctc_teacher``) is trained
   first, and for the first ``distill_steps`` steps the CTC head also learns the teacher's frame
   posteriors (KL, weight ``distill_weight`` fading linearly to 0): it takes the encoder off the CTC
@@ -22,6 +32,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -45,7 +56,7 @@ from .tdt_loss import tdt_loss
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 4000
+    steps: int = 4300
     batch_frames: int = 8000         # padded feature frames (10 ms) per batch: about 80 s of audio
     peak_lr: float = 2.0e-3
     final_lr: float = 2.0e-5
@@ -56,11 +67,16 @@ class TrainConfig:
     seed: int = 0
     threads: int = 1
     checkpoint_every: int = 50
-    eval_every: int = 200
+    eval_every: int = 400
     eval_utterances: int = 100
     teacher_steps: int = 2500        # BiLSTM CTC teacher (0: none)
     distill_weight: float = 1.0      # KL(teacher || CTC head) weight at step 0 ...
-    distill_steps: int = 1500        # ... fading linearly to 0 here
+    distill_steps: int = 3000        # ... fading linearly to 0 here
+    concat_share: float = 0.3        # share of utterances joined in pairs per epoch (training.batches)
+    clean_steps: int = 600           # no SpecAugment or dropout before this step
+    renorm_share: float = 0.5        # examples normalized with a span's statistics (window statistics)
+    renorm_min_frames: int = 112     # shortest span: NeMo's first buffered window at 560 + 560 ms
+    renorm_prefix: float = 0.7       # probability the span starts at frame 0
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -68,6 +84,36 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
         return cfg.peak_lr * (step + 1) / cfg.warmup_steps
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
     return cfg.final_lr + 0.5 * (cfg.peak_lr - cfg.final_lr) * (1 + math.cos(math.pi * progress))
+
+
+@contextlib.contextmanager
+def _dropout_off(model: torch.nn.Module, off: bool):
+    """Dropout probability 0 in every dropout module (LSTM dropout included) while ``off``."""
+    saved = [(mod, mod.p if hasattr(mod, "p") else mod.dropout) for mod in model.modules()
+             if off and isinstance(mod, (torch.nn.Dropout, torch.nn.RNNBase))]
+    for mod, _ in saved:
+        setattr(mod, "p" if isinstance(mod, torch.nn.Dropout) else "dropout", 0.0)
+    try:
+        yield
+    finally:
+        for mod, value in saved:
+            setattr(mod, "p" if isinstance(mod, torch.nn.Dropout) else "dropout", value)
+
+
+def renormalize_over_spans(x: torch.Tensor, lengths: torch.Tensor, cfg: TrainConfig,
+                           rng: np.random.Generator) -> torch.Tensor:
+    """A ``cfg.renorm_share`` of the examples normalized per mel bin with the statistics of a random span
+    (NeMo's per-feature normalization: mean, unbiased deviation + 1e-5); the others unchanged."""
+    out = x.clone()
+    for k, n in enumerate(lengths.tolist()):
+        if rng.random() >= cfg.renorm_share or n <= cfg.renorm_min_frames:
+            continue
+        span = int(rng.integers(cfg.renorm_min_frames, n + 1))
+        start = 0 if rng.random() < cfg.renorm_prefix else int(rng.integers(0, n - span + 1))
+        window = x[k, :, start:start + span]
+        mean, std = window.mean(dim=1, keepdim=True), window.std(dim=1, keepdim=True) + 1e-5
+        out[k, :, :n] = (x[k, :, :n] - mean) / std
+    return out
 
 
 def word_errors(ref: str, hyp: str) -> tuple[int, int]:
@@ -131,10 +177,10 @@ class Trainer:
 
     def _batch_schedule(self):
         """(epoch, batch indices) for every step from 0, deterministic."""
-        return batch_schedule(self.frames, self.cfg.batch_frames, self.cfg.seed)
+        return batch_schedule(self.frames, self.cfg.batch_frames, self.cfg.seed, self.cfg.concat_share)
 
-    def _collate(self, idx: np.ndarray):
-        return collate(self.train_set.features, self.tokens, idx)
+    def _collate(self, examples):
+        return collate(self.train_set.features, self.tokens, examples)
 
     def distill_weight_at(self, step: int) -> float:
         if self.teacher is None or step >= self.cfg.distill_steps:
@@ -143,16 +189,20 @@ class Trainer:
 
     # --- loop ---------------------------------------------------------------------------------
 
-    def train_step(self, batch: np.ndarray) -> Dict[str, float]:
+    def train_step(self, batch) -> Dict[str, float]:
         m = self.model
         m.train()
         x, xl, y, yl = self._collate(batch)
         kd_weight = self.distill_weight_at(self.step)
         teacher = self.teacher.log_probs(x, xl) if kd_weight > 0 else None  # on the clean features
-        x = m.spec_augmentation(input_spec=x, length=xl)
-        enc, enc_len = m.encoder(audio_signal=x, length=xl)
-        dec, _, _ = m.decoder(targets=y, target_length=yl)
-        logits = m.joint.joint(enc.transpose(1, 2), dec.transpose(1, 2))
+        x = renormalize_over_spans(x, xl, self.cfg, np.random.default_rng([self.cfg.seed, self.step, 2]))
+        clean = self.step < self.cfg.clean_steps
+        if not clean:
+            x = m.spec_augmentation(input_spec=x, length=xl)
+        with _dropout_off(m, clean):
+            enc, enc_len = m.encoder(audio_signal=x, length=xl)
+            dec, _, _ = m.decoder(targets=y, target_length=yl)
+            logits = m.joint.joint(enc.transpose(1, 2), dec.transpose(1, 2))
         loss_tdt = tdt_loss(logits, y, enc_len, yl, blank_id=self.blank, durations=self.durations,
                             sigma=self.sigma, omega=self.omega, reduction="mean", rng=self.loss_rng)
         ctc_logp = self.ctc_head(enc.transpose(1, 2)).log_softmax(-1).transpose(0, 1)
@@ -172,7 +222,7 @@ class Trainer:
         self.opt.step()
         return {"loss": loss.item(), "tdt": loss_tdt.item(), "ctc": loss_ctc.item(), "kd": loss_kd.item(),
                 "grad_norm": float(grad_norm), "lr": lr_at(self.step, self.cfg),
-                "utterances": len(batch), "audio_s": float(xl.sum()) / 100.0}
+                "utterances": sum(len(ex) for ex in batch), "audio_s": float(xl.sum()) / 100.0}
 
     def evaluate(self, count: Optional[int] = None) -> Dict[str, float]:
         """Greedy TDT decoding (NeMo's) of the first ``count`` eval utterances: WER and CER."""
