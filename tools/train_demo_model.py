@@ -156,12 +156,12 @@ def main(argv=None) -> int:
     parser.add_argument("--train-utterances", type=_positive, default=16000)
     parser.add_argument("--eval-utterances", type=_positive, default=400)
     parser.add_argument("--steps", type=_positive, default=4300,
-                        help="optimizer steps (default 4300: about 80 min on two quiet cores, plus 7 for the teacher)")
+                        help="optimizer steps (default 4300: about 85 min on two cores, plus 3 for the teacher)")
     parser.add_argument("--sample-out", type=Path, default=REPO / "python" / "parakeet_trt" / "samples" / "demo.wav",
                         help="package phase: also write the demo sample (held-out utterances) here")
     parser.add_argument("--teacher-steps", type=int, default=None,
                         help="steps of the BiLSTM CTC teacher trained first and distilled into the encoder's CTC head "
-                             "(default: TrainConfig's, 2500, about 7 minutes; 0: no teacher)")
+                             "(default: TrainConfig's, 2500, about 3 minutes on two threads; 0: no teacher)")
     parser.add_argument("--workers", type=_positive, default=2, help="processes rendering the corpus")
     parser.add_argument("--threads", type=_positive, default=2,
                         help="torch threads for training (default 2, for two quiet cores; use 1 when anything else "

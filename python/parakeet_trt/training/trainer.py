@@ -176,7 +176,7 @@ class Trainer:
     # --- batches -----------------------------------------------------------------------------
 
     def _batch_schedule(self):
-        """(epoch, batch indices) for every step from 0, deterministic."""
+        """(epoch, examples of the batch) for every step from 0, deterministic."""
         return batch_schedule(self.frames, self.cfg.batch_frames, self.cfg.seed, self.cfg.concat_share)
 
     def _collate(self, examples):
