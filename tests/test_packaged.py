@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import parakeet_trt
-from parakeet_trt.models import (DEFAULT_MODEL, RANDOM_WEIGHTS_MODEL, packaged_models, packaged_sample,
+from parakeet_trt.models import (DEFAULT_MODEL, RANDOM_WEIGHTS_MODEL, demo_sample, packaged_models,
                                  random_model_sample, resolve_model_dir)
 
 # The demo model's word error rate on its sample (measured at packaging, docs/DEMO_MODEL_EVAL.md).
@@ -25,8 +25,8 @@ def test_transcribe_with_no_arguments_uses_the_demo_model_and_sample():
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     line = json.loads(result.stdout)
-    assert line["file"] == str(packaged_sample())
-    reference = " ".join(packaged_sample().with_suffix(".txt").read_text().split())
+    assert line["file"] == str(demo_sample())
+    reference = " ".join(demo_sample().with_suffix(".txt").read_text().split())
     assert word_error_rate([reference], [line["text"]]) <= DEMO_SAMPLE_MAX_WER, (reference, line["text"])
     assert set(line) == {"file", "text", "token_ids", "token_frames", "token_durations", "words"}
     assert len(line["token_ids"]) == len(line["token_frames"]) == len(line["token_durations"]) > 0

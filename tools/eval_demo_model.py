@@ -50,10 +50,11 @@ class Score:
     tokens: list = field(default_factory=list)
 
     def add(self, ref: str, hyp: str, ids, seconds: float, audio_s: float) -> None:
-        from parakeet_trt.parity.ladder import edit_distance
+        from parakeet_trt.parity.ladder import edit_distance, word_errors
 
-        self.word_errors += edit_distance(ref.split(), hyp.split())
-        self.words += len(ref.split())
+        errors, words = word_errors(ref, hyp)
+        self.word_errors += errors
+        self.words += words
         self.char_errors += edit_distance(list(ref), list(hyp))
         self.chars += len(ref)
         self.seconds += seconds
@@ -71,12 +72,12 @@ class Score:
 
 def held_out(count: int, seed: int):
     """(audio, text, template name) of the first ``count`` eval-split utterances of corpus seed ``seed``."""
-    from parakeet_trt.training.corpus import make_utterance, plan_utterance, utterance_seed
+    from parakeet_trt.testing.held_out import held_out_speech
+    from parakeet_trt.training.corpus import plan_utterance, utterance_seed
 
     for i in range(count):
-        utterance = utterance_seed("eval", seed, i)
-        audio, text, _ = make_utterance(utterance)
-        yield audio.astype(np.float32), text, plan_utterance(utterance).template
+        audio, text = held_out_speech(i, seed, edge_silence_s=None)
+        yield audio, text, plan_utterance(utterance_seed("eval", seed, i)).template
 
 
 def timed(fn):
@@ -160,8 +161,8 @@ def render_report(args, scores: list[Score], offline: Score, nemo: Score | None,
 def render_templates(per_template: dict[str, Score]) -> str:
     """Offline WER per sentence template of the corpus (training.corpus.TEMPLATES)."""
     lines = ["## Offline WER per corpus template", "",
-             "`words` draws 3-7 words from a 3,000-word subset of wamerican (each seen about three times in training); "
-             "the other templates are sentences over the corpus's lexicons.", "",
+             "`words` draws 3-7 words from a 3,000-word subset of wamerican; the other templates are sentences "
+             "over the corpus's lexicons.", "",
              "| template | utterances | words | WER | CER |", "|---|---|---|---|---|"]
     for name, s in sorted(per_template.items()):
         lines.append(f"| {name} | {len(s.tokens)} | {s.words} | {100 * s.wer:.2f}% | {100 * s.cer:.2f}% |")

@@ -44,10 +44,10 @@ def exit_code_for(error: BaseException) -> int:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from parakeet_trt.models import packaged_sample
+    from parakeet_trt.models import demo_sample
     from parakeet_trt.session import Session
 
-    files = args.files or [str(packaged_sample())]
+    files = args.files or [str(demo_sample())]
     if args.streaming_profile is not None and args.mode != "cache_aware":
         raise ValueError("--streaming-profile applies to --mode cache_aware")
     session = Session(args.model, providers=args.providers, verify_hashes=not args.no_verify, engine=args.engine,

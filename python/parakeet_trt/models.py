@@ -32,14 +32,8 @@ def resolve_model_dir(model: str | Path | None) -> Path:
     if candidate.suffix == ".nemo":
         raise ModelError(f"{candidate} is a .nemo checkpoint; export it first with "
                          f"`parakeet-trt export --model {candidate} --out DIR` and pass DIR")
-    hint = ("; the demo model is trained and packaged by tools/train_demo_model.py" if str(model) == "demo" else "")
     raise ModelError(f"model not found: {model!s} (not a folder with model_meta.json, nor one of the "
-                     f"packaged models {packaged_models()}){hint}")
-
-
-def packaged_sample() -> Path:
-    """The quick start's audio (``transcribe`` with no files): the demo sample."""
-    return demo_sample()
+                     f"packaged models {packaged_models()})")
 
 
 def random_model_sample() -> Path:
@@ -48,5 +42,6 @@ def random_model_sample() -> Path:
 
 
 def demo_sample() -> Path:
-    """Three held-out utterances of the demo model's corpus, with their text beside it (demo.txt)."""
+    """The quick start's audio (``transcribe`` with no files, ``live --demo``): three held-out utterances
+    of the demo model's corpus, with their text beside it (demo.txt)."""
     return Path(__file__).parent / "samples" / "demo.wav"

@@ -146,6 +146,11 @@ def edit_distance(a: List[int], b: List[int]) -> int:
     return prev[-1]
 
 
+def word_errors(ref: str, hyp: str) -> tuple[int, int]:
+    """(edit distance in words, reference word count) of one utterance's transcript."""
+    return edit_distance(ref.split(), hyp.split()), len(ref.split())
+
+
 def streaming_vs_offline(export_dir: Path, offline_session, signals) -> Dict[str, Any]:
     """Tokens of the streaming encoder (C++ runner, whole-utterance features cut into the profile's
     windows, outputs concatenated, C++ TDT decoding) against offline decoding of the same audio."""

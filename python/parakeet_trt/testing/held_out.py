@@ -25,9 +25,9 @@ def held_out_speech(index: int, seed: int = 0, edge_silence_s: float | None = 0.
 
 def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
     """Word edit distance summed over utterances over the reference word count."""
-    from parakeet_trt.parity.ladder import edit_distance
+    from parakeet_trt.parity.ladder import word_errors
 
     if len(references) != len(hypotheses):
         raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
-    errors = sum(edit_distance(r.split(), h.split()) for r, h in zip(references, hypotheses))
-    return errors / max(1, sum(len(r.split()) for r in references))
+    counts = [word_errors(r, h) for r, h in zip(references, hypotheses)]
+    return sum(e for e, _ in counts) / max(1, sum(n for _, n in counts))

@@ -46,7 +46,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-from parakeet_trt.parity.ladder import edit_distance
+from parakeet_trt.parity.ladder import edit_distance, word_errors
 
 from .batches import batch_schedule, collate
 from .ctc_teacher import TeacherConfig, distillation_kl, train_ctc_teacher
@@ -89,15 +89,16 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 @contextlib.contextmanager
 def _dropout_off(model: torch.nn.Module, off: bool):
     """Dropout probability 0 in every dropout module (LSTM dropout included) while ``off``."""
-    saved = [(mod, mod.p if hasattr(mod, "p") else mod.dropout) for mod in model.modules()
-             if off and isinstance(mod, (torch.nn.Dropout, torch.nn.RNNBase))]
-    for mod, _ in saved:
-        setattr(mod, "p" if isinstance(mod, torch.nn.Dropout) else "dropout", 0.0)
+    saved = [(mod, name, getattr(mod, name)) for mod in model.modules() if off
+             for name in (("p",) if isinstance(mod, torch.nn.Dropout) else
+                          ("dropout",) if isinstance(mod, torch.nn.RNNBase) else ())]
+    for mod, name, _ in saved:
+        setattr(mod, name, 0.0)
     try:
         yield
     finally:
-        for mod, value in saved:
-            setattr(mod, "p" if isinstance(mod, torch.nn.Dropout) else "dropout", value)
+        for mod, name, value in saved:
+            setattr(mod, name, value)
 
 
 def renormalize_over_spans(x: torch.Tensor, lengths: torch.Tensor, cfg: TrainConfig,
@@ -114,11 +115,6 @@ def renormalize_over_spans(x: torch.Tensor, lengths: torch.Tensor, cfg: TrainCon
         mean, std = window.mean(dim=1, keepdim=True), window.std(dim=1, keepdim=True) + 1e-5
         out[k, :, :n] = (x[k, :, :n] - mean) / std
     return out
-
-
-def word_errors(ref: str, hyp: str) -> tuple[int, int]:
-    """(edit distance in words, reference word count)."""
-    return edit_distance(ref.split(), hyp.split()), len(ref.split())
 
 
 class Trainer:
