@@ -284,7 +284,7 @@ PYBIND11_MODULE(_core, m) {
                              [](const PredictorState& s) { return FloatArray(s.projected.size(), s.projected.data()); });
 
   py::class_<NativeDecoderStep>(m, "NativeDecoderStep")
-      .def(py::init([](const Model& mdl) { return new NativeDecoderStep(mdl.decoder_weights()); }), py::arg("model"))
+      .def(py::init([](const Model& mdl) { return new NativeDecoderStep(mdl.native_decoder_weights()); }), py::arg("model"))
       .def("make_state", &NativeDecoderStep::make_state)
       .def(
           "project_encoder",

@@ -73,7 +73,9 @@ class Model {
   const ModelMeta& meta() const { return meta_; }
   const Contract& contract() const { return contract_; }
   const Vocabulary& vocabulary() const { return vocabulary_; }
-  const DecoderStepWeights& decoder_weights() const { return decoder_weights_; }
+  // The prediction network and joint, transposed once at load and shared by every decoder step of
+  // every session and stream on this model (never copied per stream).
+  const std::shared_ptr<const NativeDecoderWeights>& native_decoder_weights() const { return decoder_weights_; }
   std::string path_of(const std::string& file) const { return directory_ + "/" + file; }
 
  private:
@@ -82,7 +84,7 @@ class Model {
   ModelMeta meta_;
   Contract contract_;
   Vocabulary vocabulary_;
-  DecoderStepWeights decoder_weights_;
+  std::shared_ptr<const NativeDecoderWeights> decoder_weights_;
 };
 
 }  // namespace parakeet_trt

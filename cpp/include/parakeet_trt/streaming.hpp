@@ -182,7 +182,7 @@ class BufferedStreamingSession final : public StreamingSession {
   std::unique_ptr<EncoderRunner> encoder_;
   std::unique_ptr<DecoderStep> step_;
   TdtGreedyDecoder decoder_;
-  std::unique_ptr<OfflineRecognizer> offline_;  // redecode()
+  int64_t history_samples_ = 0;  // redecode() range limit (0: no redecode)
 
   // Audio: a mirrored ring. Stream sample s lives at s % audio_capacity_ and again audio_capacity_
   // later, so any audio_capacity_ consecutive samples are contiguous (the buffer, a redecode

@@ -291,7 +291,7 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
     std::string blob = read_file(directory + "/" + step_file);
     const Json& tensors = step.at("tensors", "decoder_step");
 
-    DecoderStepWeights& w = model->decoder_weights_;
+    DecoderStepWeights w;
     w.vocab_size = meta.decoding.vocab_size;
     w.pred_hidden = json_int32(dec.at("pred_hidden", "decoder"), "decoder.pred_hidden");
     w.pred_rnn_layers = json_int32(dec.at("pred_rnn_layers", "decoder"), "decoder.pred_rnn_layers");
@@ -324,7 +324,8 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
     w.pred_bias = take_tensor(tensors, blob, "joint.pred.bias", {J});
     w.out_weight = take_tensor(tensors, blob, "joint.out.weight", {C, J});
     w.out_bias = take_tensor(tensors, blob, "joint.out.bias", {C});
-    w.validate();
+    std::string().swap(blob);  // the raw bytes are not kept: the transposed weights below are the one copy
+    model->decoder_weights_ = std::make_shared<const NativeDecoderWeights>(std::move(w));
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

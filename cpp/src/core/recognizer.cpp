@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/encoder_runner.hpp"
+#include "core/offline_decode.hpp"
 #include "parakeet_trt/errors.hpp"
 
 namespace parakeet_trt {
@@ -21,33 +22,40 @@ OfflineRecognizer::OfflineRecognizer(std::shared_ptr<const Model> model, std::sh
     : model_(std::move(model)),
       features_(model_->meta().features),
       encoder_(std::make_unique<EncoderRunner>(model_, std::move(encoder))),
-      step_(std::make_unique<NativeDecoderStep>(model_->decoder_weights())),
+      step_(std::make_unique<NativeDecoderStep>(model_->native_decoder_weights())),
       decoder_(model_->meta().decoding, *step_) {}
 
 OfflineRecognizer::~OfflineRecognizer() = default;
 
-Transcript OfflineRecognizer::transcribe(const float* samples, int64_t num_samples) {
+Transcript recognize_offline(const Model& model, FeatureExtractor& features, EncoderRunner& encoder, DecoderStep& step,
+                              TdtGreedyDecoder& decoder, const float* samples, int64_t num_samples,
+                              std::vector<float>& feature_buffer, std::vector<float>& projected) {
   validate_audio(samples, num_samples);
-  const ModelMeta& meta = model_->meta();
+  const ModelMeta& meta = model.meta();
   Transcript result;
   result.audio_duration_s = static_cast<double>(num_samples) / meta.features.sample_rate_hz;
 
-  const int64_t num_frames = features_.num_frames(num_samples);
-  const int64_t num_valid = features_.num_valid_frames(num_samples);
+  const int64_t num_frames = features.num_frames(num_samples);
+  const int64_t num_valid = features.num_valid_frames(num_samples);
   if (num_valid == 0) return result;  // shorter than one hop: NeMo's encoder sees length 0 and emits nothing
-  feature_buffer_.resize(static_cast<size_t>(meta.features.n_mels * num_frames));
-  features_.compute(samples, num_samples, feature_buffer_.data());
+  feature_buffer.resize(static_cast<size_t>(meta.features.n_mels * num_frames));
+  features.compute(samples, num_samples, feature_buffer.data());
 
-  EncoderOutput encoded = encoder_->run(feature_buffer_.data(), num_frames, num_valid);
-  projected_.resize(static_cast<size_t>(encoded.num_frames_allocated * step_->joint_hidden()));
-  step_->project_encoder(encoded.data, encoded.num_frames_allocated, projected_.data());
+  EncoderOutput encoded = encoder.run(feature_buffer.data(), num_frames, num_valid);
+  projected.resize(static_cast<size_t>(encoded.num_frames_allocated * step.joint_hidden()));
+  step.project_encoder(encoded.data, encoded.num_frames_allocated, projected.data());
 
-  DecoderCarry carry = decoder_.make_carry();
-  decoder_.decode(projected_.data(), encoded.num_valid_frames, carry, result.tokens);
+  DecoderCarry carry = decoder.make_carry();
+  decoder.decode(projected.data(), encoded.num_valid_frames, carry, result.tokens);
   result.num_encoder_frames = encoded.num_valid_frames;
-  result.text = model_->vocabulary().detokenize(result.tokens);
-  result.words = model_->vocabulary().words(result.tokens, meta.encoder.frame_stride_s);
+  result.text = model.vocabulary().detokenize(result.tokens);
+  result.words = model.vocabulary().words(result.tokens, meta.encoder.frame_stride_s);
   return result;
+}
+
+Transcript OfflineRecognizer::transcribe(const float* samples, int64_t num_samples) {
+  return recognize_offline(*model_, features_, *encoder_, *step_, decoder_, samples, num_samples, feature_buffer_,
+                           projected_);
 }
 
 }  // namespace parakeet_trt

@@ -171,25 +171,47 @@ void DecoderStepWeights::validate() const {
   check_size(out_bias, "out_bias", C);
 }
 
-NativeDecoderStep::NativeDecoderStep(DecoderStepWeights weights) : w_(std::move(weights)) {
-  w_.validate();
-  const int H = w_.pred_hidden, J = w_.joint_hidden, D = w_.encoder_dim, C = w_.num_outputs;
-  for (auto& layer : w_.lstm) {
+NativeDecoderWeights::NativeDecoderWeights(DecoderStepWeights w) {
+  w.validate();
+  vocab_size = w.vocab_size;
+  pred_hidden = w.pred_hidden;
+  pred_rnn_layers = w.pred_rnn_layers;
+  encoder_dim = w.encoder_dim;
+  joint_hidden = w.joint_hidden;
+  num_outputs = w.num_outputs;
+  const int H = pred_hidden, J = joint_hidden, D = encoder_dim, C = num_outputs;
+  embedding = std::move(w.embedding);
+  for (auto& layer : w.lstm) {
     LstmLayerT t;
     t.w_ih_t = transpose(layer.w_ih, 4 * H, H);
     t.w_hh_t = transpose(layer.w_hh, 4 * H, H);
     t.bias_ih = std::move(layer.b_ih);
     t.bias_hh = std::move(layer.b_hh);
-    lstm_t_.push_back(std::move(t));
+    lstm_t.push_back(std::move(t));
     std::vector<float>().swap(layer.w_ih);
     std::vector<float>().swap(layer.w_hh);
   }
-  enc_t_ = transpose(w_.enc_weight, J, D);
-  pred_t_ = transpose(w_.pred_weight, J, H);
-  out_t_ = transpose(w_.out_weight, C, J);
-  std::vector<float>().swap(w_.enc_weight);
-  std::vector<float>().swap(w_.pred_weight);
-  std::vector<float>().swap(w_.out_weight);
+  enc_t = transpose(w.enc_weight, J, D);
+  pred_t = transpose(w.pred_weight, J, H);
+  out_t = transpose(w.out_weight, C, J);
+  enc_bias = std::move(w.enc_bias);
+  pred_bias = std::move(w.pred_bias);
+  out_bias = std::move(w.out_bias);
+}
+
+size_t NativeDecoderWeights::bytes() const {
+  size_t floats = embedding.size() + enc_t.size() + enc_bias.size() + pred_t.size() + pred_bias.size() +
+                  out_t.size() + out_bias.size();
+  for (const LstmLayerT& l : lstm_t) floats += l.w_ih_t.size() + l.w_hh_t.size() + l.bias_ih.size() + l.bias_hh.size();
+  return floats * sizeof(float);
+}
+
+NativeDecoderStep::NativeDecoderStep(DecoderStepWeights weights)
+    : NativeDecoderStep(std::make_shared<const NativeDecoderWeights>(std::move(weights))) {}
+
+NativeDecoderStep::NativeDecoderStep(std::shared_ptr<const NativeDecoderWeights> weights) : w_(std::move(weights)) {
+  if (!w_) throw std::invalid_argument("NativeDecoderStep: weights: expected non-null");
+  const int H = w_->pred_hidden, J = w_->joint_hidden, D = w_->encoder_dim;
   gates_ih_.assign(static_cast<size_t>(4 * H), 0.0f);
   gates_hh_.assign(static_cast<size_t>(4 * H), 0.0f);
   hidden_.assign(static_cast<size_t>(J), 0.0f);
@@ -200,17 +222,17 @@ NativeDecoderStep::NativeDecoderStep(DecoderStepWeights weights) : w_(std::move(
 
 PredictorState NativeDecoderStep::make_state() const {
   PredictorState s;
-  s.h.assign(static_cast<size_t>(w_.pred_rnn_layers) * static_cast<size_t>(w_.pred_hidden), 0.0f);
+  s.h.assign(static_cast<size_t>(w_->pred_rnn_layers) * static_cast<size_t>(w_->pred_hidden), 0.0f);
   s.c.assign(s.h.size(), 0.0f);
-  s.projected.assign(static_cast<size_t>(w_.joint_hidden), 0.0f);
+  s.projected.assign(static_cast<size_t>(w_->joint_hidden), 0.0f);
   return s;
 }
 
 void NativeDecoderStep::check_state(const PredictorState& state, const char* name) const {
-  const size_t hc = static_cast<size_t>(w_.pred_rnn_layers) * static_cast<size_t>(w_.pred_hidden);
-  if (state.h.size() != hc || state.c.size() != hc || state.projected.size() != static_cast<size_t>(w_.joint_hidden)) {
+  const size_t hc = static_cast<size_t>(w_->pred_rnn_layers) * static_cast<size_t>(w_->pred_hidden);
+  if (state.h.size() != hc || state.c.size() != hc || state.projected.size() != static_cast<size_t>(w_->joint_hidden)) {
     throw std::invalid_argument(std::string("NativeDecoderStep: ") + name + ": expected h/c of " + std::to_string(hc) +
-                                " and projected of " + std::to_string(w_.joint_hidden) + " floats, got " +
+                                " and projected of " + std::to_string(w_->joint_hidden) + " floats, got " +
                                 std::to_string(state.h.size()) + "/" + std::to_string(state.c.size()) + " and " +
                                 std::to_string(state.projected.size()));
   }
@@ -230,21 +252,21 @@ void NativeDecoderStep::project_encoder_strided(const float* encoder_out, int64_
   if (encoder_out == nullptr || projected_out == nullptr) {
     throw std::invalid_argument("NativeDecoderStep::project_encoder: encoder_out/projected_out: expected non-null");
   }
-  const int D = w_.encoder_dim, J = w_.joint_hidden;
+  const int D = w_->encoder_dim, J = w_->joint_hidden;
   // Blocks of 8 frames: 8 output rows of J floats plus 4 weight rows stay in L1 (J = 640: 30 KB).
   constexpr int kBlock = 8;
   for (int64_t t0 = 0; t0 < num_frames; t0 += kBlock) {
     const int nb = static_cast<int>(std::min<int64_t>(kBlock, num_frames - t0));
     float* y = projected_out + t0 * J;
-    for (int b = 0; b < nb; ++b) std::memcpy(y + b * J, w_.enc_bias.data(), static_cast<size_t>(J) * sizeof(float));
-    accumulate_rows_block(y, J, nb, enc_t_.data(), D, encoder_out + t0, row_stride);
+    for (int b = 0; b < nb; ++b) std::memcpy(y + b * J, w_->enc_bias.data(), static_cast<size_t>(J) * sizeof(float));
+    accumulate_rows_block(y, J, nb, w_->enc_t.data(), D, encoder_out + t0, row_stride);
   }
 }
 
 void NativeDecoderStep::predict(int token, const PredictorState& state, PredictorState& next) {
-  if (token < 0 || token > w_.vocab_size) {
-    throw std::invalid_argument("NativeDecoderStep::predict: token: expected in [0, " + std::to_string(w_.vocab_size) +
-                                "] (blank_id = " + std::to_string(w_.vocab_size) + "), got " + std::to_string(token));
+  if (token < 0 || token > w_->vocab_size) {
+    throw std::invalid_argument("NativeDecoderStep::predict: token: expected in [0, " + std::to_string(w_->vocab_size) +
+                                "] (blank_id = " + std::to_string(w_->vocab_size) + "), got " + std::to_string(token));
   }
   if (&state == &next) {
     throw std::invalid_argument(
@@ -252,10 +274,10 @@ void NativeDecoderStep::predict(int token, const PredictorState& state, Predicto
   }
   check_state(state, "state");
   check_state(next, "next");
-  const int H = w_.pred_hidden;
-  const float* x = w_.embedding.data() + static_cast<size_t>(token) * static_cast<size_t>(H);
-  for (int l = 0; l < w_.pred_rnn_layers; ++l) {
-    const LstmLayerT& layer = lstm_t_[static_cast<size_t>(l)];
+  const int H = w_->pred_hidden;
+  const float* x = w_->embedding.data() + static_cast<size_t>(token) * static_cast<size_t>(H);
+  for (int l = 0; l < w_->pred_rnn_layers; ++l) {
+    const NativeDecoderWeights::LstmLayerT& layer = w_->lstm_t[static_cast<size_t>(l)];
     const float* h = state.h.data() + static_cast<size_t>(l) * static_cast<size_t>(H);
     const float* c = state.c.data() + static_cast<size_t>(l) * static_cast<size_t>(H);
     // PyTorch: gates = linear(x, W_ih, b_ih) + linear(h, W_hh, b_hh), chunks i, f, g, o.
@@ -275,7 +297,7 @@ void NativeDecoderStep::predict(int token, const PredictorState& state, Predicto
     x = h_next;  // next layer's input (inter-layer dropout is training-only)
   }
   // G = joint.pred(g), g = the top layer's new h.
-  gemv_t(pred_t_.data(), w_.pred_bias.data(), x, H, w_.joint_hidden, next.projected.data(), rows_.data(),
+  gemv_t(w_->pred_t.data(), w_->pred_bias.data(), x, H, w_->joint_hidden, next.projected.data(), rows_.data(),
          coeffs_.data());
 }
 
@@ -283,17 +305,17 @@ void NativeDecoderStep::joint(const float* projected_frame, const PredictorState
   if (projected_frame == nullptr || logits == nullptr) {
     throw std::invalid_argument("NativeDecoderStep::joint: projected_frame/logits: expected non-null");
   }
-  if (state.projected.size() != static_cast<size_t>(w_.joint_hidden)) {
+  if (state.projected.size() != static_cast<size_t>(w_->joint_hidden)) {
     throw std::invalid_argument("NativeDecoderStep::joint: state.projected: expected " +
-                                std::to_string(w_.joint_hidden) + " floats, got " +
+                                std::to_string(w_->joint_hidden) + " floats, got " +
                                 std::to_string(state.projected.size()));
   }
-  const int J = w_.joint_hidden;
+  const int J = w_->joint_hidden;
   for (int j = 0; j < J; ++j) {
     const float v = projected_frame[j] + state.projected[static_cast<size_t>(j)];
     hidden_[static_cast<size_t>(j)] = v < 0.0f ? 0.0f : v;  // ReLU; NaN propagates like torch.relu
   }
-  gemv_t(out_t_.data(), w_.out_bias.data(), hidden_.data(), J, w_.num_outputs, logits, rows_.data(), coeffs_.data());
+  gemv_t(w_->out_t.data(), w_->out_bias.data(), hidden_.data(), J, w_->num_outputs, logits, rows_.data(), coeffs_.data());
 }
 
 }  // namespace parakeet_trt

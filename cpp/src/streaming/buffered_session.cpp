@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/encoder_runner.hpp"
+#include "core/offline_decode.hpp"
 #include "parakeet_trt/streaming.hpp"
 
 namespace parakeet_trt {
@@ -39,7 +40,7 @@ BufferedStreamingSession::BufferedStreamingSession(std::shared_ptr<const Model> 
       config_(config),
       features_(model_->meta().features),
       encoder_(std::make_unique<EncoderRunner>(model_, encoder)),
-      step_(std::make_unique<NativeDecoderStep>(model_->decoder_weights())),
+      step_(std::make_unique<NativeDecoderStep>(model_->native_decoder_weights())),
       decoder_(model_->meta().decoding, *step_) {
   const ModelMeta& meta = model_->meta();
   // CONTRACT: one encoder frame is hop_length * subsampling_factor samples (1280 = 80 ms).
@@ -73,7 +74,7 @@ BufferedStreamingSession::BufferedStreamingSession(std::shared_ptr<const Model> 
   // The last step decodes up to (C + R) / E frames; a tail at most R / E + 1.
   committed_.reserve(static_cast<size_t>(decoder_.max_emissions((chunk_ + right_) / frame_samples_ + 1)));
   tail_.reserve(committed_.capacity());
-  if (history > 0) offline_ = std::make_unique<OfflineRecognizer>(model_, std::move(encoder));
+  history_samples_ = history;
 }
 
 BufferedStreamingSession::~BufferedStreamingSession() = default;
@@ -212,14 +213,18 @@ void BufferedStreamingSession::compute_log_mel_columns(const float* buffer, int6
 }
 
 Transcript BufferedStreamingSession::redecode(int64_t begin_sample, int64_t end_sample) {
-  if (!offline_) throw Error(ErrorCode::kState, "redecode() needs history_ms > 0 in the streaming config");
+  if (history_samples_ == 0) throw Error(ErrorCode::kState, "redecode() needs history_ms > 0 in the streaming config");
   const int64_t retained_begin = std::max<int64_t>(0, received_ - audio_capacity_);
   if (begin_sample < retained_begin || end_sample > received_ || begin_sample >= end_sample) {
     throw InvalidAudio("redecode(" + std::to_string(begin_sample) + ", " + std::to_string(end_sample) +
                        "): the session retains samples [" + std::to_string(retained_begin) + ", " +
                        std::to_string(received_) + ") and the range must be non-empty");
   }
-  return offline_->transcribe(audio_at(begin_sample), end_sample - begin_sample);
+  // The session's own components: the streaming buffers stay as they are (the encoder runner's
+  // output only grows), and the next step recomputes its buffer from the audio and the log-mel ring.
+  std::vector<float> feature_buffer, projected;
+  return recognize_offline(*model_, features_, *encoder_, *step_, decoder_, audio_at(begin_sample),
+                           end_sample - begin_sample, feature_buffer, projected);
 }
 
 }  // namespace parakeet_trt

@@ -20,7 +20,7 @@ CacheAwareStreamingSession::CacheAwareStreamingSession(std::shared_ptr<const Mod
       config_(config),
       features_(model_->meta().features),
       encoder_(std::make_unique<StreamingEncoderRunner>(model_, std::move(encoder))),
-      step_(std::make_unique<NativeDecoderStep>(model_->decoder_weights())),
+      step_(std::make_unique<NativeDecoderStep>(model_->native_decoder_weights())),
       decoder_(model_->meta().decoding, *step_) {
   const ModelMeta& meta = model_->meta();
   const StreamingContract& s = encoder_->profile();

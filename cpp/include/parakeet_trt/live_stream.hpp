@@ -1,0 +1,152 @@
+// One live stream: everything a caption stream needs, in one object that Python (BackgroundStream,
+// the live pipeline's engine lane), the C ABI (ptrt_live_stream_*), Rust and the server wrap.
+//
+//   producer thread                 inference thread (owned)                                consumer thread
+//   write(samples, vad) --> SpscRing --> StreamingSession.push/finish --> TranscriptState --> event slots --> next_event()
+//                                        (buffered | cache_aware)        (commit policy,      (bounded,
+//                                        + audio history: re-decode       endpoints, patches)  back-pressure)
+//                                          of each final's segment
+//
+// Options are defined once, here (StreamOptions, TranscriptOptions, LiveStreamOptions): the C ABI's
+// *_options_init, the Python classes' defaults and the CLI's help read these defaults.
+//
+// Threads: one producer thread (write/close; a second thread writing concurrently gets
+// Error(kState), it is never silently merged), one consumer thread (next_event/snapshot), any thread
+// for the counters. The model and the engine may be shared with any number of other streams.
+//
+// * write() validates the block (NaN/Inf refused whole, nothing stored), then stores what fits in the
+//   ring. Overflow: the samples that do not fit are DROPPED and counted; the next event carries
+//   dropped_samples, and the stream's clock (audio_end_s of every later event) counts dropped samples
+//   as if they had been decoded silence-free: stream time stays equal to wall-clock audio time.
+// * After the stream stopped on an error, write() throws that error (its code and message), so a
+//   producer that waits for room never waits forever.
+// * Events are never dropped: when every slot is full the inference thread waits for the consumer.
+// * close() drains the ring, runs the last step(s), finishes the transcript; the last event has is_last.
+// * Steady state allocates nothing in the stream loop itself (ring, slots and token buffers are sized at
+//   creation); transcript events carry text (std::string), which may allocate when it grows.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "parakeet_trt/cache_aware_streaming.hpp"
+#include "parakeet_trt/errors.hpp"
+#include "parakeet_trt/spsc_ring.hpp"
+#include "parakeet_trt/streaming.hpp"
+#include "parakeet_trt/transcript.hpp"
+
+namespace parakeet_trt {
+
+// How a stream decodes: the mode and its settings.
+struct StreamOptions {
+  std::string mode = "buffered";     // "buffered" | "cache_aware"
+  BufferedStreamingConfig buffered;  // chunk_ms 560, left_ms 10000, right_ms 560, history_ms 30000
+  CacheAwareStreamingConfig cache_aware;  // profile "" (the export's)
+  // Throws std::invalid_argument naming the field.
+  void validate() const;
+};
+
+// The session a StreamOptions describes, on `encoder` (the offline encoder for buffered, the
+// streaming encoder for cache_aware).
+std::unique_ptr<StreamingSession> make_streaming_session(std::shared_ptr<const Model> model,
+                                                         std::shared_ptr<Engine> encoder, const StreamOptions& options);
+
+struct LiveStreamOptions {
+  StreamOptions stream;
+  TranscriptOptions transcript;
+  int64_t ring_ms = 10000;     // audio the ring holds (1..600000)
+  int32_t event_slots = 64;    // events the consumer may lag behind (2..65536)
+  // Each final also carries the offline decode of its segment's audio (buffered mode; needs
+  // stream.buffered.history_ms covering the segment). Pre/post roll widen the segment's range.
+  bool final_redecode = false;
+  int64_t redecode_pre_roll_ms = 200;
+  int64_t redecode_post_roll_ms = 300;
+  // Throws std::invalid_argument naming the field.
+  void validate() const;
+};
+
+// What one step of the stream produced (or its error), as the consumer receives it.
+struct LiveEvent {
+  enum class Kind { kStep = 0, kError = 1 };
+  Kind kind = Kind::kStep;
+  int64_t seq = 0;                              // 1, 2, 3, ... per stream
+  std::vector<TokenEmission> committed;         // the engine tokens this step committed (never revised)
+  std::vector<TokenEmission> tail;              // the engine's speculative tail after this step
+  std::vector<TranscriptEvent> transcript;      // the transcript events this step caused (patch, final)
+  std::vector<std::string> redecoded_text;      // per final in `transcript` (same order): its re-decode, "" if none
+  int64_t audio_end_sample = 0;                 // stream samples consumed (dropped samples included)
+  int64_t decoded_frames = 0;
+  int64_t dropped_samples = 0;                  // ring overflow so far
+  bool is_last = false;
+  ErrorCode error_code = ErrorCode::kInternal;  // kError
+  std::string error;                            // kError: the message
+};
+
+class LiveStream {
+ public:
+  LiveStream(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder, const LiveStreamOptions& options);
+  // A session made elsewhere (tests, external engines); the options' stream part is ignored.
+  LiveStream(std::unique_ptr<StreamingSession> session, const LiveStreamOptions& options);
+  ~LiveStream();  // shutdown()
+  LiveStream(const LiveStream&) = delete;
+  LiveStream& operator=(const LiveStream&) = delete;
+
+  // Producer. Returns the samples stored (< num_samples on overflow; the rest is dropped and counted).
+  // vad_silence_ms: trailing VAD silence at the block's last sample (< 0: unknown), for endpoints.
+  // Throws InvalidAudio (NaN/Inf; nothing stored), Error(kState) after close() or when another thread
+  // is writing, and the stream's own error once it has stopped on one.
+  int64_t write(const float* samples, int64_t num_samples, double vad_silence_ms = -1.0);
+  // Producer: end of audio. Idempotent.
+  void close();
+  // Consumer: waits up to timeout_ms (< 0: forever) for the next event and swaps it into `out`
+  // (reuse one LiveEvent). False on timeout, or when the stream is over and drained (done()).
+  bool next_event(LiveEvent& out, int64_t timeout_ms);
+  // Consumer: the transcript as one snapshot event (a client that resyncs), as of the last event taken.
+  TranscriptEvent snapshot() const;
+  // close(), stop waiting for the consumer, join the thread. Idempotent. Without locks an engine needs.
+  void shutdown();
+
+  bool done() const;
+  int64_t dropped_samples() const { return dropped_.load(); }
+  int64_t samples_written() const { return written_.load(); }
+  const StreamingSession& session() const { return *session_; }
+  const LiveStreamOptions& options() const { return options_; }
+
+ private:
+  void run();
+  void emit_step(const StreamingStep& step);
+  void emit_error(ErrorCode code, const std::string& message);
+  bool wait_for_slot(std::unique_lock<std::mutex>& lock);
+  double vad_silence_at(int64_t sample);
+
+  LiveStreamOptions options_;
+  std::unique_ptr<StreamingSession> session_;
+  TranscriptState transcript_;
+  SpscRing<float> ring_;
+  std::vector<float> block_;
+  // Producer -> inference thread: (stream end sample, trailing VAD silence) per written block.
+  struct VadMark { int64_t end_sample; double silence_ms; };
+  SpscRing<VadMark> vad_marks_;
+  VadMark last_mark_{0, -1.0};
+  std::vector<LiveEvent> slots_;
+  int64_t head_ = 0, tail_ = 0, seq_ = 0;
+  bool finished_ = false, abandoned_ = false;
+  std::atomic<bool> closed_{false};
+  std::atomic<int> writers_{0};
+  std::atomic<int64_t> dropped_{0}, written_{0}, dropped_consumed_{0};
+  std::atomic<bool> failed_{false};
+  ErrorCode failure_code_ = ErrorCode::kInternal;
+  std::string failure_;  // set once before failed_ (read after failed_ is seen)
+  TranscriptEvent last_snapshot_;
+  mutable std::mutex mutex_;
+  std::condition_variable events_cv_, space_cv_, audio_cv_;
+  std::thread thread_;
+};
+
+}  // namespace parakeet_trt

@@ -1,0 +1,20 @@
+// The offline decode of one utterance on components a caller already owns (internal): the
+// OfflineRecognizer's, or a streaming session's for a re-decode, so a re-decode costs no second
+// recognizer (no second decoder step, feature extractor or encoder runner) and nothing until used.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/encoder_runner.hpp"
+#include "parakeet_trt/recognizer.hpp"
+
+namespace parakeet_trt {
+
+// features -> encoder -> projection -> TDT greedy -> text and words. Allocates (resizes the two
+// buffers to the utterance). Throws as OfflineRecognizer::transcribe.
+Transcript recognize_offline(const Model& model, FeatureExtractor& features, EncoderRunner& encoder, DecoderStep& step,
+                              TdtGreedyDecoder& decoder, const float* samples, int64_t num_samples,
+                              std::vector<float>& feature_buffer, std::vector<float>& projected);
+
+}  // namespace parakeet_trt
