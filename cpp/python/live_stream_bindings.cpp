@@ -186,13 +186,14 @@ void bind_live_stream(py::module_& m) {
            "A live stream (live_stream.hpp); keyword options as option_defaults() lists them.")
       .def(
           "write",
-          [](LiveStream& s, const FloatArray& samples, double vad_silence_ms) {
+          [](LiveStream& s, const FloatArray& samples, double vad_silence_ms, bool lossless) {
             if (samples.ndim() != 1) throw std::invalid_argument("samples must be 1-D");
             py::gil_scoped_release release;
-            return s.write(samples.data(), samples.shape(0), vad_silence_ms);
+            return s.write(samples.data(), samples.shape(0), vad_silence_ms, !lossless);
           },
-          py::arg("samples"), py::arg("vad_silence_ms") = -1.0,
-          "Queue samples for the inference thread; returns how many fit (the rest is dropped and counted).")
+          py::arg("samples"), py::arg("vad_silence_ms") = -1.0, py::arg("lossless") = false,
+          "Queue samples for the inference thread; returns how many fit. The rest is dropped and counted, or "
+          "with lossless=True left to the caller to write again.")
       .def("close", &LiveStream::close, py::call_guard<py::gil_scoped_release>())
       .def(
           "next_event",

@@ -100,11 +100,13 @@ class LiveStream {
   LiveStream(const LiveStream&) = delete;
   LiveStream& operator=(const LiveStream&) = delete;
 
-  // Producer. Returns the samples stored (< num_samples on overflow; the rest is dropped and counted).
+  // Producer. Returns the samples stored (< num_samples when the ring is full). The rest is dropped and
+  // counted (a live source that cannot wait), or with drop_overflow = false left to the caller, who
+  // writes it again later (a file or pipe that can wait: nothing is counted as dropped).
   // vad_silence_ms: trailing VAD silence at the block's last sample (< 0: unknown), for endpoints.
   // Throws InvalidAudio (NaN/Inf; nothing stored), Error(kState) after close() or when another thread
   // is writing, and the stream's own error once it has stopped on one.
-  int64_t write(const float* samples, int64_t num_samples, double vad_silence_ms = -1.0);
+  int64_t write(const float* samples, int64_t num_samples, double vad_silence_ms = -1.0, bool drop_overflow = true);
   // Producer: end of audio. Idempotent.
   void close();
   // Consumer: waits up to timeout_ms (< 0: forever) for the next event and swaps it into `out`

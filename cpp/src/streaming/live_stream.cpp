@@ -98,7 +98,7 @@ void LiveStream::shutdown() {
   if (thread_.joinable()) thread_.join();
 }
 
-int64_t LiveStream::write(const float* samples, int64_t num_samples, double vad_silence_ms) {
+int64_t LiveStream::write(const float* samples, int64_t num_samples, double vad_silence_ms, bool drop_overflow) {
   if (writers_.fetch_add(1) != 0) {
     writers_.fetch_sub(1);
     throw Error(ErrorCode::kState,
@@ -112,8 +112,12 @@ int64_t LiveStream::write(const float* samples, int64_t num_samples, double vad_
   if (samples == nullptr) throw Error(ErrorCode::kInvalidArgument, "write(): null samples");
   validate_audio(samples, num_samples);
   const int64_t stored = ring_.write(samples, num_samples);
-  if (stored < num_samples) dropped_ += num_samples - stored;
-  written_ += num_samples;
+  if (drop_overflow) {
+    dropped_ += num_samples - stored;
+    written_ += num_samples;
+  } else {
+    written_ += stored;
+  }
   stored_end_ += stored;
   // A full mark ring only coarsens endpoint timing (the next mark carries the newer silence).
   const VadMark mark{stored_end_, vad_silence_ms};

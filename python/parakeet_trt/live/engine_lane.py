@@ -128,11 +128,11 @@ class EngineLane:
         self.clock.add(self.samples_written + len(samples), block.capture_time, block.vad_silence_ms)
         offset = 0
         while offset < len(samples):
-            taken = self.live.write(samples[offset:], block.vad_silence_ms)
+            taken = self.live.write(samples[offset:], block.vad_silence_ms, lossless=block.lossless)
             offset += taken
             if offset < len(samples):
                 if not block.lossless:
-                    self.dropped_samples += len(samples) - offset
+                    self.dropped_samples = self.live.dropped_samples
                     break
                 await asyncio.sleep(0.005)  # the ring is full: let the inference thread catch up
         self.samples_written += len(samples)
