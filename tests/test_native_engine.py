@@ -8,6 +8,7 @@ declares), and the encoder's outputs on the same features.
 """
 import glob
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -40,10 +41,26 @@ def tool_env() -> dict:
     return env
 
 
-def run_tool(*args) -> dict:
-    done = subprocess.run([str(tool()), *map(str, args)], capture_output=True, text=True, env=tool_env(), timeout=300)
+def run_tool(*args, program=None, env=None) -> dict:
+    done = subprocess.run([str(program or tool()), *map(str, args)], capture_output=True, text=True,
+                          env=env or tool_env(), timeout=300)
     assert done.returncode == 0, done.stderr
     return dict(line.split(" ", 1) for line in done.stdout.splitlines())
+
+
+@pytest.mark.parametrize("folder", ["parakeet_trt", "parakeet_trt/lib"])
+def test_finds_the_onnxruntime_package_beside_the_library(tmp_path, folder):
+    """Without a path or PTRT_ONNXRUNTIME_LIBRARY, the library is found where the wheel installs it relative
+    to parakeet_trt's code: site-packages/parakeet_trt/_core*.so and .../parakeet_trt/lib/libparakeet_trt.so
+    both look in site-packages/onnxruntime/capi/."""
+    site = tmp_path / "site-packages"
+    (site / folder).mkdir(parents=True)
+    (site / "onnxruntime").symlink_to(Path(ort.__file__).parent)
+    program = site / folder / "onnxruntime_engine_tool"
+    shutil.copy(tool(), program)
+    env = {k: v for k, v in os.environ.items() if k != "PTRT_ONNXRUNTIME_LIBRARY"}
+    info = run_tool("info", DEMO, "encoder", program=program, env=env)
+    assert info["version"] == ort.__version__
 
 
 @pytest.mark.parametrize("graph", ["encoder", "decoder_joint"])
