@@ -49,7 +49,7 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: mic; with --demo the packaged demo sample)")
     p.add_argument("--demo", action="store_true",
                    help="the demo model (trained on synthetic speech by tools/train_demo_model.py) captioning the "
-                        "demo sample (held-out synthetic speech) in real time: no microphone needed")
+                        "demo sample (held-out synthetic speech) in real time: no microphone needed (default: off)")
     p.add_argument("--ui", choices=("terminal", "web", "none"), default="terminal",
                    help="where captions show: terminal (partials revised in place, one line per final; without a "
                         "terminal only the finals), web (a browser page; serves until Ctrl-C), none (nothing "
