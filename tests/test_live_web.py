@@ -155,16 +155,13 @@ def test_a_slow_client_is_resynced_with_a_snapshot_not_waited_for():
 
     model = _core.Model.load(str(resolve_model_dir(None)))
 
-    class Lane:  # what the sink needs from a lane: a snapshot of the transcript
+    class Lane:  # the events' source (the sink snapshots the events it was given, not the lane)
         def __init__(self):
             self.transcript = _core.TranscriptState(model, stable_updates=3)
 
-        def snapshot(self):
-            return self.transcript.snapshot()
-
     async def scenario():
         lane, web = Lane(), WebSink(port=0, client_queue=4)
-        await web.start(lane)
+        await web.start()
         display = Display()
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(web.url + "ws") as ws:

@@ -33,6 +33,7 @@ import socket
 import sys
 import time
 from importlib import resources
+from urllib.parse import quote
 
 from parakeet_trt.live.protocol import Display, to_json_line
 
@@ -112,7 +113,6 @@ class WebSink:
         self.extra_origins = {o.rstrip("/").lower() for o in allowed_origins}
         self.token, self.header_timeout_s = token, header_timeout_s
         self.clients: set[_Client] = set()
-        self.lane = None
         self.log = log or (lambda message: print(f"[web] {message}", file=sys.stderr))
         self.counters = {"clients": 0, "garbage_messages": 0, "oversized_closes": 0, "resyncs": 0, "renders": 0,
                          "refused": 0}
@@ -124,9 +124,8 @@ class WebSink:
         self.bound_port = None
 
     async def start(self, lane=None) -> None:
-        from aiohttp import web  # optional dependency: only the web UI needs it
+        from aiohttp import web  # optional dependency: only the web UI needs it (the lane is not needed)
 
-        self.lane = lane
         app = web.Application(middlewares=[self._host_check()])
         for path, (name, content_type) in PAGE_FILES.items():
             app.router.add_get(path, self._static(name, content_type))
@@ -145,7 +144,8 @@ class WebSink:
                                   "choose another port with --port N, or --port 0 for any free one") from None
         self.bound_port = site._server.sockets[0].getsockname()[1]
         self._hosts, self._any_ip_host = allowed_host_names(self.host)
-        self.url = f"http://{_url_host(self.host)}:{self.bound_port}/" + (f"?token={self.token}" if self.token else "")
+        token = f"?token={quote(self.token, safe='')}" if self.token else ""
+        self.url = f"http://{_url_host(self.host)}:{self.bound_port}/{token}"
 
     # --- who may connect ------------------------------------------------------------------------
 
