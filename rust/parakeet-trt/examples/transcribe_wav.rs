@@ -14,7 +14,7 @@
 //!
 //! ```text
 //! cargo run --manifest-path rust/Cargo.toml --example transcribe_wav -- \
-//!     python/parakeet_trt/models/default python/parakeet_trt/samples/sample.wav \
+//!     python/parakeet_trt/models/random-weights-test python/parakeet_trt/samples/sample.wav \
 //!     rust/parakeet-trt/tests/fixtures/sample_encoder_outputs.f32
 //! ```
 

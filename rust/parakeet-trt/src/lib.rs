@@ -15,7 +15,7 @@
 //! }
 //!
 //! # fn main() -> Result<(), parakeet_trt::Error> {
-//! let model = Model::load("python/parakeet_trt/models/default")?;
+//! let model = Model::load("python/parakeet_trt/models/random-weights-test")?;
 //! let mut session = Session::new(&model, Box::new(MyEncoder))?;
 //! let samples = vec![0.0f32; 16_000];
 //! let transcript = session.transcribe(&samples, model.info().sample_rate_hz)?;

@@ -13,7 +13,7 @@ fn repo() -> PathBuf {
 }
 
 fn model_dir() -> PathBuf {
-    repo().join("python/parakeet_trt/models/default")
+    repo().join("python/parakeet_trt/models/random-weights-test")
 }
 
 fn fixture(name: &str) -> PathBuf {

@@ -31,7 +31,7 @@ from parakeet_trt import _core
 from parakeet_trt.audio import prepare_audio
 
 REPO = Path(__file__).resolve().parents[3]
-MODEL_DIR = REPO / "python" / "parakeet_trt" / "models" / "default"
+MODEL_DIR = REPO / "python" / "parakeet_trt" / "models" / "random-weights-test"
 WAV = REPO / "python" / "parakeet_trt" / "samples" / "sample.wav"
 OUT = Path(__file__).resolve().parent / "fixtures"
 PREFIX_SAMPLES = 8000
