@@ -62,7 +62,6 @@ def test_a_provider_list_does_not_take_the_file(tmp_path):
     assert result.returncode == 2 and "comma-separated" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="needs the native engine factory (issue 13)")
 def test_an_unknown_provider_is_an_error_listing_the_available_ones():
     result = run("transcribe", "--providers", "Foo")
     assert result.returncode == 2, result.stderr

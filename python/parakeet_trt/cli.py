@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from parakeet_trt import _core
 from parakeet_trt.errors import (
     ContractViolation,
     EngineError,
@@ -173,12 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--streaming-profile", choices=["cache_aware", "chunk_isolated"], default=None,
                    help="cache_aware mode: require this profile of the streaming export (default: the folder's). "
                         "To try it on the packaged demo model: " + CACHE_AWARE_TRY)
-    t.add_argument("--chunk-ms", type=_positive_int, default=560,
-                   help="streaming: chunk length in ms, a multiple of the 80 ms encoder frame (default 560)")
-    t.add_argument("--left-ms", type=int, default=10000,
-                   help="streaming: left context in ms, multiple of 80 (default 10000, NeMo's)")
-    t.add_argument("--right-ms", type=int, default=560,
-                   help="streaming: right context (look-ahead) in ms, multiple of 80 (default 560)")
+    stream = _core.option_defaults()["stream"]  # defined once, in C++
+    t.add_argument("--chunk-ms", type=_positive_int, default=stream["chunk_ms"],
+                   help=f"streaming: chunk length in ms, a multiple of the 80 ms encoder frame "
+                        f"(default {stream['chunk_ms']})")
+    t.add_argument("--left-ms", type=int, default=stream["left_ms"],
+                   help=f"streaming: left context in ms, multiple of 80 (default {stream['left_ms']}, NeMo's)")
+    t.add_argument("--right-ms", type=int, default=stream["right_ms"],
+                   help=f"streaming: right context (look-ahead) in ms, multiple of 80 (default {stream['right_ms']})")
     t.add_argument("--push-samples", type=_positive_int, default=1600,
                    help="streaming: samples per push, as audio would arrive (default 1600 = 100 ms at 16 kHz; "
                         "the session decodes once a whole --chunk-ms has arrived)")
