@@ -236,8 +236,8 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
     }
   }
   model->contract_ = Contract::parse(contract_text);
-  model->contract_.check_meta(meta);
   check_graph_paths(directory, meta, model->contract_);
+  model->contract_.check_meta(meta);
   if (options.verify_hashes && options.verify_graph_hashes) {
     for (const auto& kv : model->contract_.engines) {
       for (const auto& file_hash : kv.second.sha256) {

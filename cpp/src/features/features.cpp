@@ -67,10 +67,10 @@ std::string str(const T& value) {
 }
 
 // Accepted ranges of FeatureConfig (docs/RELIABILITY.md "Model folder limits").
-constexpr int kMinSampleRateHz = 1000;
-constexpr int kMaxSampleRateHz = 384000;
-constexpr int kMaxFft = 65536;  // also the largest hop_length
-constexpr int kMaxMels = 1024;
+constexpr int kMinSampleRateHz = 1000;    // features.sample_rate_hz ...
+constexpr int kMaxSampleRateHz = 384000;  // ... up to this
+constexpr int kMaxFft = 65536;            // features.n_fft; also the largest hop_length
+constexpr int kMaxMels = 1024;            // features.n_mels
 
 [[noreturn]] void invalid(const std::string& field, const std::string& expected, const std::string& actual) {
   throw std::invalid_argument("FeatureConfig." + field + ": expected " + expected + ", got " + actual);

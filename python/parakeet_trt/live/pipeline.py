@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from parakeet_trt.errors import DurableSinkError
 from parakeet_trt.live.aggregator import PassThroughAggregator
 from parakeet_trt.live.bus import FanOutBus
 from parakeet_trt.live.dsp import DspStage
@@ -64,18 +65,28 @@ async def _feed(reader, lane: EngineLane) -> None:
         lane.close()
 
 
-async def _deliver(lane: EngineLane, aggregator, sinks: list, metrics: MetricsRecorder, on_event=None) -> None:
+async def _deliver(lane: EngineLane, aggregator, sinks: list, metrics: MetricsRecorder, on_event=None,
+                   stop_input=None) -> None:
+    failure = None  # a DurableSinkError: the input stops, the lane finishes what it holds, the run fails
     async for event in lane.events():
+        if failure is not None:
+            continue
         for out in aggregator.process(lane.name, event):
             metrics.event(out)
             for sink in list(sinks):
                 try:
                     await sink.emit(out)
+                except DurableSinkError as error:  # the event log: its failure ends the run with an error
+                    failure = failure or error
+                    if stop_input is not None:
+                        stop_input()
                 except Exception as error:
                     log(f"sink {sink.name} failed and was dropped: {error}")
                     sinks.remove(sink)
             if on_event is not None:
                 on_event(out)
+    if failure is not None:
+        raise failure
 
 
 async def run_live(source, sinks: list, config: LiveConfig | None = None, *, session=None, on_event=None,
@@ -110,7 +121,7 @@ async def run_live(source, sinks: list, config: LiveConfig | None = None, *, ses
         pass  # not the main thread (tests) or no signals on this platform
     feeder = asyncio.create_task(_feed(reader, lane))
     try:
-        await _deliver(lane, PassThroughAggregator(), sinks, metrics, on_event)
+        await _deliver(lane, PassThroughAggregator(), sinks, metrics, on_event, stop_input=producer.cancel)
     finally:
         producer.cancel()
         await asyncio.gather(producer, feeder, return_exceptions=True)
