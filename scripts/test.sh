@@ -12,6 +12,13 @@ cmake -S . -B build/ctest -G Ninja -DCMAKE_BUILD_TYPE=Release -DPARAKEET_TRT_BUI
 cmake --build build/ctest -j 2
 ctest --test-dir build/ctest --output-on-failure
 
+# ---- fuzzing (issue 18; tools/fuzz/): the C ABI under ASan+UBSan and the Python API, 60 s in all.
+# A crash or a hang fails the run; the case is saved under build/fuzz/findings/.
+echo "[test] fuzzing audio and model folders, C ABI under ASan+UBSan + Python API (60 s, tools/fuzz)" >&2
+tools/fuzz/build_asan.sh build/asan >/dev/null
+.venv/bin/python tools/fuzz/run_fuzz.py --driver build/asan/fuzz_driver --seconds 60 --out build/fuzz/ci.json
+# ---- end of fuzzing
+
 echo "[test] Rust crates over the C ABI (cargo test)" >&2
 [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
 if command -v cargo >/dev/null; then

@@ -34,9 +34,8 @@ PTRT_OK, PTRT_ERROR_MODEL, PTRT_ERROR_CONTRACT_VIOLATION = 0, 3, 4
 
 
 def run_cli(*args, stdin=None, timeout=120):
-    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
     return subprocess.run([sys.executable, "-m", "parakeet_trt.cli", *args], capture_output=True, timeout=timeout,
-                          env=env, stdin=stdin)
+                          stdin=stdin)
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +111,17 @@ def test_live_stdin_rate_1_is_refused():
     assert b"--stdin-rate) 1 Hz is out of range" in result.stderr and b"[1000, 384000]" in result.stderr
 
 
+def test_the_live_resampler_refuses_a_source_rate_out_of_range():
+    """Every live source (file, stdin, microphone) reaches the model rate through DspStage."""
+    from parakeet_trt.live.dsp import DspStage
+    from parakeet_trt.live.sources import AudioBlock
+
+    stage = DspStage(16000, vad="none")
+    assert len(stage.process(AudioBlock(np.zeros(441, np.float32), 44100, 0.0)).samples) >= 0
+    with pytest.raises(InvalidAudioError, match="source sample rate 1 Hz is out of range"):
+        stage.process(AudioBlock(np.zeros(10, np.float32), 1, 0.0))
+
+
 # ---- item 7 (files) and issue 17 items 6-7 ------------------------------------------------------
 
 def test_an_empty_file_says_empty(tmp_path):
@@ -174,7 +184,7 @@ def test_fifos_pipes_and_process_substitution_are_read(tmp_path, demo_session, d
         os.close(read_end)
     result = subprocess.run(["bash", "-c", f"{sys.executable} -m parakeet_trt.cli transcribe --model demo /dev/stdin "
                                            f"< <(cat {demo_sample()})"],
-                            capture_output=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(REPO / "python")))
+                            capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert reference.strip() in result.stdout.decode()
 
@@ -262,8 +272,9 @@ def test_cat_wav_into_live_equals_the_file_input(tmp_path, demo_wav_bytes):
         return [e["text"] for e in map(json.loads, events.read_text().splitlines()) if e["type"] == "final"]
 
     piped, played = tmp_path / "piped.jsonl", tmp_path / "file.jsonl"
-    result = run_cli("live", "--model", "demo", "--input", "-", "--ui", "none", "--events-out", str(piped),
-                     stdin=open(demo_sample(), "rb"))
+    with open(demo_sample(), "rb") as stdin:
+        result = run_cli("live", "--model", "demo", "--input", "-", "--ui", "none", "--events-out", str(piped),
+                         stdin=stdin)
     assert result.returncode == 0, result.stderr
     assert b"stdin is a WAV stream: s16le, 16000 Hz, 1 channel(s)" in result.stderr
     result = run_cli("live", "--model", "demo", "--input", str(demo_sample()), "--no-realtime", "--ui", "none",
@@ -466,9 +477,8 @@ def test_streaming_contract_numbers_are_bounded(model_copy, c_lib, field, value)
 
 def _run_fuzz(tmp_path, *args) -> dict:
     out = tmp_path / "fuzz.json"
-    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
     result = subprocess.run([sys.executable, str(REPO / "tools" / "fuzz" / "run_fuzz.py"), "--out", str(out), *args],
-                            capture_output=True, timeout=300, env=env)
+                            capture_output=True, timeout=300)
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     return json.loads(out.read_text())
 

@@ -18,7 +18,10 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "python"))
+try:
+    import parakeet_trt  # noqa: F401  (installed, or on PYTHONPATH)
+except ImportError:
+    sys.path.insert(0, str(REPO / "python"))
 
 CONSTANT = re.compile(r"constexpr\s+(?:int64_t|int|double|float)\s+(k(?:Min|Max)\w+)\s*=\s*([^;]+);[ \t]*(?://[ \t]*(.*))?")
 
