@@ -212,6 +212,11 @@ def test_samples_beyond_2_24_are_invalid_audio_not_an_engine_failure(tmp_path, d
         bad[100] = value
         with pytest.raises(InvalidAudioError, match=r"sample 100 is .*within \+-16777216"):
             demo_session.transcribe(bad, 16000)
+    from parakeet_trt.streaming import StreamingSession
+
+    stream = StreamingSession(demo_session)
+    with pytest.raises(InvalidAudioError, match=r"sample 7 is .*within \+-16777216"):
+        stream.push(np.full(1600, 1e19, np.float32) * (np.arange(1600) >= 7), 16000)
     edge = audio.copy()
     edge[100] = 16777216.0
     demo_session.transcribe(edge, 16000)  # the bound itself is accepted
