@@ -462,9 +462,13 @@ def test_a_frame_of_1e12_ms_is_refused_at_load(model_copy, c_lib):
     assert_refused(model_copy, c_lib, ModelError, PTRT_ERROR_MODEL, "one encoder frame", "out of range [0.001, 10] s")
 
 
-@pytest.mark.parametrize("field, value", [("n_layers", 10**6), ("last_channel_cache_size", 2**40),
-                                          ("window_frames", 10**7)])
-def test_streaming_contract_numbers_are_bounded(model_copy, c_lib, field, value):
+@pytest.mark.parametrize("field, value, says", [
+    ("n_layers", 10**6, "streaming.n_layers = 1000000 is out of range"),
+    ("last_channel_cache_size", 2**40, "streaming.last_channel_cache_size = 1099511627776 is out of range"),
+    ("window_frames", 10**7, "streaming.window_frames = 10000000 is out of range"),
+    ("last_channel_cache_size", 90000, "streaming cache_last_channel (n_layers x last_channel_cache_size x d_model "
+                                       "floats) = 2211840000 is out of range [1, 268435456]")])
+def test_streaming_contract_numbers_are_bounded(model_copy, c_lib, field, value, says):
     cache_aware = json.loads((REPO / "contracts" / "parakeet-tdt-0.6b-v3.cache_aware.contract.json").read_text())
     contract = model_copy / "demo.contract.json"
 
@@ -475,7 +479,7 @@ def test_streaming_contract_numbers_are_bounded(model_copy, c_lib, field, value)
 
     edit_json(contract, add_streaming)
     edit_json(model_copy / "model_meta.json", lambda m: _set(m, "contract.sha256", _core_sha256(contract)))
-    assert_refused(model_copy, c_lib, ModelError, PTRT_ERROR_MODEL, f"streaming.{field} = {value} is out of range")
+    assert_refused(model_copy, c_lib, ModelError, PTRT_ERROR_MODEL, says)
 
 
 # ---- fuzzers, bounded --------------------------------------------------------------------------

@@ -76,6 +76,11 @@ void check_contract_limits(const Contract& c) {
   check_range("streaming.d_model", s.d_model, 1, kMaxModelWidth);
   check_range("streaming.conv_cache_size", s.conv_cache_size, 0, F);
   check_range("streaming.subsampling_factor", s.subsampling_factor, 2, kMaxSubsamplingFactor);
+  // The stream allocates both caches from these sizes: bound the products, not only the factors.
+  check_range("streaming cache_last_channel (n_layers x last_channel_cache_size x d_model floats)",
+              s.n_layers * s.cache_size * s.d_model, 1, kMaxStreamingCacheFloats);
+  check_range("streaming cache_last_time (n_layers x d_model x conv_cache_size floats)",
+              s.n_layers * s.d_model * s.conv_cache_size, 0, kMaxStreamingCacheFloats);
 }
 
 }  // namespace parakeet_trt

@@ -22,7 +22,8 @@ constexpr int64_t kMaxSymbolsPerFrame = 1000;        // decoding.max_symbols
 constexpr int64_t kMaxDurations = 64;                 // entries of decoding.durations
 constexpr int64_t kMaxDuration = 1000;                // each of decoding.durations (frames)
 constexpr int64_t kMaxRnnLayers = 64;                 // decoder.pred_rnn_layers
-constexpr int64_t kMaxStreamingFrames = 1'000'000;  // streaming window / cache sizes, in frames
+constexpr int64_t kMaxStreamingFrames = 100'000;    // streaming window / cache sizes, in frames
+constexpr int64_t kMaxStreamingCacheFloats = int64_t{1} << 28;  // each streaming cache tensor (1 GiB)
 constexpr int64_t kMaxStreamingLayers = 1024;        // streaming.n_layers
 
 // ModelError "<field> = <value> is out of range [lo, hi]" unless lo <= value <= hi.
