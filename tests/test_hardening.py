@@ -132,6 +132,11 @@ def test_an_empty_file_says_empty(tmp_path):
     result = run_cli("transcribe", "--model", "demo", str(empty))
     assert result.returncode == 4 and b"is empty (0 bytes)" in result.stderr
     assert b"Format not recognised" not in result.stderr
+    header_only = tmp_path / "header_only.wav"
+    header_only.write_bytes(wav_bytes(np.zeros(0, np.float32), 16000))
+    for path, says in ((empty, b"is empty (0 bytes)"), (header_only, b"is empty (a header and 0 samples)")):
+        result = run_cli("live", "--model", "demo", "--input", str(path), "--ui", "none")
+        assert result.returncode == 4 and says in result.stderr, result.stderr
 
 
 def test_a_data_chunk_shorter_than_the_file_is_refused(tmp_path, demo_session):

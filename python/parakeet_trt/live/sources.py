@@ -52,6 +52,8 @@ class FileSource:
             raise AudioSourceError(str(error)) from None
         self.path = Path(path)
         self.samples = np.ascontiguousarray(to_mono(data), dtype=np.float32)
+        if len(self.samples) == 0:
+            raise AudioSourceError(f"audio file {path} is empty (a header and 0 samples)")
         self.sample_rate_hz = rate
         self.realtime = realtime
         self.block = max(1, rate * block_ms // 1000)
