@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from parakeet_trt.audio import RATES_TEXT, check_rate, read_audio_file, to_mono
+from parakeet_trt.audio import check_rate, read_audio_file, to_mono
 from parakeet_trt.errors import InvalidAudioError, ParakeetError
 
 
