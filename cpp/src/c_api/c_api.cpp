@@ -1,14 +1,23 @@
 // The C ABI: converts types, ownership and errors; no logic of its own.
 #include "parakeet_trt/parakeet_trt.h"
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
 
+#include "audio/resampler.hpp"
+#include "audio/wav_reader.hpp"
 #include "engines/external_engine.hpp"
+#include "parakeet_trt/engine_factory.hpp"
 #include "parakeet_trt/errors.hpp"
+#include "parakeet_trt/live_stream.hpp"
 #include "parakeet_trt/model.hpp"
 #include "parakeet_trt/recognizer.hpp"
 #include "parakeet_trt/cache_aware_streaming.hpp"
@@ -19,6 +28,11 @@ using namespace parakeet_trt;
 
 struct ptrt_model {
   std::shared_ptr<const Model> model;
+  // Engines made by ptrt_*_create_with_engine, one per (graph, EngineOptions::key()): sessions and
+  // streams with equal engine options share one. TODO(issue 13): Model::engine(graph, options) once
+  // the C++ Model owns its engine cache; this handle then only forwards.
+  std::mutex engines_mutex;
+  std::map<std::string, std::shared_ptr<Engine>> engines;
 };
 
 struct ptrt_session {
@@ -43,20 +57,30 @@ ptrt_status fail(ptrt_status status, const std::string& message) {
   return status;
 }
 
-// The caller's versioned options, or init's defaults when options is NULL. A struct_size below this
-// library's struct (a caller that skipped init, or an older layout) is refused naming fn and init.
+// The header's prefix rule: a versioned struct must hold at least struct_size and its first field.
+#define PTRT_PREFIX_MIN(type, first_field) (offsetof(type, first_field) + sizeof(((type*)nullptr)->first_field))
+
+ptrt_status struct_size_too_small(const char* fn, const char* what, size_t size, size_t minimum, const char* init_name) {
+  return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(fn) + ": " + what + ".struct_size is " + std::to_string(size) +
+                                               ", below the minimum " + std::to_string(minimum) + "; call " +
+                                               init_name + " first");
+}
+
+// The caller's versioned options read as a prefix over init's defaults (an older, shorter struct
+// gets the defaults for the fields it lacks); init's defaults alone when options is NULL.
 template <typename Options>
-ptrt_status read_options(const char* fn, const Options* options, void (*init)(Options*), const char* init_name,
-                         Options& out) {
+ptrt_status read_prefix(const char* fn, const Options* options, void (*init)(Options*), const char* init_name,
+                        size_t minimum, Options& out) {
   init(&out);
   if (!options) return PTRT_OK;
-  if (options->struct_size < sizeof(Options)) {
-    return fail(PTRT_ERROR_INVALID_ARGUMENT,
-                std::string(fn) + ": options.struct_size is too small; call " + init_name + " first");
-  }
-  out = *options;
+  if (options->struct_size < minimum) return struct_size_too_small(fn, "options", options->struct_size, minimum, init_name);
+  std::memcpy(static_cast<void*>(&out), options, std::min(options->struct_size, sizeof(Options)));
+  out.struct_size = sizeof(Options);
   return PTRT_OK;
 }
+
+#define PTRT_READ_OPTIONS(fn, options, type, first_field, out) \
+  read_prefix(fn, options, type##_init, #type "_init", PTRT_PREFIX_MIN(type, first_field), out)
 
 // Runs body, mapping every exception to a status and the thread's last error.
 template <typename Body>
@@ -113,11 +137,12 @@ void ptrt_model_options_init(ptrt_model_options* options) {
 ptrt_status ptrt_model_load(const char* model_dir, const ptrt_model_options* options, ptrt_model** out_model) {
   PTRT_REQUIRE(model_dir && out_model, "ptrt_model_load: model_dir and out_model must not be NULL");
   *out_model = nullptr;
-  PTRT_REQUIRE(!options || options->struct_size >= sizeof(ptrt_model_options),
-               "ptrt_model_load: options.struct_size is too small; call ptrt_model_options_init first");
+  ptrt_model_options opts;
+  const ptrt_status read = PTRT_READ_OPTIONS("ptrt_model_load", options, ptrt_model_options, verify_hashes, opts);
+  if (read != PTRT_OK) return read;
   return guarded([&] {
     ModelLoadOptions load_options;
-    if (options) load_options.verify_hashes = options->verify_hashes != 0;
+    load_options.verify_hashes = opts.verify_hashes != 0;
     auto handle = std::make_unique<ptrt_model>();
     handle->model = Model::load(model_dir, load_options);
     *out_model = handle.release();
@@ -135,19 +160,25 @@ void ptrt_model_info_init(ptrt_model_info* info) {
 
 ptrt_status ptrt_model_get_info(const ptrt_model* model, ptrt_model_info* info) {
   PTRT_REQUIRE(model && info, "ptrt_model_get_info: model and info must not be NULL");
-  PTRT_REQUIRE(info->struct_size >= sizeof(ptrt_model_info),
-               "ptrt_model_get_info: info.struct_size is too small; call ptrt_model_info_init first");
+  const size_t minimum = PTRT_PREFIX_MIN(ptrt_model_info, sample_rate_hz);
+  if (info->struct_size < minimum) {
+    return struct_size_too_small("ptrt_model_get_info", "info", info->struct_size, minimum, "ptrt_model_info_init");
+  }
   const ModelMeta& meta = model->model->meta();
-  info->sample_rate_hz = meta.features.sample_rate_hz;
-  info->num_mel_bins = meta.features.n_mels;
-  info->encoder_dim = meta.encoder.d_model;
-  info->vocab_size = meta.decoding.vocab_size;
-  info->blank_id = meta.decoding.blank_id;
-  info->max_symbols = meta.decoding.max_symbols;
-  info->subsampling_factor = meta.encoder.subsampling_factor;
-  info->frame_stride_s = meta.encoder.frame_stride_s;
-  info->max_encoder_frames = meta.encoder.max_encoder_frames;
-  info->model_name = meta.model_name.c_str();
+  ptrt_model_info full;
+  ptrt_model_info_init(&full);
+  full.sample_rate_hz = meta.features.sample_rate_hz;
+  full.num_mel_bins = meta.features.n_mels;
+  full.encoder_dim = meta.encoder.d_model;
+  full.vocab_size = meta.decoding.vocab_size;
+  full.blank_id = meta.decoding.blank_id;
+  full.max_symbols = meta.decoding.max_symbols;
+  full.subsampling_factor = meta.encoder.subsampling_factor;
+  full.frame_stride_s = meta.encoder.frame_stride_s;
+  full.max_encoder_frames = meta.encoder.max_encoder_frames;
+  full.model_name = meta.model_name.c_str();
+  full.struct_size = info->struct_size;  // the caller's version, written back as it was
+  std::memcpy(static_cast<void*>(info), &full, std::min(info->struct_size, sizeof(full)));
   return PTRT_OK;
 }
 
@@ -228,7 +259,63 @@ ptrt_status adopt_engine(const char* function, const ptrt_model* model, const pt
   return PTRT_OK;
 }
 
+const EngineOptions& default_engine_options() {
+  static const EngineOptions defaults;  // backs the default name's storage for every init
+  return defaults;
+}
+
+std::string text_or(const char* text, const std::string& fallback) { return text && *text ? text : fallback; }
+
+// The C engine options (NULL: defaults) as the C++ EngineOptions; "external" names the vtable path.
+ptrt_status to_engine_options(const char* fn, const ptrt_engine_options* options, EngineOptions& out) {
+  ptrt_engine_options c;
+  const ptrt_status read = PTRT_READ_OPTIONS(fn, options, ptrt_engine_options, name, c);
+  if (read != PTRT_OK) return read;
+  const EngineOptions& d = default_engine_options();
+  out.name = text_or(c.name, d.name);
+  if (out.name == "external") {
+    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(fn) + ": engine_options.name \"external\": an external engine "
+                                             "is passed as a ptrt_engine_vtable (ptrt_session_create, ptrt_stream_create)");
+  }
+  out.providers.clear();
+  const std::string providers = text_or(c.providers, "");
+  for (size_t begin = 0; begin <= providers.size();) {
+    size_t end = providers.find(',', begin);
+    if (end == std::string::npos) end = providers.size();
+    std::string item = providers.substr(begin, end - begin);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.providers.push_back(item);
+    begin = end + 1;
+  }
+  out.intra_op_threads = c.intra_op_threads;
+  out.device_id = c.device_id;
+  out.onnxruntime_library = text_or(c.onnxruntime_library, d.onnxruntime_library);
+  out.trt_engine_dir = text_or(c.trt_engine_dir, d.trt_engine_dir);
+  return PTRT_OK;
+}
+
+// The model handle's engine for graph and options: made once, then shared (see ptrt_model).
+std::shared_ptr<Engine> shared_engine(const ptrt_model* model, const std::string& graph, const EngineOptions& options) {
+  options.validate();
+  auto* handle = const_cast<ptrt_model*>(model);  // the cache is the only mutable part, behind its mutex
+  std::lock_guard<std::mutex> lock(handle->engines_mutex);
+  std::shared_ptr<Engine>& engine = handle->engines[graph + "\n" + options.key()];
+  if (!engine) engine = make_engine(*model->model, graph, options);
+  return engine;
+}
+
 }  // namespace
+
+void ptrt_engine_options_init(ptrt_engine_options* options) {
+  if (!options) return;
+  const EngineOptions& d = default_engine_options();
+  *options = ptrt_engine_options{};
+  options->struct_size = sizeof(ptrt_engine_options);
+  options->name = d.name.c_str();
+  options->intra_op_threads = d.intra_op_threads;
+  options->device_id = d.device_id;
+}
 
 void ptrt_session_options_init(ptrt_session_options* options) {
   if (!options) return;
@@ -236,22 +323,42 @@ void ptrt_session_options_init(ptrt_session_options* options) {
   options->struct_size = sizeof(*options);
 }
 
+namespace {
+
+ptrt_status new_session(const char* fn, const ptrt_model* model, std::shared_ptr<Engine> engine,
+                        const ptrt_session_options* options, ptrt_session** out_session) {
+  ptrt_session_options opts;
+  const ptrt_status read = PTRT_READ_OPTIONS(fn, options, ptrt_session_options, reserved, opts);
+  if (read != PTRT_OK) return read;
+  auto session = std::make_unique<ptrt_session>();
+  session->model = model->model;
+  session->recognizer = std::make_unique<OfflineRecognizer>(model->model, std::move(engine));
+  *out_session = session.release();
+  return PTRT_OK;
+}
+
+}  // namespace
+
 ptrt_status ptrt_session_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
                                 const ptrt_session_options* options, ptrt_session** out_session) {
   if (out_session) *out_session = nullptr;
   std::shared_ptr<ExternalEngine> engine;
   const ptrt_status adopted = adopt_engine("ptrt_session_create", model, encoder, out_session != nullptr, engine);
   if (adopted != PTRT_OK) return adopted;
+  return guarded([&] { return new_session("ptrt_session_create", model, engine, options, out_session); });
+}
+
+ptrt_status ptrt_session_create_with_engine(const ptrt_model* model, const ptrt_engine_options* engine_options,
+                                            const ptrt_session_options* options, ptrt_session** out_session) {
+  static const char* const fn = "ptrt_session_create_with_engine";
+  PTRT_REQUIRE(out_session, "ptrt_session_create_with_engine: out_session must not be NULL");
+  *out_session = nullptr;
+  PTRT_REQUIRE(model, "ptrt_session_create_with_engine: model must not be NULL");
   return guarded([&] {
-    if (options && options->struct_size < sizeof(ptrt_session_options)) {
-      return fail(PTRT_ERROR_INVALID_ARGUMENT,
-                  "ptrt_session_create: options.struct_size is too small; call ptrt_session_options_init first");
-    }
-    auto session = std::make_unique<ptrt_session>();
-    session->model = model->model;
-    session->recognizer = std::make_unique<OfflineRecognizer>(model->model, engine);
-    *out_session = session.release();
-    return PTRT_OK;
+    EngineOptions engine;
+    const ptrt_status read = to_engine_options(fn, engine_options, engine);
+    if (read != PTRT_OK) return read;
+    return new_session(fn, model, shared_engine(model, "encoder", engine), options, out_session);
   });
 }
 
@@ -302,12 +409,45 @@ void ptrt_stream_options_init(ptrt_stream_options* options) {
   if (!options) return;
   *options = ptrt_stream_options{};
   options->struct_size = sizeof(ptrt_stream_options);
-  const BufferedStreamingConfig defaults;
-  options->chunk_ms = defaults.chunk_ms;
-  options->left_ms = defaults.left_ms;
-  options->right_ms = defaults.right_ms;
-  options->history_ms = defaults.history_ms;
+  const StreamOptions defaults;
+  options->chunk_ms = defaults.buffered.chunk_ms;
+  options->left_ms = defaults.buffered.left_ms;
+  options->right_ms = defaults.buffered.right_ms;
+  options->history_ms = defaults.buffered.history_ms;
+  options->mode = defaults.mode == "cache_aware" ? PTRT_STREAM_MODE_CACHE_AWARE : PTRT_STREAM_MODE_BUFFERED;
+  options->profile = nullptr;  // defaults.cache_aware.profile is "": the export's
 }
+
+namespace {
+
+// The C stream options (NULL: defaults) as the C++ StreamOptions.
+ptrt_status to_stream_options(const char* fn, const ptrt_stream_options* options, StreamOptions& out) {
+  ptrt_stream_options c;
+  const ptrt_status read = PTRT_READ_OPTIONS(fn, options, ptrt_stream_options, chunk_ms, c);
+  if (read != PTRT_OK) return read;
+  if (c.mode != PTRT_STREAM_MODE_BUFFERED && c.mode != PTRT_STREAM_MODE_CACHE_AWARE) {
+    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(fn) + ": options.mode " + std::to_string(c.mode) +
+                                                 " is neither PTRT_STREAM_MODE_BUFFERED (0) nor "
+                                                 "PTRT_STREAM_MODE_CACHE_AWARE (1)");
+  }
+  out.mode = c.mode == PTRT_STREAM_MODE_CACHE_AWARE ? "cache_aware" : "buffered";
+  out.buffered.chunk_ms = c.chunk_ms;
+  out.buffered.left_ms = c.left_ms;
+  out.buffered.right_ms = c.right_ms;
+  out.buffered.history_ms = c.history_ms;
+  out.cache_aware.profile = text_or(c.profile, "");
+  return PTRT_OK;
+}
+
+// The session of a stream mode on its encoder (the offline encoder, or the streaming one).
+ptrt_stream* stream_for(const ptrt_model* model, std::shared_ptr<Engine> encoder, const StreamOptions& options) {
+  if (options.mode == "cache_aware") {
+    return new_stream(std::make_unique<CacheAwareStreamingSession>(model->model, std::move(encoder), options.cache_aware));
+  }
+  return new_stream(std::make_unique<BufferedStreamingSession>(model->model, std::move(encoder), options.buffered));
+}
+
+}  // namespace
 
 ptrt_status ptrt_stream_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
                                const ptrt_stream_options* options, ptrt_stream** out_stream) {
@@ -316,16 +456,29 @@ ptrt_status ptrt_stream_create(const ptrt_model* model, const ptrt_engine_vtable
   const ptrt_status adopted = adopt_engine("ptrt_stream_create", model, encoder, out_stream != nullptr, engine);
   if (adopted != PTRT_OK) return adopted;
   return guarded([&] {
-    ptrt_stream_options opts;
-    const ptrt_status read =
-        read_options("ptrt_stream_create", options, ptrt_stream_options_init, "ptrt_stream_options_init", opts);
+    StreamOptions stream;
+    const ptrt_status read = to_stream_options("ptrt_stream_create", options, stream);
     if (read != PTRT_OK) return read;
-    BufferedStreamingConfig cfg;
-    cfg.chunk_ms = opts.chunk_ms;
-    cfg.left_ms = opts.left_ms;
-    cfg.right_ms = opts.right_ms;
-    cfg.history_ms = opts.history_ms;
-    *out_stream = new_stream(std::make_unique<BufferedStreamingSession>(model->model, engine, cfg));
+    *out_stream = stream_for(model, engine, stream);
+    return PTRT_OK;
+  });
+}
+
+ptrt_status ptrt_stream_create_with_engine(const ptrt_model* model, const ptrt_engine_options* engine_options,
+                                           const ptrt_stream_options* options, ptrt_stream** out_stream) {
+  static const char* const fn = "ptrt_stream_create_with_engine";
+  PTRT_REQUIRE(out_stream, "ptrt_stream_create_with_engine: out_stream must not be NULL");
+  *out_stream = nullptr;
+  PTRT_REQUIRE(model, "ptrt_stream_create_with_engine: model must not be NULL");
+  return guarded([&] {
+    StreamOptions stream;
+    ptrt_status read = to_stream_options(fn, options, stream);
+    if (read != PTRT_OK) return read;
+    EngineOptions engine;
+    read = to_engine_options(fn, engine_options, engine);
+    if (read != PTRT_OK) return read;
+    const std::string graph = stream.mode == "cache_aware" ? "encoder_streaming" : "encoder";
+    *out_stream = stream_for(model, shared_engine(model, graph, engine), stream);
     return PTRT_OK;
   });
 }
@@ -345,9 +498,8 @@ ptrt_status ptrt_stream_create_cache_aware(const ptrt_model* model, const ptrt_e
   if (adopted != PTRT_OK) return adopted;
   return guarded([&] {
     ptrt_cache_aware_stream_options opts;
-    const ptrt_status read = read_options("ptrt_stream_create_cache_aware", options,
-                                          ptrt_cache_aware_stream_options_init,
-                                          "ptrt_cache_aware_stream_options_init", opts);
+    const ptrt_status read = PTRT_READ_OPTIONS("ptrt_stream_create_cache_aware", options,
+                                               ptrt_cache_aware_stream_options, profile, opts);
     if (read != PTRT_OK) return read;
     CacheAwareStreamingConfig cfg;
     if (opts.profile) cfg.profile = opts.profile;
@@ -485,8 +637,8 @@ ptrt_status ptrt_transcript_state_create(const ptrt_model* model, const ptrt_tra
   PTRT_REQUIRE(model, "ptrt_transcript_state_create: model must not be NULL");
   return guarded([&] {
     ptrt_transcript_options opts;
-    const ptrt_status read = read_options("ptrt_transcript_state_create", options, ptrt_transcript_options_init,
-                                          "ptrt_transcript_options_init", opts);
+    const ptrt_status read = PTRT_READ_OPTIONS("ptrt_transcript_state_create", options, ptrt_transcript_options,
+                                               stable_updates, opts);
     if (read != PTRT_OK) return read;
     TranscriptOptions o;
     o.stable_updates = opts.stable_updates;
@@ -555,5 +707,48 @@ ptrt_status ptrt_transcript_state_snapshot(ptrt_transcript_state* state, const p
     return publish_events(state, state->snapshot, out_event, &count);
   });
 }
+
+// --- audio files ---------------------------------------------------------------------------------
+
+namespace {
+
+// Hands a vector to the caller as a malloc'd buffer (released by ptrt_audio_free).
+ptrt_status give_samples(const std::vector<float>& samples, float** out_samples, int64_t* out_num_samples) {
+  float* buffer = static_cast<float*>(std::malloc(std::max<size_t>(1, samples.size()) * sizeof(float)));
+  if (!buffer) return fail(PTRT_ERROR_INTERNAL, "out of memory");
+  std::copy(samples.begin(), samples.end(), buffer);
+  *out_samples = buffer;
+  *out_num_samples = static_cast<int64_t>(samples.size());
+  return PTRT_OK;
+}
+
+}  // namespace
+
+ptrt_status ptrt_audio_load_wav(const char* path, int32_t target_rate_hz, float** out_samples,
+                                int64_t* out_num_samples) {
+  PTRT_REQUIRE(out_samples && out_num_samples, "ptrt_audio_load_wav: out_samples and out_num_samples must not be NULL");
+  *out_samples = nullptr;
+  *out_num_samples = 0;
+  PTRT_REQUIRE(path, "ptrt_audio_load_wav: path must not be NULL");
+  return guarded([&] {
+    const Resampler check_target(target_rate_hz, target_rate_hz);  // refuses a rate outside the range
+    return give_samples(load_wav(path, target_rate_hz), out_samples, out_num_samples);
+  });
+}
+
+ptrt_status ptrt_audio_resample(const float* samples, int64_t num_samples, int32_t from_rate_hz, int32_t to_rate_hz,
+                                float** out_samples, int64_t* out_num_samples) {
+  PTRT_REQUIRE(out_samples && out_num_samples, "ptrt_audio_resample: out_samples and out_num_samples must not be NULL");
+  *out_samples = nullptr;
+  *out_num_samples = 0;
+  PTRT_REQUIRE(samples || num_samples == 0, "ptrt_audio_resample: samples is NULL with num_samples > 0");
+  PTRT_REQUIRE(num_samples >= 0, "ptrt_audio_resample: num_samples must be >= 0");
+  return guarded([&] {
+    const Resampler resampler(from_rate_hz, to_rate_hz);
+    return give_samples(resampler.process(samples, num_samples), out_samples, out_num_samples);
+  });
+}
+
+void ptrt_audio_free(float* samples) { std::free(samples); }
 
 }  // extern "C"
