@@ -10,6 +10,8 @@ pybind11_dir=$(.venv/bin/python -m pybind11 --cmakedir)
 cmake -S . -B build/ctest -G Ninja -DCMAKE_BUILD_TYPE=Release -DPARAKEET_TRT_BUILD_PYTHON=OFF \
   -Dpybind11_DIR="$pybind11_dir" >/dev/null
 cmake --build build/ctest -j 2
+# The native onnxruntime engine's tests load the wheel's libonnxruntime.so (the wheel ships no headers).
+export PTRT_ONNXRUNTIME_LIBRARY="$(.venv/bin/python -c "import glob, os, onnxruntime; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so*')))[0])")"
 ctest --test-dir build/ctest --output-on-failure
 
 echo "[test] Rust crates over the C ABI (cargo test)" >&2

@@ -58,9 +58,13 @@ struct EngineOptions {
 // Error(kInvalidArgument).
 std::shared_ptr<Engine> make_engine(const Model& model, const std::string& graph, const EngineOptions& options);
 
-// Names make_engine accepts, and whether each can run on this machine now (libonnxruntime found,
-// TensorRT compiled in and loadable): for `--help` texts and clear errors.
+// Names make_engine accepts ("onnxruntime", "tensorrt"): for `--help` texts and clear errors.
 std::vector<std::string> engine_names();
+
+// "" when the engine `options.name` names can run on this machine now (libonnxruntime found and
+// loadable; TensorRT compiled in and libnvinfer/libcudart loadable), else the reason, as the
+// Error(kUnavailable) make_engine would throw says it. Error(kInvalidArgument) for an unknown name.
+std::string engine_unavailable_reason(const EngineOptions& options);
 
 // The execution providers the ONNX Runtime library found by `options` offers (its own names).
 // Error(kUnavailable) when the library cannot be loaded.

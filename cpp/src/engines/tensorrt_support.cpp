@@ -155,11 +155,15 @@ void check_tensor_spec(const TensorSpec& spec, const TensorView& view) {
 }
 
 #ifndef PTRT_WITH_TENSORRT
+namespace {
+constexpr const char* kNotCompiled = "parakeet_trt was built without TensorRT (configure with -DPARAKEET_TRT_WITH_TENSORRT=ON)";
+}  // namespace
+
+std::string tensorrt_unavailable_reason() { return kNotCompiled; }
+
 std::unique_ptr<Engine> make_tensorrt_engine(const std::string& engine_path, const EngineContract&,
                                              const std::string&) {
-  throw Error(ErrorCode::kUnavailable, "cannot load TensorRT engine " + engine_path +
-                                           ": parakeet_trt was built without TensorRT "
-                                           "(configure with -DPARAKEET_TRT_WITH_TENSORRT=ON)");
+  throw Error(ErrorCode::kUnavailable, "cannot load TensorRT engine " + engine_path + ": " + kNotCompiled);
 }
 #endif
 

@@ -64,7 +64,10 @@ void check_tensor_spec(const TensorSpec& spec, const TensorView& view);
 // The TensorRT engine for `engine_name` of a model: deserializes `engine_path`, checks
 // <engine>.meta.json against `contract_sha256`, the loaded TensorRT and the GPU. Throws
 // Error(kUnavailable) when the library was built without PARAKEET_TRT_WITH_TENSORRT or when
-// libnvinfer.so.10 / libcudart cannot be loaded at run time.
+// libnvinfer (.so.11 or .so.10) / libcudart cannot be loaded at run time.
+// "" when TensorRT engines can be loaded here (compiled in, libnvinfer and libcudart open), else why.
+std::string tensorrt_unavailable_reason();
+
 std::unique_ptr<Engine> make_tensorrt_engine(const std::string& engine_path, const EngineContract& contract,
                                              const std::string& contract_sha256);
 
