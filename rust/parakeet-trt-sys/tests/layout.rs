@@ -37,6 +37,11 @@ fn rust_structs() -> Vec<StructLayout> {
     vec![
         layout!(ptrt_tensor { name => "name", dtype => "dtype", rank => "rank", shape => "shape", data => "data" }),
         layout!(ptrt_engine_vtable { struct_size => "struct_size", self_ => "self", run => "run", destroy => "destroy" }),
+        layout!(ptrt_engine_options {
+            struct_size => "struct_size", name => "name", providers => "providers",
+            intra_op_threads => "intra_op_threads", device_id => "device_id",
+            onnxruntime_library => "onnxruntime_library", trt_engine_dir => "trt_engine_dir",
+        }),
         layout!(ptrt_model_options { struct_size => "struct_size", verify_hashes => "verify_hashes" }),
         layout!(ptrt_model_info {
             struct_size => "struct_size", sample_rate_hz => "sample_rate_hz", num_mel_bins => "num_mel_bins",
@@ -55,7 +60,7 @@ fn rust_structs() -> Vec<StructLayout> {
         }),
         layout!(ptrt_stream_options {
             struct_size => "struct_size", chunk_ms => "chunk_ms", left_ms => "left_ms", right_ms => "right_ms",
-            history_ms => "history_ms",
+            history_ms => "history_ms", mode => "mode", profile => "profile",
         }),
         layout!(ptrt_cache_aware_stream_options { struct_size => "struct_size", profile => "profile" }),
         layout!(ptrt_stream_update {
@@ -95,6 +100,9 @@ fn rust_scalars() -> Vec<(&'static str, i64)> {
         ("PTRT_DTYPE_FLOAT32", PTRT_DTYPE_FLOAT32 as i64),
         ("PTRT_DTYPE_INT64", PTRT_DTYPE_INT64 as i64),
         ("PTRT_DTYPE_INT32", PTRT_DTYPE_INT32 as i64),
+        ("PTRT_STREAM_MODE_BUFFERED", PTRT_STREAM_MODE_BUFFERED as i64),
+        ("PTRT_STREAM_MODE_CACHE_AWARE", PTRT_STREAM_MODE_CACHE_AWARE as i64),
+        ("PTRT_AUDIO_MAX_DURATION_S", PTRT_AUDIO_MAX_DURATION_S),
         ("PTRT_TRANSCRIPT_EVENT_PATCH", PTRT_TRANSCRIPT_EVENT_PATCH as i64),
         ("PTRT_TRANSCRIPT_EVENT_FINAL", PTRT_TRANSCRIPT_EVENT_FINAL as i64),
         ("PTRT_TRANSCRIPT_EVENT_SNAPSHOT", PTRT_TRANSCRIPT_EVENT_SNAPSHOT as i64),

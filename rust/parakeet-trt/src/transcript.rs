@@ -45,12 +45,7 @@ pub struct CommitPolicy {
 }
 
 fn raw_defaults() -> sys::ptrt_transcript_options {
-    let mut raw = std::mem::MaybeUninit::<sys::ptrt_transcript_options>::zeroed();
-    // SAFETY: fills every field of a valid, writable struct.
-    unsafe {
-        sys::ptrt_transcript_options_init(raw.as_mut_ptr());
-        raw.assume_init()
-    }
+    crate::initialized(sys::ptrt_transcript_options_init)
 }
 
 impl Default for CommitPolicy {
