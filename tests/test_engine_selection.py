@@ -23,7 +23,8 @@ needs_no_tensorrt = pytest.mark.skipif(HAVE_TENSORRT, reason="TensorRT is instal
 
 @needs_no_tensorrt
 def test_session_with_tensorrt_is_unavailable_without_it(tiny_export_dir):
-    with pytest.raises(TensorRTUnavailable, match="TensorRT is not installed.*pip install tensorrt"):
+    # The C++ engine's own message: what is missing (TensorRT not compiled in, or libnvinfer absent).
+    with pytest.raises(TensorRTUnavailable, match="TensorRT|libnvinfer"):
         parakeet_trt.Session(tiny_export_dir, engine="tensorrt")
     with pytest.raises(ValueError, match="engine must be one of"):
         parakeet_trt.Session(tiny_export_dir, engine="tvm")
@@ -40,7 +41,8 @@ def test_cli_engine_tensorrt_exits_7(tiny_export_dir, speech_signal, tmp_path, c
     for mode in ("offline", "buffered", "cache_aware"):
         code = main(["transcribe", "--model", str(tiny_export_dir), "--engine", "tensorrt", "--mode", mode, str(wav)])
         assert code == EXIT_UNAVAILABLE == 7
-        assert "TensorRT is not installed" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "TensorRT" in err or "libnvinfer" in err
     with pytest.raises(SystemExit) as bad:
         main(["transcribe", "--engine", "tvm", str(wav)])
     assert bad.value.code == 2

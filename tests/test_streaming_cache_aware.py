@@ -157,6 +157,13 @@ def test_cli_folder_without_streaming_export(tiny_export_dir, speech_signal, tmp
     assert "no streaming encoder export" in err and "--component encoder_streaming" in err
 
 
+def python_streaming_engine(session):
+    """The folder's streaming encoder on ONNX Runtime's Python API: an external engine for the C ABI."""
+    from parakeet_trt.engines.onnxruntime_engine import OnnxRuntimeEngine
+
+    return OnnxRuntimeEngine(session.model_dir / session.meta["graphs"]["encoder_streaming"]["file"], None)
+
+
 def test_c_abi_cache_aware_stream_equals_python(streaming_session, profile, tiny_export_dir, speech_signal):
     import ctypes
 
@@ -187,7 +194,7 @@ def test_c_abi_cache_aware_stream_equals_python(streaming_session, profile, tiny
 
     model = load_model(lib, streaming_session.model_dir)
     destroyed = []
-    vtable, keep = make_vtable(streaming_session.streaming_encoder_engine, [], destroyed)
+    vtable, keep = make_vtable(python_streaming_engine(streaming_session), [], destroyed)
     handle = ctypes.c_void_p()
     assert lib.ptrt_stream_create_cache_aware(model, ctypes.byref(vtable), options(profile),
                                               ctypes.byref(handle)) == PTRT_OK, lib.ptrt_last_error()
@@ -212,12 +219,12 @@ def test_c_abi_cache_aware_stream_equals_python(streaming_session, profile, tiny
 
     # Another profile, and a folder without a streaming export: contract violations naming the field.
     other = [p for p in PROFILES if p != profile][0]
-    vtable2, keep2 = make_vtable(streaming_session.streaming_encoder_engine, [], destroyed)
+    vtable2, keep2 = make_vtable(python_streaming_engine(streaming_session), [], destroyed)
     assert lib.ptrt_stream_create_cache_aware(model, ctypes.byref(vtable2), options(other),
                                               ctypes.byref(handle)) == PTRT_ERROR_CONTRACT_VIOLATION
     assert b"streaming.profile" in lib.ptrt_last_error()
     offline = load_model(lib, tiny_export_dir)
-    vtable3, keep3 = make_vtable(streaming_session.streaming_encoder_engine, [], destroyed)
+    vtable3, keep3 = make_vtable(python_streaming_engine(streaming_session), [], destroyed)
     assert lib.ptrt_stream_create_cache_aware(offline, ctypes.byref(vtable3), None,
                                               ctypes.byref(handle)) == PTRT_ERROR_CONTRACT_VIOLATION
     assert b"engines.encoder_streaming" in lib.ptrt_last_error()

@@ -11,67 +11,18 @@
 #include "parakeet_trt/model.hpp"
 #include "parakeet_trt/recognizer.hpp"
 #include "parakeet_trt/streaming.hpp"
-#include "parakeet_trt/streaming_worker.hpp"
+#include "parakeet_trt/stream_hypothesis.hpp"
+#include "engine_conversion.hpp"
 
 namespace py = pybind11;
 using namespace parakeet_trt;
+using parakeet_trt_python::as_engine;
+
+py::dict emissions_to_dict(const TokenEmission* tokens, int64_t count);  // also live_stream_bindings.cpp
 
 namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
-
-py::dtype numpy_dtype(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32: return py::dtype::of<float>();
-    case DType::kInt64: return py::dtype::of<int64_t>();
-    case DType::kInt32: return py::dtype::of<int32_t>();
-  }
-  throw std::invalid_argument("unknown dtype");
-}
-
-// numpy views on the session's tensors (no copy); valid only during the engine call.
-py::dict tensor_views(const TensorView* tensors, size_t count) {
-  py::dict views;
-  for (size_t i = 0; i < count; ++i) {
-    const TensorView& t = tensors[i];
-    std::vector<py::ssize_t> shape(t.shape, t.shape + t.rank);
-    py::array view(numpy_dtype(t.dtype), shape, t.data, py::none());
-    views[py::str(t.name)] = view;
-  }
-  return views;
-}
-
-// An engine implemented in Python: any object with run(inputs: dict, outputs: dict) that fills
-// the output arrays in place, and an optional `description` attribute.
-class PythonEngine final : public Engine {
- public:
-  explicit PythonEngine(py::object impl) : impl_(std::move(impl)) {}
-  ~PythonEngine() override {
-    py::gil_scoped_acquire gil;
-    impl_ = py::object();
-  }
-  void run(const TensorView* inputs, size_t num_inputs, TensorView* outputs, size_t num_outputs) override {
-    py::gil_scoped_acquire gil;
-    try {
-      impl_.attr("run")(tensor_views(inputs, num_inputs), tensor_views(outputs, num_outputs));
-    } catch (py::error_already_set& e) {
-      // A Python engine that detects a contract violation (e.g. ONNX Runtime refusing an output
-      // shape) reports it as such, not as an engine failure.
-      if (e.matches(py::module_::import("parakeet_trt._core").attr("ContractViolation"))) {
-        throw Error(ErrorCode::kContractViolation, py::str(e.value()));
-      }
-      throw EngineError(description() + " raised " + e.what());
-    }
-  }
-  std::string description() const override {
-    py::gil_scoped_acquire gil;
-    if (py::hasattr(impl_, "description")) return py::str(impl_.attr("description"));
-    return "python engine";
-  }
-
- private:
-  py::object impl_;
-};
 
 int step_width(const TdtGreedyDecoder& decoder) { return decoder.joint_hidden(); }
 
@@ -105,6 +56,55 @@ py::dict transcript_to_dict(const Transcript& t) {
   return out;
 }
 
+// A step's views copied out while the session still owns them (they change on the next step).
+struct StepRecord {
+  std::vector<TokenEmission> committed, tail;
+  int64_t audio_end_sample, decoded_frames;
+  bool is_last;
+  std::string committed_text, tail_text;  // with a hypothesis: its texts after this step
+  int64_t whole_word_tokens = 0;
+};
+
+py::list steps_to_list(const std::vector<StepRecord>& steps) {
+  py::list out;
+  for (const StepRecord& s : steps) {
+    py::dict d;
+    d["committed"] = emissions_to_dict(s.committed.data(), static_cast<int64_t>(s.committed.size()));
+    d["tail"] = emissions_to_dict(s.tail.data(), static_cast<int64_t>(s.tail.size()));
+    d["audio_end_sample"] = s.audio_end_sample;
+    d["decoded_frames"] = s.decoded_frames;
+    d["is_last"] = s.is_last;
+    d["committed_text"] = s.committed_text;
+    d["tail_text"] = s.tail_text;
+    d["whole_word_tokens"] = s.whole_word_tokens;
+    out.append(d);
+  }
+  return out;
+}
+
+// Records each step; with a hypothesis, also applies the step to it and records its texts.
+auto step_recorder(std::vector<StepRecord>& steps, StreamHypothesis* hypothesis) {
+  return [&steps, hypothesis](const StreamingStep& s) {
+    StepRecord r{std::vector<TokenEmission>(s.committed, s.committed + s.num_committed),
+                 std::vector<TokenEmission>(s.tail, s.tail + s.num_tail), s.audio_end_sample, s.decoded_frames,
+                 s.is_last};
+    if (hypothesis) {
+      hypothesis->apply(s);
+      r.committed_text = hypothesis->committed_text();
+      r.tail_text = hypothesis->tail_text();
+      r.whole_word_tokens = hypothesis->whole_word_tokens();
+    }
+    steps.push_back(std::move(r));
+  };
+}
+
+FloatArray checked_1d(const FloatArray& a, const char* what) {
+  if (a.ndim() != 1) throw std::invalid_argument(std::string(what) + " must be 1-D, got " + std::to_string(a.ndim()) + "-D");
+  return a;
+}
+
+}  // namespace
+
 py::dict emissions_to_dict(const TokenEmission* tokens, int64_t count) {
   std::vector<int> ids, durations;
   std::vector<int64_t> frames;
@@ -120,51 +120,8 @@ py::dict emissions_to_dict(const TokenEmission* tokens, int64_t count) {
   return out;
 }
 
-// A step's views copied out while the session still owns them (they change on the next step).
-struct StepRecord {
-  std::vector<TokenEmission> committed, tail;
-  int64_t audio_end_sample, decoded_frames;
-  bool is_last;
-};
-
-py::list steps_to_list(const std::vector<StepRecord>& steps) {
-  py::list out;
-  for (const StepRecord& s : steps) {
-    py::dict d;
-    d["committed"] = emissions_to_dict(s.committed.data(), static_cast<int64_t>(s.committed.size()));
-    d["tail"] = emissions_to_dict(s.tail.data(), static_cast<int64_t>(s.tail.size()));
-    d["audio_end_sample"] = s.audio_end_sample;
-    d["decoded_frames"] = s.decoded_frames;
-    d["is_last"] = s.is_last;
-    out.append(d);
-  }
-  return out;
-}
-
-auto step_recorder(std::vector<StepRecord>& steps) {
-  return [&steps](const StreamingStep& s) {
-    steps.push_back({std::vector<TokenEmission>(s.committed, s.committed + s.num_committed),
-                     std::vector<TokenEmission>(s.tail, s.tail + s.num_tail), s.audio_end_sample, s.decoded_frames,
-                     s.is_last});
-  };
-}
-
-// The worker's thread calls the Python engine (which takes the GIL): destroy it without the GIL.
-struct GilFreeDelete {
-  void operator()(StreamingWorker* worker) const {
-    py::gil_scoped_release release;
-    delete worker;
-  }
-};
-
-FloatArray checked_1d(const FloatArray& a, const char* what) {
-  if (a.ndim() != 1) throw std::invalid_argument(std::string(what) + " must be 1-D, got " + std::to_string(a.ndim()) + "-D");
-  return a;
-}
-
-}  // namespace
-
-void bind_transcript(py::module_& m);  // transcript_bindings.cpp
+void bind_transcript(py::module_& m);   // transcript_bindings.cpp
+void bind_live_stream(py::module_& m);  // live_stream_bindings.cpp
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "parakeet_trt C++ core (features, TDT decoding, engines). Use the parakeet_trt package API.";
@@ -177,6 +134,7 @@ PYBIND11_MODULE(_core, m) {
   static py::exception<InvalidAudio> audio_error(m, "InvalidAudioError", base_error.ptr());
   static py::exception<EngineError> engine_error(m, "EngineError", base_error.ptr());
   static py::exception<ContractViolation> contract_error(m, "ContractViolation", base_error.ptr());
+  static py::exception<Error> unavailable_error(m, "UnavailableError", base_error.ptr());
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -191,6 +149,10 @@ PYBIND11_MODULE(_core, m) {
     } catch (const Error& e) {
       if (e.code() == ErrorCode::kContractViolation) py::set_error(contract_error, e.what());
       else if (e.code() == ErrorCode::kInvalidArgument) py::set_error(PyExc_ValueError, e.what());
+      else if (e.code() == ErrorCode::kUnavailable) py::set_error(unavailable_error, e.what());
+      else if (e.code() == ErrorCode::kInvalidAudio) py::set_error(audio_error, e.what());
+      else if (e.code() == ErrorCode::kModel) py::set_error(model_error, e.what());
+      else if (e.code() == ErrorCode::kEngine) py::set_error(engine_error, e.what());
       else py::set_error(base_error, e.what());
     }
   });
@@ -345,7 +307,7 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<StreamingEncoderRunner>(m, "StreamingEncoderRunner")
       .def(py::init([](std::shared_ptr<Model> mdl, py::object engine) {
-             return new StreamingEncoderRunner(mdl, std::make_shared<PythonEngine>(std::move(engine)));
+             return new StreamingEncoderRunner(mdl, as_engine(std::move(engine)));
            }),
            py::arg("model"), py::arg("engine"))
       .def(
@@ -379,7 +341,7 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<OfflineRecognizer>(m, "OfflineRecognizer")
       .def(py::init([](std::shared_ptr<Model> mdl, py::object engine) {
-             return new OfflineRecognizer(mdl, std::make_shared<PythonEngine>(std::move(engine)));
+             return new OfflineRecognizer(mdl, as_engine(std::move(engine)));
            }),
            py::arg("model"), py::arg("encoder_engine"))
       .def(
@@ -395,30 +357,45 @@ PYBIND11_MODULE(_core, m) {
           },
           py::arg("samples"), "Transcribe mono float32 audio at the model's sample rate.");
 
+  py::class_<StreamHypothesis>(m, "StreamHypothesis")
+      .def(py::init([](const std::shared_ptr<Model>& mdl) {
+             return new StreamHypothesis(std::shared_ptr<const Vocabulary>(mdl, &mdl->vocabulary()));
+           }),
+           py::arg("model"), "Committed tokens and whole-word texts of a stream (pass it to push/finish).")
+      .def_property_readonly("committed_text", &StreamHypothesis::committed_text)
+      .def_property_readonly("tail_text", &StreamHypothesis::tail_text)
+      .def_property_readonly("num_committed", [](const StreamHypothesis& h) { return h.committed_tokens().size(); })
+      .def("committed", [](const StreamHypothesis& h) {
+        return emissions_to_dict(h.committed_tokens().data(), static_cast<int64_t>(h.committed_tokens().size()));
+      });
+
   // Every streaming mode shares push/finish/redecode and the counters (StreamingSession).
   py::class_<StreamingSession>(m, "StreamingSessionBase")
       .def(
           "push",
-          [](StreamingSession& s, const FloatArray& samples) {
+          [](StreamingSession& s, const FloatArray& samples, StreamHypothesis* hypothesis) {
             checked_1d(samples, "samples");
             std::vector<StepRecord> steps;
             {
               py::gil_scoped_release release;
-              s.push(samples.data(), samples.shape(0), step_recorder(steps));
+              s.push(samples.data(), samples.shape(0), step_recorder(steps, hypothesis));
             }
             return steps_to_list(steps);
           },
-          py::arg("samples"), "Append mono float32 samples; returns the steps they completed (list of dicts).")
+          py::arg("samples"), py::arg("hypothesis") = nullptr,
+          "Append mono float32 samples; returns the steps they completed (list of dicts; with a hypothesis, "
+          "also its committed_text and tail_text after each step).")
       .def(
           "finish",
-          [](StreamingSession& s) {
+          [](StreamingSession& s, StreamHypothesis* hypothesis) {
             std::vector<StepRecord> steps;
             {
               py::gil_scoped_release release;
-              s.finish(step_recorder(steps));
+              s.finish(step_recorder(steps, hypothesis));
             }
             return steps_to_list(steps);
           },
+          py::arg("hypothesis") = nullptr,
           "Run the remaining step(s) and close the stream; returns them (the last has is_last).")
       .def(
           "redecode",
@@ -445,7 +422,7 @@ PYBIND11_MODULE(_core, m) {
              cfg.left_ms = left_ms;
              cfg.right_ms = right_ms;
              cfg.history_ms = history_ms;
-             return new BufferedStreamingSession(mdl, std::make_shared<PythonEngine>(std::move(engine)), cfg);
+             return new BufferedStreamingSession(mdl, as_engine(std::move(engine)), cfg);
            }),
            py::arg("model"), py::arg("encoder_engine"), py::arg("chunk_ms"), py::arg("left_ms"), py::arg("right_ms"),
            py::arg("history_ms") = 30000);
@@ -454,7 +431,7 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init([](std::shared_ptr<Model> mdl, py::object engine, const std::string& profile) {
              CacheAwareStreamingConfig cfg;
              cfg.profile = profile;
-             return new CacheAwareStreamingSession(mdl, std::make_shared<PythonEngine>(std::move(engine)), cfg);
+             return new CacheAwareStreamingSession(mdl, as_engine(std::move(engine)), cfg);
            }),
            py::arg("model"), py::arg("streaming_encoder_engine"), py::arg("profile") = "")
       .def_property_readonly("profile", &CacheAwareStreamingSession::profile)
@@ -462,68 +439,6 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("advance_frames", &CacheAwareStreamingSession::advance_frames)
       .def_property_readonly("encoder_calls", &CacheAwareStreamingSession::encoder_calls);
 
-  py::class_<StreamingWorker, std::unique_ptr<StreamingWorker, GilFreeDelete>>(m, "StreamingWorker")
-      .def(py::init([](std::shared_ptr<Model> mdl, py::object engine, int64_t chunk_ms, int64_t left_ms,
-                       int64_t right_ms, int64_t history_ms, int64_t ring_ms, int event_slots) {
-             BufferedStreamingConfig cfg;
-             cfg.chunk_ms = chunk_ms;
-             cfg.left_ms = left_ms;
-             cfg.right_ms = right_ms;
-             cfg.history_ms = history_ms;
-             auto session = std::make_unique<BufferedStreamingSession>(
-                 mdl, std::make_shared<PythonEngine>(std::move(engine)), cfg);
-             return std::unique_ptr<StreamingWorker, GilFreeDelete>(
-                 new StreamingWorker(std::move(session), ring_ms, event_slots));
-           }),
-           py::arg("model"), py::arg("encoder_engine"), py::arg("chunk_ms"), py::arg("left_ms"), py::arg("right_ms"),
-           py::arg("history_ms") = 0, py::arg("ring_ms") = 10000, py::arg("event_slots") = 64)
-      .def_static(
-          "cache_aware",
-          [](std::shared_ptr<Model> mdl, py::object engine, const std::string& profile, int64_t ring_ms,
-             int event_slots) {
-            CacheAwareStreamingConfig cfg;
-            cfg.profile = profile;
-            auto session = std::make_unique<CacheAwareStreamingSession>(
-                mdl, std::make_shared<PythonEngine>(std::move(engine)), cfg);
-            return std::unique_ptr<StreamingWorker, GilFreeDelete>(
-                new StreamingWorker(std::move(session), ring_ms, event_slots));
-          },
-          py::arg("model"), py::arg("streaming_encoder_engine"), py::arg("profile") = "", py::arg("ring_ms") = 10000,
-          py::arg("event_slots") = 64, "A worker running a cache-aware session.")
-      .def(
-          "write",
-          [](StreamingWorker& w, const FloatArray& samples) {
-            checked_1d(samples, "samples");
-            py::gil_scoped_release release;
-            return w.write(samples.data(), samples.shape(0));
-          },
-          py::arg("samples"), "Queue samples for the inference thread; returns how many fit (the rest is dropped).")
-      .def("close", &StreamingWorker::close, py::call_guard<py::gil_scoped_release>())
-      .def(
-          "next_event",
-          [](StreamingWorker& w, int64_t timeout_ms) -> py::object {
-            StreamingEvent e;
-            bool got;
-            {
-              py::gil_scoped_release release;
-              got = w.next_event(e, timeout_ms);
-            }
-            if (!got) return py::none();
-            py::dict d;
-            d["type"] = e.kind == StreamingEvent::Kind::kError ? "error" : "step";
-            d["seq"] = e.seq;
-            d["committed"] = emissions_to_dict(e.committed.data(), static_cast<int64_t>(e.committed.size()));
-            d["tail"] = emissions_to_dict(e.tail.data(), static_cast<int64_t>(e.tail.size()));
-            d["audio_end_sample"] = e.audio_end_sample;
-            d["decoded_frames"] = e.decoded_frames;
-            d["dropped_samples"] = e.dropped_samples;
-            d["is_last"] = e.is_last;
-            d["error"] = e.error;
-            return std::move(d);
-          },
-          py::arg("timeout_ms") = -1, "Next event dict, or None on timeout / when the stream is over.")
-      .def_property_readonly("done", &StreamingWorker::done)
-      .def_property_readonly("dropped_samples", &StreamingWorker::dropped_samples);
-
   bind_transcript(m);
+  bind_live_stream(m);
 }

@@ -33,6 +33,8 @@ py::list words_to_list(const std::vector<TranscriptWord>& words) {
   return out;
 }
 
+}  // namespace
+
 py::dict event_to_dict(const TranscriptEvent& e) {
   py::dict d;
   d["type"] = event_type_name(e.type);
@@ -67,6 +69,8 @@ py::list events_to_list(const std::vector<TranscriptEvent>& events) {
   for (const TranscriptEvent& e : events) out.append(event_to_dict(e));
   return out;
 }
+
+namespace {
 
 // Token lists (ids, frames, durations) as the streaming dicts carry them.
 std::vector<TokenEmission> to_tokens(const std::vector<int>& ids, const std::vector<int64_t>& frames,

@@ -16,7 +16,7 @@
 #include "parakeet_trt/cache_aware_streaming.hpp"
 #include "parakeet_trt/errors.hpp"
 #include "parakeet_trt/model.hpp"
-#include "parakeet_trt/streaming_worker.hpp"
+#include "parakeet_trt/live_stream.hpp"
 #include "test_streams.hpp"
 #include "test_support.hpp"
 
@@ -184,18 +184,18 @@ void test_worker_thread_gives_the_session_result() {
   const std::vector<float> audio = test_audio(16000 * 4 + 77, 3);
   const Run direct = stream("cache_aware", audio, 16000);
   auto model = Model::load(export_dir("cache_aware"));
-  StreamingWorker worker(std::make_unique<CacheAwareStreamingSession>(
+  LiveStream worker(std::make_unique<CacheAwareStreamingSession>(
                              model, std::make_shared<FormulaStreamingEncoder>(model->contract().streaming)),
-                         10000, 4);
+                         ptrt_test::live_options(10000, 4));
   std::vector<int> ids;
   std::vector<int64_t> ends;
-  StreamingEvent event;
+  LiveEvent event;
   for (size_t i = 0; i < audio.size(); i += 1000) {
     worker.write(audio.data() + i, std::min<int64_t>(1000, static_cast<int64_t>(audio.size() - i)));
   }
   worker.close();
   while (worker.next_event(event, -1)) {
-    PTRT_CHECK(event.kind == StreamingEvent::Kind::kStep);
+    PTRT_CHECK(event.kind == LiveEvent::Kind::kStep);
     for (const TokenEmission& t : event.committed) ids.push_back(t.token_id);
     ends.push_back(event.audio_end_sample);
     if (event.is_last) break;

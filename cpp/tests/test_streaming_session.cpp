@@ -9,13 +9,16 @@
 #include <random>
 #include <string>
 #include <utility>
+#include <atomic>
+#include <thread>
 #include <vector>
 
 #include "parakeet_trt/errors.hpp"
 #include "parakeet_trt/features.hpp"
 #include "parakeet_trt/model.hpp"
 #include "parakeet_trt/streaming.hpp"
-#include "parakeet_trt/streaming_worker.hpp"
+#include "parakeet_trt/live_stream.hpp"
+#include "parakeet_trt/transcript.hpp"
 #include "test_streams.hpp"
 #include "test_support.hpp"
 
@@ -205,16 +208,16 @@ void test_worker_thread_gives_the_session_result() {
   auto model = Model::load(kModelDir);
   const std::vector<float> audio = test_audio(16000 * 7 + 333, 3);
   const Run direct = stream(model, audio, 16000, worker_config());
-  StreamingWorker worker(std::make_unique<BufferedStreamingSession>(model, std::make_shared<FormulaEncoder>(*model),
+  LiveStream worker(std::make_unique<BufferedStreamingSession>(model, std::make_shared<FormulaEncoder>(*model),
                                                                    worker_config()),
-                         10000, 4);  // 4 slots: the inference thread must wait for this consumer
+                         ptrt_test::live_options(10000, 4));  // 4 slots: the inference thread must wait for this consumer
   std::vector<int> ids;
   std::vector<int64_t> ends;
   int64_t last_seq = 0;
-  StreamingEvent event;
+  LiveEvent event;
   auto drain = [&](int64_t timeout_ms) {
     while (worker.next_event(event, timeout_ms)) {
-      PTRT_CHECK(event.kind == StreamingEvent::Kind::kStep);
+      PTRT_CHECK(event.kind == LiveEvent::Kind::kStep);
       PTRT_CHECK_EQ(event.seq, last_seq + 1);
       last_seq = event.seq;
       for (const TokenEmission& t : event.committed) ids.push_back(t.token_id);
@@ -240,8 +243,8 @@ void test_worker_overflow_is_counted_and_errors_stop_the_stream() {
   const std::vector<float> audio = test_audio(16000, 5);
   {
     // A 100 ms ring takes 1600 samples of a 1 s block: the rest is dropped and counted.
-    StreamingWorker worker(std::make_unique<BufferedStreamingSession>(
-                               model, std::make_shared<FormulaEncoder>(*model), worker_config()), 100, 4);
+    LiveStream worker(std::make_unique<BufferedStreamingSession>(
+                               model, std::make_shared<FormulaEncoder>(*model), worker_config()), ptrt_test::live_options(100, 4));
     const int64_t stored = worker.write(audio.data(), 16000);
     PTRT_CHECK(stored <= 1600);
     PTRT_CHECK_EQ(worker.dropped_samples(), 16000 - stored);
@@ -249,7 +252,7 @@ void test_worker_overflow_is_counted_and_errors_stop_the_stream() {
     bad[3] = INFINITY;
     PTRT_CHECK_THROWS(worker.write(bad.data(), 10), InvalidAudio, "sample 3 is infinite");
     worker.close();
-    StreamingEvent event;
+    LiveEvent event;
     bool saw_last = false;
     while (worker.next_event(event, -1)) {
       PTRT_CHECK_EQ(event.dropped_samples, 16000 - stored);
@@ -258,16 +261,106 @@ void test_worker_overflow_is_counted_and_errors_stop_the_stream() {
     PTRT_CHECK(saw_last);
   }
   {
-    StreamingWorker worker(std::make_unique<BufferedStreamingSession>(model, std::make_shared<FailingEncoder>(),
-                                                                     worker_config()));
+    LiveStream worker(std::make_unique<BufferedStreamingSession>(model, std::make_shared<FailingEncoder>(),
+                                                                     worker_config()),
+                      ptrt_test::live_options(10000, 64));
     worker.write(audio.data(), 16000);
-    StreamingEvent event;
+    LiveEvent event;
     PTRT_CHECK(worker.next_event(event, -1));
-    PTRT_CHECK(event.kind == StreamingEvent::Kind::kError);
+    PTRT_CHECK(event.kind == LiveEvent::Kind::kError);
     PTRT_CHECK(event.error.find("device lost") != std::string::npos);
     PTRT_CHECK(!worker.next_event(event, 100));
     PTRT_CHECK(worker.done());
   }
+}
+
+void test_live_stream_refuses_writes_after_an_error_and_a_second_producer() {
+  auto model = Model::load(kModelDir);
+  const std::vector<float> audio = test_audio(16000, 5);
+  {
+    LiveStream stream(std::make_unique<BufferedStreamingSession>(model, std::make_shared<FailingEncoder>(),
+                                                                 worker_config()),
+                      ptrt_test::live_options(10000, 64));
+    stream.write(audio.data(), 16000);
+    LiveEvent event;
+    PTRT_CHECK(stream.next_event(event, -1));
+    PTRT_CHECK(event.kind == LiveEvent::Kind::kError);
+    PTRT_CHECK(event.error_code == ErrorCode::kEngine);
+    // A producer waiting for room must not wait forever: the stream's error comes back.
+    PTRT_CHECK_THROWS(stream.write(audio.data(), 100), Error, "device lost");
+  }
+  {
+    // Two producers at once: every write either stores (all or part, the rest counted as dropped) or
+    // is refused with kState. Nothing is lost silently.
+    LiveStream stream(std::make_unique<BufferedStreamingSession>(model, std::make_shared<FormulaEncoder>(*model),
+                                                                 worker_config()),
+                      ptrt_test::live_options(60000, 64));
+    std::atomic<int64_t> stored{0}, refused{0}, attempted{0};
+    auto producer = [&] {
+      for (int i = 0; i < 2000; ++i) {
+        attempted += 160;
+        try {
+          stored += stream.write(audio.data(), 160);
+        } catch (const Error& e) {
+          PTRT_CHECK(e.code() == ErrorCode::kState);
+          refused += 160;
+        }
+      }
+    };
+    std::thread a(producer), b(producer);
+    a.join();
+    b.join();
+    PTRT_CHECK_EQ(stored.load() + refused.load() + stream.dropped_samples(), attempted.load());
+    PTRT_CHECK_EQ(stream.samples_written(), stored.load() + stream.dropped_samples());
+    stream.close();
+    LiveEvent event;
+    int64_t last_end = 0;
+    while (stream.next_event(event, -1)) last_end = event.audio_end_sample;
+    PTRT_CHECK_EQ(last_end, stored.load());  // every stored sample was decoded
+  }
+}
+
+void test_live_stream_transcript_equals_the_state_fed_by_the_session() {
+  auto model = Model::load(kModelDir);
+  const std::vector<float> audio = test_audio(16000 * 6 + 101, 9);
+  // The reference: the same session's steps fed to a TranscriptState on this thread.
+  BufferedStreamingSession direct(model, std::make_shared<FormulaEncoder>(*model), worker_config());
+  TranscriptState reference(model->vocabulary(), model->meta().encoder.frame_stride_s);
+  std::vector<std::string> expected;
+  auto record = [&](const StreamingStep& st) {
+    const double end_s = static_cast<double>(st.audio_end_sample) / 16000.0;
+    for (const TranscriptEvent& e :
+         reference.apply_step(st.committed, st.num_committed, st.tail, st.num_tail, end_s, -1.0)) {
+      expected.push_back(std::to_string(static_cast<int>(e.type)) + ":" + e.text);
+    }
+    if (st.is_last) {
+      for (const TranscriptEvent& e : reference.finish(end_s)) {
+        expected.push_back(std::to_string(static_cast<int>(e.type)) + ":" + e.text);
+      }
+    }
+  };
+  direct.push(audio.data(), static_cast<int64_t>(audio.size()), record);
+  direct.finish(record);
+
+  LiveStream stream(std::make_unique<BufferedStreamingSession>(model, std::make_shared<FormulaEncoder>(*model),
+                                                               worker_config()),
+                    ptrt_test::live_options(10000, 4));
+  for (size_t i = 0; i < audio.size(); i += 999) {
+    stream.write(audio.data() + i, std::min<int64_t>(999, static_cast<int64_t>(audio.size() - i)));
+  }
+  stream.close();
+  std::vector<std::string> got;
+  LiveEvent event;
+  std::string committed_text;
+  while (stream.next_event(event, -1)) {
+    PTRT_CHECK(event.kind == LiveEvent::Kind::kStep);
+    for (const TranscriptEvent& e : event.transcript) got.push_back(std::to_string(static_cast<int>(e.type)) + ":" + e.text);
+    committed_text += event.committed_text_added;
+  }
+  PTRT_CHECK(!expected.empty());
+  PTRT_CHECK(got == expected);
+  PTRT_CHECK_EQ(stream.snapshot().text, reference.committed_text());
+  PTRT_CHECK_EQ(committed_text, reference.committed_text());
 }
 
 }  // namespace
@@ -280,5 +373,9 @@ int main() {
       {"state_and_input_errors", &test_state_and_input_errors},
       {"worker_thread_gives_the_session_result", &test_worker_thread_gives_the_session_result},
       {"worker_overflow_is_counted_and_errors_stop_the_stream", &test_worker_overflow_is_counted_and_errors_stop_the_stream},
+      {"live_stream_refuses_writes_after_an_error_and_a_second_producer",
+       &test_live_stream_refuses_writes_after_an_error_and_a_second_producer},
+      {"live_stream_transcript_equals_the_state_fed_by_the_session",
+       &test_live_stream_transcript_equals_the_state_fed_by_the_session},
   });
 }

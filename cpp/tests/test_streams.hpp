@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "parakeet_trt/live_stream.hpp"
 #include "parakeet_trt/streaming.hpp"
 
 namespace ptrt_test {
@@ -23,6 +24,13 @@ inline std::vector<float> test_audio(int64_t n, uint32_t seed) {
                                                    (0.5 + 0.5 * std::sin(t * 5.0))) + noise(rng);
   }
   return a;
+}
+
+inline parakeet_trt::LiveStreamOptions live_options(int64_t ring_ms, int32_t event_slots) {
+  parakeet_trt::LiveStreamOptions o;
+  o.ring_ms = ring_ms;
+  o.event_slots = event_slots;
+  return o;
 }
 
 struct StreamRun {

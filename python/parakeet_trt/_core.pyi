@@ -20,6 +20,7 @@ class ParakeetError(RuntimeError): ...
 class ModelError(ParakeetError): ...
 class InvalidAudioError(ParakeetError): ...
 class EngineError(ParakeetError): ...
+class UnavailableError(ParakeetError): ...
 class ContractViolation(ParakeetError):
     """An engine or artifact disagrees with the model's contract; the message names the field, the
     expected and the actual value."""
@@ -142,8 +143,8 @@ class StreamingSessionBase:
     token_ids, token_frames, token_durations), ``audio_end_sample``, ``decoded_frames``, ``is_last``.
     The GIL is released while the core runs (the Python engine takes it back for its calls)."""
 
-    def push(self, samples: npt.NDArray[np.float32]) -> list[dict[str, Any]]: ...
-    def finish(self) -> list[dict[str, Any]]: ...
+    def push(self, samples: npt.NDArray[np.float32], hypothesis: StreamHypothesis | None = None) -> list[dict[str, Any]]: ...
+    def finish(self, hypothesis: StreamHypothesis | None = None) -> list[dict[str, Any]]: ...
     def redecode(self, begin_sample: int, end_sample: int) -> dict[str, Any]: ...
     @property
     def finished(self) -> bool: ...
@@ -180,26 +181,69 @@ class CacheAwareStreamingSession(StreamingSessionBase):
     def encoder_calls(self) -> int: ...
 
 
-class StreamingWorker:
-    """A streaming session on its own inference thread (cpp/include/parakeet_trt/streaming_worker.hpp):
-    buffered from the constructor, cache-aware from cache_aware().
+class StreamHypothesis:
+    """Committed tokens and texts of a stream (cpp/include/parakeet_trt/stream_hypothesis.hpp): committed
+    text holds whole words only; the open word and the speculative tail are the tail text. Pass it to
+    StreamingSessionBase.push/finish, whose step dicts then carry committed_text and tail_text."""
 
-    write() never blocks (overflow is dropped and counted); next_event() returns an event dict
-    (``type`` 'step' or 'error', ``seq``, ``committed``, ``tail``, ``audio_end_sample``,
-    ``decoded_frames``, ``dropped_samples``, ``is_last``, ``error``) or None on timeout / at the end."""
+    def __init__(self, model: Model) -> None: ...
+    @property
+    def committed_text(self) -> str: ...
+    @property
+    def tail_text(self) -> str: ...
+    @property
+    def num_committed(self) -> int: ...
+    def committed(self) -> dict[str, list[int]]: ...
 
-    def __init__(self, model: Model, encoder_engine: EncoderEngine, chunk_ms: int, left_ms: int, right_ms: int,
-                 history_ms: int = 0, ring_ms: int = 10000, event_slots: int = 64) -> None: ...
-    @staticmethod
-    def cache_aware(model: Model, streaming_encoder_engine: EncoderEngine, profile: str = "", ring_ms: int = 10000,
-                    event_slots: int = 64) -> StreamingWorker: ...
-    def write(self, samples: npt.NDArray[np.float32]) -> int: ...
+
+class Engine:
+    """A native engine made by make_engine (cpp/include/parakeet_trt/engine_factory.hpp). Threads: one
+    engine may be shared by any number of sessions and streams, and run from several threads at once."""
+
+    @property
+    def description(self) -> str: ...
+
+
+def make_engine(model: Model, graph: str, name: str = "onnxruntime", providers: list[str] = ...,
+                intra_op_threads: int = 0, device_id: int = 0, onnxruntime_library: str = "",
+                trt_engine_dir: str = "") -> Engine:
+    """The engine running `graph` ('encoder', 'encoder_streaming', 'decoder_joint'): 'onnxruntime' (C API,
+    libonnxruntime.so by dlopen) or 'tensorrt'. ValueError for an unknown name or provider (listing the
+    available ones), UnavailableError where the library is missing (naming where it looked)."""
+
+
+def onnxruntime_available_providers(onnxruntime_library: str = "") -> list[str]: ...
+
+
+def option_defaults() -> dict[str, dict[str, Any]]:
+    """Every option's default, defined once in C++: {'stream': ..., 'transcript': ..., 'live': ..., 'engine': ...}."""
+
+
+class LiveStream:
+    """One live stream (cpp/include/parakeet_trt/live_stream.hpp): audio ring (one producer thread; a
+    second concurrent writer gets ParakeetError), inference thread, streaming session, transcript state,
+    re-decode of finals. Keyword options as option_defaults() lists them (mode, chunk_ms, left_ms,
+    right_ms, history_ms, profile, the transcript's, ring_ms, event_slots, final_redecode, ...).
+
+    Threads: write/close from one producer thread, next_event/snapshot from one consumer thread.
+    write() never blocks (overflow is dropped and counted) and raises the stream's error once it has
+    stopped on one; next_event() returns a dict (``type`` 'step' or 'error', ``seq``, ``committed``,
+    ``tail``, ``committed_text_added``, ``tail_text``, ``events`` (transcript events; finals carry
+    ``redecoded_text``), ``audio_end_sample``, ``decoded_frames``, ``dropped_samples``, ``is_last``,
+    ``error``, ``error_code``) or None on timeout / at the end."""
+
+    def __init__(self, model: Model, encoder_engine: Engine | EncoderEngine, **options: Any) -> None: ...
+    def write(self, samples: npt.NDArray[np.float32], vad_silence_ms: float = -1.0, lossless: bool = False) -> int:
+        """Stores what fits; the rest is dropped and counted, or with lossless=True left to the caller."""
     def close(self) -> None: ...
     def next_event(self, timeout_ms: int = -1) -> dict[str, Any] | None: ...
+    def snapshot(self) -> dict[str, Any]: ...
     @property
     def done(self) -> bool: ...
     @property
     def dropped_samples(self) -> int: ...
+    @property
+    def samples_written(self) -> int: ...
 
 
 class TranscriptState:

@@ -11,7 +11,6 @@ import numpy as np
 
 from parakeet_trt import _core
 from parakeet_trt.audio import prepare_audio
-from parakeet_trt.engines.onnxruntime_engine import OnnxRuntimeEngine
 from parakeet_trt.errors import ModelError
 from parakeet_trt.models import resolve_model_dir
 
@@ -46,67 +45,87 @@ class Transcript:
 ENGINES = ("onnxruntime", "tensorrt")
 
 
+def onnxruntime_library() -> str:
+    """Path of the ``libonnxruntime.so`` the installed onnxruntime wheel ships ("" when there is none:
+    the core then tries $PTRT_ONNXRUNTIME_LIBRARY and the loader's path, and names where it looked)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("onnxruntime")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        found = sorted((Path(location) / "capi").glob("libonnxruntime.so*"))
+        if found:
+            return str(found[0])
+    return ""
+
+
 class Session:
-    """Offline transcription through the C++ core.
+    """Offline transcription, and the model and engines every stream on it shares.
 
     ``model`` is an exported model folder (``parakeet-trt export``) or a packaged model name
-    ('default'). ``engine`` runs the encoder graphs: ``onnxruntime`` (``providers``, default CUDA then
-    CPU) or ``tensorrt`` (engines built by ``parakeet-trt build-trt`` in ``trt_engine_dir``, default
-    the model folder; TensorRTUnavailable, exit code 7 in the CLI, without TensorRT), supplied to the
-    core as an external engine; features and TDT decoding run in C++. A Session may be shared
-    between threads; its transcriptions run one at a time.
+    ('demo'). ``engine`` runs the encoder graphs in C++: ``onnxruntime`` (ONNX Runtime's C API,
+    ``providers`` in ONNX Runtime's names, default CUDA then CPU; an unknown or unavailable provider is
+    a ValueError listing those available) or ``tensorrt`` (engines built by ``parakeet-trt build-trt`` in
+    ``trt_engine_dir``, default the model folder; ``TensorRTUnavailable``, exit code 7 in the CLI,
+    without TensorRT). ``engine`` may also be a dict mapping graph names ("encoder",
+    "encoder_streaming") to external engines: Python objects with ``run(inputs, outputs)``.
+    Features, decoding and the engines run in C++: no Python runs per chunk or per token.
+
+    Threads: a Session, its model and its engines may be shared by any number of threads, streams
+    and live streams; its own transcribe() calls run one at a time.
     """
 
     def __init__(self, model: str | Path | None = None, providers: list[str] | None = None,
-                 verify_hashes: bool = True, intra_op_threads: int = 0, engine: str = "onnxruntime",
-                 trt_engine_dir: str | Path | None = None):
-        if engine not in ENGINES:
-            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+                 verify_hashes: bool = True, intra_op_threads: int = 0, engine: str | dict = "onnxruntime",
+                 trt_engine_dir: str | Path | None = None, onnxruntime_library_path: str | Path | None = None):
+        if isinstance(engine, str) and engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES} or a dict of external engines, got {engine!r}")
         self.model_dir = resolve_model_dir(model)
         self.model = _core.Model.load(str(self.model_dir), verify_hashes)
         meta = json.loads((self.model_dir / "model_meta.json").read_text())
         self.meta = meta
-        self.engine = engine
-        self._engine_options = dict(providers=providers, intra_op_threads=intra_op_threads, verify_hashes=verify_hashes,
-                                    trt_engine_dir=Path(trt_engine_dir) if trt_engine_dir else self.model_dir)
-        self._streaming_encoder_engine = None
+        self.engine = engine if isinstance(engine, str) else "external"
+        self._external = dict(engine) if isinstance(engine, dict) else {}
+        self._engine_kwargs = dict(
+            name=self.engine, providers=list(providers or []), intra_op_threads=int(intra_op_threads),
+            onnxruntime_library=str(onnxruntime_library_path or onnxruntime_library()),
+            trt_engine_dir=str(trt_engine_dir or self.model_dir))
+        self._engines: dict = {}
         # A folder with only a streaming encoder export (--component encoder_streaming) serves
         # cache-aware streams; offline transcription then says how to export the offline encoder.
-        self.encoder_engine = self._graph_engine("encoder") if "encoder" in meta["graphs"] else None
+        self.encoder_engine = self.graph_engine("encoder") if "encoder" in meta["graphs"] else None
         self._recognizer = (_core.OfflineRecognizer(self.model, self.encoder_engine)
                             if self.encoder_engine is not None else None)
         # The core reuses its buffers between calls: one transcription at a time per Session.
         self._lock = threading.Lock()
 
-    def _graph_engine(self, name: str):
-        if self.engine == "tensorrt":
-            from parakeet_trt.engines.tensorrt_engine import TensorRtPythonEngine
+    def graph_engine(self, graph: str):
+        """The engine of one graph, made once and shared by every stream of this Session."""
+        if graph not in self._engines:
+            if graph in self._external:
+                self._engines[graph] = self._external[graph]
+            elif self.engine == "external":
+                raise ValueError(f"no external engine given for graph {graph!r}")
+            else:
+                try:
+                    self._engines[graph] = _core.make_engine(self.model, graph, **self._engine_kwargs)
+                except _core.UnavailableError as error:
+                    if self.engine == "tensorrt":
+                        from parakeet_trt.tensorrt import TensorRTUnavailable
 
-            return TensorRtPythonEngine.load(self._engine_options["trt_engine_dir"], name,
-                                       self.model_dir / self.meta["contract"]["file"])
-        graph = self.meta["graphs"][name]
-        graph_files = [graph["file"], *graph.get("external_data", [])]
-        hashes = self.model.artifact_sha256
-        missing = [f for f in graph_files if f not in hashes]
-        verify = self._engine_options["verify_hashes"]
-        if verify and missing:
-            raise ModelError(f"model_meta.json lists no sha256 for {missing} under 'artifacts'")
-        return OnnxRuntimeEngine(
-            self.model_dir / graph["file"], {f: hashes[f] for f in graph_files} if verify else None, graph,
-            providers=self._engine_options["providers"], intra_op_threads=self._engine_options["intra_op_threads"])
+                        raise TensorRTUnavailable(str(error)) from None
+                    raise
+        return self._engines[graph]
 
     @property
     def streaming_encoder_engine(self):
         """The engine of the folder's streaming encoder export (cache-aware streams), made on first use."""
-        if self._streaming_encoder_engine is None:
-            if "encoder_streaming" not in self.meta["graphs"]:
-                raise ModelError(
-                    f"{self.model_dir} holds no streaming encoder export; make one with: parakeet-trt export "
-                    f"--model <model.nemo> --out <folder> --component encoder_streaming --streaming-profile cache_aware "
-                    f"--streaming-chunk-size C --streaming-shift-size S --streaming-left-chunks K "
-                    f"(or --streaming-profile chunk_isolated)")
-            self._streaming_encoder_engine = self._graph_engine("encoder_streaming")
-        return self._streaming_encoder_engine
+        if "encoder_streaming" not in self.meta["graphs"]:
+            raise ModelError(
+                f"{self.model_dir} holds no streaming encoder export; make one with: parakeet-trt export "
+                f"--model <model.nemo> --out <folder> --component encoder_streaming --streaming-profile cache_aware "
+                f"--streaming-chunk-size C --streaming-shift-size S --streaming-left-chunks K "
+                f"(or --streaming-profile chunk_isolated)")
+        return self.graph_engine("encoder_streaming")
 
     @property
     def streaming_profile(self) -> str | None:

@@ -38,6 +38,7 @@
 #include "parakeet_trt/cache_aware_streaming.hpp"
 #include "parakeet_trt/errors.hpp"
 #include "parakeet_trt/spsc_ring.hpp"
+#include "parakeet_trt/stream_hypothesis.hpp"
 #include "parakeet_trt/streaming.hpp"
 #include "parakeet_trt/transcript.hpp"
 
@@ -78,6 +79,8 @@ struct LiveEvent {
   int64_t seq = 0;                              // 1, 2, 3, ... per stream
   std::vector<TokenEmission> committed;         // the engine tokens this step committed (never revised)
   std::vector<TokenEmission> tail;              // the engine's speculative tail after this step
+  std::string committed_text_added;             // whole words the engine's committed tokens completed (append)
+  std::string tail_text;                        // the open word and the speculative tail (replace)
   std::vector<TranscriptEvent> transcript;      // the transcript events this step caused (patch, final)
   std::vector<std::string> redecoded_text;      // per final in `transcript` (same order): its re-decode, "" if none
   int64_t audio_end_sample = 0;                 // stream samples consumed (dropped samples included)
@@ -97,11 +100,13 @@ class LiveStream {
   LiveStream(const LiveStream&) = delete;
   LiveStream& operator=(const LiveStream&) = delete;
 
-  // Producer. Returns the samples stored (< num_samples on overflow; the rest is dropped and counted).
+  // Producer. Returns the samples stored (< num_samples when the ring is full). The rest is dropped and
+  // counted (a live source that cannot wait), or with drop_overflow = false left to the caller, who
+  // writes it again later (a file or pipe that can wait: nothing is counted as dropped).
   // vad_silence_ms: trailing VAD silence at the block's last sample (< 0: unknown), for endpoints.
   // Throws InvalidAudio (NaN/Inf; nothing stored), Error(kState) after close() or when another thread
   // is writing, and the stream's own error once it has stopped on one.
-  int64_t write(const float* samples, int64_t num_samples, double vad_silence_ms = -1.0);
+  int64_t write(const float* samples, int64_t num_samples, double vad_silence_ms = -1.0, bool drop_overflow = true);
   // Producer: end of audio. Idempotent.
   void close();
   // Consumer: waits up to timeout_ms (< 0: forever) for the next event and swaps it into `out`
@@ -127,13 +132,15 @@ class LiveStream {
 
   LiveStreamOptions options_;
   std::unique_ptr<StreamingSession> session_;
+  StreamHypothesis hypothesis_;
   TranscriptState transcript_;
   SpscRing<float> ring_;
   std::vector<float> block_;
   // Producer -> inference thread: (stream end sample, trailing VAD silence) per written block.
   struct VadMark { int64_t end_sample; double silence_ms; };
   SpscRing<VadMark> vad_marks_;
-  VadMark last_mark_{0, -1.0};
+  VadMark last_mark_{0, -1.0}, next_mark_{0, -1.0};  // inference thread
+  int64_t stored_end_ = 0;                           // producer: samples stored in the ring so far
   std::vector<LiveEvent> slots_;
   int64_t head_ = 0, tail_ = 0, seq_ = 0;
   bool finished_ = false, abandoned_ = false;

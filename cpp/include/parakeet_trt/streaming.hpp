@@ -120,6 +120,7 @@ class StreamingSession {
   int64_t steps() const { return steps_; }
   int64_t encoder_frame_samples() const { return frame_samples_; }
   const Model& model() const { return *model_; }
+  const std::shared_ptr<const Model>& shared_model() const { return model_; }
 
  protected:
   explicit StreamingSession(std::shared_ptr<const Model> model) : model_(std::move(model)) {}

@@ -31,6 +31,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,8 @@ class TranscriptState {
  public:
   // frame_stride_s: seconds per encoder frame (token times = frame * stride). Validates options.
   TranscriptState(Vocabulary vocabulary, double frame_stride_s, TranscriptOptions options = {});
+  // Shares the vocabulary (e.g. a model's, through shared_ptr's aliasing constructor): no copy per stream.
+  TranscriptState(std::shared_ptr<const Vocabulary> vocabulary, double frame_stride_s, TranscriptOptions options = {});
 
   // One engine step: `stable` tokens are appended to the engine's never-revised hypothesis, `tail`
   // replaces its speculative tail. audio_end_s: stream time of the last sample the step consumed.
@@ -135,7 +138,7 @@ class TranscriptState {
   std::vector<TranscriptWord> words_of(const std::vector<TokenEmission>& tokens, bool committed) const;
   void emit_final();
 
-  Vocabulary vocabulary_;
+  std::shared_ptr<const Vocabulary> vocabulary_;
   double frame_stride_s_;
   TranscriptOptions options_;
 

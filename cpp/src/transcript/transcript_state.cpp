@@ -59,13 +59,17 @@ void TranscriptOptions::validate() const {
 }
 
 TranscriptState::TranscriptState(Vocabulary vocabulary, double frame_stride_s, TranscriptOptions options)
+    : TranscriptState(std::make_shared<const Vocabulary>(std::move(vocabulary)), frame_stride_s, options) {}
+
+TranscriptState::TranscriptState(std::shared_ptr<const Vocabulary> vocabulary, double frame_stride_s,
+                                 TranscriptOptions options)
     : vocabulary_(std::move(vocabulary)), frame_stride_s_(frame_stride_s), options_(options) {
   options_.validate();
   if (!(frame_stride_s_ > 0.0) || !std::isfinite(frame_stride_s_)) {
     throw std::invalid_argument("transcript: frame_stride_s must be a finite positive number of seconds, got " +
                                 std::to_string(frame_stride_s_));
   }
-  if (vocabulary_.size() == 0) throw std::invalid_argument("transcript: the vocabulary is empty");
+  if (!vocabulary_ || vocabulary_->size() == 0) throw std::invalid_argument("transcript: the vocabulary is empty");
 }
 
 void TranscriptState::check_open(const char* what, double audio_end_s) {
@@ -85,10 +89,10 @@ void TranscriptState::check_tokens(const TokenEmission* tokens, int64_t n, const
   if (n > 0 && tokens == nullptr) throw std::invalid_argument(std::string(what) + ": null tokens");
   for (int64_t i = 0; i < n; ++i) {
     const TokenEmission& t = tokens[i];
-    if (t.token_id < 0 || static_cast<size_t>(t.token_id) >= vocabulary_.size()) {
+    if (t.token_id < 0 || static_cast<size_t>(t.token_id) >= vocabulary_->size()) {
       throw std::invalid_argument(std::string(what) + ": token " + std::to_string(i) + " has id " +
                                   std::to_string(t.token_id) + ", outside the vocabulary of " +
-                                  std::to_string(vocabulary_.size()));
+                                  std::to_string(vocabulary_->size()));
     }
     if (t.frame < 0 || t.duration < 0) {
       throw std::invalid_argument(std::string(what) + ": token " + std::to_string(i) +
@@ -201,13 +205,13 @@ size_t TranscriptState::ready_prefix(const std::vector<TokenEmission>& window) c
 size_t TranscriptState::snap_to_word(const std::vector<TokenEmission>& window, size_t count) const {
   if (!options_.commit_whole_words) return count;
   // A commit of `count` tokens ends on a word boundary when the token after it opens a word.
-  while (count > 0 && !(count < window.size() && vocabulary_.starts_word(window[count].token_id))) --count;
+  while (count > 0 && !(count < window.size() && vocabulary_->starts_word(window[count].token_id))) --count;
   return count;
 }
 
 std::vector<TranscriptWord> TranscriptState::words_of(const std::vector<TokenEmission>& tokens, bool committed) const {
   std::vector<TranscriptWord> out;
-  for (const Word& w : vocabulary_.words(tokens, frame_stride_s_)) out.push_back({w.text, w.start_s, w.end_s, committed});
+  for (const Word& w : vocabulary_->words(tokens, frame_stride_s_)) out.push_back({w.text, w.start_s, w.end_s, committed});
   return out;
 }
 
@@ -238,16 +242,16 @@ const std::vector<TranscriptEvent>& TranscriptState::update(std::vector<TokenEmi
   const int64_t old_committed_chars = committed_chars_;
   const bool continues = !committed_text_.empty();
   const std::vector<TokenEmission> newly(new_window.begin(), new_window.begin() + static_cast<std::ptrdiff_t>(commit));
-  const std::string newly_text = vocabulary_.detokenize(newly, continues);
+  const std::string newly_text = vocabulary_->detokenize(newly, continues);
   committed_text_ += newly_text;
   committed_chars_ += utf8_length(newly_text);  // whole characters only (commits end on a token boundary)
   std::vector<TokenEmission> rest(new_window.begin() + static_cast<std::ptrdiff_t>(commit), new_window.end());
-  std::string new_partial = vocabulary_.detokenize(rest, !committed_text_.empty());
+  std::string new_partial = vocabulary_->detokenize(rest, !committed_text_.empty());
   const std::string new_region = committed_text_.substr(old_committed_bytes) + new_partial;
 
   if (new_region != partial_text_ || commit > 0) {
     const std::vector<TokenEmission> kept(new_window.begin(), new_window.begin() + static_cast<std::ptrdiff_t>(unchanged));
-    const int64_t token_prefix_chars = utf8_length(vocabulary_.detokenize(kept, continues));
+    const int64_t token_prefix_chars = utf8_length(vocabulary_->detokenize(kept, continues));
     const int64_t text_prefix_chars = utf8_length(partial_text_.substr(0, common_prefix_bytes(partial_text_, new_region)));
     const int64_t keep_chars = std::min(token_prefix_chars, text_prefix_chars);
     TranscriptEvent patch;

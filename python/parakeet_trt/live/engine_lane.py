@@ -1,9 +1,10 @@
-"""The engine lane: audio blocks in, transcript events out.
+"""The engine lane: audio blocks in, transcript events out, over the core's LiveStream.
 
-Audio goes into the C++ StreamingWorker's lock-free ring (its inference thread runs the buffered
-streaming session, GIL released); each step it reports goes through the C++ TranscriptState (commit
-policy, endpoints, patches), and the events leave with the pipeline clock's capture time of the
-last audio sample they reflect (``capture_time_s``) and their emit time (``emit_time_s``).
+The C++ LiveStream owns the audio ring, the inference thread, the streaming session, the transcript
+state (commit policy, endpoints, patches) and the audio history its finals are re-decoded from;
+this lane only converts: it writes blocks (with their VAD silence) into the stream, waits for its
+events with the GIL released, and stamps each event with the pipeline clock's capture time of the
+last audio sample it reflects (``capture_time_s``) and its emit time (``emit_time_s``).
 
 A lossless block (from a file or stdin) that does not fit the ring waits for room; a lossy one (the
 microphone) is cut and the dropped samples are counted. With ``final_redecode``, each final also
@@ -16,36 +17,39 @@ import asyncio
 import bisect
 import threading
 import time
-from dataclasses import dataclass
-
-import numpy as np
+from dataclasses import asdict, dataclass
 
 from parakeet_trt import _core
 from parakeet_trt.errors import ParakeetError
 from parakeet_trt.session import Session
 
+_DEFAULTS = _core.option_defaults()  # defined once in C++ (live_stream.hpp, transcript.hpp)
+_T, _S, _L = _DEFAULTS["transcript"], _DEFAULTS["stream"], _DEFAULTS["live"]
+
 
 @dataclass
 class CommitPolicy:
-    """The transcript state's knobs (see parakeet_trt/transcript.hpp)."""
+    """The transcript state's knobs (see parakeet_trt/transcript.hpp); defaults from the core."""
 
-    stable_updates: int = 2
-    max_lag_ms: int = 1200
-    max_window_tokens: int = 32
-    endpoint_blank_ms: int = 800
-    endpoint_vad_ms: int = 0
-    endpoint_require_both: bool = False
-    commit_whole_words: bool = True
+    stable_updates: int = _T["stable_updates"]
+    max_lag_ms: int = _T["max_lag_ms"]
+    max_window_tokens: int = _T["max_window_tokens"]
+    endpoint_blank_ms: int = _T["endpoint_blank_ms"]
+    endpoint_vad_ms: int = _T["endpoint_vad_ms"]
+    endpoint_require_both: bool = _T["endpoint_require_both"]
+    commit_whole_words: bool = _T["commit_whole_words"]
 
 
 @dataclass
 class StreamingOptions:
-    chunk_ms: int = 560
-    left_ms: int = 10000
-    right_ms: int = 560
-    ring_ms: int = 10000
-    final_redecode: bool = False
-    history_ms: int = 30000  # audio kept for final re-decoding
+    """The stream's settings (see parakeet_trt/live_stream.hpp); defaults from the core."""
+
+    chunk_ms: int = _S["chunk_ms"]
+    left_ms: int = _S["left_ms"]
+    right_ms: int = _S["right_ms"]
+    ring_ms: int = _L["ring_ms"]
+    final_redecode: bool = _L["final_redecode"]
+    history_ms: int = _S["history_ms"]  # audio kept for final re-decoding
 
 
 class CaptureClock:
@@ -80,6 +84,23 @@ class CaptureClock:
         return silence if silence < 0 else max(0.0, silence - (self.block_ends[i] - 1 - sample) * 1000.0 / self.rate)
 
 
+class LaneTranscript:
+    """What the lane's transcript says now, from the stream's last snapshot (the state itself lives in C++)."""
+
+    def __init__(self, live):
+        self._live = live
+        self.alignment_conflicts = 0
+        self.live_edge_s = 0.0
+
+    @property
+    def committed_text(self) -> str:
+        snap = self._live.snapshot()
+        return snap["text"][:snap["committed_len"]]
+
+    def snapshot(self) -> dict:
+        return self._live.snapshot()
+
+
 class EngineLane:
     def __init__(self, session: Session, *, streaming: StreamingOptions | None = None,
                  policy: CommitPolicy | None = None, clock_origin: float | None = None, name: str = "main"):
@@ -90,53 +111,34 @@ class EngineLane:
         self.rate = session.sample_rate_hz
         self.origin = time.monotonic() if clock_origin is None else clock_origin
         s = self.streaming
-        self.worker = _core.StreamingWorker(session.model, session.encoder_engine, chunk_ms=int(s.chunk_ms),
-                                            left_ms=int(s.left_ms), right_ms=int(s.right_ms),
-                                            ring_ms=int(s.ring_ms))
-        p = self.policy
-        self.transcript = _core.TranscriptState(
-            session.model, stable_updates=p.stable_updates, max_lag_ms=p.max_lag_ms,
-            max_window_tokens=p.max_window_tokens, endpoint_blank_ms=p.endpoint_blank_ms,
-            endpoint_vad_ms=p.endpoint_vad_ms, endpoint_require_both=p.endpoint_require_both,
-            commit_whole_words=p.commit_whole_words)
+        self.live = _core.LiveStream(
+            session.model, session.encoder_engine, chunk_ms=int(s.chunk_ms), left_ms=int(s.left_ms),
+            right_ms=int(s.right_ms), ring_ms=int(s.ring_ms), final_redecode=bool(s.final_redecode),
+            history_ms=int(s.history_ms) if s.final_redecode else 0, **asdict(self.policy))
+        self.transcript = LaneTranscript(self.live)
         self.clock = CaptureClock(self.rate)
         self.samples_written = 0
         self.dropped_samples = 0
         self.steps = 0
-        self._history = np.zeros(0, np.float32)  # the last history_ms of audio (final re-decode)
-        self._history_start = 0
-        self._redecoder: Session | None = None
-        if s.final_redecode:
-            self._redecoder = Session(session.model_dir)
 
     # --- audio in -------------------------------------------------------------------------------
 
     async def write(self, block) -> None:
         samples = block.samples
-        if self.streaming.final_redecode:
-            self._keep_history(samples)
         self.clock.add(self.samples_written + len(samples), block.capture_time, block.vad_silence_ms)
         offset = 0
         while offset < len(samples):
-            taken = self.worker.write(samples[offset:])
+            taken = self.live.write(samples[offset:], block.vad_silence_ms, lossless=block.lossless)
             offset += taken
             if offset < len(samples):
                 if not block.lossless:
-                    self.dropped_samples += len(samples) - offset
+                    self.dropped_samples = self.live.dropped_samples
                     break
                 await asyncio.sleep(0.005)  # the ring is full: let the inference thread catch up
         self.samples_written += len(samples)
 
     def close(self) -> None:
-        self.worker.close()
-
-    def _keep_history(self, samples: np.ndarray) -> None:
-        keep = self.rate * self.streaming.history_ms // 1000
-        self._history = np.concatenate([self._history, samples])
-        if len(self._history) > keep:
-            cut = len(self._history) - keep
-            self._history = self._history[cut:]
-            self._history_start += cut
+        self.live.close()
 
     # --- events out -----------------------------------------------------------------------------
 
@@ -144,7 +146,7 @@ class EngineLane:
         return time.monotonic() - self.origin
 
     def snapshot(self) -> dict:
-        event = self.transcript.snapshot()
+        event = self.live.snapshot()
         event["emit_time_s"] = self.now_s()
         return event
 
@@ -153,24 +155,18 @@ class EngineLane:
         for event in events:
             event["capture_time_s"] = capture
             event["emit_time_s"] = self.now_s()
+            if event["type"] == "final" and not self.streaming.final_redecode:
+                event.pop("redecoded_text", None)
+            elif event["type"] == "final" and event.get("redecoded_text") == "":
+                event["redecoded_text"] = None  # the segment was no longer retained
         return events
 
-    async def _redecode(self, final: dict) -> None:
-        begin = max(0, int(final["start_s"] * self.rate) - self.rate // 5) - self._history_start
-        end = int(final["end_s"] * self.rate) + self.rate * 3 // 10 - self._history_start
-        if begin < 0 or end <= begin:
-            final["redecoded_text"] = None  # no longer retained
-            return
-        audio = self._history[begin:end].copy()
-        result = await asyncio.to_thread(self._redecoder.transcribe, audio, self.rate)
-        final["redecoded_text"] = result.text
-
     def _poll(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, stop: threading.Event) -> None:
-        """Waits for the worker's events (GIL released inside) and hands them to the event loop."""
+        """Waits for the stream's events (GIL released inside) and hands them to the event loop."""
         while not stop.is_set():
-            event = self.worker.next_event(50)
+            event = self.live.next_event(50)
             if event is None:
-                if self.worker.done:
+                if self.live.done:
                     break
                 continue
             loop.call_soon_threadsafe(queue.put_nowait, event)
@@ -190,20 +186,15 @@ class EngineLane:
                 step = await queue.get()
                 if step is None:
                     break
+                end_sample = int(step["audio_end_sample"])
+                self.transcript.live_edge_s = end_sample / self.rate
                 if step["type"] == "error":
-                    # Committed text stays committed: close the transcript, then report the failure.
-                    for event in self._stamp(self.transcript.finish(self.transcript.live_edge_s), self.samples_written):
+                    # Committed text stays committed: the stream closed the transcript before reporting.
+                    for event in self._stamp(step["events"], self.samples_written):
                         yield event
                     raise ParakeetError(f"the engine lane stopped: {step['error']}")
                 self.steps += 1
-                end_sample = int(step["audio_end_sample"])
-                events = self.transcript.apply_step(step["committed"], step["tail"], end_sample / self.rate,
-                                                    self.clock.vad_silence_ms(max(0, end_sample - 1)))
-                if step["is_last"]:
-                    events = list(events) + list(self.transcript.finish(end_sample / self.rate))
-                for event in self._stamp(events, end_sample):
-                    if event["type"] == "final" and self._redecoder is not None:
-                        await self._redecode(event)
+                for event in self._stamp(step["events"], end_sample):
                     yield event
         finally:
             stop.set()

@@ -153,8 +153,13 @@ class OnnxRuntimeEngine final : public Engine {
       }
     }
     Owned<ort::OrtSession> session(api.ReleaseSession);
-    check(api.CreateSession(library_.env(), graph_path.c_str(), session_options.get(), session.out()),
-          "cannot load " + graph_path);
+    // A graph ONNX Runtime cannot parse is a broken model folder (ModelError), not an engine failure.
+    if (ort::Status status = api.CreateSession(library_.env(), graph_path.c_str(), session_options.get(),
+                                               session.out())) {
+      const std::string message = api.GetErrorMessage(status);
+      api.ReleaseStatus(status);
+      throw ModelError("ONNX Runtime cannot load " + graph_path + ": " + message);
+    }
     session_ = session.release();
     try {
       read_graph_tensors();

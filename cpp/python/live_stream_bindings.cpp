@@ -1,0 +1,215 @@
+// pybind11 bindings of the engine factory, the stream options' defaults and LiveStream: type,
+// ownership and error conversion only.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "engine_conversion.hpp"
+#include "parakeet_trt/engine_factory.hpp"
+#include "parakeet_trt/live_stream.hpp"
+#include "parakeet_trt/model.hpp"
+
+namespace py = pybind11;
+using namespace parakeet_trt;
+using parakeet_trt_python::as_engine;
+using parakeet_trt_python::EngineHandle;
+
+py::dict emissions_to_dict(const TokenEmission* tokens, int64_t count);  // bindings.cpp
+py::dict event_to_dict(const TranscriptEvent& e);                        // transcript_bindings.cpp
+
+namespace {
+
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+// The live stream's thread may call a Python engine (which takes the GIL): destroy it without the GIL.
+struct GilFreeDelete {
+  void operator()(LiveStream* stream) const {
+    py::gil_scoped_release release;
+    delete stream;
+  }
+};
+
+const char* error_code_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return "invalid_argument";
+    case ErrorCode::kInvalidAudio: return "invalid_audio";
+    case ErrorCode::kModel: return "model";
+    case ErrorCode::kContractViolation: return "contract_violation";
+    case ErrorCode::kEngine: return "engine";
+    case ErrorCode::kState: return "state";
+    case ErrorCode::kUnavailable: return "unavailable";
+    case ErrorCode::kInternal: return "internal";
+  }
+  return "internal";
+}
+
+// Every option default, from the C++ structs (the one place they are defined).
+py::dict option_defaults() {
+  const LiveStreamOptions live;
+  const EngineOptions engine;
+  py::dict stream, transcript, l, e;
+  stream["mode"] = live.stream.mode;
+  stream["chunk_ms"] = live.stream.buffered.chunk_ms;
+  stream["left_ms"] = live.stream.buffered.left_ms;
+  stream["right_ms"] = live.stream.buffered.right_ms;
+  stream["history_ms"] = live.stream.buffered.history_ms;
+  stream["profile"] = live.stream.cache_aware.profile;
+  transcript["stable_updates"] = live.transcript.stable_updates;
+  transcript["max_lag_ms"] = live.transcript.max_lag_ms;
+  transcript["max_window_tokens"] = live.transcript.max_window_tokens;
+  transcript["endpoint_blank_ms"] = live.transcript.endpoint_blank_ms;
+  transcript["endpoint_vad_ms"] = live.transcript.endpoint_vad_ms;
+  transcript["endpoint_require_both"] = live.transcript.endpoint_require_both;
+  transcript["commit_whole_words"] = live.transcript.commit_whole_words;
+  l["ring_ms"] = live.ring_ms;
+  l["event_slots"] = live.event_slots;
+  l["final_redecode"] = live.final_redecode;
+  l["redecode_pre_roll_ms"] = live.redecode_pre_roll_ms;
+  l["redecode_post_roll_ms"] = live.redecode_post_roll_ms;
+  e["name"] = engine.name;
+  e["providers"] = engine.providers;
+  e["intra_op_threads"] = engine.intra_op_threads;
+  e["device_id"] = engine.device_id;
+  py::dict out;
+  out["stream"] = stream;
+  out["transcript"] = transcript;
+  out["live"] = l;
+  out["engine"] = e;
+  return out;
+}
+
+// Reads keyword options onto the C++ structs; an unknown key is a TypeError naming it.
+template <typename T>
+void take(py::dict& kw, const char* key, T& field) {
+  if (kw.contains(key)) {
+    field = kw[key].cast<T>();
+    PyDict_DelItemString(kw.ptr(), key);
+  }
+}
+
+LiveStreamOptions live_options_from(py::dict kw) {
+  LiveStreamOptions o;
+  take(kw, "mode", o.stream.mode);
+  take(kw, "chunk_ms", o.stream.buffered.chunk_ms);
+  take(kw, "left_ms", o.stream.buffered.left_ms);
+  take(kw, "right_ms", o.stream.buffered.right_ms);
+  take(kw, "history_ms", o.stream.buffered.history_ms);
+  take(kw, "profile", o.stream.cache_aware.profile);
+  take(kw, "stable_updates", o.transcript.stable_updates);
+  take(kw, "max_lag_ms", o.transcript.max_lag_ms);
+  take(kw, "max_window_tokens", o.transcript.max_window_tokens);
+  take(kw, "endpoint_blank_ms", o.transcript.endpoint_blank_ms);
+  take(kw, "endpoint_vad_ms", o.transcript.endpoint_vad_ms);
+  take(kw, "endpoint_require_both", o.transcript.endpoint_require_both);
+  take(kw, "commit_whole_words", o.transcript.commit_whole_words);
+  take(kw, "ring_ms", o.ring_ms);
+  take(kw, "event_slots", o.event_slots);
+  take(kw, "final_redecode", o.final_redecode);
+  take(kw, "redecode_pre_roll_ms", o.redecode_pre_roll_ms);
+  take(kw, "redecode_post_roll_ms", o.redecode_post_roll_ms);
+  if (py::len(kw) != 0) {
+    throw py::type_error("LiveStream: unknown option(s) " + std::string(py::str(py::list(kw.attr("keys")()))));
+  }
+  return o;
+}
+
+py::dict live_event_to_dict(const LiveEvent& e) {
+  py::dict d;
+  d["type"] = e.kind == LiveEvent::Kind::kError ? "error" : "step";
+  d["seq"] = e.seq;
+  d["committed"] = emissions_to_dict(e.committed.data(), static_cast<int64_t>(e.committed.size()));
+  d["tail"] = emissions_to_dict(e.tail.data(), static_cast<int64_t>(e.tail.size()));
+  d["committed_text_added"] = e.committed_text_added;
+  d["tail_text"] = e.tail_text;
+  py::list events;
+  size_t final_index = 0;
+  for (const TranscriptEvent& t : e.transcript) {
+    py::dict event = event_to_dict(t);
+    if (t.type == TranscriptEventType::kFinal && final_index < e.redecoded_text.size()) {
+      event["redecoded_text"] = e.redecoded_text[final_index++];
+    }
+    events.append(event);
+  }
+  d["events"] = events;
+  d["audio_end_sample"] = e.audio_end_sample;
+  d["decoded_frames"] = e.decoded_frames;
+  d["dropped_samples"] = e.dropped_samples;
+  d["is_last"] = e.is_last;
+  d["error"] = e.error;
+  d["error_code"] = e.kind == LiveEvent::Kind::kError ? error_code_name(e.error_code) : "";
+  return d;
+}
+
+}  // namespace
+
+void bind_live_stream(py::module_& m) {
+  py::class_<EngineHandle>(m, "Engine", "A native engine made by the C++ factory (shareable across threads).")
+      .def_property_readonly("description", [](const EngineHandle& h) { return h.engine->description(); });
+
+  m.def(
+      "make_engine",
+      [](const std::shared_ptr<Model>& mdl, const std::string& graph, const std::string& name,
+         const std::vector<std::string>& providers, int32_t intra_op_threads, int32_t device_id,
+         const std::string& onnxruntime_library, const std::string& trt_engine_dir) {
+        EngineOptions o;
+        o.name = name;
+        o.providers = providers;
+        o.intra_op_threads = intra_op_threads;
+        o.device_id = device_id;
+        o.onnxruntime_library = onnxruntime_library;
+        o.trt_engine_dir = trt_engine_dir;
+        py::gil_scoped_release release;
+        return EngineHandle{make_engine(*mdl, graph, o)};
+      },
+      py::arg("model"), py::arg("graph"), py::arg("name") = EngineOptions().name,
+      py::arg("providers") = std::vector<std::string>(), py::arg("intra_op_threads") = 0, py::arg("device_id") = 0,
+      py::arg("onnxruntime_library") = "", py::arg("trt_engine_dir") = "",
+      "The native engine running `graph` of the model (engine_factory.hpp).");
+  m.def(
+      "onnxruntime_available_providers",
+      [](const std::string& onnxruntime_library) {
+        EngineOptions o;
+        o.onnxruntime_library = onnxruntime_library;
+        return onnxruntime_available_providers(o);
+      },
+      py::arg("onnxruntime_library") = "", "Execution providers of the ONNX Runtime library the core loads.");
+  m.def("option_defaults", &option_defaults, "Every stream, transcript, live-stream and engine option's default.");
+
+  py::class_<LiveStream, std::unique_ptr<LiveStream, GilFreeDelete>>(m, "LiveStream")
+      .def(py::init([](const std::shared_ptr<Model>& mdl, py::object engine, py::kwargs kw) {
+             const LiveStreamOptions options = live_options_from(py::dict(kw));
+             std::shared_ptr<Engine> native = as_engine(std::move(engine));
+             py::gil_scoped_release release;
+             return std::unique_ptr<LiveStream, GilFreeDelete>(new LiveStream(mdl, native, options));
+           }),
+           py::arg("model"), py::arg("encoder_engine"),
+           "A live stream (live_stream.hpp); keyword options as option_defaults() lists them.")
+      .def(
+          "write",
+          [](LiveStream& s, const FloatArray& samples, double vad_silence_ms, bool lossless) {
+            if (samples.ndim() != 1) throw std::invalid_argument("samples must be 1-D");
+            py::gil_scoped_release release;
+            return s.write(samples.data(), samples.shape(0), vad_silence_ms, !lossless);
+          },
+          py::arg("samples"), py::arg("vad_silence_ms") = -1.0, py::arg("lossless") = false,
+          "Queue samples for the inference thread; returns how many fit. The rest is dropped and counted, or "
+          "with lossless=True left to the caller to write again.")
+      .def("close", &LiveStream::close, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "next_event",
+          [](LiveStream& s, int64_t timeout_ms) -> py::object {
+            LiveEvent e;
+            bool got;
+            {
+              py::gil_scoped_release release;
+              got = s.next_event(e, timeout_ms);
+            }
+            if (!got) return py::none();
+            return live_event_to_dict(e);
+          },
+          py::arg("timeout_ms") = -1, "Next event dict, or None on timeout / when the stream is over.")
+      .def("snapshot", [](const LiveStream& s) { return event_to_dict(s.snapshot()); })
+      .def_property_readonly("done", &LiveStream::done)
+      .def_property_readonly("dropped_samples", &LiveStream::dropped_samples)
+      .def_property_readonly("samples_written", &LiveStream::samples_written);
+}

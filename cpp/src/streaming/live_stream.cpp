@@ -1,0 +1,294 @@
+#include "parakeet_trt/live_stream.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+#include <utility>
+
+namespace parakeet_trt {
+
+namespace {
+
+void check_range(const char* field, int64_t value, int64_t min, int64_t max) {
+  if (value < min || value > max) {
+    throw std::invalid_argument(std::string(field) + " must be in [" + std::to_string(min) + ", " +
+                                std::to_string(max) + "], got " + std::to_string(value));
+  }
+}
+
+// Ends the producer's exclusive section however write() leaves.
+struct WriterGuard {
+  std::atomic<int>& writers;
+  ~WriterGuard() { writers.fetch_sub(1); }
+};
+
+}  // namespace
+
+void StreamOptions::validate() const {
+  if (mode != "buffered" && mode != "cache_aware") {
+    throw std::invalid_argument("mode must be 'buffered' or 'cache_aware', got '" + mode + "'");
+  }
+  if (!cache_aware.profile.empty() && cache_aware.profile != "cache_aware" && cache_aware.profile != "chunk_isolated") {
+    throw std::invalid_argument("profile must be '', 'cache_aware' or 'chunk_isolated', got '" + cache_aware.profile +
+                                "'");
+  }
+}
+
+std::unique_ptr<StreamingSession> make_streaming_session(std::shared_ptr<const Model> model,
+                                                         std::shared_ptr<Engine> encoder, const StreamOptions& options) {
+  options.validate();
+  if (options.mode == "cache_aware") {
+    return std::make_unique<CacheAwareStreamingSession>(std::move(model), std::move(encoder), options.cache_aware);
+  }
+  return std::make_unique<BufferedStreamingSession>(std::move(model), std::move(encoder), options.buffered);
+}
+
+void LiveStreamOptions::validate() const {
+  stream.validate();
+  transcript.validate();
+  check_range("ring_ms", ring_ms, 1, 600000);
+  check_range("event_slots", event_slots, 2, 65536);
+  check_range("redecode_pre_roll_ms", redecode_pre_roll_ms, 0, 10000);
+  check_range("redecode_post_roll_ms", redecode_post_roll_ms, 0, 10000);
+  if (final_redecode && stream.mode != "buffered") {
+    throw std::invalid_argument("final_redecode needs the buffered mode (a cache-aware stream keeps no audio history)");
+  }
+  if (final_redecode && stream.buffered.history_ms <= 0) {
+    throw std::invalid_argument("final_redecode needs history_ms > 0 (the audio the re-decode reads)");
+  }
+}
+
+LiveStream::LiveStream(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder,
+                       const LiveStreamOptions& options)
+    : LiveStream((options.validate(), make_streaming_session(std::move(model), std::move(encoder), options.stream)),
+                 options) {}
+
+LiveStream::LiveStream(std::unique_ptr<StreamingSession> session, const LiveStreamOptions& options)
+    : options_((options.validate(), options)),
+      session_(std::move(session)),
+      // The model's vocabulary, shared (aliasing pointer): a stream copies nothing read-only.
+      hypothesis_(std::shared_ptr<const Vocabulary>(session_->shared_model(), &session_->model().vocabulary())),
+      transcript_(std::shared_ptr<const Vocabulary>(session_->shared_model(), &session_->model().vocabulary()),
+                  session_->model().meta().encoder.frame_stride_s, options.transcript),
+      ring_(options.ring_ms * session_->model().meta().features.sample_rate_hz / 1000),
+      block_(static_cast<size_t>(std::max<int64_t>(session_->samples_needed() + 1, 4096))),
+      vad_marks_(4096) {
+  const size_t capacity = static_cast<size_t>(session_->max_tokens_per_step());
+  slots_.resize(static_cast<size_t>(options_.event_slots));
+  for (LiveEvent& e : slots_) {
+    e.committed.reserve(capacity);
+    e.tail.reserve(capacity);
+    e.transcript.reserve(4);
+    e.redecoded_text.reserve(4);
+  }
+  last_snapshot_ = transcript_.snapshot();
+  thread_ = std::thread([this] { run(); });
+}
+
+LiveStream::~LiveStream() { shutdown(); }
+
+void LiveStream::shutdown() {
+  close();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    abandoned_ = true;
+  }
+  space_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+int64_t LiveStream::write(const float* samples, int64_t num_samples, double vad_silence_ms, bool drop_overflow) {
+  if (writers_.fetch_add(1) != 0) {
+    writers_.fetch_sub(1);
+    throw Error(ErrorCode::kState,
+                "write() from two threads at once: a live stream has one producer (serialize the writers)");
+  }
+  WriterGuard guard{writers_};
+  if (failed_.load()) throw Error(failure_code_, "the stream stopped: " + failure_);
+  if (closed_.load()) throw Error(ErrorCode::kState, "write() after close(): the stream is closed");
+  if (num_samples < 0) throw Error(ErrorCode::kInvalidArgument, "write(): negative sample count");
+  if (num_samples == 0) return 0;
+  if (samples == nullptr) throw Error(ErrorCode::kInvalidArgument, "write(): null samples");
+  validate_audio(samples, num_samples);
+  const int64_t stored = ring_.write(samples, num_samples);
+  if (drop_overflow) {
+    dropped_ += num_samples - stored;
+    written_ += num_samples;
+  } else {
+    written_ += stored;
+  }
+  stored_end_ += stored;
+  // A full mark ring only coarsens endpoint timing (the next mark carries the newer silence).
+  const VadMark mark{stored_end_, vad_silence_ms};
+  vad_marks_.write(&mark, 1);
+  { std::lock_guard<std::mutex> lock(mutex_); }  // orders the notify after the thread's predicate check
+  audio_cv_.notify_one();
+  return stored;
+}
+
+void LiveStream::close() {
+  closed_.store(true);
+  { std::lock_guard<std::mutex> lock(mutex_); }
+  audio_cv_.notify_one();
+}
+
+bool LiveStream::done() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return finished_ && head_ == tail_;
+}
+
+bool LiveStream::next_event(LiveEvent& out, int64_t timeout_ms) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  auto ready = [this] { return head_ != tail_ || finished_; };
+  if (timeout_ms < 0) events_cv_.wait(lock, ready);
+  else if (!events_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), ready)) return false;
+  if (head_ == tail_) return false;
+  LiveEvent& slot = slots_[static_cast<size_t>(tail_ % static_cast<int64_t>(slots_.size()))];
+  std::swap(out, slot);
+  ++tail_;
+  lock.unlock();
+  space_cv_.notify_one();
+  return true;
+}
+
+TranscriptEvent LiveStream::snapshot() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return last_snapshot_;
+}
+
+bool LiveStream::wait_for_slot(std::unique_lock<std::mutex>& lock) {
+  space_cv_.wait(lock, [this] { return abandoned_ || head_ - tail_ < static_cast<int64_t>(slots_.size()); });
+  return !abandoned_;
+}
+
+double LiveStream::vad_silence_at(int64_t sample) {
+  // Marks arrive in stream order; the newest one at or before `sample` gives the trailing silence.
+  VadMark mark;
+  while (vad_marks_.available() > 0 && next_mark_.end_sample <= sample) {
+    last_mark_ = next_mark_;
+    if (vad_marks_.read(&mark, 1) != 1) break;
+    next_mark_ = mark;
+  }
+  if (next_mark_.end_sample <= sample) last_mark_ = next_mark_;
+  return last_mark_.silence_ms;
+}
+
+void LiveStream::emit_step(const StreamingStep& step) {
+  const double rate = session_->model().meta().features.sample_rate_hz;
+  const double audio_end_s = static_cast<double>(step.audio_end_sample) / rate;
+  const double silence = vad_silence_at(step.audio_end_sample);
+  // The transcript runs here, on the inference thread: the consumer only receives its events.
+  const std::vector<TranscriptEvent>* events =
+      &transcript_.apply_step(step.committed, step.num_committed, step.tail, step.num_tail, audio_end_s, silence);
+  std::vector<TranscriptEvent> merged;
+  if (step.is_last) {
+    merged = *events;
+    const std::vector<TranscriptEvent>& finish = transcript_.finish(audio_end_s);
+    merged.insert(merged.end(), finish.begin(), finish.end());
+    events = &merged;
+  }
+  const size_t text_before = hypothesis_.committed_text().size();
+  hypothesis_.apply(step);
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!wait_for_slot(lock)) return;
+  LiveEvent& e = slots_[static_cast<size_t>(head_ % static_cast<int64_t>(slots_.size()))];
+  lock.unlock();  // the slot is ours until head_ moves past it
+  e.kind = LiveEvent::Kind::kStep;
+  e.committed_text_added.assign(hypothesis_.committed_text(), text_before, std::string::npos);
+  e.tail_text = hypothesis_.tail_text();
+  e.committed.assign(step.committed, step.committed + step.num_committed);
+  e.tail.assign(step.tail, step.tail + step.num_tail);
+  e.transcript = *events;
+  e.redecoded_text.clear();
+  for (const TranscriptEvent& t : e.transcript) {
+    if (t.type != TranscriptEventType::kFinal) continue;
+    std::string text;
+    if (options_.final_redecode) {
+      const int64_t begin = std::max<int64_t>(
+          0, static_cast<int64_t>(t.start_s * rate) - options_.redecode_pre_roll_ms * static_cast<int64_t>(rate) / 1000);
+      const int64_t end = std::min<int64_t>(
+          session_->samples_received(),
+          static_cast<int64_t>(t.end_s * rate) + options_.redecode_post_roll_ms * static_cast<int64_t>(rate) / 1000);
+      try {
+        if (end > begin) text = session_->redecode(begin, end).text;
+      } catch (const InvalidAudio&) {
+        text.clear();  // the segment is no longer retained: the committed text stands
+      }
+    }
+    e.redecoded_text.push_back(std::move(text));
+  }
+  e.audio_end_sample = step.audio_end_sample;
+  e.decoded_frames = step.decoded_frames;
+  e.dropped_samples = dropped_.load();
+  e.is_last = step.is_last;
+  e.error.clear();
+  lock.lock();
+  e.seq = ++seq_;
+  ++head_;
+  if (step.is_last) finished_ = true;
+  last_snapshot_ = transcript_.snapshot();
+  lock.unlock();
+  events_cv_.notify_all();
+}
+
+void LiveStream::emit_error(ErrorCode code, const std::string& message) {
+  failure_code_ = code;
+  failure_ = message;
+  failed_.store(true);
+  // Committed text stays committed: close the transcript before reporting the failure.
+  std::vector<TranscriptEvent> closing;
+  if (!transcript_.finished()) {
+    try {
+      closing = transcript_.finish(transcript_.live_edge_s());
+    } catch (const std::exception&) {
+      closing.clear();
+    }
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!wait_for_slot(lock)) return;
+  LiveEvent& e = slots_[static_cast<size_t>(head_ % static_cast<int64_t>(slots_.size()))];
+  e.kind = LiveEvent::Kind::kError;
+  e.seq = ++seq_;
+  e.committed.clear();
+  e.tail.clear();
+  e.committed_text_added.clear();
+  e.tail_text.clear();
+  e.transcript = std::move(closing);
+  e.redecoded_text.assign(e.transcript.size(), std::string());
+  e.audio_end_sample = session_->samples_consumed();
+  e.dropped_samples = dropped_.load();
+  e.is_last = true;
+  e.error_code = code;
+  e.error = message;
+  ++head_;
+  finished_ = true;
+  last_snapshot_ = transcript_.snapshot();
+  lock.unlock();
+  events_cv_.notify_all();
+}
+
+void LiveStream::run() {
+  auto on_step = [this](const StreamingStep& step) { emit_step(step); };
+  try {
+    for (;;) {
+      const bool closing = closed_.load();  // read before draining: audio written before close() is consumed
+      int64_t n;
+      while ((n = ring_.read(block_.data(), static_cast<int64_t>(block_.size()))) > 0) {
+        session_->push(block_.data(), n, on_step);
+      }
+      if (closing) break;
+      std::unique_lock<std::mutex> lock(mutex_);
+      audio_cv_.wait(lock, [this] { return ring_.available() > 0 || closed_.load(); });
+    }
+    session_->finish(on_step);
+  } catch (const Error& e) {
+    emit_error(e.code(), e.what());
+  } catch (const std::invalid_argument& e) {
+    emit_error(ErrorCode::kInvalidArgument, e.what());
+  } catch (const std::exception& e) {
+    emit_error(ErrorCode::kInternal, e.what());
+  }
+}
+
+}  // namespace parakeet_trt
