@@ -439,12 +439,8 @@ ptrt_status to_stream_options(const char* fn, const ptrt_stream_options* options
   return PTRT_OK;
 }
 
-// The session of a stream mode on its encoder (the offline encoder, or the streaming one).
 ptrt_stream* stream_for(const ptrt_model* model, std::shared_ptr<Engine> encoder, const StreamOptions& options) {
-  if (options.mode == "cache_aware") {
-    return new_stream(std::make_unique<CacheAwareStreamingSession>(model->model, std::move(encoder), options.cache_aware));
-  }
-  return new_stream(std::make_unique<BufferedStreamingSession>(model->model, std::move(encoder), options.buffered));
+  return new_stream(make_streaming_session(model->model, std::move(encoder), options));
 }
 
 }  // namespace
