@@ -27,6 +27,7 @@
  *      ptrt_session           one thread at a time (it may move between threads).
  *      ptrt_stream            one thread at a time (push, finish and the callbacks they run).
  *      ptrt_transcript_state  one thread at a time.
+ *      ptrt_live_stream       one producer thread and one consumer thread at the same time.
  *    Functions without a handle (ptrt_version, ptrt_audio_*, the *_init functions) are safe on any
  *    thread. ptrt_last_error() is per thread.
  *  - Text: every string the library returns (transcript text, word text) is valid UTF-8; bytes that
@@ -438,6 +439,111 @@ PTRT_API ptrt_status ptrt_transcript_state_finish(ptrt_transcript_state* state, 
                                                   const ptrt_transcript_event** out_events, size_t* out_num_events);
 /* The state as one snapshot event (for a client that resyncs). */
 PTRT_API ptrt_status ptrt_transcript_state_snapshot(ptrt_transcript_state* state, const ptrt_transcript_event** out_event);
+
+/* ---------------------------------------------------------------------------------------------
+ * Live stream: everything a caption stream needs in one object. The producer writes audio into a
+ * ring; an inference thread the library owns runs the stream (buffered or cache-aware), the
+ * transcript state (commit policy, endpoints, patch-protocol events) and, optionally, the offline
+ * re-decode of each final's audio; the consumer takes one event per step from a bounded queue.
+ * Added in ABI 1 without changing any earlier declaration.
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * Threads: one producer thread (write, close) and one consumer thread (next_event, snapshot) at the
+ * same time; a second thread writing while another writes gets PTRT_ERROR_STATE (never merged
+ * audio). is_done from any thread. Destroy once neither side uses it (it stops and joins the
+ * inference thread). The model and a shared engine may serve any number of other streams.
+ */
+typedef struct ptrt_live_stream ptrt_live_stream;
+
+/* Defaults from the C++ LiveStreamOptions (ptrt_live_stream_options_init). */
+typedef struct ptrt_live_stream_options {
+  size_t struct_size;
+  int64_t ring_ms;               /* audio the ring holds, 1..600000; default 10000 */
+  int32_t event_slots;           /* events the consumer may lag behind, 2..65536; default 64 */
+  int32_t final_redecode;        /* 1: each final also carries the offline decode of its segment (buffered
+                                    mode, history_ms must cover the segment); default 0 */
+  int64_t redecode_pre_roll_ms;  /* widen the re-decoded segment before its first token; default 200 */
+  int64_t redecode_post_roll_ms; /* ... and after its last; default 300 */
+} ptrt_live_stream_options;
+
+PTRT_API void ptrt_live_stream_options_init(ptrt_live_stream_options* options);
+
+/* Values of ptrt_live_event.kind. */
+#define PTRT_LIVE_EVENT_STEP 0  /* one step of the stream */
+#define PTRT_LIVE_EVENT_ERROR 1 /* the stream stopped on an error (the last event) */
+
+/*
+ * One event, a borrowed view valid until the consumer's next call on the stream. Fill struct_size
+ * with ptrt_live_event_init; the library writes the prefix struct_size covers.
+ */
+typedef struct ptrt_live_event {
+  size_t struct_size;
+  int32_t kind;                      /* PTRT_LIVE_EVENT_* */
+  int32_t is_last;                   /* 1 for the stream's last event */
+  int64_t seq;                       /* 1, 2, 3, ... */
+  const ptrt_token* committed;       /* engine tokens this step committed (never revised) */
+  size_t num_committed;
+  const ptrt_token* tail;            /* the engine's speculative tail after this step */
+  size_t num_tail;
+  const char* committed_text_added;  /* whole words the committed tokens completed (append to the text) */
+  const char* tail_text;             /* the open word and the speculative tail (replaces the previous) */
+  const ptrt_transcript_event* transcript; /* the transcript events this step caused (patch, final) */
+  size_t num_transcript;
+  const char* const* redecoded_text; /* num_transcript entries: a final's re-decode, else "" */
+  int64_t audio_end_sample;          /* stream samples consumed, dropped samples included */
+  int64_t decoded_frames;
+  int64_t dropped_samples;           /* ring overflow so far */
+  int32_t error_status;              /* PTRT_LIVE_EVENT_ERROR: the ptrt_status of the failure; else PTRT_OK */
+  int32_t reserved;
+  const char* error_message;         /* PTRT_LIVE_EVENT_ERROR: its message; else "" */
+} ptrt_live_event;
+
+PTRT_API void ptrt_live_event_init(ptrt_live_event* event);
+
+/*
+ * Creates a live stream whose encoder is an engine the library makes (engine_options as for
+ * ptrt_stream_create_with_engine; the graph follows stream_options.mode). Each options pointer may
+ * be NULL (defaults). A bad option is PTRT_ERROR_INVALID_ARGUMENT naming it.
+ */
+PTRT_API ptrt_status ptrt_live_stream_create_with_engine(const ptrt_model* model, const ptrt_engine_options* engine_options,
+                                                         const ptrt_stream_options* stream_options,
+                                                         const ptrt_transcript_options* transcript_options,
+                                                         const ptrt_live_stream_options* options,
+                                                         ptrt_live_stream** out_stream);
+/* The same with the caller's encoder engine; ownership as in ptrt_stream_create (destroy runs once).
+ * run() is then called on the library's inference thread. */
+PTRT_API ptrt_status ptrt_live_stream_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
+                                             const ptrt_stream_options* stream_options,
+                                             const ptrt_transcript_options* transcript_options,
+                                             const ptrt_live_stream_options* options, ptrt_live_stream** out_stream);
+PTRT_API void ptrt_live_stream_destroy(ptrt_live_stream* stream);
+
+/*
+ * Producer: stores mono samples (sample_rate_hz must be the model's) in the ring and writes how many
+ * it stored to *out_stored (may be NULL). When the ring is full: drop_overflow = 1 drops the rest and
+ * counts it (a live source that cannot wait; stream time still counts it), 0 leaves it to the caller
+ * to write again (a file that can wait). vad_silence_ms: trailing VAD silence at the block's last
+ * sample (< 0: unknown), for endpoints. NaN/Inf samples or another rate: PTRT_ERROR_INVALID_AUDIO,
+ * nothing stored. After close: PTRT_ERROR_STATE. Once the stream stopped on an error, that error.
+ */
+PTRT_API ptrt_status ptrt_live_stream_write(ptrt_live_stream* stream, const float* samples, int64_t num_samples,
+                                            int32_t sample_rate_hz, double vad_silence_ms, int32_t drop_overflow,
+                                            int64_t* out_stored);
+/* Producer: end of audio; the remaining steps run and the last event has is_last. Idempotent. */
+PTRT_API ptrt_status ptrt_live_stream_close(ptrt_live_stream* stream);
+
+/*
+ * Consumer: waits up to timeout_ms (< 0: without limit) for the next event. *out_has_event is 1 with
+ * an event in *out_event, 0 on timeout or when the stream is over and drained (ptrt_live_stream_is_done).
+ * Events are never dropped: the inference thread waits for the consumer when the queue is full.
+ */
+PTRT_API ptrt_status ptrt_live_stream_next_event(ptrt_live_stream* stream, int64_t timeout_ms, ptrt_live_event* out_event,
+                                                 int32_t* out_has_event);
+/* Consumer: the transcript as one snapshot event (a client that resyncs), as of the last event taken. */
+PTRT_API ptrt_status ptrt_live_stream_snapshot(ptrt_live_stream* stream, const ptrt_transcript_event** out_event);
+/* 1 once the last event has been taken (or the stream stopped), else 0; 0 for NULL. */
+PTRT_API int32_t ptrt_live_stream_is_done(const ptrt_live_stream* stream);
 
 /* ---------------------------------------------------------------------------------------------
  * Audio files. Added in ABI 1 without changing any earlier declaration. Safe on any thread.

@@ -1,39 +1,19 @@
-// The C ABI: converts types, ownership and errors; no logic of its own.
+// The C ABI: converts types, ownership and errors; no logic of its own. Models, engines, sessions,
+// streams and transcript states here; live streams in live_stream_api.cpp, audio in audio_api.cpp.
 #include "parakeet_trt/parakeet_trt.h"
 
-#include <algorithm>
-#include <cstddef>
-#include <cstdlib>
 #include <cstring>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <new>
 #include <string>
 #include <vector>
 
-#include "audio/resampler.hpp"
-#include "audio/wav_reader.hpp"
-#include "engines/external_engine.hpp"
-#include "parakeet_trt/engine_factory.hpp"
-#include "parakeet_trt/errors.hpp"
-#include "parakeet_trt/live_stream.hpp"
-#include "parakeet_trt/model.hpp"
-#include "parakeet_trt/recognizer.hpp"
+#include "c_api/c_api_support.hpp"
 #include "parakeet_trt/cache_aware_streaming.hpp"
+#include "parakeet_trt/recognizer.hpp"
 #include "parakeet_trt/streaming.hpp"
-#include "parakeet_trt/transcript.hpp"
 
 using namespace parakeet_trt;
-
-struct ptrt_model {
-  std::shared_ptr<const Model> model;
-  // Engines made by ptrt_*_create_with_engine, one per (graph, EngineOptions::key()): sessions and
-  // streams with equal engine options share one. TODO(issue 13): Model::engine(graph, options) once
-  // the C++ Model owns its engine cache; this handle then only forwards.
-  std::mutex engines_mutex;
-  std::map<std::string, std::shared_ptr<Engine>> engines;
-};
+using namespace parakeet_trt::c_api;
 
 struct ptrt_session {
   std::shared_ptr<const Model> model;
@@ -48,69 +28,145 @@ struct ptrt_stream {
   std::vector<ptrt_token> committed, tail;  // reserved at creation: steps allocate nothing
 };
 
+namespace parakeet_trt::c_api {
+
 namespace {
 
-thread_local std::string g_last_error;
-
-ptrt_status fail(ptrt_status status, const std::string& message) {
-  g_last_error = message;
-  return status;
+const EngineOptions& default_engine_options() {
+  static const EngineOptions defaults;  // backs the default name's storage for every init
+  return defaults;
 }
 
-// The header's prefix rule: a versioned struct must hold at least struct_size and its first field.
-#define PTRT_PREFIX_MIN(type, first_field) (offsetof(type, first_field) + sizeof(((type*)nullptr)->first_field))
+}  // namespace
 
-ptrt_status struct_size_too_small(const char* fn, const char* what, size_t size, size_t minimum, const char* init_name) {
-  return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(fn) + ": " + what + ".struct_size is " + std::to_string(size) +
-                                               ", below the minimum " + std::to_string(minimum) + "; call " +
-                                               init_name + " first");
-}
-
-// The caller's versioned options read as a prefix over init's defaults (an older, shorter struct
-// gets the defaults for the fields it lacks); init's defaults alone when options is NULL.
-template <typename Options>
-ptrt_status read_prefix(const char* fn, const Options* options, void (*init)(Options*), const char* init_name,
-                        size_t minimum, Options& out) {
-  init(&out);
-  if (!options) return PTRT_OK;
-  if (options->struct_size < minimum) return struct_size_too_small(fn, "options", options->struct_size, minimum, init_name);
-  std::memcpy(static_cast<void*>(&out), options, std::min(options->struct_size, sizeof(Options)));
-  out.struct_size = sizeof(Options);
+ptrt_status adopt_engine(const char* function, const ptrt_model* model, const ptrt_engine_vtable* encoder,
+                         bool has_out, std::shared_ptr<ExternalEngine>& engine) {
+  if (!model || !encoder || !has_out) {
+    if (encoder && encoder->destroy && encoder->struct_size >= sizeof(ptrt_engine_vtable)) {
+      encoder->destroy(encoder->self);
+    }
+    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(function) + ": model, encoder and the output pointer must not be NULL");
+  }
+  try {
+    engine = std::make_shared<ExternalEngine>(*encoder);  // owns encoder->self from here on
+  } catch (const std::bad_alloc&) {
+    if (encoder->destroy) encoder->destroy(encoder->self);  // never constructed: release it here
+    return fail(PTRT_ERROR_INTERNAL, "out of memory");
+  } catch (const Error& e) {  // incomplete vtable: the constructor already released self
+    return fail(static_cast<ptrt_status>(static_cast<int>(e.code())), e.what());
+  }
   return PTRT_OK;
 }
 
-#define PTRT_READ_OPTIONS(fn, options, type, first_field, out) \
-  read_prefix(fn, options, type##_init, #type "_init", PTRT_PREFIX_MIN(type, first_field), out)
+ptrt_status to_engine_options(const char* fn, const ptrt_engine_options* options, EngineOptions& out) {
+  ptrt_engine_options c;
+  const ptrt_status read = PTRT_READ_OPTIONS(fn, options, ptrt_engine_options, name, c);
+  if (read != PTRT_OK) return read;
+  const EngineOptions& d = default_engine_options();
+  out.name = text_or(c.name, d.name);
+  if (out.name == "external") {
+    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(fn) + ": engine_options.name \"external\": an external engine "
+                                             "is passed as a ptrt_engine_vtable (ptrt_session_create, ptrt_stream_create)");
+  }
+  out.providers.clear();
+  const std::string providers = text_or(c.providers, "");
+  for (size_t begin = 0; begin <= providers.size();) {
+    size_t end = providers.find(',', begin);
+    if (end == std::string::npos) end = providers.size();
+    std::string item = providers.substr(begin, end - begin);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.providers.push_back(item);
+    begin = end + 1;
+  }
+  out.intra_op_threads = c.intra_op_threads;
+  out.device_id = c.device_id;
+  out.onnxruntime_library = text_or(c.onnxruntime_library, d.onnxruntime_library);
+  out.trt_engine_dir = text_or(c.trt_engine_dir, d.trt_engine_dir);
+  return PTRT_OK;
+}
 
-// Runs body, mapping every exception to a status and the thread's last error.
-template <typename Body>
-ptrt_status guarded(Body&& body) {
-  try {
-    g_last_error.clear();
-    return body();
-  } catch (const Error& e) {
-    return fail(static_cast<ptrt_status>(static_cast<int>(e.code())), e.what());
-  } catch (const std::bad_alloc&) {
-    return fail(PTRT_ERROR_INTERNAL, "out of memory");
-  } catch (const std::invalid_argument& e) {
-    return fail(PTRT_ERROR_INVALID_ARGUMENT, e.what());
-  } catch (const std::exception& e) {
-    return fail(PTRT_ERROR_INTERNAL, e.what());
-  } catch (...) {
-    return fail(PTRT_ERROR_INTERNAL, "unknown error");
+std::shared_ptr<Engine> shared_engine(const ptrt_model* model, const std::string& graph, const EngineOptions& options) {
+  options.validate();
+  auto* handle = const_cast<ptrt_model*>(model);  // the cache is the only mutable part, behind its mutex
+  std::lock_guard<std::mutex> lock(handle->engines_mutex);
+  std::shared_ptr<Engine>& engine = handle->engines[graph + "\n" + options.key()];
+  if (!engine) engine = make_engine(*model->model, graph, options);
+  return engine;
+}
+
+ptrt_status to_stream_options(const char* fn, const ptrt_stream_options* options, StreamOptions& out) {
+  ptrt_stream_options c;
+  const ptrt_status read = PTRT_READ_OPTIONS(fn, options, ptrt_stream_options, chunk_ms, c);
+  if (read != PTRT_OK) return read;
+  if (c.mode != PTRT_STREAM_MODE_BUFFERED && c.mode != PTRT_STREAM_MODE_CACHE_AWARE) {
+    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(fn) + ": options.mode " + std::to_string(c.mode) +
+                                                 " is neither PTRT_STREAM_MODE_BUFFERED (0) nor "
+                                                 "PTRT_STREAM_MODE_CACHE_AWARE (1)");
+  }
+  out.mode = c.mode == PTRT_STREAM_MODE_CACHE_AWARE ? "cache_aware" : "buffered";
+  out.buffered.chunk_ms = c.chunk_ms;
+  out.buffered.left_ms = c.left_ms;
+  out.buffered.right_ms = c.right_ms;
+  out.buffered.history_ms = c.history_ms;
+  out.cache_aware.profile = text_or(c.profile, "");
+  return PTRT_OK;
+}
+
+std::string stream_graph(const StreamOptions& options) {
+  return options.mode == "cache_aware" ? "encoder_streaming" : "encoder";
+}
+
+void to_c_tokens(const TokenEmission* tokens, size_t count, std::vector<ptrt_token>& out) {
+  out.clear();
+  for (size_t i = 0; i < count; ++i) out.push_back(ptrt_token{tokens[i].token_id, tokens[i].duration, tokens[i].frame});
+}
+
+void EventViews::publish(const std::vector<TranscriptEvent>& events) {
+  events_.clear();
+  words_.clear();
+  for (const TranscriptEvent& e : events) {
+    std::vector<ptrt_word> words;
+    for (const TranscriptWord& w : e.words) words.push_back(ptrt_word{w.text.c_str(), w.start_s, w.end_s});
+    words_.push_back(std::move(words));
+    ptrt_transcript_event v{};
+    v.type = static_cast<int32_t>(e.type);
+    v.seq = e.seq;
+    v.committed_len = e.committed_len;
+    v.replace_from = e.replace_from;
+    v.text = e.text.c_str();
+    v.text_size = e.text.size();
+    v.audio_end_s = e.audio_end_s;
+    v.segment = e.segment;
+    v.start_s = e.start_s;
+    v.end_s = e.end_s;
+    v.words = words_.back().data();
+    v.num_words = words_.back().size();
+    events_.push_back(v);
   }
 }
 
-#define PTRT_REQUIRE(cond, what) \
-  if (!(cond)) return fail(PTRT_ERROR_INVALID_ARGUMENT, what)
+ptrt_status to_transcript_options(const char* fn, const ptrt_transcript_options* options, TranscriptOptions& out) {
+  ptrt_transcript_options c;
+  const ptrt_status read = PTRT_READ_OPTIONS(fn, options, ptrt_transcript_options, stable_updates, c);
+  if (read != PTRT_OK) return read;
+  out.stable_updates = c.stable_updates;
+  out.max_window_tokens = c.max_window_tokens;
+  out.max_lag_ms = c.max_lag_ms;
+  out.endpoint_blank_ms = c.endpoint_blank_ms;
+  out.endpoint_vad_ms = c.endpoint_vad_ms;
+  out.endpoint_require_both = c.endpoint_require_both != 0;
+  out.commit_whole_words = c.commit_whole_words != 0;
+  return PTRT_OK;
+}
 
-}  // namespace
+}  // namespace parakeet_trt::c_api
 
 extern "C" {
 
 const char* ptrt_version(void) { return PTRT_VERSION_STRING; }
 int32_t ptrt_abi_version(void) { return PTRT_ABI_VERSION; }
-const char* ptrt_last_error(void) { return g_last_error.c_str(); }
+const char* ptrt_last_error(void) { return last_error().c_str(); }
 
 const char* ptrt_status_name(ptrt_status status) {
   switch (status) {
@@ -160,10 +216,6 @@ void ptrt_model_info_init(ptrt_model_info* info) {
 
 ptrt_status ptrt_model_get_info(const ptrt_model* model, ptrt_model_info* info) {
   PTRT_REQUIRE(model && info, "ptrt_model_get_info: model and info must not be NULL");
-  const size_t minimum = PTRT_PREFIX_MIN(ptrt_model_info, sample_rate_hz);
-  if (info->struct_size < minimum) {
-    return struct_size_too_small("ptrt_model_get_info", "info", info->struct_size, minimum, "ptrt_model_info_init");
-  }
   const ModelMeta& meta = model->model->meta();
   ptrt_model_info full;
   ptrt_model_info_init(&full);
@@ -177,9 +229,8 @@ ptrt_status ptrt_model_get_info(const ptrt_model* model, ptrt_model_info* info) 
   full.frame_stride_s = meta.encoder.frame_stride_s;
   full.max_encoder_frames = meta.encoder.max_encoder_frames;
   full.model_name = meta.model_name.c_str();
-  full.struct_size = info->struct_size;  // the caller's version, written back as it was
-  std::memcpy(static_cast<void*>(info), &full, std::min(info->struct_size, sizeof(full)));
-  return PTRT_OK;
+  return write_prefix("ptrt_model_get_info", "info", full, PTRT_PREFIX_MIN(ptrt_model_info, sample_rate_hz),
+                      "ptrt_model_info_init", info);
 }
 
 ptrt_status ptrt_model_feature_frames(const ptrt_model* model, int64_t num_samples, int64_t* out_num_frames,
@@ -236,76 +287,6 @@ ptrt_status ptrt_model_detokenize(const ptrt_model* model, const int32_t* token_
   });
 }
 
-namespace {
-
-// Takes ownership of the caller's engine for a *_create call: on every failure the engine's
-// destroy() has run exactly once when this returns (unless the vtable is too small to hold it).
-ptrt_status adopt_engine(const char* function, const ptrt_model* model, const ptrt_engine_vtable* encoder,
-                         bool has_out, std::shared_ptr<ExternalEngine>& engine) {
-  if (!model || !encoder || !has_out) {
-    if (encoder && encoder->destroy && encoder->struct_size >= sizeof(ptrt_engine_vtable)) {
-      encoder->destroy(encoder->self);
-    }
-    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(function) + ": model, encoder and the output pointer must not be NULL");
-  }
-  try {
-    engine = std::make_shared<ExternalEngine>(*encoder);  // owns encoder->self from here on
-  } catch (const std::bad_alloc&) {
-    if (encoder->destroy) encoder->destroy(encoder->self);  // never constructed: release it here
-    return fail(PTRT_ERROR_INTERNAL, "out of memory");
-  } catch (const Error& e) {  // incomplete vtable: the constructor already released self
-    return fail(static_cast<ptrt_status>(static_cast<int>(e.code())), e.what());
-  }
-  return PTRT_OK;
-}
-
-const EngineOptions& default_engine_options() {
-  static const EngineOptions defaults;  // backs the default name's storage for every init
-  return defaults;
-}
-
-std::string text_or(const char* text, const std::string& fallback) { return text && *text ? text : fallback; }
-
-// The C engine options (NULL: defaults) as the C++ EngineOptions; "external" names the vtable path.
-ptrt_status to_engine_options(const char* fn, const ptrt_engine_options* options, EngineOptions& out) {
-  ptrt_engine_options c;
-  const ptrt_status read = PTRT_READ_OPTIONS(fn, options, ptrt_engine_options, name, c);
-  if (read != PTRT_OK) return read;
-  const EngineOptions& d = default_engine_options();
-  out.name = text_or(c.name, d.name);
-  if (out.name == "external") {
-    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(fn) + ": engine_options.name \"external\": an external engine "
-                                             "is passed as a ptrt_engine_vtable (ptrt_session_create, ptrt_stream_create)");
-  }
-  out.providers.clear();
-  const std::string providers = text_or(c.providers, "");
-  for (size_t begin = 0; begin <= providers.size();) {
-    size_t end = providers.find(',', begin);
-    if (end == std::string::npos) end = providers.size();
-    std::string item = providers.substr(begin, end - begin);
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) out.providers.push_back(item);
-    begin = end + 1;
-  }
-  out.intra_op_threads = c.intra_op_threads;
-  out.device_id = c.device_id;
-  out.onnxruntime_library = text_or(c.onnxruntime_library, d.onnxruntime_library);
-  out.trt_engine_dir = text_or(c.trt_engine_dir, d.trt_engine_dir);
-  return PTRT_OK;
-}
-
-// The model handle's engine for graph and options: made once, then shared (see ptrt_model).
-std::shared_ptr<Engine> shared_engine(const ptrt_model* model, const std::string& graph, const EngineOptions& options) {
-  options.validate();
-  auto* handle = const_cast<ptrt_model*>(model);  // the cache is the only mutable part, behind its mutex
-  std::lock_guard<std::mutex> lock(handle->engines_mutex);
-  std::shared_ptr<Engine>& engine = handle->engines[graph + "\n" + options.key()];
-  if (!engine) engine = make_engine(*model->model, graph, options);
-  return engine;
-}
-
-}  // namespace
 
 void ptrt_engine_options_init(ptrt_engine_options* options) {
   if (!options) return;
@@ -420,25 +401,6 @@ void ptrt_stream_options_init(ptrt_stream_options* options) {
 
 namespace {
 
-// The C stream options (NULL: defaults) as the C++ StreamOptions.
-ptrt_status to_stream_options(const char* fn, const ptrt_stream_options* options, StreamOptions& out) {
-  ptrt_stream_options c;
-  const ptrt_status read = PTRT_READ_OPTIONS(fn, options, ptrt_stream_options, chunk_ms, c);
-  if (read != PTRT_OK) return read;
-  if (c.mode != PTRT_STREAM_MODE_BUFFERED && c.mode != PTRT_STREAM_MODE_CACHE_AWARE) {
-    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(fn) + ": options.mode " + std::to_string(c.mode) +
-                                                 " is neither PTRT_STREAM_MODE_BUFFERED (0) nor "
-                                                 "PTRT_STREAM_MODE_CACHE_AWARE (1)");
-  }
-  out.mode = c.mode == PTRT_STREAM_MODE_CACHE_AWARE ? "cache_aware" : "buffered";
-  out.buffered.chunk_ms = c.chunk_ms;
-  out.buffered.left_ms = c.left_ms;
-  out.buffered.right_ms = c.right_ms;
-  out.buffered.history_ms = c.history_ms;
-  out.cache_aware.profile = text_or(c.profile, "");
-  return PTRT_OK;
-}
-
 ptrt_stream* stream_for(const ptrt_model* model, std::shared_ptr<Engine> encoder, const StreamOptions& options) {
   return new_stream(make_streaming_session(model->model, std::move(encoder), options));
 }
@@ -473,8 +435,7 @@ ptrt_status ptrt_stream_create_with_engine(const ptrt_model* model, const ptrt_e
     EngineOptions engine;
     read = to_engine_options(fn, engine_options, engine);
     if (read != PTRT_OK) return read;
-    const std::string graph = stream.mode == "cache_aware" ? "encoder_streaming" : "encoder";
-    *out_stream = stream_for(model, shared_engine(model, graph, engine), stream);
+    *out_stream = stream_for(model, shared_engine(model, stream_graph(stream), engine), stream);
     return PTRT_OK;
   });
 }
@@ -510,16 +471,8 @@ namespace {
 
 void deliver(ptrt_stream* stream, const StreamingStep& step, ptrt_stream_callback on_update, void* user_data) {
   if (!on_update) return;
-  stream->committed.clear();
-  for (int64_t i = 0; i < step.num_committed; ++i) {
-    const TokenEmission& e = step.committed[i];
-    stream->committed.push_back(ptrt_token{e.token_id, e.duration, e.frame});
-  }
-  stream->tail.clear();
-  for (int64_t i = 0; i < step.num_tail; ++i) {
-    const TokenEmission& e = step.tail[i];
-    stream->tail.push_back(ptrt_token{e.token_id, e.duration, e.frame});
-  }
+  to_c_tokens(step.committed, static_cast<size_t>(step.num_committed), stream->committed);
+  to_c_tokens(step.tail, static_cast<size_t>(step.num_tail), stream->tail);
   ptrt_stream_update update{};
   update.struct_size = sizeof(ptrt_stream_update);
   update.committed = stream->committed.data();
@@ -562,8 +515,7 @@ ptrt_status ptrt_stream_finish(ptrt_stream* stream, ptrt_stream_callback on_upda
 
 struct ptrt_transcript_state {
   std::unique_ptr<TranscriptState> state;
-  std::vector<ptrt_transcript_event> events;  // views into the state's events (valid until the next call)
-  std::vector<std::vector<ptrt_word>> words;
+  EventViews views;                       // of the state's events (valid until the next call)
   std::vector<TranscriptEvent> snapshot;  // backs the snapshot's views
 };
 
@@ -578,29 +530,9 @@ std::vector<TokenEmission> to_emissions(const ptrt_token* tokens, size_t count) 
 
 ptrt_status publish_events(ptrt_transcript_state* t, const std::vector<TranscriptEvent>& events,
                            const ptrt_transcript_event** out_events, size_t* out_num_events) {
-  t->events.clear();
-  t->words.clear();
-  for (const TranscriptEvent& e : events) {
-    std::vector<ptrt_word> words;
-    for (const TranscriptWord& w : e.words) words.push_back(ptrt_word{w.text.c_str(), w.start_s, w.end_s});
-    t->words.push_back(std::move(words));
-    ptrt_transcript_event v{};
-    v.type = static_cast<int32_t>(e.type);
-    v.seq = e.seq;
-    v.committed_len = e.committed_len;
-    v.replace_from = e.replace_from;
-    v.text = e.text.c_str();
-    v.text_size = e.text.size();
-    v.audio_end_s = e.audio_end_s;
-    v.segment = e.segment;
-    v.start_s = e.start_s;
-    v.end_s = e.end_s;
-    v.words = t->words.back().data();
-    v.num_words = t->words.back().size();
-    t->events.push_back(v);
-  }
-  *out_events = t->events.data();
-  *out_num_events = t->events.size();
+  t->views.publish(events);
+  *out_events = t->views.data();
+  *out_num_events = t->views.size();
   return PTRT_OK;
 }
 
@@ -632,18 +564,9 @@ ptrt_status ptrt_transcript_state_create(const ptrt_model* model, const ptrt_tra
   *out_state = nullptr;
   PTRT_REQUIRE(model, "ptrt_transcript_state_create: model must not be NULL");
   return guarded([&] {
-    ptrt_transcript_options opts;
-    const ptrt_status read = PTRT_READ_OPTIONS("ptrt_transcript_state_create", options, ptrt_transcript_options,
-                                               stable_updates, opts);
-    if (read != PTRT_OK) return read;
     TranscriptOptions o;
-    o.stable_updates = opts.stable_updates;
-    o.max_window_tokens = opts.max_window_tokens;
-    o.max_lag_ms = opts.max_lag_ms;
-    o.endpoint_blank_ms = opts.endpoint_blank_ms;
-    o.endpoint_vad_ms = opts.endpoint_vad_ms;
-    o.endpoint_require_both = opts.endpoint_require_both != 0;
-    o.commit_whole_words = opts.commit_whole_words != 0;
+    const ptrt_status read = to_transcript_options("ptrt_transcript_state_create", options, o);
+    if (read != PTRT_OK) return read;
     auto t = std::make_unique<ptrt_transcript_state>();
     t->state = std::make_unique<TranscriptState>(model->model->vocabulary(), model->model->meta().encoder.frame_stride_s, o);
     *out_state = t.release();
@@ -704,47 +627,5 @@ ptrt_status ptrt_transcript_state_snapshot(ptrt_transcript_state* state, const p
   });
 }
 
-// --- audio files ---------------------------------------------------------------------------------
-
-namespace {
-
-// Hands a vector to the caller as a malloc'd buffer (released by ptrt_audio_free).
-ptrt_status give_samples(const std::vector<float>& samples, float** out_samples, int64_t* out_num_samples) {
-  float* buffer = static_cast<float*>(std::malloc(std::max<size_t>(1, samples.size()) * sizeof(float)));
-  if (!buffer) return fail(PTRT_ERROR_INTERNAL, "out of memory");
-  std::copy(samples.begin(), samples.end(), buffer);
-  *out_samples = buffer;
-  *out_num_samples = static_cast<int64_t>(samples.size());
-  return PTRT_OK;
-}
-
-}  // namespace
-
-ptrt_status ptrt_audio_load_wav(const char* path, int32_t target_rate_hz, float** out_samples,
-                                int64_t* out_num_samples) {
-  PTRT_REQUIRE(out_samples && out_num_samples, "ptrt_audio_load_wav: out_samples and out_num_samples must not be NULL");
-  *out_samples = nullptr;
-  *out_num_samples = 0;
-  PTRT_REQUIRE(path, "ptrt_audio_load_wav: path must not be NULL");
-  return guarded([&] {
-    const Resampler check_target(target_rate_hz, target_rate_hz);  // refuses a rate outside the range
-    return give_samples(load_wav(path, target_rate_hz), out_samples, out_num_samples);
-  });
-}
-
-ptrt_status ptrt_audio_resample(const float* samples, int64_t num_samples, int32_t from_rate_hz, int32_t to_rate_hz,
-                                float** out_samples, int64_t* out_num_samples) {
-  PTRT_REQUIRE(out_samples && out_num_samples, "ptrt_audio_resample: out_samples and out_num_samples must not be NULL");
-  *out_samples = nullptr;
-  *out_num_samples = 0;
-  PTRT_REQUIRE(samples || num_samples == 0, "ptrt_audio_resample: samples is NULL with num_samples > 0");
-  PTRT_REQUIRE(num_samples >= 0, "ptrt_audio_resample: num_samples must be >= 0");
-  return guarded([&] {
-    const Resampler resampler(from_rate_hz, to_rate_hz);
-    return give_samples(resampler.process(samples, num_samples), out_samples, out_num_samples);
-  });
-}
-
-void ptrt_audio_free(float* samples) { std::free(samples); }
 
 }  // extern "C"

@@ -238,6 +238,53 @@ pub struct ptrt_transcript_event {
     pub num_words: usize,
 }
 
+/// Opaque.
+#[repr(C)]
+pub struct ptrt_live_stream {
+    _private: [u8; 0],
+}
+
+/// Ring, event queue and re-decode of a live stream (fill with `ptrt_live_stream_options_init`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_live_stream_options {
+    pub struct_size: usize,
+    pub ring_ms: i64,
+    pub event_slots: i32,
+    pub final_redecode: i32,
+    pub redecode_pre_roll_ms: i64,
+    pub redecode_post_roll_ms: i64,
+}
+
+pub const PTRT_LIVE_EVENT_STEP: i32 = 0;
+pub const PTRT_LIVE_EVENT_ERROR: i32 = 1;
+
+/// One live-stream event, borrowed until the consumer's next call (fill struct_size with
+/// `ptrt_live_event_init`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_live_event {
+    pub struct_size: usize,
+    pub kind: i32,
+    pub is_last: i32,
+    pub seq: i64,
+    pub committed: *const ptrt_token,
+    pub num_committed: usize,
+    pub tail: *const ptrt_token,
+    pub num_tail: usize,
+    pub committed_text_added: *const c_char,
+    pub tail_text: *const c_char,
+    pub transcript: *const ptrt_transcript_event,
+    pub num_transcript: usize,
+    pub redecoded_text: *const *const c_char,
+    pub audio_end_sample: i64,
+    pub decoded_frames: i64,
+    pub dropped_samples: i64,
+    pub error_status: i32,
+    pub reserved: i32,
+    pub error_message: *const c_char,
+}
+
 extern "C" {
     pub fn ptrt_version() -> *const c_char;
     pub fn ptrt_abi_version() -> i32;
@@ -376,6 +423,47 @@ extern "C" {
         state: *mut ptrt_transcript_state,
         out_event: *mut *const ptrt_transcript_event,
     ) -> ptrt_status;
+
+    pub fn ptrt_live_stream_options_init(options: *mut ptrt_live_stream_options);
+    pub fn ptrt_live_event_init(event: *mut ptrt_live_event);
+    pub fn ptrt_live_stream_create_with_engine(
+        model: *const ptrt_model,
+        engine_options: *const ptrt_engine_options,
+        stream_options: *const ptrt_stream_options,
+        transcript_options: *const ptrt_transcript_options,
+        options: *const ptrt_live_stream_options,
+        out_stream: *mut *mut ptrt_live_stream,
+    ) -> ptrt_status;
+    pub fn ptrt_live_stream_create(
+        model: *const ptrt_model,
+        encoder: *const ptrt_engine_vtable,
+        stream_options: *const ptrt_stream_options,
+        transcript_options: *const ptrt_transcript_options,
+        options: *const ptrt_live_stream_options,
+        out_stream: *mut *mut ptrt_live_stream,
+    ) -> ptrt_status;
+    pub fn ptrt_live_stream_destroy(stream: *mut ptrt_live_stream);
+    pub fn ptrt_live_stream_write(
+        stream: *mut ptrt_live_stream,
+        samples: *const f32,
+        num_samples: i64,
+        sample_rate_hz: i32,
+        vad_silence_ms: f64,
+        drop_overflow: i32,
+        out_stored: *mut i64,
+    ) -> ptrt_status;
+    pub fn ptrt_live_stream_close(stream: *mut ptrt_live_stream) -> ptrt_status;
+    pub fn ptrt_live_stream_next_event(
+        stream: *mut ptrt_live_stream,
+        timeout_ms: i64,
+        out_event: *mut ptrt_live_event,
+        out_has_event: *mut i32,
+    ) -> ptrt_status;
+    pub fn ptrt_live_stream_snapshot(
+        stream: *mut ptrt_live_stream,
+        out_event: *mut *const ptrt_transcript_event,
+    ) -> ptrt_status;
+    pub fn ptrt_live_stream_is_done(stream: *const ptrt_live_stream) -> i32;
 
     pub fn ptrt_audio_load_wav(
         path: *const c_char,

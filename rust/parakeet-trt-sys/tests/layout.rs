@@ -78,6 +78,20 @@ fn rust_structs() -> Vec<StructLayout> {
             replace_from => "replace_from", text => "text", text_size => "text_size", audio_end_s => "audio_end_s",
             segment => "segment", start_s => "start_s", end_s => "end_s", words => "words", num_words => "num_words",
         }),
+        layout!(ptrt_live_stream_options {
+            struct_size => "struct_size", ring_ms => "ring_ms", event_slots => "event_slots",
+            final_redecode => "final_redecode", redecode_pre_roll_ms => "redecode_pre_roll_ms",
+            redecode_post_roll_ms => "redecode_post_roll_ms",
+        }),
+        layout!(ptrt_live_event {
+            struct_size => "struct_size", kind => "kind", is_last => "is_last", seq => "seq",
+            committed => "committed", num_committed => "num_committed", tail => "tail", num_tail => "num_tail",
+            committed_text_added => "committed_text_added", tail_text => "tail_text", transcript => "transcript",
+            num_transcript => "num_transcript", redecoded_text => "redecoded_text",
+            audio_end_sample => "audio_end_sample", decoded_frames => "decoded_frames",
+            dropped_samples => "dropped_samples", error_status => "error_status", reserved => "reserved",
+            error_message => "error_message",
+        }),
     ]
 }
 
@@ -103,6 +117,8 @@ fn rust_scalars() -> Vec<(&'static str, i64)> {
         ("PTRT_STREAM_MODE_BUFFERED", PTRT_STREAM_MODE_BUFFERED as i64),
         ("PTRT_STREAM_MODE_CACHE_AWARE", PTRT_STREAM_MODE_CACHE_AWARE as i64),
         ("PTRT_AUDIO_MAX_DURATION_S", PTRT_AUDIO_MAX_DURATION_S),
+        ("PTRT_LIVE_EVENT_STEP", PTRT_LIVE_EVENT_STEP as i64),
+        ("PTRT_LIVE_EVENT_ERROR", PTRT_LIVE_EVENT_ERROR as i64),
         ("PTRT_TRANSCRIPT_EVENT_PATCH", PTRT_TRANSCRIPT_EVENT_PATCH as i64),
         ("PTRT_TRANSCRIPT_EVENT_FINAL", PTRT_TRANSCRIPT_EVENT_FINAL as i64),
         ("PTRT_TRANSCRIPT_EVENT_SNAPSHOT", PTRT_TRANSCRIPT_EVENT_SNAPSHOT as i64),

@@ -47,7 +47,7 @@ impl Default for StreamOptions {
 
 impl StreamOptions {
     /// The C struct and the profile string it points to (keep both alive during the call).
-    fn to_raw(&self) -> Result<(sys::ptrt_stream_options, Option<CString>)> {
+    pub(crate) fn to_raw(&self) -> Result<(sys::ptrt_stream_options, Option<CString>)> {
         let profile = self
             .profile
             .as_deref()
@@ -116,7 +116,7 @@ struct Collector {
     panicked: bool,
 }
 
-unsafe fn tokens(data: *const sys::ptrt_token, len: usize) -> Vec<Token> {
+pub(crate) unsafe fn tokens(data: *const sys::ptrt_token, len: usize) -> Vec<Token> {
     if len == 0 || data.is_null() {
         return Vec::new();
     }
