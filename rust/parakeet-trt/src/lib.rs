@@ -27,7 +27,8 @@
 //! # Threads
 //! [`Model`] is `Send + Sync` and cheap to clone (the C ABI declares a loaded model immutable and
 //! shareable), and so are the engines it shares. [`Session`] and [`Stream`] are `Send` but not
-//! `Sync` (one thread at a time, may move). [`TranscriptState`] likewise.
+//! `Sync` (one thread at a time, may move). [`TranscriptState`] likewise. A live stream
+//! ([`live_stream`]) comes as a [`LiveWriter`] and a [`LiveReader`], one for each thread.
 //!
 //! # Linking
 //! `parakeet-trt-sys` links `libparakeet_trt` dynamically (see its build script for how it is
