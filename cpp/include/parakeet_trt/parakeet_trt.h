@@ -13,10 +13,11 @@
  *    struct_size must be the sizeof of the caller's version of the struct (fill it with the
  *    struct's *_init()): at least sizeof(size_t) plus the struct's first field (16 bytes on
  *    64-bit platforms, 12 for the structs whose first field is an int32_t: ptrt_model_options,
- *    ptrt_model_info, ptrt_session_options, ptrt_transcript_options). The engine vtable is the
- *    exception: its struct_size must cover all of it. A smaller struct_size, such as 0 from an uninitialised struct, is
- *    PTRT_ERROR_INVALID_ARGUMENT naming the *_init() to call. Structs the library fills for the
- *    caller (ptrt_model_info) are written as the same prefix.
+ *    ptrt_model_info, ptrt_session_options, ptrt_transcript_options). A smaller struct_size, such
+ *    as 0 from an uninitialised struct, is PTRT_ERROR_INVALID_ARGUMENT naming the *_init() to call.
+ *    The engine vtable is the exception: its struct_size must cover all of it. Structs the caller
+ *    passes for the library to fill (ptrt_model_info, ptrt_live_event) are written as the same
+ *    prefix; a ptrt_stream_update the library passes carries its own struct_size.
  *  - No field of an ABI struct has an enum type: enums fix values only; fields are int32_t, whose
  *    size and alignment are the same on every supported ABI.
  *  - Results are borrowed views owned by the object that produced them, valid until the next call
