@@ -159,7 +159,7 @@ void bind_live_stream(py::module_& m) {
         o.onnxruntime_library = onnxruntime_library;
         o.trt_engine_dir = trt_engine_dir;
         py::gil_scoped_release release;
-        return EngineHandle{make_engine(*mdl, graph, o)};
+        return EngineHandle{mdl->engine(graph, o)};  // shared with every caller asking the same
       },
       py::arg("model"), py::arg("graph"), py::arg("name") = EngineOptions().name,
       py::arg("providers") = std::vector<std::string>(), py::arg("intra_op_threads") = 0, py::arg("device_id") = 0,

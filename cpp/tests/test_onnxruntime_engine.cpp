@@ -95,6 +95,17 @@ void test_unknown_provider_lists_providers() {
   PTRT_CHECK(message.find("CPUExecutionProvider") != std::string::npos);
   PTRT_CHECK(message.find(OnnxRuntimeLibrary::load("").version()) != std::string::npos);
   std::printf("  %s\n", message.c_str());
+  // CUDA asked of a library without it (the CPU wheel): the same error, not a silent CPU session.
+  if (!OnnxRuntimeLibrary::load("").has_provider("CUDAExecutionProvider")) {
+    options.providers = {"CUDAExecutionProvider", "CPUExecutionProvider"};
+    PTRT_CHECK_EQ(error_code_of([&] { make_engine(*model, "encoder", options); }, message),
+                  static_cast<int>(ErrorCode::kInvalidArgument));
+    PTRT_CHECK(message.find("'CUDAExecutionProvider'") != std::string::npos);
+  }
+  // Empty list: CUDA when the library has it, else CPU.
+  const bool cuda = OnnxRuntimeLibrary::load("").has_provider("CUDAExecutionProvider");
+  const std::string description = make_engine(*model, "encoder", EngineOptions{})->description();
+  PTRT_CHECK(description.find(cuda ? "CUDAExecutionProvider" : "CPUExecutionProvider") != std::string::npos);
 }
 
 void test_missing_library_names_places() {
@@ -191,6 +202,21 @@ void test_missing_graph_names_export_command() {
                     "parakeet-trt export --model <model.nemo> --out <folder> --component decoder_joint");
   PTRT_CHECK_THROWS(make_engine(*model, "joint", cpu_options()), Error, "unknown graph 'joint'");
   std::system(("rm -rf " + dir).c_str());
+
+  // verify_graph_hash: a graph that is not the contract's is refused before ONNX Runtime loads it.
+  char swapped_pattern[] = "/tmp/ptrt_ort_hash_XXXXXX";
+  const std::string swapped = mkdtemp(swapped_pattern);
+  for (const char* file : {"decoder_joint.onnx", "decoder_step.bin", "vocab.txt", "demo.contract.json", "model_meta.json"})
+    if (symlink((src + "/" + file).c_str(), (swapped + "/" + file).c_str()) != 0) throw std::runtime_error("symlink");
+  if (symlink((src + "/decoder_joint.onnx").c_str(), (swapped + "/encoder.onnx").c_str()) != 0)
+    throw std::runtime_error("symlink");
+  auto swapped_model = Model::load(swapped, load);
+  EngineOptions verify = cpu_options();
+  verify.verify_graph_hash = true;
+  PTRT_CHECK_THROWS(make_engine(*swapped_model, "encoder", verify), ContractViolation,
+                    "engines.encoder.encoder.onnx sha256");
+  PTRT_CHECK(make_engine(*demo_model(), "encoder", verify) != nullptr);  // the real graph passes
+  std::system(("rm -rf " + swapped).c_str());
 }
 
 void test_options_validation() {

@@ -26,7 +26,7 @@ using namespace parakeet_trt;
 
 namespace {
 
-const char* kModelDir = PTRT_SOURCE_DIR "/python/parakeet_trt/models/default";
+const char* kModelDir = PTRT_SOURCE_DIR "/python/parakeet_trt/models/random-weights-test";
 
 // outputs[d][t] = 3 * sin(0.7 d + mean over mels of features at frame 8 t) -- allocation-free,
 // depends on the audio (so decoding varies), and reports NeMo's encoded length.

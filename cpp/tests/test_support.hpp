@@ -12,6 +12,7 @@
 // allocations made while it is alive (to prove "allocates nothing" claims).
 #pragma once
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -25,9 +26,10 @@
 
 namespace ptrt_test {
 
+// Checks may run on several threads (the thread tests): the counters are atomic.
 struct Totals {
-  int checks = 0;
-  int failures = 0;
+  std::atomic<int> checks{0};
+  std::atomic<int> failures{0};
 };
 
 inline Totals& totals() {
@@ -84,7 +86,7 @@ inline int run_tests(std::initializer_list<std::pair<const char*, void (*)()>> t
     if (!ok) ++failed_cases;
     std::printf("[ %s ] %s\n", ok ? "PASS" : "FAIL", test.first);
   }
-  std::printf("\n%d checks, %d failed; %d of %zu test cases failed\n", totals().checks, totals().failures, failed_cases,
+  std::printf("\n%d checks, %d failed; %d of %zu test cases failed\n", totals().checks.load(), totals().failures.load(), failed_cases,
               tests.size());
   return totals().failures == 0 ? 0 : 1;
 }

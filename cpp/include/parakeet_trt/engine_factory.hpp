@@ -38,8 +38,11 @@ struct EngineOptions {
   // onnxruntime / tensorrt: CUDA device ordinal.
   int32_t device_id = 0;
   // onnxruntime: path of libonnxruntime.so. Empty: $PTRT_ONNXRUNTIME_LIBRARY, then the onnxruntime
-  // Python package installed beside this library, then the dynamic loader's search path. A library
-  // that cannot be loaded is Error(kUnavailable) naming every place looked.
+  // Python package installed beside this library (libonnxruntime.so* in ../onnxruntime/capi/ or
+  // ../../onnxruntime/capi/ of this library's folder), then the dynamic loader's search path
+  // (libonnxruntime.so.1, libonnxruntime.so). A path named here or in the variable is the only one
+  // tried. A library that cannot be loaded is Error(kUnavailable) naming every place looked. Each
+  // library file is loaded once per process, with one OrtEnv; C API version 11 (ONNX Runtime >= 1.11).
   std::string onnxruntime_library;
   // tensorrt: folder holding <graph>.engine and <graph>.meta.json (empty: the model folder).
   std::string trt_engine_dir;

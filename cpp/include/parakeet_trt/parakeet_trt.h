@@ -128,9 +128,9 @@ typedef struct ptrt_engine_vtable {
  *                        loader's path. Not found: PTRT_ERROR_UNAVAILABLE naming every place looked.
  *   trt_engine_dir       tensorrt: folder of the engines `parakeet-trt build-trt` wrote. NULL or "":
  *                        the model folder. TensorRT absent: PTRT_ERROR_UNAVAILABLE naming what is missing.
- * Engines are shared: sessions and streams created on one ptrt_model with equal engine options
- * (and the same graph) use one engine instance, made by the first and kept until the model handle
- * and every session and stream using it are destroyed.
+ * Engines are shared: sessions and streams created on one model with equal engine options (and
+ * the same graph) use one engine instance while any of them is alive (the C++ Model::engine cache):
+ * one ONNX Runtime session, one copy of the encoder's weights.
  */
 typedef struct ptrt_engine_options {
   size_t struct_size;

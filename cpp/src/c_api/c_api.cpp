@@ -87,12 +87,7 @@ ptrt_status to_engine_options(const char* fn, const ptrt_engine_options* options
 }
 
 std::shared_ptr<Engine> shared_engine(const ptrt_model* model, const std::string& graph, const EngineOptions& options) {
-  options.validate();
-  auto* handle = const_cast<ptrt_model*>(model);  // the cache is the only mutable part, behind its mutex
-  std::lock_guard<std::mutex> lock(handle->engines_mutex);
-  std::shared_ptr<Engine>& engine = handle->engines[graph + "\n" + options.key()];
-  if (!engine) engine = make_engine(*model->model, graph, options);
-  return engine;
+  return model->model->engine(graph, options);
 }
 
 ptrt_status to_stream_options(const char* fn, const ptrt_stream_options* options, StreamOptions& out) {

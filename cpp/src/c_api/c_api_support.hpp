@@ -6,9 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -24,11 +22,6 @@
 
 struct ptrt_model {
   std::shared_ptr<const parakeet_trt::Model> model;
-  // Engines made by ptrt_*_create_with_engine, one per (graph, EngineOptions::key()): sessions and
-  // streams with equal engine options share one. TODO(issue 13): Model::engine(graph, options) once
-  // the C++ Model owns its engine cache; this handle then only forwards.
-  std::mutex engines_mutex;
-  std::map<std::string, std::shared_ptr<parakeet_trt::Engine>> engines;
 };
 
 namespace parakeet_trt::c_api {
@@ -117,7 +110,7 @@ ptrt_status to_engine_options(const char* fn, const ptrt_engine_options* options
 ptrt_status to_stream_options(const char* fn, const ptrt_stream_options* options, StreamOptions& out);
 // The graph a stream mode runs: "encoder" (buffered) or "encoder_streaming" (cache-aware).
 std::string stream_graph(const StreamOptions& options);
-// The model handle's engine for graph and options: made once, then shared (see ptrt_model).
+// The model's engine for graph and options, shared while a session or stream uses it (Model::engine).
 std::shared_ptr<Engine> shared_engine(const ptrt_model* model, const std::string& graph, const EngineOptions& options);
 // The C transcript options (NULL: defaults) as the C++ TranscriptOptions.
 ptrt_status to_transcript_options(const char* fn, const ptrt_transcript_options* options, TranscriptOptions& out);

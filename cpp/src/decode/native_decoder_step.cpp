@@ -11,7 +11,10 @@
 // output element is updated by the same scalar operations in the same order in both clones (the
 // loops are element-wise across outputs), and "avx2" does not enable FMA, so both clones give
 // bit-identical results.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+// Sanitizer builds keep the baseline only: an ifunc resolver runs during relocation, before the
+// sanitizer runtime is initialised, and crashes instrumented binaries.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
+    !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
 #define PTRT_DECODER_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define PTRT_DECODER_CLONES

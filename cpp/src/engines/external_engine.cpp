@@ -1,6 +1,9 @@
 #include "engines/external_engine.hpp"
 
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
+#include <string>
 
 #include "parakeet_trt/errors.hpp"
 
@@ -11,11 +14,26 @@ static_assert(offsetof(TensorView, data) == offsetof(ptrt_tensor, data), "Tensor
 static_assert(offsetof(TensorView, shape) == offsetof(ptrt_tensor, shape), "TensorView must mirror ptrt_tensor");
 static_assert(kMaxTensorRank == PTRT_MAX_TENSOR_RANK, "rank limits must agree");
 
-ExternalEngine::ExternalEngine(const ptrt_engine_vtable& vtable) : vtable_(vtable) {
-  if (vtable.struct_size < sizeof(ptrt_engine_vtable) || vtable.run == nullptr) {
-    if (vtable.destroy) vtable.destroy(vtable.self);
+namespace {
+
+// The caller's vtable as far as its struct_size reaches (a shorter struct is a smaller allocation: nothing
+// past struct_size is read); fields it does not cover stay null.
+ptrt_engine_vtable covered_prefix(const ptrt_engine_vtable& given) {
+  ptrt_engine_vtable copy{};
+  std::memcpy(&copy, &given, std::min(given.struct_size, sizeof(ptrt_engine_vtable)));
+  return copy;
+}
+
+}  // namespace
+
+ExternalEngine::ExternalEngine(const ptrt_engine_vtable& vtable) : vtable_(covered_prefix(vtable)) {
+  if (vtable_.struct_size < sizeof(ptrt_engine_vtable) || vtable_.run == nullptr) {
+    // destroy is null unless struct_size covers it (parakeet_trt.h: then it is never read).
+    if (vtable_.destroy) vtable_.destroy(vtable_.self);
     throw Error(ErrorCode::kInvalidArgument,
-                "engine vtable is incomplete: struct_size must be sizeof(ptrt_engine_vtable) and run must be set");
+                "engine vtable is incomplete: struct_size must be sizeof(ptrt_engine_vtable) (" +
+                    std::to_string(sizeof(ptrt_engine_vtable)) + "), got " + std::to_string(vtable.struct_size) +
+                    ", and run must be set");
   }
 }
 

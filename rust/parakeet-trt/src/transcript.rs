@@ -4,7 +4,7 @@
 //! ```no_run
 //! # fn main() -> Result<(), parakeet_trt::Error> {
 //! use parakeet_trt::{CommitPolicy, Model, TranscriptEventKind, TranscriptState};
-//! let model = Model::load("python/parakeet_trt/models/default")?;
+//! let model = Model::load("python/parakeet_trt/models/random-weights-test")?;
 //! let mut transcript = TranscriptState::new(&model, CommitPolicy::default())?;
 //! let mut display = String::new();
 //! // for each StreamUpdate u of a Stream:

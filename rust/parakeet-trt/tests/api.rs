@@ -14,7 +14,7 @@ fn repo() -> PathBuf {
 }
 
 fn model_dir() -> PathBuf {
-    repo().join("python/parakeet_trt/models/default")
+    repo().join("python/parakeet_trt/models/random-weights-test")
 }
 
 fn load() -> Model {

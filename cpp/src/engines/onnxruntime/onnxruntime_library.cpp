@@ -124,10 +124,11 @@ void OnnxRuntimeLibrary::initialize(void* handle, const std::string& path) {
 }
 
 const OnnxRuntimeLibrary& OnnxRuntimeLibrary::load(const std::string& explicit_path) {
-  // Libraries by file (never closed), and what each request resolved to.
-  static std::mutex mutex;
-  static std::map<std::string, std::unique_ptr<OnnxRuntimeLibrary>> by_file;
-  static std::map<std::string, const OnnxRuntimeLibrary*> by_request;
+  // Libraries by file, and what each request resolved to: never destroyed, so engines destroyed during static
+  // destruction still find their library, and the env and memory info stay reachable (not leaks) at exit.
+  static std::mutex& mutex = *new std::mutex;
+  static auto& by_file = *new std::map<std::string, std::unique_ptr<OnnxRuntimeLibrary>>;
+  static auto& by_request = *new std::map<std::string, const OnnxRuntimeLibrary*>;
   const char* from_environment = std::getenv(kEnvironmentVariable);
   const std::string request = explicit_path + '\n' + (from_environment ? from_environment : "");
   std::lock_guard<std::mutex> lock(mutex);

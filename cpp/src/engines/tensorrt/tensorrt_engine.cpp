@@ -1,10 +1,16 @@
 // The TensorRT engine (compiled only with -DPARAKEET_TRT_WITH_TENSORRT=ON).
 //
-// libnvinfer.so.10 and libcudart are opened with dlopen at run time, so a library built with this
-// file still loads on machines without them (make_tensorrt_engine then throws kUnavailable). Only
+// libnvinfer and libcudart are opened with dlopen at run time, so a library built with this file still
+// loads on machines without them (make_tensorrt_engine then throws kUnavailable). The libnvinfer opened is
+// the major release of the headers this file was compiled with (libnvinfer.so.11 for TensorRT 11 headers,
+// libnvinfer.so.10 for 10.x; both compile, tools/tensorrt/compile_check.sh): TensorRT's interfaces are
+// versioned per major release and createInferRuntime refuses another major's headers. Only
 // TensorRT's headers are needed at compile time: every TensorRT call past createInferRuntime is a
 // virtual call through the runtime's objects, and the few CUDA runtime functions used are declared
 // here as function pointers (no cuda_runtime.h include; NvInfer.h brings cudaStream_t).
+//
+// run() is serialized by a mutex (the context, its profile, the staging buffers and the step's CUDA graph
+// are per-engine state), so one engine may be shared by threads; use one engine per thread for parallelism.
 //
 // Per call: select the optimization profile from the input shapes, copy inputs through pinned
 // host buffers to device buffers on the engine's own stream, bind addresses, enqueueV3, copy the
@@ -131,21 +137,37 @@ const CudaRuntime& cuda_runtime() {
   return api;
 }
 
+// The soname of the TensorRT major release whose headers compiled this file, and of the other one.
+#define PTRT_STRINGIFY2(x) #x
+#define PTRT_STRINGIFY(x) PTRT_STRINGIFY2(x)
+constexpr const char* kNvInferSoname = "libnvinfer.so." PTRT_STRINGIFY(NV_TENSORRT_MAJOR);
+constexpr int kOtherMajor = NV_TENSORRT_MAJOR == 10 ? 11 : 10;
+
 const NvInfer& nvinfer() {
   static std::once_flag once;
   static NvInfer api;
   static std::string failure;
   std::call_once(once, [] {
     std::string tried;
-    api.library = open_first({"libnvinfer.so.10"}, tried);
+    api.library = open_first({kNvInferSoname}, tried);
     if (!api.library) {
-      failure = "TensorRT 10 is not installed (tried " + tried + "); install TensorRT 10.x (pip install tensorrt, "
-                "or a TensorRT tarball on LD_LIBRARY_PATH)";
+      const std::string major = std::to_string(NV_TENSORRT_MAJOR);
+      const std::string other = "libnvinfer.so." + std::to_string(kOtherMajor);
+      if (void* other_library = dlopen(other.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+        dlclose(other_library);
+        failure = "parakeet_trt was compiled against TensorRT " + major + " headers and needs " + kNvInferSoname +
+                  ", but only " + other + " (TensorRT " + std::to_string(kOtherMajor) +
+                  ") is installed: install TensorRT " + major + ".x or rebuild parakeet_trt with TensorRT " +
+                  std::to_string(kOtherMajor) + " headers (-DTensorRT_INCLUDE_DIR=...)";
+      } else {
+        failure = "TensorRT " + major + " is not installed (tried " + tried + ", " + other + "); install TensorRT " +
+                  major + ".x (pip install tensorrt-cu12 or tensorrt-cu13, or a TensorRT tarball on LD_LIBRARY_PATH)";
+      }
       return;
     }
     try {
-      bind_symbol(api.library, "createInferRuntime_INTERNAL", api.create_runtime, "libnvinfer.so.10");
-      bind_symbol(api.library, "getInferLibVersion", api.lib_version, "libnvinfer.so.10");
+      bind_symbol(api.library, "createInferRuntime_INTERNAL", api.create_runtime, kNvInferSoname);
+      bind_symbol(api.library, "getInferLibVersion", api.lib_version, kNvInferSoname);
     } catch (const Error& error) {
       failure = error.what();
       api.library = nullptr;
@@ -325,6 +347,7 @@ class TensorRtEngine final : public Engine {
   }
 
   void run(const TensorView* inputs, size_t num_inputs, TensorView* outputs, size_t num_outputs) override {
+    std::lock_guard<std::mutex> lock(run_mutex_);
     const CudaRuntime& cuda = cuda_runtime();
     cudaStream_t stream = stream_->get();
     const size_t profile = select_profile(meta_.profiles, inputs, num_inputs);
@@ -392,6 +415,7 @@ class TensorRtEngine final : public Engine {
   }
 
   std::string description() const override {
+    std::lock_guard<std::mutex> lock(run_mutex_);
     return "TensorRT engine " + path_ + " (" + meta_.precision + ", TensorRT " + meta_.tensorrt_version +
            (graph_failure_.empty() ? "" : ", no CUDA graph: " + graph_failure_) + ")";
   }
@@ -412,12 +436,13 @@ class TensorRtEngine final : public Engine {
     return b;
   }
 
+  mutable std::mutex run_mutex_;  // run() mutates the context, bindings and graph below
   EngineContract contract_;
   std::string path_;
   TensorRtEngineMeta meta_;
   Logger logger_;  // before runtime_: TensorRT logs through it until the runtime is gone
   std::unique_ptr<Stream> stream_;  // destroyed last: after everything that may have used it
-  std::unique_ptr<nvinfer1::IRuntime> runtime_;  // TensorRT 10: objects are released with delete
+  std::unique_ptr<nvinfer1::IRuntime> runtime_;  // TensorRT 10 and 11: objects are released with delete
   std::unique_ptr<nvinfer1::ICudaEngine> engine_;
   std::unique_ptr<nvinfer1::IExecutionContext> context_;
   int64_t current_profile_ = -1;
@@ -428,8 +453,20 @@ class TensorRtEngine final : public Engine {
 
 }  // namespace
 
+std::string tensorrt_unavailable_reason() {
+  try {
+    nvinfer();
+    cuda_runtime();
+    return "";
+  } catch (const Error& error) {
+    return error.what();
+  }
+}
+
 std::unique_ptr<Engine> make_tensorrt_engine(const std::string& engine_path, const EngineContract& contract,
                                              const std::string& contract_sha256) {
+  if (const std::string why = tensorrt_unavailable_reason(); !why.empty())
+    throw Error(ErrorCode::kUnavailable, "cannot load TensorRT engine " + engine_path + ": " + why);
   return std::make_unique<TensorRtEngine>(engine_path, contract, contract_sha256);
 }
 
