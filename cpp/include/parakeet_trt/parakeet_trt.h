@@ -466,6 +466,12 @@ typedef struct ptrt_live_stream_options {
                                     mode, history_ms must cover the segment); default 0 */
   int64_t redecode_pre_roll_ms;  /* widen the re-decoded segment before its first token; default 200 */
   int64_t redecode_post_roll_ms; /* ... and after its last; default 300 */
+  int32_t segment_on_endpoint;   /* 1: a fresh session per VAD segment (needs vad_silence_ms in writes): after
+                                    segment_silence_ms of trailing silence the segment ends in a final and the
+                                    pause never reaches the encoder; default 0 */
+  int32_t reserved;
+  int64_t segment_silence_ms;    /* 80..60000; default 600 */
+  int64_t segment_pre_roll_ms;   /* audio before a segment's onset it starts with, 0..5000; default 320 */
 } ptrt_live_stream_options;
 
 PTRT_API void ptrt_live_stream_options_init(ptrt_live_stream_options* options);

@@ -38,6 +38,9 @@ ptrt_status to_live_options(const char* fn, const ptrt_stream_options* stream_op
   out.final_redecode = c.final_redecode != 0;
   out.redecode_pre_roll_ms = c.redecode_pre_roll_ms;
   out.redecode_post_roll_ms = c.redecode_post_roll_ms;
+  out.segment_on_endpoint = c.segment_on_endpoint != 0;
+  out.segment_silence_ms = c.segment_silence_ms;
+  out.segment_pre_roll_ms = c.segment_pre_roll_ms;
   return PTRT_OK;
 }
 
@@ -65,6 +68,9 @@ void ptrt_live_stream_options_init(ptrt_live_stream_options* options) {
   options->final_redecode = d.final_redecode ? 1 : 0;
   options->redecode_pre_roll_ms = d.redecode_pre_roll_ms;
   options->redecode_post_roll_ms = d.redecode_post_roll_ms;
+  options->segment_on_endpoint = d.segment_on_endpoint ? 1 : 0;
+  options->segment_silence_ms = d.segment_silence_ms;
+  options->segment_pre_roll_ms = d.segment_pre_roll_ms;
 }
 
 void ptrt_live_event_init(ptrt_live_event* event) {

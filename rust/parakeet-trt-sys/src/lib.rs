@@ -254,6 +254,10 @@ pub struct ptrt_live_stream_options {
     pub final_redecode: i32,
     pub redecode_pre_roll_ms: i64,
     pub redecode_post_roll_ms: i64,
+    pub segment_on_endpoint: i32,
+    pub reserved: i32,
+    pub segment_silence_ms: i64,
+    pub segment_pre_roll_ms: i64,
 }
 
 pub const PTRT_LIVE_EVENT_STEP: i32 = 0;

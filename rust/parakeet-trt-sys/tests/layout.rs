@@ -81,7 +81,9 @@ fn rust_structs() -> Vec<StructLayout> {
         layout!(ptrt_live_stream_options {
             struct_size => "struct_size", ring_ms => "ring_ms", event_slots => "event_slots",
             final_redecode => "final_redecode", redecode_pre_roll_ms => "redecode_pre_roll_ms",
-            redecode_post_roll_ms => "redecode_post_roll_ms",
+            redecode_post_roll_ms => "redecode_post_roll_ms", segment_on_endpoint => "segment_on_endpoint",
+            reserved => "reserved", segment_silence_ms => "segment_silence_ms",
+            segment_pre_roll_ms => "segment_pre_roll_ms",
         }),
         layout!(ptrt_live_event {
             struct_size => "struct_size", kind => "kind", is_last => "is_last", seq => "seq",

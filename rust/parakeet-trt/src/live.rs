@@ -25,6 +25,12 @@ pub struct LiveStreamOptions {
     pub final_redecode: bool,
     pub redecode_pre_roll_ms: i64,
     pub redecode_post_roll_ms: i64,
+    /// A fresh session per VAD segment (write `vad_silence_ms`): after `segment_silence_ms` of trailing
+    /// silence the segment ends in a final and the pause never reaches the encoder.
+    pub segment_on_endpoint: bool,
+    pub segment_silence_ms: i64,
+    /// Audio before a segment's onset that the segment starts with.
+    pub segment_pre_roll_ms: i64,
 }
 
 impl Default for LiveStreamOptions {
@@ -38,6 +44,9 @@ impl Default for LiveStreamOptions {
             final_redecode: raw.final_redecode != 0,
             redecode_pre_roll_ms: raw.redecode_pre_roll_ms,
             redecode_post_roll_ms: raw.redecode_post_roll_ms,
+            segment_on_endpoint: raw.segment_on_endpoint != 0,
+            segment_silence_ms: raw.segment_silence_ms,
+            segment_pre_roll_ms: raw.segment_pre_roll_ms,
         }
     }
 }
@@ -108,6 +117,9 @@ pub fn live_stream(model: &Model, engine: &EngineOptions, options: &LiveStreamOp
     raw_options.final_redecode = options.final_redecode as i32;
     raw_options.redecode_pre_roll_ms = options.redecode_pre_roll_ms;
     raw_options.redecode_post_roll_ms = options.redecode_post_roll_ms;
+    raw_options.segment_on_endpoint = options.segment_on_endpoint as i32;
+    raw_options.segment_silence_ms = options.segment_silence_ms;
+    raw_options.segment_pre_roll_ms = options.segment_pre_roll_ms;
     let engine = engine.to_raw()?;
     let mut raw: *mut sys::ptrt_live_stream = ptr::null_mut();
     // SAFETY: live model; every options struct initialized and valid (strings alive) during the call.

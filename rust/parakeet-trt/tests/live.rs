@@ -87,6 +87,10 @@ fn live_stream_refuses_bad_audio_and_bad_options() {
         .unwrap_err();
     assert_eq!(err.status, Status::InvalidArgument, "{err}");
     assert!(err.message.contains("ring_ms"), "{err}");
+    let segments = LiveStreamOptions { segment_on_endpoint: true, segment_silence_ms: 10, ..LiveStreamOptions::default() };
+    let err = live_stream(&model, &EngineOptions::default(), &segments).unwrap_err();
+    assert_eq!(err.status, Status::InvalidArgument, "{err}");
+    assert!(err.message.contains("segment_silence_ms"), "{err}");
     let (mut writer, mut reader) = live_stream(&model, &EngineOptions::default(), &LiveStreamOptions::default()).unwrap();
     let mut block = vec![0.0f32; 1_000];
     block[3] = f32::NAN;
