@@ -138,6 +138,8 @@ class LiveStream {
   const LiveStreamOptions& options() const { return options_; }
 
  private:
+  // The inference thread: runs `loop`; an exception ends the stream with an error event.
+  void run_guarded(void (LiveStream::*loop)());
   void run();
   void run_segmented();
   // Feeds read audio to the current segment's session, or keeps it as pre-roll between segments.

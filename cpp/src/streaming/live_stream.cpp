@@ -121,7 +121,7 @@ LiveStream::LiveStream(SessionFactory make_session, const LiveStreamOptions& opt
     in_segment_ = false;  // the first segment starts at the first speech
   }
   last_snapshot_ = transcript_.snapshot();
-  thread_ = std::thread([this] { options_.segment_on_endpoint ? run_segmented() : run(); });
+  thread_ = std::thread([this] { run_guarded(options_.segment_on_endpoint ? &LiveStream::run_segmented : &LiveStream::run); });
 }
 
 LiveStream::~LiveStream() { shutdown(); }
@@ -350,20 +350,9 @@ void LiveStream::emit_error(ErrorCode code, const std::string& message) {
   events_cv_.notify_all();
 }
 
-void LiveStream::run() {
-  auto on_step = [this](const StreamingStep& step) { emit_step(step, step.is_last, false); };
+void LiveStream::run_guarded(void (LiveStream::*loop)()) {
   try {
-    for (;;) {
-      const bool closing = closed_.load();  // read before draining: audio written before close() is consumed
-      int64_t n;
-      while ((n = ring_.read(block_.data(), static_cast<int64_t>(block_.size()))) > 0) {
-        session_->push(block_.data(), n, on_step);
-      }
-      if (closing) break;
-      std::unique_lock<std::mutex> lock(mutex_);
-      audio_cv_.wait(lock, [this] { return ring_.available() > 0 || closed_.load(); });
-    }
-    session_->finish(on_step);
+    (this->*loop)();
   } catch (const Error& e) {
     emit_error(e.code(), e.what());
   } catch (const std::invalid_argument& e) {
@@ -371,6 +360,21 @@ void LiveStream::run() {
   } catch (const std::exception& e) {
     emit_error(ErrorCode::kInternal, e.what());
   }
+}
+
+void LiveStream::run() {
+  auto on_step = [this](const StreamingStep& step) { emit_step(step, step.is_last, false); };
+  for (;;) {
+    const bool closing = closed_.load();  // read before draining: audio written before close() is consumed
+    int64_t n;
+    while ((n = ring_.read(block_.data(), static_cast<int64_t>(block_.size()))) > 0) {
+      session_->push(block_.data(), n, on_step);
+    }
+    if (closing) break;
+    std::unique_lock<std::mutex> lock(mutex_);
+    audio_cv_.wait(lock, [this] { return ring_.available() > 0 || closed_.load(); });
+  }
+  session_->finish(on_step);
 }
 
 void LiveStream::take_audio(const float* samples, int64_t n) {
@@ -427,43 +431,35 @@ void LiveStream::on_vad(double silence_ms) {
 }
 
 void LiveStream::run_segmented() {
-  try {
+  for (;;) {
+    const bool closing = closed_.load();  // read before draining: audio written before close() is consumed
+    // Audio is taken up to each VAD mark, then the mark decides: cut, start, or go on.
     for (;;) {
-      const bool closing = closed_.load();  // read before draining: audio written before close() is consumed
-      // Audio is taken up to each VAD mark, then the mark decides: cut, start, or go on.
-      for (;;) {
-        VadMark mark;
-        if (vad_marks_.read(&mark, 1) != 1) break;
-        int64_t want = mark.end_sample - read_end_;
-        while (want > 0) {
-          const int64_t n = ring_.read(block_.data(), std::min<int64_t>(want, static_cast<int64_t>(block_.size())));
-          if (n == 0) break;  // cannot happen: a mark is written after its audio
-          take_audio(block_.data(), n);
-          want -= n;
-        }
-        last_mark_ = mark;
-        on_vad(mark.silence_ms);
+      VadMark mark;
+      if (vad_marks_.read(&mark, 1) != 1) break;
+      int64_t want = mark.end_sample - read_end_;
+      while (want > 0) {
+        const int64_t n = ring_.read(block_.data(), std::min<int64_t>(want, static_cast<int64_t>(block_.size())));
+        if (n == 0) break;  // cannot happen: a mark is written after its audio
+        take_audio(block_.data(), n);
+        want -= n;
       }
-      if (closing) {
-        int64_t n;  // audio whose mark was dropped (a full mark ring): taken as speech
-        while ((n = ring_.read(block_.data(), static_cast<int64_t>(block_.size()))) > 0) take_audio(block_.data(), n);
-        break;
-      }
-      std::unique_lock<std::mutex> lock(mutex_);
-      audio_cv_.wait(lock, [this] { return vad_marks_.available() > 0 || closed_.load(); });
+      last_mark_ = mark;
+      on_vad(mark.silence_ms);
     }
-    if (in_segment_) {
-      finish_segment(true);
-    } else {
-      const double end_s = static_cast<double>(read_end_) / session_->model().meta().features.sample_rate_hz;
-      emit_transcript_only(transcript_.finish(std::max(end_s, transcript_.live_edge_s())), true);
+    if (closing) {
+      int64_t n;  // audio whose mark was dropped (a full mark ring): taken as speech
+      while ((n = ring_.read(block_.data(), static_cast<int64_t>(block_.size()))) > 0) take_audio(block_.data(), n);
+      break;
     }
-  } catch (const Error& e) {
-    emit_error(e.code(), e.what());
-  } catch (const std::invalid_argument& e) {
-    emit_error(ErrorCode::kInvalidArgument, e.what());
-  } catch (const std::exception& e) {
-    emit_error(ErrorCode::kInternal, e.what());
+    std::unique_lock<std::mutex> lock(mutex_);
+    audio_cv_.wait(lock, [this] { return vad_marks_.available() > 0 || closed_.load(); });
+  }
+  if (in_segment_) {
+    finish_segment(true);
+  } else {
+    const double end_s = static_cast<double>(read_end_) / session_->model().meta().features.sample_rate_hz;
+    emit_transcript_only(transcript_.finish(std::max(end_s, transcript_.live_edge_s())), true);
   }
 }
 
