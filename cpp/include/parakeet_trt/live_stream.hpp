@@ -152,6 +152,8 @@ class LiveStream {
   void emit_step(const StreamingStep& step, bool stream_last, bool segment_end);
   void emit_transcript_only(const std::vector<TranscriptEvent>& events, bool stream_last);
   void emit_error(ErrorCode code, const std::string& message);
+  // Hands the filled slot `e` to the consumer (lock held on entry, released on return).
+  void publish(LiveEvent& e, std::unique_lock<std::mutex>& lock, bool stream_last);
   bool wait_for_slot(std::unique_lock<std::mutex>& lock);
   double vad_silence_at(int64_t sample);
 

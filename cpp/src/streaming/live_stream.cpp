@@ -282,6 +282,10 @@ void LiveStream::emit_step(const StreamingStep& session_step, bool stream_last, 
   e.is_last = stream_last;
   e.error.clear();
   lock.lock();
+  publish(e, lock, stream_last);
+}
+
+void LiveStream::publish(LiveEvent& e, std::unique_lock<std::mutex>& lock, bool stream_last) {
   e.seq = ++seq_;
   ++head_;
   if (stream_last) finished_ = true;
@@ -306,12 +310,7 @@ void LiveStream::emit_transcript_only(const std::vector<TranscriptEvent>& events
   e.dropped_samples = dropped_.load();
   e.is_last = stream_last;
   e.error.clear();
-  e.seq = ++seq_;
-  ++head_;
-  if (stream_last) finished_ = true;
-  last_snapshot_ = transcript_.snapshot();
-  lock.unlock();
-  events_cv_.notify_all();
+  publish(e, lock, stream_last);
 }
 
 void LiveStream::emit_error(ErrorCode code, const std::string& message) {
