@@ -5,7 +5,8 @@ isolates the decoders: NeMo's BeamTDTInfer with the model's decoder/joint in tor
 exported decoder weights (NativeDecoderStep) on ``project_encoder`` of that output.
 
     decoding = nemo_beam_decoding(nemo_model, beam_size=4)   # RNNTBPEDecoding -> BeamTDTInfer
-    rows = compare_beam(nemo_model, core_model, samples, beam_size=4)
+    enc = nemo_encoder_output(nemo_model, samples)           # [D, T], shared by both decoders
+    row = compare_beam(decoding, core_model, enc)
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ class BeamRow:
     ids_equal: bool              # every hypothesis' token ids, in order
     timestamps_equal: bool       # NeMo's beam timestamps (frame + duration) for every token
     max_score_diff: float        # over every hypothesis of the n-best
+    max_relative_diff: float     # max |diff| / max(1, |NeMo score|)
     best_tokens: int
+    best_score: float            # NeMo's
 
 
 def nemo_beam_decoding(nemo_model, beam_size: int):
@@ -78,16 +81,18 @@ def our_nbest(core_model, encoder_output: np.ndarray, beam_size: int) -> list[di
     return _core.TdtBeamDecoder(core_model, beam_size).decode(projected, projected.shape[0])
 
 
-def compare_beam(nemo_model, core_model, samples: np.ndarray, beam_size: int, decoding=None) -> BeamRow:
-    decoding = decoding or nemo_beam_decoding(nemo_model, beam_size)
-    enc = nemo_encoder_output(nemo_model, samples)
+def compare_beam(decoding, core_model, enc: np.ndarray) -> BeamRow:
+    """NeMo's n-best (``decoding`` from nemo_beam_decoding) against ours on one [D, T] encoder output."""
+    beam_size = int(decoding.decoding.beam_size)
     theirs, ours = nemo_nbest(decoding, enc), our_nbest(core_model, enc, beam_size)
     same_length = len(theirs) == len(ours)
     ids_equal = same_length and all(t["token_ids"] == list(o["token_ids"]) for t, o in zip(theirs, ours))
     stamps_equal = same_length and all(
         t["timestamps"] == [f + d for f, d in zip(o["token_frames"], o["token_durations"])]
         for t, o in zip(theirs, ours))
-    diff = max((abs(t["score"] - o["score"]) for t, o in zip(theirs, ours)), default=0.0) if same_length \
-        else float("inf")
-    return BeamRow(beam_size, enc.shape[1], len(theirs), ids_equal, stamps_equal, diff,
-                   len(theirs[0]["token_ids"]) if theirs else 0)
+    pairs = list(zip(theirs, ours)) if same_length else []
+    diff = max((abs(t["score"] - o["score"]) for t, o in pairs), default=0.0) if same_length else float("inf")
+    relative = max((abs(t["score"] - o["score"]) / max(1.0, abs(t["score"])) for t, o in pairs), default=0.0) \
+        if same_length else float("inf")
+    return BeamRow(beam_size, enc.shape[1], len(theirs), ids_equal, stamps_equal, diff, relative,
+                   len(theirs[0]["token_ids"]) if theirs else 0, theirs[0]["score"] if theirs else 0.0)
