@@ -116,3 +116,20 @@ def test_beam_is_not_worse_than_greedy_on_held_out_speech(demo_models):
     print(f"held-out WER over {WER_UTTERANCES} utterances: greedy {wer_greedy:.4f}, beam 4 {wer_beam:.4f} "
           f"({changed} transcripts differ)")
     assert wer_beam <= wer_greedy
+
+
+def test_bad_beam_arguments_are_refused(tiny_export_dir):
+    from parakeet_trt import _core
+
+    core = _core.Model.load(str(tiny_export_dir))
+    with pytest.raises(ValueError, match=r"TdtBeamConfig.beam_size: expected >= 1, got 0"):
+        _core.TdtBeamDecoder(core, 0)
+    with pytest.raises(ValueError, match="softmax_temperature"):
+        _core.TdtBeamDecoder(core, 2, softmax_temperature=0.0)
+    decoder = _core.TdtBeamDecoder(core, 2)
+    with pytest.raises(ValueError, match=r"projected must be \[frames, joint_hidden\]"):
+        decoder.decode(np.zeros((4, 3), np.float32), 4)
+    with pytest.raises(ValueError, match="num_frames <= frames"):
+        decoder.decode(np.zeros((4, _core.NativeDecoderStep(core).make_state().projected.shape[0]), np.float32), 5)
+    empty = decoder.decode(np.zeros((0, _core.NativeDecoderStep(core).make_state().projected.shape[0]), np.float32), 0)
+    assert len(empty) == 1 and empty[0]["token_ids"] == [] and empty[0]["score"] == 0.0

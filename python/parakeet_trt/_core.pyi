@@ -287,3 +287,24 @@ class TranscriptState:
     def live_edge_s(self) -> float: ...
     @property
     def finished(self) -> bool: ...
+
+# --- TDT beam search (cpp/python/beam_bindings.cpp) ---
+
+class TdtBeamDecoder:
+    """NeMo 3.0.0's TDT beam search (``strategy="beam"``: BeamTDTInfer, search_type "default") on
+    projected encoder frames, with its own NativeDecoderStep on the model's shared weights.
+
+    ``decode`` returns NeMo's n-best list, best first (by score / (tokens + 1) with ``score_norm``;
+    it may hold more than ``beam_size`` hypotheses, as NeMo's). Each hypothesis is a dict:
+    ``token_ids``, ``token_frames`` (emission frame; NeMo's beam timestamp is frame + duration),
+    ``token_durations``, ``score`` (NeMo's Hypothesis.score, unnormalized), ``sort_key``,
+    ``last_frame``, ``token_logprobs`` (log_softmax over tokens + blank at the token),
+    ``duration_logprobs``, ``text`` and ``words``: [{word, confidence, first_token, num_tokens}]
+    with confidence = min over the word's tokens of exp(token_logprob).
+    """
+
+    def __init__(self, model: Model, beam_size: int = 4, score_norm: bool = True,
+                 softmax_temperature: float = 1.0) -> None: ...
+    @property
+    def beam_size(self) -> int: ...
+    def decode(self, projected: npt.NDArray[np.float32], num_frames: int) -> list[dict[str, Any]]: ...

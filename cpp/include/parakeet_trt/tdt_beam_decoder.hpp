@@ -60,6 +60,8 @@
 // alpha = 1, linear) evaluated at the chosen token instead of the argmax (they coincide where the
 // beam picks the argmax). Per-word confidence: the MIN over the word's tokens, NeMo's default
 // word aggregation (ConfidenceConfig.aggregation = "min"). Words as Vocabulary::words splits them.
+// (NeMo itself computes no confidence for strategy "beam": rnnt_decoding.py:345-351 refuses it; its
+// default method, Tsallis entropy, describes the distribution rather than the chosen token.)
 //
 // Allocation: decode() allocates while its internal pools grow (predictor states: at most the
 // number of hypotheses alive in one frame plus that frame's expansions; token nodes: one per token
