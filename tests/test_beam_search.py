@@ -90,7 +90,10 @@ def _decode_offline(core, encoder, audio, beam_size):
     step = _core.NativeDecoderStep(core)
     projected = step.project_encoder(np.ascontiguousarray(out["outputs"][0, :, :frames]))
     ids, _, _ = _core.TdtGreedyDecoder(core, step).decode(projected, frames)
-    return core.detokenize(ids), _core.TdtBeamDecoder(core, beam_size).decode(projected, frames)
+    beam = _core.TdtBeamDecoder(core, beam_size)
+    nbest = beam.decode(projected, frames)
+    assert not beam.expansion_bound_reached  # NeMo's search exactly (measured peak: 7 expansions per frame)
+    return core.detokenize(ids), nbest
 
 
 def test_beam_is_not_worse_than_greedy_on_held_out_speech(demo_models):

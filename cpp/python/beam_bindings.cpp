@@ -66,16 +66,22 @@ py::dict hypothesis_to_dict(const Model& model, const BeamHypothesis& h) {
 
 void bind_beam(py::module_& m) {
   py::class_<BeamDecoderHandle>(m, "TdtBeamDecoder")
-      .def(py::init([](std::shared_ptr<Model> mdl, int beam_size, bool score_norm, float softmax_temperature) {
+      .def(py::init([](std::shared_ptr<Model> mdl, int beam_size, bool score_norm, float softmax_temperature,
+                       int max_expansions_per_frame) {
              TdtBeamConfig beam;
              beam.beam_size = beam_size;
              beam.score_norm = score_norm;
              beam.softmax_temperature = softmax_temperature;
+             beam.max_expansions_per_frame = max_expansions_per_frame;
              return new BeamDecoderHandle(std::move(mdl), beam);
            }),
            py::arg("model"), py::arg("beam_size") = 4, py::arg("score_norm") = true,
-           py::arg("softmax_temperature") = 1.0f)
+           py::arg("softmax_temperature") = 1.0f, py::arg("max_expansions_per_frame") = TdtBeamConfig{}.max_expansions_per_frame)
       .def_property_readonly("beam_size", [](const BeamDecoderHandle& h) { return h.decoder.beam().beam_size; })
+      .def_property_readonly("peak_expansions_per_frame",
+                             [](const BeamDecoderHandle& h) { return h.decoder.peak_expansions_per_frame(); })
+      .def_property_readonly("expansion_bound_reached",
+                             [](const BeamDecoderHandle& h) { return h.decoder.expansion_bound_reached(); })
       .def(
           "decode",
           [](BeamDecoderHandle& h, const FloatArray& projected, int64_t num_frames) {

@@ -39,6 +39,7 @@ class HashStep final : public DecoderStep {
   uint64_t seed = 1;
   bool suppress_zero_duration = false;  // duration-0 logit at -30: never the top duration
   float blank_bias = 0.0f;
+  bool certain_zero_duration_token = false;  // token 0 with duration 0 at probability 1: no score loss
   int joint_calls = 0;
 
   int joint_hidden() const override { return 1; }
@@ -69,6 +70,10 @@ class HashStep final : public DecoderStep {
       logits[i] = static_cast<float>(static_cast<double>(r >> 11) / 9007199254740992.0 * 6.0 - 3.0);
     }
     logits[kBlank] += blank_bias;
+    if (certain_zero_duration_token) {
+      logits[0] = 200.0f;
+      logits[kVocab + 1] = 200.0f;
+    }
     if (suppress_zero_duration) logits[kVocab + 1] = -30.0f;
   }
 };
@@ -219,6 +224,28 @@ void test_word_confidence_is_the_min_token_probability() {
   }
 }
 
+// A model whose duration-0 token costs nothing would make NeMo expand its first frame forever:
+// max_expansions_per_frame ends each frame, and the decoder says it did.
+void test_expansion_bound_ends_a_frame_that_never_would() {
+  HashStep step;
+  step.certain_zero_duration_token = true;
+  TdtBeamConfig config = beam_config(2);
+  config.max_expansions_per_frame = 7;
+  TdtBeamDecoder beam(decoding(), config, step);
+  const std::vector<float> p = frames(3);
+  std::vector<BeamHypothesis> nbest;
+  beam.decode(p.data(), 3, nbest);
+  PTRT_CHECK(beam.expansion_bound_reached());
+  PTRT_CHECK_EQ(beam.peak_expansions_per_frame(), 7);
+  PTRT_CHECK(step.joint_calls >= 7 && step.joint_calls % 7 == 0);  // every expanded frame hit the bound
+  PTRT_CHECK(!nbest.empty());
+  HashStep normal;
+  TdtBeamDecoder unbounded(decoding(), beam_config(2), normal);
+  unbounded.decode(p.data(), 3, nbest);
+  PTRT_CHECK(!unbounded.expansion_bound_reached());
+  PTRT_CHECK(unbounded.peak_expansions_per_frame() >= 1);
+}
+
 void test_bad_arguments_are_refused() {
   HashStep step;
   PTRT_CHECK_THROWS(TdtBeamDecoder(decoding(), beam_config(0), step), std::invalid_argument,
@@ -255,6 +282,7 @@ int main() {
       {"empty_input", &test_empty_input},
       {"warm_decode_does_not_allocate", &test_warm_decode_does_not_allocate},
       {"word_confidence_is_the_min_token_probability", &test_word_confidence_is_the_min_token_probability},
+      {"expansion_bound_ends_a_frame_that_never_would", &test_expansion_bound_ends_a_frame_that_never_would},
       {"bad_arguments_are_refused", &test_bad_arguments_are_refused},
   });
 }

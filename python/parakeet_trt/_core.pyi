@@ -304,7 +304,13 @@ class TdtBeamDecoder:
     """
 
     def __init__(self, model: Model, beam_size: int = 4, score_norm: bool = True,
-                 softmax_temperature: float = 1.0) -> None: ...
+                 softmax_temperature: float = 1.0, max_expansions_per_frame: int = 100) -> None: ...
     @property
     def beam_size(self) -> int: ...
+    @property
+    def peak_expansions_per_frame(self) -> int:
+        """Of the last decode: the most expansions (joint evaluations) one frame needed."""
+    @property
+    def expansion_bound_reached(self) -> bool:
+        """Of the last decode: max_expansions_per_frame cut a frame (NeMo has no bound)."""
     def decode(self, projected: npt.NDArray[np.float32], num_frames: int) -> list[dict[str, Any]]: ...

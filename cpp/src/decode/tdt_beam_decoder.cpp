@@ -259,6 +259,8 @@ void TdtBeamDecoder::decode(const float* projected, int64_t num_frames, std::vec
   hyps_.clear();
   kept_.clear();
   kept_.push_back(Hyp{0.0f, 0, -1, 0, kHashSeed, 0, -1});
+  peak_expansions_ = 0;
+  bound_reached_ = false;
 
   for (int64_t t = 0; t < num_frames; ++t) {
     hyps_.clear();
@@ -296,8 +298,12 @@ void TdtBeamDecoder::decode(const float* projected, int64_t num_frames, std::vec
         stable_sort_by(kept_, [](const Hyp& h) { return h.score; }, /*descending=*/true);
         if (kept_.size() > beam) kept_.resize(beam);
       }
-      if (++expansions >= beam_.max_expansions_per_frame) break;  // not in NeMo: see the header
+      if (++expansions >= beam_.max_expansions_per_frame && !hyps_.empty()) {  // not in NeMo: see the header
+        bound_reached_ = true;
+        break;
+      }
     }
+    peak_expansions_ = std::max(peak_expansions_, expansions);
   }
 
   // sort_nbest, then the token lists (allocates the result).

@@ -78,7 +78,11 @@ def our_nbest(core_model, encoder_output: np.ndarray, beam_size: int) -> list[di
     from parakeet_trt import _core
 
     projected = _core.NativeDecoderStep(core_model).project_encoder(encoder_output)
-    return _core.TdtBeamDecoder(core_model, beam_size).decode(projected, projected.shape[0])
+    decoder = _core.TdtBeamDecoder(core_model, beam_size)
+    nbest = decoder.decode(projected, projected.shape[0])
+    if decoder.expansion_bound_reached:  # NeMo has no bound: the result would not be NeMo's
+        raise AssertionError(f"max_expansions_per_frame cut a frame ({decoder.peak_expansions_per_frame})")
+    return nbest
 
 
 def compare_beam(decoding, core_model, enc: np.ndarray) -> BeamRow:
