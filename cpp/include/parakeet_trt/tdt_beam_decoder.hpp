@@ -45,6 +45,13 @@
 //     The reported score is the sum itself: score_norm orders, it does not rescale.
 //   pack_hypotheses (rnnt_beam_decoding.py:64) strips the SOS from the sequence.
 //
+// Beam size 1 (NeMo: "defaults to stateful greedy search", :201) compares the best non-blank token
+// with blank, each paired with the best duration, so it equals TdtGreedyDecoder (label looping)
+// whenever the best duration is never 0 (cpp/tests/test_tdt_beam_decoder.cpp checks 40 random
+// models). Where duration 0 wins, the token pays log p(d=0) but blank the smallest non-zero
+// duration's log-prob, and the choice may differ from greedy's plain argmax; there is no
+// max_symbols guard either.
+//
 // Where this differs from NeMo, all in cases NeMo leaves unspecified or cannot finish:
 //  - Exact ties in topk: torch's CPU topk orders equal values in an unspecified way; here the lower
 //    index wins. (A tie in max / sort keeps list order, as Python's max and stable sorted do.)
@@ -56,7 +63,10 @@
 //    random-weight model needs 817 at beam 1 on 1 s of noise (NeMo takes 32 s there) and more at
 //    larger beams.
 //  - log_softmax is computed in double and rounded to float (torch: float); the joint is the
-//    DecoderStep's (NativeDecoderStep: within ~5e-7 of torch). Scores agree with NeMo to ~1e-5.
+//    DecoderStep's. Measured against NeMo (tests/test_beam_search.py, same encoder output): every
+//    n-best identical in ids and timestamps; scores within 7.6e-6 on the demo model (10 held-out
+//    utterances, beams 1, 2, 4, 8) and 9.2e-5 on the tiny random model, whose shaped joint (logits
+//    to +-38) already differs from torch by up to 8e-5 per logit (float summation order).
 //
 // Per-token confidence: the probability of the emitted token under the token distribution
 // (exp of logp[token], blank included in the softmax, duration excluded), i.e. NeMo's `max_prob`
