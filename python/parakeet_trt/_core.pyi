@@ -287,3 +287,30 @@ class TranscriptState:
     def live_edge_s(self) -> float: ...
     @property
     def finished(self) -> bool: ...
+
+# --- TDT beam search (cpp/python/beam_bindings.cpp) ---
+
+class TdtBeamDecoder:
+    """NeMo 3.0.0's TDT beam search (``strategy="beam"``: BeamTDTInfer, search_type "default") on
+    projected encoder frames, with its own NativeDecoderStep on the model's shared weights.
+
+    ``decode`` returns NeMo's n-best list, best first (by score / (tokens + 1) with ``score_norm``;
+    it may hold more than ``beam_size`` hypotheses, as NeMo's). Each hypothesis is a dict:
+    ``token_ids``, ``token_frames`` (emission frame; NeMo's beam timestamp is frame + duration),
+    ``token_durations``, ``score`` (NeMo's Hypothesis.score, unnormalized), ``sort_key``,
+    ``last_frame``, ``token_logprobs`` (log_softmax over tokens + blank at the token),
+    ``duration_logprobs``, ``text`` and ``words``: [{word, confidence, first_token, num_tokens}]
+    with confidence = min over the word's tokens of exp(token_logprob).
+    """
+
+    def __init__(self, model: Model, beam_size: int = 4, score_norm: bool = True,
+                 softmax_temperature: float = 1.0, max_expansions_per_frame: int = 100) -> None: ...
+    @property
+    def beam_size(self) -> int: ...
+    @property
+    def peak_expansions_per_frame(self) -> int:
+        """Of the last decode: the most expansions (joint evaluations) one frame needed."""
+    @property
+    def expansion_bound_reached(self) -> bool:
+        """Of the last decode: max_expansions_per_frame cut a frame (NeMo has no bound)."""
+    def decode(self, projected: npt.NDArray[np.float32], num_frames: int) -> list[dict[str, Any]]: ...
