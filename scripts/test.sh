@@ -20,8 +20,8 @@ sanitized_ctest() {  # name, -fsanitize= value, extra flags
   local dir="build/sanitize-$1"
   echo "[test] C++ unit tests under -fsanitize=$2 ($dir)" >&2
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARAKEET_TRT_BUILD_PYTHON=OFF \
-    -DCMAKE_C_FLAGS="-fsanitize=$2 $3 -fno-omit-frame-pointer -O1" \
-    -DCMAKE_CXX_FLAGS="-fsanitize=$2 $3 -fno-omit-frame-pointer -O1" \
+    -DCMAKE_C_FLAGS="-fsanitize=$2 ${3:-} -fno-omit-frame-pointer -O1" \
+    -DCMAKE_CXX_FLAGS="-fsanitize=$2 ${3:-} -fno-omit-frame-pointer -O1" \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=$2" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=$2" \
     -Dpybind11_DIR="$pybind11_dir" >/dev/null
   cmake --build "$dir" -j 2
