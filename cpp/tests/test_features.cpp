@@ -506,8 +506,12 @@ void test_frame_arithmetic() {
   PTRT_CHECK_EQ(fx.num_valid_frames(176000), 1100);
   PTRT_CHECK_EQ(fx.num_frames(960001), 6001);
   PTRT_CHECK_EQ(fx.num_valid_frames(960001), 6000);
-  PTRT_CHECK_THROWS(fx.num_frames(-1), std::invalid_argument, "num_samples: expected >= 0, got -1");
+  PTRT_CHECK_THROWS(fx.num_frames(-1), std::invalid_argument, "num_samples: expected in [0, 2^40], got -1");
   PTRT_CHECK_THROWS(fx.num_valid_frames(-5), std::invalid_argument, "got -5");
+  // Issue 18 item 5: a count whose arithmetic would overflow int64 is refused, not wrapped.
+  PTRT_CHECK_THROWS(fx.num_frames(INT64_MAX), std::invalid_argument, "expected in [0, 2^40]");
+  PTRT_CHECK_THROWS(fx.num_valid_frames(INT64_MAX), std::invalid_argument, "expected in [0, 2^40]");
+  PTRT_CHECK_EQ(fx.num_valid_frames(FeatureExtractor::kMaxSamples), (FeatureExtractor::kMaxSamples + 512 - 512) / 160);
 }
 
 void test_short_inputs_follow_nemo() {

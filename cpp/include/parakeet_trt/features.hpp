@@ -85,6 +85,9 @@ class FeatureExtractor {
 
   // STFT frames (columns of the output): 1 + num_samples / hop_length (center=True).
   // Throws std::invalid_argument for num_samples < 0.
+  // Most samples a feature count is computed for (2^40: about two years at 16 kHz), so the
+  // arithmetic of num_frames / num_valid_frames never overflows; beyond it std::invalid_argument.
+  static constexpr int64_t kMaxSamples = int64_t{1} << 40;
   int64_t num_frames(int64_t num_samples) const;
   // Frames NeMo 3.0.0 reports as valid (its `length` output), the ones the normalization
   // statistics use: (num_samples + 2*(n_fft/2) - n_fft) / hop_length == num_samples / hop_length

@@ -136,10 +136,16 @@ class StreamingSession {
 
 
 struct BufferedStreamingConfig {
-  int64_t chunk_ms = 560;   // > 0, a multiple of the encoder frame (80 ms for Parakeet)
-  int64_t left_ms = 10000;  // >= 0, multiple of the encoder frame
-  int64_t right_ms = 560;   // >= 0, multiple of the encoder frame
-  // Audio kept for redecode(): the most recent history_ms of the stream (0 disables redecode).
+  // Documented maxima (checked as integers before any arithmetic; issue 18 item 5): they bound what a
+  // stream allocates at creation (history: 2 x 600 s of float samples = 77 MB at 16 kHz, mirrored).
+  static constexpr int64_t kMaxChunkOrRightMs = 60000;
+  static constexpr int64_t kMaxLeftMs = 600000;
+  static constexpr int64_t kMaxHistoryMs = 600000;
+
+  int64_t chunk_ms = 560;   // (0, 60000], a multiple of the encoder frame (80 ms for Parakeet)
+  int64_t left_ms = 10000;  // [0, 600000], multiple of the encoder frame
+  int64_t right_ms = 560;   // [0, 60000], multiple of the encoder frame
+  // Audio kept for redecode(): the most recent history_ms of the stream (0 disables redecode); [0, 600000].
   int64_t history_ms = 30000;
 
   // Throws std::invalid_argument naming the field and the rule it breaks.

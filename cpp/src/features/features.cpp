@@ -472,15 +472,16 @@ FeatureExtractor::FeatureExtractor(FeatureExtractor&&) noexcept = default;
 FeatureExtractor& FeatureExtractor::operator=(FeatureExtractor&&) noexcept = default;
 
 int64_t FeatureExtractor::num_frames(int64_t num_samples) const {
-  if (num_samples < 0) {
-    throw std::invalid_argument("FeatureExtractor::num_frames: num_samples: expected >= 0, got " + str(num_samples));
+  if (num_samples < 0 || num_samples > kMaxSamples) {
+    throw std::invalid_argument("FeatureExtractor::num_frames: num_samples: expected in [0, 2^40], got " +
+                                str(num_samples));
   }
   return 1 + num_samples / config_.hop_length;
 }
 
 int64_t FeatureExtractor::num_valid_frames(int64_t num_samples) const {
-  if (num_samples < 0) {
-    throw std::invalid_argument("FeatureExtractor::num_valid_frames: num_samples: expected >= 0, got " +
+  if (num_samples < 0 || num_samples > kMaxSamples) {
+    throw std::invalid_argument("FeatureExtractor::num_valid_frames: num_samples: expected in [0, 2^40], got " +
                                 str(num_samples));
   }
   // NeMo 3.0.0 FilterbankFeatures.get_seq_len: floor_divide(len + 2*(n_fft//2) - n_fft, hop).

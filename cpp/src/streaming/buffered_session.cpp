@@ -14,9 +14,16 @@ namespace parakeet_trt {
 namespace {
 
 int64_t frames_of(const char* field, int64_t ms, double frame_ms, bool allow_zero) {
+  // Bounded first (integers, documented maxima), so the frame arithmetic below is exact in double.
+  const int64_t max_ms = std::string(field) == "left_ms" ? BufferedStreamingConfig::kMaxLeftMs
+                                                          : BufferedStreamingConfig::kMaxChunkOrRightMs;
+  if (ms < 0 || ms > max_ms) {
+    throw std::invalid_argument(std::string(field) + " must be in [" + (allow_zero ? "0" : "1") + ", " +
+                                std::to_string(max_ms) + "] ms, got " + std::to_string(ms));
+  }
   const double frames = static_cast<double>(ms) / frame_ms;
   const int64_t whole = static_cast<int64_t>(std::llround(frames));
-  if (ms < 0 || (!allow_zero && ms == 0) || std::fabs(frames - static_cast<double>(whole)) > 1e-9) {
+  if ((!allow_zero && ms == 0) || std::fabs(frames - static_cast<double>(whole)) > 1e-9) {
     std::ostringstream msg;
     msg << field << " must be " << (allow_zero ? "a non-negative" : "a positive") << " multiple of the encoder frame ("
         << frame_ms << " ms), got " << ms;
@@ -31,7 +38,10 @@ void BufferedStreamingConfig::validate(double frame_ms) const {
   frames_of("chunk_ms", chunk_ms, frame_ms, false);
   frames_of("left_ms", left_ms, frame_ms, true);
   frames_of("right_ms", right_ms, frame_ms, true);
-  if (history_ms < 0) throw std::invalid_argument("history_ms must be >= 0, got " + std::to_string(history_ms));
+  if (history_ms < 0 || history_ms > kMaxHistoryMs) {
+    throw std::invalid_argument("history_ms must be in [0, " + std::to_string(kMaxHistoryMs) + "] ms, got " +
+                                std::to_string(history_ms));
+  }
 }
 
 BufferedStreamingSession::BufferedStreamingSession(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder,
