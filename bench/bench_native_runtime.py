@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import sys
 import threading
 import time
@@ -178,18 +179,29 @@ def throughput_row(model, engine, n: int, seconds: float, setting):
                for i in range(n)]
     for t in workers:
         t.start()
-    before_engine = _core.engine_timing(engine)["seconds"]
+    before_engine = _core.engine_timing(engine)
+    before_cpu = process_cpu_s()
     t0_holder[0] = time.perf_counter()
     start.wait()
     for t in workers:
         t.join()
     wall = max(wall_s)
-    encoder_s = _core.engine_timing(engine)["seconds"] - before_engine
+    process_cpu = process_cpu_s() - before_cpu
+    after_engine = _core.engine_timing(engine)
+    encoder_s = after_engine["seconds"] - before_engine["seconds"]
+    encoder_cpu_s = after_engine["thread_cpu_seconds"] - before_engine["thread_cpu_seconds"]
     audio_s = sum(len(a) for a in audios) / SAMPLE_RATE
     per_stream = [len(a) / SAMPLE_RATE / w for a, w in zip(audios, wall_s)]
     return {"n": n, "audio_s": audio_s, "wall_s": wall, "throughput": audio_s / wall,
             "rtfx_min": min(per_stream), "rtfx_mean": float(np.mean(per_stream)),
-            "encoder_busy": encoder_s / wall, "dropped": sum(s.dropped_samples for s in streams)}
+            "encoder_busy": encoder_s / wall, "encoder_cpu": encoder_cpu_s / wall, "process_cpu": process_cpu / wall,
+            "dropped": sum(s.dropped_samples for s in streams)}
+
+
+def process_cpu_s() -> float:
+    """CPU seconds this process has used (every thread, user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def parse_setting(text: str) -> tuple[int, int, int]:
@@ -289,18 +301,23 @@ def report(args, command, load_start, load_end, sections, versions) -> list[str]
                       f"{'/'.join(str(v) for v in args.settings[0])}, {args.stream_seconds:g} s of speech per stream, "
                       "each a LiveStream (BackgroundStream's core) with its own inference thread, all audio written at once):", "",
                       "| streams | audio s | wall s | throughput (audio s / wall s) | vs 1 stream | "
-                      "per-stream RTFx min / mean | encoder busy (encoder s / wall s) | dropped samples |",
-                      "|---|---|---|---|---|---|---|---|"]
+                      "per-stream RTFx min / mean | encoder calls in flight (encoder s / wall s) | "
+                      "encoder CPU s / wall s | process CPU s / wall s | dropped samples |",
+                      "|---|---|---|---|---|---|---|---|---|---|"]
             for t in throughput:
-                lines.append(f"| {t['n']} | {t['audio_s']:.0f} | {t['wall_s']:.2f} | {t['throughput']:.1f} | "
+                lines.append(f"| {t['n']} | {t['audio_s']:.0f} | {t['wall_s']:.3f} | {t['throughput']:.1f} | "
                              f"{t['throughput'] / base:.2f}x | {t['rtfx_min']:.1f} / {t['rtfx_mean']:.1f} | "
-                             f"{t['encoder_busy']:.2f} | {t['dropped']} |")
+                             f"{t['encoder_busy']:.2f} | {t['encoder_cpu']:.2f} | {t['process_cpu']:.2f} | "
+                             f"{t['dropped']} |")
             best = max(throughput, key=lambda t: t["throughput"])
+            most = max(throughput, key=lambda t: t["process_cpu"])
             lines += ["", f"Scaling: the best aggregate throughput is {best['throughput']:.1f} audio s per wall s at "
                       f"{best['n']} stream(s), {best['throughput'] / base:.2f}x one stream, on {os.cpu_count()} CPUs "
-                      f"with {args.threads} intra-op thread(s) per encoder call; 'encoder busy' above "
-                      f"{os.cpu_count()} would mean more encoder work in flight than cores (each call waits for a "
-                      "core). Goal: throughput scales with cores until the encoder saturates them.", ""]
+                      f"with {args.threads} intra-op thread(s) per encoder call. The most CPU this process got was "
+                      f"{most['process_cpu']:.2f} cores (at {most['n']} streams) of {os.cpu_count()}: encoder calls in "
+                      "flight above the cores the process gets only wait for a core, so throughput can grow only as "
+                      "far as the process CPU column does. Goal: throughput scales with cores until the encoder "
+                      "saturates them.", ""]
     return lines
 
 

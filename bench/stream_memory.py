@@ -239,11 +239,17 @@ def report(args, command, load_at_start, libraries, rows, weights) -> list[str]:
         before = [r for r in rows if r["model"] == name and r["library"].startswith("before")]
         per_stream = ", ".join(f"{r['further_stream_kb']:,.0f} KB at history_ms={r['options']['history_ms']}"
                                for r in after)
-        ratio = ", ".join(f"{b['further_stream_kb'] / max(a['further_stream_kb'], 1):.0f}x less at history_ms="
-                          f"{a['options']['history_ms']}" for a, b in zip(after, before))
+        saved = "; ".join(f"history_ms={a['options']['history_ms']}: {b['further_stream_kb'] / max(a['further_stream_kb'], 1):.1f}x "
+                          f"less, {b['further_stream_kb'] - a['further_stream_kb']:,.0f} KB = "
+                          f"{(b['further_stream_kb'] - a['further_stream_kb']) / (size / 1024):.2f} copies of the weights"
+                          for a, b in zip(after, before))
         lines.append(f"- {name}: the decoder weights (NativeDecoderWeights) hold {size / 1e6:.1f} MB "
                      f"({size // 1024:,} KB), once per model (in 'model load'); each further stream adds "
-                     f"{per_stream} ({ratio} than before).")
+                     f"{per_stream}. Against before, per stream: {saved}.")
+    lines.append("- What a stream still holds is its own state, sized at creation: the audio ring (twice the samples a "
+                 "step may read: left + chunk + right context, or history_ms when longer), the log-mel ring, the "
+                 "feature buffer and the projected encoder frames; with the default 10 s left context that is most "
+                 "of the demo model's per-stream figure, whose weights are small.")
     if "demo" in weights:
         lines.append(f"- Issue 13's before figure on the demo model: {ISSUE_BEFORE_DEMO_KB['default']:,} KB per stream "
                      f"at the default history_ms, {ISSUE_BEFORE_DEMO_KB[0]:,} KB at history_ms=0.")

@@ -102,10 +102,13 @@ def test_bench_native_runtime_small(tmp_path):
     assert report.count("Goal: outside-encoder p99 <= 0.5 ms on the demo model") == 2
     throughput = table_rows(report, r"\d+")
     assert [int(r[0]) for r in throughput] == [1, 2]
-    for n, audio_s, wall_s, rate, _vs_one, rtfx, busy, dropped in throughput:
+    for n, audio_s, wall_s, rate, _vs_one, rtfx, in_flight, encoder_cpu, process_cpu, dropped in throughput:
         assert number(audio_s) == pytest.approx(3 * int(n), abs=0.6)
-        assert number(rate) == pytest.approx(number(audio_s) / number(wall_s), rel=0.05)
-        assert 0 < pair(rtfx)[0] <= pair(rtfx)[1] and float(busy) > 0 and dropped == "0"
+        assert number(rate) == pytest.approx(number(audio_s) / number(wall_s), rel=0.1)  # wall s has 3 decimals
+        assert 0 < pair(rtfx)[0] <= pair(rtfx)[1] and dropped == "0"
+        # The encoder's CPU is part of the process's, and both are bounded by the machine's cores.
+        assert 0 < float(encoder_cpu) <= float(process_cpu) + 0.05 <= os.cpu_count() + 0.1
+        assert float(in_flight) >= float(encoder_cpu) - 0.05
 
 
 def test_stream_memory_small(tmp_path):
