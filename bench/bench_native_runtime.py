@@ -316,8 +316,10 @@ def report(args, command, load_start, load_end, sections, versions) -> list[str]
                       f"with {args.threads} intra-op thread(s) per encoder call. The most CPU this process got was "
                       f"{most['process_cpu']:.2f} cores (at {most['n']} streams) of {os.cpu_count()}: encoder calls in "
                       "flight above the cores the process gets only wait for a core, so throughput can grow only as "
-                      "far as the process CPU column does. Goal: throughput scales with cores until the encoder "
-                      "saturates them.", ""]
+                      "far as the process CPU column does (other processes on the machine take the rest). Up to "
+                      f"{max(t['encoder_busy'] for t in throughput):.2f} encoder calls were in flight at once on the "
+                      "one shared engine: it runs calls concurrently, it does not serialize them. Goal: throughput "
+                      "scales with cores until the encoder saturates them.", ""]
     return lines
 
 
