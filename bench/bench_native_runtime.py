@@ -2,6 +2,7 @@
 """Native runtime benchmark (issue 13): the previous release's path against the native engine, in one run.
 
     bench/bench_native_runtime.py [--models demo parakeet-tdt-0.6b-v3] [--seconds 20] [--fullsize-seconds 8]
+                                  [--rounds 3] [--fullsize-rounds 1]
                                   [--settings 560/10000/560 160/10000/560] [--streams 1 2 4 8]
                                   [--stream-seconds 20] [--threads 1] [--out docs/BENCH_NATIVE_RUNTIME.md]
 
@@ -116,12 +117,12 @@ def stream_steps(model, timed, audio, setting, record: bool):
     for s in core.finish(hypothesis):
         ids += s["committed"]["token_ids"]
     total = time.perf_counter() - started
-    return {"step_s": step_s, "outside_s": outside_s, "outside_cpu_s": outside_cpu_s,
-            "rtfx": len(audio) / SAMPLE_RATE / total, "ids": ids}
+    return {"step_s": step_s, "outside_s": outside_s, "outside_cpu_s": outside_cpu_s, "total_s": total, "ids": ids}
 
 
-def latency_rows(model, model_dir: Path, audio, settings, threads: int):
-    """Old (Python engine) and new (native engine) per setting, same model, audio and ONNX Runtime threads."""
+def latency_rows(model, model_dir: Path, audio, settings, threads: int, rounds: int):
+    """Old (Python engine) and new (native engine) per setting, same model, audio and ONNX Runtime threads;
+    ``rounds`` times each, alternating the paths (load that comes and goes hits both alike), steps pooled."""
     from parakeet_trt.engines.onnxruntime_engine import OnnxRuntimeEngine
 
     engines = {
@@ -134,11 +135,15 @@ def latency_rows(model, model_dir: Path, audio, settings, threads: int):
         stream_steps(model, timed, warmup, settings[0], record=False)
     rows = []
     for setting in settings:
-        results = {}
-        for path, timed in engines.items():
-            results[path] = stream_steps(model, timed, audio, setting, record=True)
-        same = len({tuple(r["ids"]) for r in results.values()}) == 1
-        for path, r in results.items():
+        runs = {path: [] for path in engines}
+        for _ in range(rounds):
+            for path, timed in engines.items():
+                runs[path].append(stream_steps(model, timed, audio, setting, record=True))
+        same = len({tuple(r["ids"]) for path_runs in runs.values() for r in path_runs}) == 1
+        for path, path_runs in runs.items():
+            r = {key: [v for run in path_runs for v in run[key]] for key in ("step_s", "outside_s", "outside_cpu_s")}
+            r["rtfx"] = rounds * len(audio) / SAMPLE_RATE / sum(run["total_s"] for run in path_runs)
+            r["ids"] = path_runs[0]["ids"]
             rows.append({"setting": "/".join(str(v) for v in setting), "path": path, "steps": len(r["step_s"]),
                          "p50": pct(r["step_s"], 50), "p99": pct(r["step_s"], 99),
                          "out_p50": pct(r["outside_s"], 50), "out_p99": pct(r["outside_s"], 99),
@@ -219,6 +224,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="streamed speech per latency run")
     parser.add_argument("--fullsize-seconds", type=float, default=8.0,
                         help="streamed speech per latency run of the full-size model")
+    parser.add_argument("--rounds", type=int, default=3, help="latency runs per path and setting (alternating)")
+    parser.add_argument("--fullsize-rounds", type=int, default=1, help="--rounds for the full-size model")
     parser.add_argument("--settings", nargs="+", type=parse_setting,
                         default=[(560, 10000, 560), (160, 10000, 560)], help="chunk/left/right in ms")
     parser.add_argument("--streams", nargs="*", type=int, default=[1, 2, 4, 8], help="concurrent stream counts")
@@ -241,16 +248,18 @@ def main(argv=None) -> int:
         folder = model_folder(name)
         print(f"[bench] {name}: old vs new latency", file=sys.stderr, flush=True)
         model = _core.Model.load(str(folder), False)
-        seconds = args.seconds if name != "parakeet-tdt-0.6b-v3" else args.fullsize_seconds
+        fullsize = name == "parakeet-tdt-0.6b-v3"
+        seconds = args.fullsize_seconds if fullsize else args.seconds
+        rounds = args.fullsize_rounds if fullsize else args.rounds
         audio = speech_sequence(np.random.default_rng(0), seconds).astype(np.float32)
-        rows = latency_rows(model, folder, audio, args.settings, args.threads)
+        rows = latency_rows(model, folder, audio, args.settings, args.threads, rounds)
         throughput = []
         if args.streams and (index == 0 or args.throughput_all_models):
             engine = timed_native_engine(model, args.threads)
             for n in args.streams:
                 print(f"[bench] {name}: {n} concurrent stream(s)", file=sys.stderr, flush=True)
                 throughput.append(throughput_row(model, engine, n, args.stream_seconds, args.settings[0]))
-        sections.append((name, folder, seconds, rows, throughput))
+        sections.append((name, folder, seconds, rounds, rows, throughput))
 
     publish(report(args, command, load_at_start, os.getloadavg(), sections,
                    {"parakeet_trt": parakeet_trt.__version__, "onnxruntime": onnxruntime.__version__,
@@ -273,9 +282,10 @@ def report(args, command, load_start, load_end, sections, versions) -> list[str]
         "encoder on that thread with 1 intra-op thread) and is immune to it.",
         "",
     ]
-    for name, folder, seconds, rows, throughput in sections:
+    for name, folder, seconds, rounds, rows, throughput in sections:
         lines += [f"## {name} (`{display_path(folder)}`)", "",
-                  f"Buffered streaming, {seconds:g} s of speech, one chunk per push, history_ms=0.", "",
+                  f"Buffered streaming, {seconds:g} s of speech, one chunk per push, history_ms=0; {rounds} round(s) "
+                  "per path and setting, old and new alternating, steps pooled (RTFx over all rounds).", "",
                   "| setting (chunk/left/right ms) | path | steps | per-chunk p50 / p99 ms | "
                   "outside encoder p50 / p99 ms | outside encoder, thread CPU p50 / p99 ms | RTFx | "
                   "tokens (old = new) |",
