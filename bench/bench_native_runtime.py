@@ -203,6 +203,19 @@ def throughput_row(model, engine, n: int, seconds: float, setting):
             "dropped": sum(s.dropped_samples for s in streams)}
 
 
+def autogroup_note() -> str:
+    """What Linux autogroup scheduling (when on) does to a multi-threaded benchmark on a shared machine."""
+    try:
+        enabled = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return ""
+    if not enabled:
+        return ""
+    return (" Linux autogroup scheduling is on here (sched_autogroup_enabled=1): CPU time is shared between sessions, "
+            "not threads, so while other sessions keep the cores busy this process gets about one session's share "
+            "however many stream threads it runs; scaling across cores shows only on an otherwise idle machine.")
+
+
 def process_cpu_s() -> float:
     """CPU seconds this process has used (every thread, user + system)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -328,8 +341,8 @@ def report(args, command, load_start, load_end, sections, versions) -> list[str]
                       "flight above the cores the process gets only wait for a core, so throughput can grow only as "
                       "far as the process CPU column does (other processes on the machine take the rest). Up to "
                       f"{max(t['encoder_busy'] for t in throughput):.2f} encoder calls were in flight at once on the "
-                      "one shared engine: it runs calls concurrently, it does not serialize them. Goal: throughput "
-                      "scales with cores until the encoder saturates them.", ""]
+                      "one shared engine: it runs calls concurrently, it does not serialize them." + autogroup_note()
+                      + " Goal: throughput scales with cores until the encoder saturates them.", ""]
     return lines
 
 
