@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Creates .venv and installs parakeet_trt into it. Idempotent.
 #   scripts/setup.sh          runtime only (numpy, onnxruntime, soundfile, soxr + the C++ core)
-#   scripts/setup.sh --dev    also NeMo + torch (the reference), test tools and the system packages tests use
+#   scripts/setup.sh --live   also the 'live' extra: browser captions (aiohttp), microphone (sounddevice), Silero VAD
+#   scripts/setup.sh --dev    everything: also NeMo + torch (the reference), test tools and the system packages tests use
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dev=0
-[ "${1:-}" = "--dev" ] && dev=1
+live=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) dev=1 ;;
+    --live) live=1 ;;
+    *) echo "usage: scripts/setup.sh [--live] [--dev]" >&2; exit 2 ;;
+  esac
+done
 PYTHON=${PYTHON:-python3}
 
 # System packages, installed only when missing (Debian/Ubuntu names): a C++17 compiler, CMake and
@@ -45,6 +53,10 @@ if [ "$dev" = 1 ]; then
   pip_install "torch==2.13.0"
   pip_install --no-build-isolation ".[export,test,live]"
   # Silero VAD's ONNX model (run with ONNX Runtime); --no-deps: its metadata pulls torch/torchaudio.
+  pip_install --no-deps "silero-vad==6.2.3"
+elif [ "$live" = 1 ]; then
+  echo "[setup] building and installing parakeet_trt with the 'live' extra" >&2
+  pip_install --no-build-isolation ".[live]"
   pip_install --no-deps "silero-vad==6.2.3"
 else
   echo "[setup] building and installing parakeet_trt" >&2

@@ -7,6 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,7 +97,9 @@ def test_bad_websocket_clients_do_not_hurt_the_others(speech_wav, tmp_path):
     for name in ("good", "garbage"):
         display, _, _ = results[name]
         assert display.text == display.committed_text == committed, name
-    assert len(results["garbage"][1]) == 4 and all("error" in s for s in results["garbage"][1])
+    errors = [s for s in results["garbage"][1] if "error" in s]
+    assert len(errors) == 4
+    assert {"type": "status", "input": "ended"} in results["good"][1]  # the page can say the input ended
     assert results["oversized"][2] == 1009  # "message too big"
     assert web.counters["garbage_messages"] == 4 and web.counters["oversized_closes"] == 1
     leaves = results["leaves"][0]
@@ -147,16 +155,13 @@ def test_a_slow_client_is_resynced_with_a_snapshot_not_waited_for():
 
     model = _core.Model.load(str(resolve_model_dir(None)))
 
-    class Lane:  # what the sink needs from a lane: a snapshot of the transcript
+    class Lane:  # the events' source (the sink snapshots the events it was given, not the lane)
         def __init__(self):
             self.transcript = _core.TranscriptState(model, stable_updates=3)
 
-        def snapshot(self):
-            return self.transcript.snapshot()
-
     async def scenario():
         lane, web = Lane(), WebSink(port=0, client_queue=4)
-        await web.start(lane)
+        await web.start()
         display = Display()
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(web.url + "ws") as ws:
@@ -183,3 +188,173 @@ def test_a_slow_client_is_resynced_with_a_snapshot_not_waited_for():
 
     resyncs = asyncio.run(asyncio.wait_for(scenario(), 60))
     assert resyncs >= 1
+
+
+# --- issue 17 items 2 and 3: a page that follows the captions, and the server's lifecycle -------
+
+@pytest.fixture(scope="module")
+def minute_of_events(tmp_path_factory):
+    """The events of a real pipeline run on 60 s of held-out speech (sentences with short pauses)."""
+    parts, total = [], 0
+    index = 0
+    while total < 60 * 16000:
+        speech, _ = held_out_speech(index + 10)
+        parts += [speech, np.zeros(8000, np.float32)]
+        total += len(speech) + 8000
+        index += 1
+    path = tmp_path_factory.mktemp("minute") / "minute.wav"
+    soundfile.write(path, np.concatenate(parts), 16000)
+    log = path.with_suffix(".jsonl")
+    asyncio.run(run_live(FileSource(path, realtime=False), [JsonlSink(str(log))], LiveConfig()))
+    return read_events(log)
+
+
+PAGE_LAYOUT = """() => {
+    const main = document.getElementById('captions');
+    const box = main.getBoundingClientRect();
+    const spans = document.querySelectorAll('.committed');
+    const last = spans[spans.length - 1].getBoundingClientRect();
+    const segments = Array.from(document.querySelectorAll('.segment')).filter(s => s.innerText.trim());
+    return {
+        overflow: main.scrollHeight > main.clientHeight,
+        lastVisible: last.top >= box.top && last.bottom <= box.bottom + 1 && last.bottom <= window.innerHeight,
+        atEdge: main.scrollHeight - main.scrollTop - main.clientHeight < 8,
+        scrollTop: main.scrollTop,
+        jumpHidden: document.getElementById('jump-to-live').hidden,
+        indented: segments.filter(s => s.innerText !== s.innerText.trimStart()).length,
+        segments: segments.map(s => s.innerText.trim()),
+        header: document.querySelector('header').innerText,
+        status: document.getElementById('status').textContent,
+    };
+}"""
+
+
+def test_the_page_follows_the_live_edge_after_a_minute_in_a_small_window(minute_of_events, tmp_path):
+    """Screenshot test: 60 s of captions through the real server into an 800x400 page: the newest
+    words are visible; a reader who scrolls up stays put and gets "jump to live", which brings the
+    live edge back; no line starts with a space; a late joiner sees the segments as they were."""
+    pytest.importorskip("playwright", reason="scripts/setup.sh --dev installs playwright")
+    from playwright.async_api import async_playwright
+
+    from parakeet_trt.live.browser import chromium_path, launch, open_captions
+
+    if chromium_path() is None:
+        pytest.skip("no system chromium: apt-get install -y chromium (scripts/setup.sh --dev does)")
+    events = minute_of_events
+    finals = [e for e in events if e["type"] == "final"]
+    assert events[-1]["audio_end_s"] >= 59 and len(finals) >= 8
+    split = int(len(events) * 0.8)
+
+    async def scenario():
+        web = WebSink(port=0)
+        await web.start()
+        async with async_playwright() as p:
+            browser = await launch(p)
+            try:
+                page = await open_captions(browser, web.url, width=800, height=400)
+                for event in events[:split]:
+                    await web.emit(event)
+                    await asyncio.sleep(0.002)
+                await page.wait_for_function(f"window.__captions.lastSeq === {events[split - 1]['seq']}")
+                await page.wait_for_timeout(100)
+                following = await page.evaluate(PAGE_LAYOUT)
+                shot = Path(os.environ.get("PARAKEET_TRT_SCREENSHOT_DIR", tmp_path)) / "live_edge.png"
+                await page.screenshot(path=str(shot))
+                # The reader scrolls up: new captions do not pull the page down; "jump to live" shows.
+                await page.mouse.move(400, 200)
+                await page.mouse.wheel(0, -2000)
+                await page.wait_for_timeout(300)
+                scrolled = await page.evaluate(PAGE_LAYOUT)
+                for event in events[split:]:
+                    await web.emit(event)
+                    await asyncio.sleep(0.002)
+                await web.input_ended()
+                await page.wait_for_function(f"window.__captions.lastSeq === {events[-1]['seq']}")
+                await page.wait_for_timeout(100)
+                still_up = await page.evaluate(PAGE_LAYOUT)
+                await page.click("#jump-to-live")
+                await page.wait_for_timeout(100)
+                back = await page.evaluate(PAGE_LAYOUT)
+                late = await open_captions(browser, web.url, width=800, height=400)
+                await late.wait_for_function("window.__captions.finals.length > 0")
+                late_state = await late.evaluate(PAGE_LAYOUT)
+                late_finals = await late.evaluate("window.__captions.finals")
+                favicon = await page.request.get(web.url + "favicon.ico")
+                return following, scrolled, still_up, back, late_state, late_finals, favicon.status
+            finally:
+                await browser.close()
+                await web.close()
+
+    following, scrolled, still_up, back, late, late_finals, favicon = asyncio.run(asyncio.wait_for(scenario(), 180))
+    assert following["overflow"] and following["lastVisible"] and following["atEdge"], following
+    assert (Path(os.environ.get("PARAKEET_TRT_SCREENSHOT_DIR", tmp_path)) / "live_edge.png").stat().st_size > 1000
+    assert following["indented"] == 0 and following["jumpHidden"]
+    assert "live captions live" not in following["header"].lower() and following["status"] == "connected"
+    assert not scrolled["atEdge"] and not scrolled["jumpHidden"], scrolled
+    assert still_up["scrollTop"] == scrolled["scrollTop"] and not still_up["jumpHidden"]
+    assert back["atEdge"] and back["lastVisible"] and back["jumpHidden"]
+    assert "input ended" in back["status"]
+    # A late joiner: the same segments, one per final, and the same count.
+    assert late_finals == [f["text"] for f in finals]
+    assert late["segments"] == [f["text"].strip() for f in finals], late["segments"]
+    assert late["indented"] == 0 and "input ended" in late["status"] and late["lastVisible"]
+    assert favicon == 200
+
+
+def _live_web_process(*args):
+    return subprocess.Popen([sys.executable, "-m", "parakeet_trt.cli", "live", "--ui", "web", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_line(stream, pattern: str, timeout: float = 60) -> str:
+    import re
+    import select
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], 1)
+        if ready:
+            line = stream.readline()
+            match = re.search(pattern, line)
+            if match:
+                return match.group(1) if match.groups() else line
+    raise AssertionError(f"no line matching {pattern!r} within {timeout} s")
+
+
+def test_web_mode_keeps_serving_after_a_file_ends_until_ctrl_c():
+    process = _live_web_process("--demo", "--no-realtime", "--port", "0")
+    try:
+        url = _wait_for_line(process.stderr, r"captions at (http://\S+)")
+        _wait_for_line(process.stderr, r"(still serving)")
+
+        async def late_join():
+            async with aiohttp.ClientSession() as session:
+                async with session.get(url) as page:
+                    assert page.status == 200 and "Live captions" in await page.text()
+                async with session.ws_connect(url + "ws") as ws:
+                    return json.loads((await ws.receive()).data)
+
+        snapshot = asyncio.run(asyncio.wait_for(late_join(), 30))
+        assert snapshot["type"] == "snapshot" and snapshot["input_ended"] is True
+        assert len(snapshot["finals"]) >= 3
+        assert "".join(f["text"] for f in snapshot["finals"]) == snapshot["text"]
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+        assert process.returncode == 130 and "Traceback" not in err
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_busy_port_is_one_line_suggesting_port_0():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "parakeet_trt.cli", "live", "--demo", "--ui", "web",
+                                 "--port", str(port)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--port 0" in lines[0] and str(port) in lines[0], result.stderr

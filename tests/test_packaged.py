@@ -34,7 +34,7 @@ def test_transcribe_with_no_arguments_uses_the_demo_model_and_sample():
 
 
 def test_packaged_default_model_is_the_tiny_test_export(tiny_export_dir):
-    """tools/make_default_model.py rebuilds it; this catches drift between it and the exporter."""
+    """tools/make_random_weights_model.py rebuilds it; this catches drift between it and the exporter."""
     assert RANDOM_WEIGHTS_MODEL in packaged_models()
     packaged = json.loads((resolve_model_dir(RANDOM_WEIGHTS_MODEL) / "model_meta.json").read_text())
     fresh = json.loads((tiny_export_dir / "model_meta.json").read_text())

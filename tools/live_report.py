@@ -2,7 +2,7 @@
 """Live captions: end-to-end latency and stability on CPU, into docs/LIVE_REPORT.md, and the
 recorded demo in docs/live_demo/ (browser screenshots over time, a terminal recording).
 
-    tools/live_report.py [--models demo default] [--chunks 560:560 160:160] [--out docs/LIVE_REPORT.md]
+    tools/live_report.py [--models demo random-weights-test] [--chunks 560:560 160:160] [--out docs/LIVE_REPORT.md]
                          [--demo-dir docs/live_demo] [--no-browser] [--no-terminal-recording]
 
 Each run plays a speech file (four held-out sentences of the demo corpus, parakeet_trt.testing.held_out,
@@ -153,7 +153,7 @@ def fmt(p: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["demo", "default"],
+    parser.add_argument("--models", nargs="+", default=["demo", "random-weights-test"],
                         help="packaged model names or folders; the first one's run is the recorded demo")
     parser.add_argument("--chunks", nargs="+", default=["560:560", "160:160"], metavar="CHUNK:RIGHT")
     parser.add_argument("--out", default=str(REPO / "docs" / "LIVE_REPORT.md"))
@@ -231,7 +231,7 @@ def main(argv=None) -> int:
     if skipped:
         out += ["", "Skipped models: " + "; ".join(skipped)]
     out += ["", f"Reference text: \"{reference}\". `demo` is the packaged default model, trained on the synthetic "
-            "corpus (docs/DEMO_MODEL_EVAL.md); `default` is the random-weight fixture model: its words are "
+            "corpus (docs/DEMO_MODEL_EVAL.md); `random-weights-test` is the random-weight fixture model: its words are "
             "nonsense (deterministic), so its revision counts measure how much the right context changes a random "
             "decoder's output, not accuracy. The goals come from issue 5."]
     if demo is not None:

@@ -158,7 +158,7 @@ void test_state_and_input_errors() {
   CacheAwareStreamingConfig wrong;
   wrong.profile = "chunk_isolated";
   PTRT_CHECK_THROWS(CacheAwareStreamingSession(model, engine, wrong), ContractViolation, "streaming.profile");
-  auto offline = Model::load(PTRT_SOURCE_DIR "/python/parakeet_trt/models/default");
+  auto offline = Model::load(PTRT_SOURCE_DIR "/python/parakeet_trt/models/random-weights-test");
   PTRT_CHECK_THROWS(CacheAwareStreamingSession(offline, engine), ContractViolation, "engines.encoder_streaming");
 
   CacheAwareStreamingSession s(model, engine);

@@ -115,7 +115,7 @@ void test_chunk_isolated() { run_profile("chunk_isolated"); }
 void test_cache_aware() { run_profile("cache_aware"); }
 
 void test_offline_model_has_no_streaming_runner() {
-  std::string dir = repo_dir() + "/python/parakeet_trt/models/default";
+  std::string dir = repo_dir() + "/python/parakeet_trt/models/random-weights-test";
   auto model = Model::load(dir);
   PTRT_CHECK(!model->contract().streaming.present);
   PTRT_CHECK_THROWS(StreamingEncoderRunner(model, std::make_shared<ScriptedEngine>(StreamingContract{})),

@@ -124,11 +124,31 @@ void test_streams_share_the_model_weights() {
   PTRT_CHECK(weights->bytes() > 0);
 }
 
+void test_the_model_shares_engines_by_options() {
+  if (!PTRT_CHECK(ptrt_test::onnxruntime_library_configured())) return;
+  auto model = Model::load(ptrt_test::demo_model_dir());
+  EngineOptions one_thread;
+  one_thread.intra_op_threads = 1;
+  EngineOptions two_threads;
+  two_threads.intra_op_threads = 2;
+  std::shared_ptr<Engine> a = model->engine("encoder", one_thread);
+  std::shared_ptr<Engine> b = model->engine("encoder", one_thread);
+  std::shared_ptr<Engine> c = model->engine("encoder", two_threads);
+  PTRT_CHECK(a.get() == b.get());  // same graph and options: one engine
+  PTRT_CHECK(a.get() != c.get());
+  a.reset();
+  b.reset();
+  // Nobody holds it: the model does not keep it alive (weak), a later caller gets a fresh one.
+  std::shared_ptr<Engine> d = model->engine("encoder", one_thread);
+  PTRT_CHECK(d != nullptr && d.get() != c.get());
+}
+
 }  // namespace
 
 int main() {
   return ptrt_test::run_tests({
       {"eight_streams_and_an_offline_caller_on_one_model", &test_eight_streams_and_an_offline_caller_on_one_model},
       {"streams_share_the_model_weights", &test_streams_share_the_model_weights},
+      {"the_model_shares_engines_by_options", &test_the_model_shares_engines_by_options},
   });
 }

@@ -3,6 +3,10 @@
     import parakeet_trt
     session = parakeet_trt.Session("path/to/exported_model")   # or Session() for the packaged demo model
     print(session.transcribe("speech.wav").text)
+    stream = parakeet_trt.StreamingSession(session)
+    for block in parakeet_trt.audio_blocks("speech.wav", block_ms=100):
+        for update in stream.push(block):
+            print(update.committed_text, "|", update.tail_text)
 
 The public names load lazily, so the export and testing subpackages import without the
 compiled core.
@@ -14,6 +18,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Session": "parakeet_trt.session",
+    "audio_blocks": "parakeet_trt.blocks",
     "StreamingSession": "parakeet_trt.streaming",
     "HypothesisUpdate": "parakeet_trt.streaming",
     "Transcript": "parakeet_trt.session",

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from parakeet_trt import _core
 from parakeet_trt.errors import (
     ContractViolation,
     EngineError,
@@ -17,13 +18,24 @@ from parakeet_trt.errors import (
 
 # Exit codes, documented in --help.
 EXIT_OK, EXIT_USAGE, EXIT_MODEL, EXIT_AUDIO, EXIT_CONTRACT, EXIT_ENGINE, EXIT_OTHER = 0, 2, 3, 4, 5, 6, 1
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+# A complete command that tries cache-aware streaming on something packaged (issue 17 item 9): a
+# streaming export of the demo model's .nemo (values the exporter accepts for it), then the mode.
+CACHE_AWARE_TRY = ("parakeet-trt export --model python/parakeet_trt/models/demo/demo.nemo --out models/demo-stream "
+                   "--component encoder_streaming --streaming-profile cache_aware --streaming-chunk-size 64 "
+                   "--streaming-shift-size 32 --streaming-left-chunks 4 --device cpu && parakeet-trt transcribe "
+                   "--model models/demo-stream --mode cache_aware")
 
 EXIT_CODES_HELP = """exit codes:
   0  success
-  2  bad command line
-  3  model missing, unreadable or corrupted
+  1  other errors: a missing optional package (the message names the command that installs it),
+     a port in use, a file that cannot be written
+  2  bad command line or option value (an unknown execution provider, contexts that do not fit the model)
+  3  model missing, unreadable or malformed (no model_meta.json, bad JSON, a missing file)
   4  audio unreadable, empty or invalid (other files are still transcribed)
-  5  contract violation (an engine or artifact does not match the model)
+  5  model files that do not match their recorded sha256 or contract: a tampered, corrupted or
+     mismatched model (an engine or artifact that does not match the model)
   6  engine failure
   7  unavailable: an optional component (TensorRT, CUDA) is not installed
 """
@@ -65,7 +77,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             continue
         elapsed = time.perf_counter() - started
         if args.json:
-            print(json.dumps(transcript.to_json_dict(), ensure_ascii=False), flush=True)
+            from parakeet_trt.live.protocol import round_floats
+
+            print(json.dumps(round_floats(transcript.to_json_dict()), ensure_ascii=False), flush=True)
         else:
             rtfx = transcript.audio_duration_s / elapsed if elapsed > 0 else float("inf")
             print(f"{path}: {transcript.text}", flush=True)
@@ -90,6 +104,14 @@ def stream_file(session, path: str, args: argparse.Namespace):
     return transcript
 
 
+def _provider_list(text: str) -> list[str]:
+    """``--providers A,B``: one comma-separated value, so a provider list never takes the files."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated provider names, got {text!r}")
+    return names
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -107,26 +129,35 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from parakeet_trt import __version__
+    from parakeet_trt.models import DEFAULT_MODEL
+
     parser = argparse.ArgumentParser(
         prog="parakeet-trt",
-        description="Streaming speech recognition for NVIDIA Parakeet-TDT models: export NeMo models "
-                    "to ONNX and transcribe with the C++ core.",
+        description="Live captions and transcription for NVIDIA Parakeet-TDT models: export NeMo models\n"
+                    "to ONNX, transcribe files (whole, or streamed chunk by chunk) and caption live audio\n"
+                    "with the C++ core. Start with: parakeet-trt live --demo",
         epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser(
-        "transcribe", help="transcribe audio files offline",
+        "transcribe", help="transcribe audio files: whole (offline) or streamed through a streaming session (--mode)",
         description="Transcribe audio files (any format libsndfile reads, any rate, any channel count; "
-                    "resampled to 16 kHz mono). With no FILE, transcribes the packaged sample.",
+                    "resampled to 16 kHz mono), whole or streamed chunk by chunk (--mode). With no FILE, "
+                    "transcribes the packaged demo sample.",
         epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("files", nargs="*", metavar="FILE", help="audio files (default: the packaged sample)")
+    t.add_argument("files", nargs="*", metavar="FILE", help="audio files (default: the packaged demo sample)")
     t.add_argument("--model", default=None,
-                   help="exported model folder (parakeet-trt export), or a packaged model name (default: 'default')")
+                   help="exported model folder (parakeet-trt export), or a packaged model name "
+                        f"(default: {DEFAULT_MODEL}, the packaged demo model)")
     t.add_argument("--json", action="store_true",
                    help="print one JSON object per file per line: file, text, token_ids, token_frames, "
                         "token_durations, words (word, start_s, end_s)")
-    t.add_argument("--providers", nargs="+", default=None, metavar="PROVIDER",
-                   help="ONNX Runtime execution providers for the encoder (default: CUDA if available, then CPU)")
+    t.add_argument("--providers", type=_provider_list, default=None, metavar="P1,P2",
+                   help="ONNX Runtime execution providers for the encoder, comma-separated in order of preference, "
+                        "e.g. CUDAExecutionProvider,CPUExecutionProvider; an unknown or unavailable one is an "
+                        "error listing those available (default: CUDA if available, then CPU)")
     t.add_argument("--engine", choices=["onnxruntime", "tensorrt"], default="onnxruntime",
                    help="runs the encoder: onnxruntime (default) or tensorrt (engines built by parakeet-trt "
                         "build-trt; exit code 7 without TensorRT)")
@@ -141,15 +172,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "encoder export (parakeet-trt export --component encoder_streaming); its chunking is "
                         "the export's, so --chunk-ms/--left-ms/--right-ms do not apply")
     t.add_argument("--streaming-profile", choices=["cache_aware", "chunk_isolated"], default=None,
-                   help="cache_aware mode: require this profile of the streaming export (default: the folder's)")
-    t.add_argument("--chunk-ms", type=_positive_int, default=560,
-                   help="streaming: chunk length in ms, a multiple of the 80 ms encoder frame (default 560)")
-    t.add_argument("--left-ms", type=int, default=10000,
-                   help="streaming: left context in ms, multiple of 80 (default 10000, NeMo's)")
-    t.add_argument("--right-ms", type=int, default=560,
-                   help="streaming: right context (look-ahead) in ms, multiple of 80 (default 560)")
+                   help="cache_aware mode: require this profile of the streaming export (default: the folder's). "
+                        "To try it on the packaged demo model: " + CACHE_AWARE_TRY)
+    stream = _core.option_defaults()["stream"]  # defined once, in C++
+    t.add_argument("--chunk-ms", type=_positive_int, default=stream["chunk_ms"],
+                   help=f"streaming: chunk length in ms, a multiple of the 80 ms encoder frame "
+                        f"(default {stream['chunk_ms']})")
+    t.add_argument("--left-ms", type=int, default=stream["left_ms"],
+                   help=f"streaming: left context in ms, multiple of 80 (default {stream['left_ms']}, NeMo's)")
+    t.add_argument("--right-ms", type=int, default=stream["right_ms"],
+                   help=f"streaming: right context (look-ahead) in ms, multiple of 80 (default {stream['right_ms']})")
     t.add_argument("--push-samples", type=_positive_int, default=1600,
-                   help="streaming: samples per push, as audio would arrive (default 1600 = 100 ms)")
+                   help="streaming: samples per push, as audio would arrive (default 1600 = 100 ms at 16 kHz; "
+                        "the session decodes once a whole --chunk-ms has arrived)")
     t.add_argument("--final-redecode", action="store_true",
                    help="streaming: replace the final text by an offline decode of the whole stream")
     t.set_defaults(handler=cmd_transcribe)
@@ -184,15 +219,20 @@ def main(argv: list[str] | None = None) -> int:
     except ParakeetError as error:
         print(f"parakeet-trt: {error}", file=sys.stderr)
         return exit_code_for(error)
-    except ValueError as error:  # bad option values found once the model is known (e.g. streaming contexts)
+    except ValueError as error:  # bad option values found once the model is known (providers, streaming contexts)
         print(f"parakeet-trt: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except ImportError as error:
-        print(f"parakeet-trt: {error}. Install the extra it needs, e.g. pip install 'parakeet_trt[export]'",
-              file=sys.stderr)
+        from parakeet_trt.extras import MissingDependency, install_hint
+
+        message = str(error) if isinstance(error, MissingDependency) else f"{error}; {install_hint(error.name)}"
+        print(f"parakeet-trt: {message}", file=sys.stderr)
+        return EXIT_OTHER
+    except OSError as error:  # e.g. the caption port is in use, an output file cannot be written
+        print(f"parakeet-trt: {error}", file=sys.stderr)
         return EXIT_OTHER
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

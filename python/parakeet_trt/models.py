@@ -8,7 +8,9 @@ from parakeet_trt.errors import ModelError
 
 PACKAGED_MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = "demo"          # trained on synthetic speech by tools/train_demo_model.py
-RANDOM_WEIGHTS_MODEL = "default"  # Parakeet-TDT-shaped, random weights: the C++/Rust/pytest fixtures' model
+# Parakeet-TDT-shaped with random weights (its text is nonsense): the C++/Rust/pytest fixtures' model. Named so
+# nobody picks it by accident (it was once called "default" without being the default).
+RANDOM_WEIGHTS_MODEL = "random-weights-test"
 
 
 def packaged_models() -> list[str]:
@@ -18,7 +20,8 @@ def packaged_models() -> list[str]:
 
 
 def resolve_model_dir(model: str | Path | None) -> Path:
-    """A folder with model_meta.json, or the name of a packaged model ('demo', the default, or 'default')."""
+    """A folder with model_meta.json, or the name of a packaged model ('demo', the default, or
+    'random-weights-test')."""
     if model is None:
         model = DEFAULT_MODEL
     candidate = Path(model)

@@ -120,11 +120,13 @@ class Session:
     def streaming_encoder_engine(self):
         """The engine of the folder's streaming encoder export (cache-aware streams), made on first use."""
         if "encoder_streaming" not in self.meta["graphs"]:
+            from parakeet_trt.cli import CACHE_AWARE_TRY
+
             raise ModelError(
                 f"{self.model_dir} holds no streaming encoder export; make one with: parakeet-trt export "
                 f"--model <model.nemo> --out <folder> --component encoder_streaming --streaming-profile cache_aware "
-                f"--streaming-chunk-size C --streaming-shift-size S --streaming-left-chunks K "
-                f"(or --streaming-profile chunk_isolated)")
+                f"--streaming-chunk-size 64 --streaming-shift-size 32 --streaming-left-chunks 4 --device cpu "
+                f"(or --streaming-profile chunk_isolated). To try it on the packaged demo model: {CACHE_AWARE_TRY}")
         return self.graph_engine("encoder_streaming")
 
     @property

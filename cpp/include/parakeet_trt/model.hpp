@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "parakeet_trt/contract.hpp"
 #include "parakeet_trt/decoder_step.hpp"
+#include "parakeet_trt/engine_factory.hpp"
 #include "parakeet_trt/features.hpp"
 #include "parakeet_trt/tdt_decoder.hpp"
 #include "parakeet_trt/vocabulary.hpp"
@@ -78,6 +80,11 @@ class Model {
   const std::shared_ptr<const NativeDecoderWeights>& native_decoder_weights() const { return decoder_weights_; }
   std::string path_of(const std::string& file) const { return directory_ + "/" + file; }
 
+  // The engine running `graph` with `options`, shared: every session and stream that asks for the same
+  // graph and options (EngineOptions::key) while one is alive gets the same engine (one ONNX Runtime
+  // session, one copy of the encoder's weights). Made on first use by make_engine; thread-safe.
+  std::shared_ptr<Engine> engine(const std::string& graph, const EngineOptions& options) const;
+
  private:
   Model() = default;
   std::string directory_;
@@ -85,6 +92,9 @@ class Model {
   Contract contract_;
   Vocabulary vocabulary_;
   std::shared_ptr<const NativeDecoderWeights> decoder_weights_;
+  // Engines by graph + options key: weak, so an engine lives as long as a session or stream uses it.
+  mutable std::mutex engines_mutex_;
+  mutable std::map<std::string, std::weak_ptr<Engine>> engines_;
 };
 
 }  // namespace parakeet_trt

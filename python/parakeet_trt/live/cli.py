@@ -7,58 +7,136 @@ import asyncio
 import json
 import sys
 
-from parakeet_trt.live.engine_lane import CommitPolicy, StreamingOptions
+from parakeet_trt.live.engine_lane import StreamingOptions
+
+LIVE_DESCRIPTION = """\
+Live captions: audio from a microphone, a file (played in real time) or raw PCM on stdin is
+resampled to 16 kHz, goes through a VAD into a buffered streaming session, and comes out as
+captions that revise their tail (partial, dimmed) and commit text that never changes again. At a
+pause (VAD silence for --endpoint-vad-ms, or a decoder blank run for --endpoint-blank-ms) the
+segment becomes a final: a line of its own.
+
+Where captions go: the terminal (--ui terminal), a browser page (--ui web; needs the 'live' extra:
+scripts/setup.sh --live, or pip install '.[live]'), a JSONL event log (--events-out). With --ui web
+the server keeps serving after a file ends, until Ctrl-C.
+
+Examples:
+  parakeet-trt live --demo                         the demo model captions the demo sample
+  parakeet-trt live --demo --ui web                the same captions at http://127.0.0.1:8765/
+  parakeet-trt live --input speech.wav --events-out events.jsonl
+  arecord -f S16_LE -r 16000 -c 1 | parakeet-trt live --input -
+"""
+
+
+def live_exit_codes_help() -> str:
+    from parakeet_trt.cli import EXIT_CODES_HELP
+
+    return EXIT_CODES_HELP + "  130 interrupted (Ctrl-C): what was heard is committed and finalized first\n"
 
 
 def add_live_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, help="model name or folder (default: the packaged demo model)")
+    from parakeet_trt.live.pipeline import LiveConfig
+
+    defaults = LiveConfig()
+    d, s = defaults.policy, defaults.streaming
+    p.description = LIVE_DESCRIPTION
+    p.epilog = live_exit_codes_help()
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("--model", default=None,
+                   help="exported model folder, or a packaged model name (default: demo, the packaged demo model)")
     p.add_argument("--input", default=None, metavar="mic|FILE|-",
-                   help="mic (sounddevice), an audio file, or - for raw PCM on stdin (default: mic; with --demo the "
-                        "packaged demo sample)")
+                   help="mic (needs the 'live' extra and PortAudio), an audio file, or - for raw PCM on stdin "
+                        "(default: mic; with --demo the packaged demo sample)")
     p.add_argument("--demo", action="store_true",
-                   help="the demo model (trained on synthetic speech; tools/train_demo_model.py packages it as "
-                        "'demo') captioning the demo sample (held-out synthetic speech) in real time: no microphone")
-    p.add_argument("--ui", choices=("terminal", "web", "none"), default="terminal", help="where captions show")
-    p.add_argument("--no-realtime", action="store_true", help="play a file as fast as possible instead of in real time")
-    p.add_argument("--events-out", metavar="F", help="write every event as JSON lines to F (- for stdout), flushed per event")
-    p.add_argument("--metrics-out", metavar="F", help="write the latency and stability summary (JSON) to F")
-    g = p.add_argument_group("stdin PCM")
-    g.add_argument("--stdin-rate", type=int, default=16000, help="sample rate of stdin PCM (default 16000)")
-    g.add_argument("--stdin-format", choices=("s16le", "f32le"), default="s16le")
-    g.add_argument("--stdin-channels", type=int, default=1)
-    g = p.add_argument_group("streaming")
-    g.add_argument("--chunk-ms", type=int, default=560)
-    g.add_argument("--left-ms", type=int, default=10000)
-    g.add_argument("--right-ms", type=int, default=560)
+                   help="the demo model (trained on synthetic speech by tools/train_demo_model.py) captioning the "
+                        "demo sample (held-out synthetic speech) in real time: no microphone needed (default: off)")
+    p.add_argument("--ui", choices=("terminal", "web", "none"), default="terminal",
+                   help="where captions show: terminal (partials revised in place, one line per final; without a "
+                        "terminal only the finals), web (a browser page; serves until Ctrl-C), none (nothing "
+                        "but --events-out; without --events-out the finals are printed) (default: terminal)")
+    p.add_argument("--no-realtime", action="store_true",
+                   help="play a file as fast as possible instead of in real time (default: real time)")
+    p.add_argument("--events-out", metavar="F",
+                   help="write every event as JSON lines to F (- for stdout), flushed per event (default: none)")
+    p.add_argument("--metrics-out", metavar="F",
+                   help="write the latency and stability summary (JSON) to F (default: none)")
+    g = p.add_argument_group("stdin PCM (--input -)")
+    g.add_argument("--stdin-rate", type=int, default=16000, metavar="HZ",
+                   help="sample rate of stdin PCM (default 16000)")
+    g.add_argument("--stdin-format", choices=("s16le", "f32le"), default="s16le",
+                   help="sample format of stdin PCM (default s16le)")
+    g.add_argument("--stdin-channels", type=int, default=1, metavar="N",
+                   help="interleaved channels of stdin PCM, mixed down to mono (default 1)")
+    g = p.add_argument_group("streaming (buffered: each step decodes left + chunk + right context)")
+    g.add_argument("--chunk-ms", type=int, default=s.chunk_ms,
+                   help=f"audio per step, a multiple of the 80 ms encoder frame (default {s.chunk_ms})")
+    g.add_argument("--left-ms", type=int, default=s.left_ms,
+                   help=f"left context per step, multiple of 80 (default {s.left_ms}, NeMo's)")
+    g.add_argument("--right-ms", type=int, default=s.right_ms,
+                   help=f"right context (look-ahead) per step, multiple of 80; adds to the latency "
+                        f"(default {s.right_ms})")
     g.add_argument("--final-redecode", action="store_true",
-                   help="add to each final an offline re-decode of its audio (redecoded_text; committed text stands)")
+                   help="add to each final an offline re-decode of its audio (redecoded_text; committed text "
+                        "stands) (default: off)")
+    g.add_argument("--segments", action="store_true",
+                   help="segment-aware streaming: after --segment-silence-ms of VAD silence the sentence's stream "
+                        "finishes and the next sentence starts in a fresh stream with --segment-pre-roll-ms of "
+                        "audio before its onset (no earlier sentences in its left context; needs a VAD) "
+                        "(default: off)")
+    g.add_argument("--segment-silence-ms", type=int, default=s.segment_silence_ms, metavar="MS",
+                   help=f"with --segments: VAD silence that ends a segment (default {s.segment_silence_ms})")
+    g.add_argument("--segment-pre-roll-ms", type=int, default=s.segment_pre_roll_ms, metavar="MS",
+                   help=f"with --segments: audio before the onset that starts a segment "
+                        f"(default {s.segment_pre_roll_ms})")
     g = p.add_argument_group("commit policy (0 turns a rule off)")
-    d = CommitPolicy()
-    g.add_argument("--stable-updates", type=int, default=d.stable_updates, help="commit a token unchanged for K updates")
-    g.add_argument("--max-lag-ms", type=int, default=d.max_lag_ms, help="commit tokens older than W ms behind the live edge")
-    g.add_argument("--max-window-tokens", type=int, default=d.max_window_tokens,
-                   help="commit the oldest tokens beyond N in the revision window")
-    g.add_argument("--no-whole-words", action="store_true", help="allow commits inside a word")
-    g = p.add_argument_group("endpointing and DSP")
-    g.add_argument("--endpoint-blank-ms", type=int, default=d.endpoint_blank_ms, help="decoder blank run that ends a segment")
-    g.add_argument("--endpoint-vad-ms", type=int, default=d.endpoint_vad_ms, help="VAD silence that ends a segment")
-    g.add_argument("--endpoint-require-both", action="store_true", help="with both rules on, require both")
-    g.add_argument("--vad", choices=("none", "energy", "silero"), default="energy")
-    g.add_argument("--agc", action="store_true", help="automatic gain control")
-    g = p.add_argument_group("web UI")
-    g.add_argument("--host", default="127.0.0.1")
-    g.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    g.add_argument("--stable-updates", type=int, default=d.stable_updates, metavar="K",
+                   help=f"commit a token unchanged for K updates (default {d.stable_updates})")
+    g.add_argument("--max-lag-ms", type=int, default=d.max_lag_ms, metavar="W",
+                   help=f"commit tokens older than W ms behind the live edge (default {d.max_lag_ms})")
+    g.add_argument("--max-window-tokens", type=int, default=d.max_window_tokens, metavar="N",
+                   help=f"commit the oldest tokens beyond N in the revision window (default {d.max_window_tokens})")
+    g.add_argument("--no-whole-words", action="store_true",
+                   help="allow commits inside a word (default: commits end at word boundaries)")
+    g = p.add_argument_group("endpointing (finals) and DSP")
+    g.add_argument("--endpoint-blank-ms", type=int, default=d.endpoint_blank_ms, metavar="MS",
+                   help=f"a decoder blank run this long ends a segment (default {d.endpoint_blank_ms})")
+    g.add_argument("--endpoint-vad-ms", type=int, default=None, metavar="MS",
+                   help=f"VAD silence this long ends a segment (default {d.endpoint_vad_ms}; 0 with --vad none)")
+    g.add_argument("--endpoint-require-both", action="store_true",
+                   help="with both endpoint rules on, require both (default: either)")
+    g.add_argument("--vad", choices=("none", "energy", "silero"), default=defaults.vad,
+                   help=f"voice activity detector: energy (level threshold), silero (Silero's ONNX model; "
+                        f"pip install --no-deps silero-vad), none (default {defaults.vad})")
+    g.add_argument("--agc", action="store_true", help="automatic gain control (default: off)")
+    g = p.add_argument_group("web UI (--ui web)")
+    g.add_argument("--host", default="127.0.0.1",
+                   help="address to serve the page on; only this host name (and localhost names for a loopback "
+                        "address) is answered (default 127.0.0.1)")
+    g.add_argument("--port", type=int, default=8765, help="port to serve on; 0 picks a free one (default 8765)")
+    g.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                   help="also accept caption websockets from pages at this origin, e.g. https://example.org "
+                        "(repeatable; default: only the page's own origin)")
+    g.add_argument("--token", default=None,
+                   help="require ?token=TOKEN on the caption websocket (the page passes on the one in its URL; "
+                        "for non-browser clients) (default: none)")
 
 
 def config_from_args(args: argparse.Namespace):
+    from parakeet_trt.live.engine_lane import CommitPolicy
     from parakeet_trt.live.pipeline import LiveConfig
 
+    if args.endpoint_vad_ms is None:  # the default applies where there is a VAD to measure silence
+        args.endpoint_vad_ms = 0 if args.vad == "none" else LiveConfig().policy.endpoint_vad_ms
     if args.endpoint_vad_ms and args.vad == "none":
         raise ValueError("--endpoint-vad-ms needs a VAD (--vad energy or --vad silero)")
+    if args.segments and args.vad == "none":
+        raise ValueError("--segments needs a VAD (--vad energy or --vad silero)")
     return LiveConfig(
         model=args.model, agc=args.agc, vad=args.vad,
         streaming=StreamingOptions(chunk_ms=args.chunk_ms, left_ms=args.left_ms, right_ms=args.right_ms,
-                                   final_redecode=args.final_redecode),
+                                   final_redecode=args.final_redecode, segment_on_endpoint=args.segments,
+                                   segment_silence_ms=args.segment_silence_ms,
+                                   segment_pre_roll_ms=args.segment_pre_roll_ms),
         policy=CommitPolicy(stable_updates=args.stable_updates, max_lag_ms=args.max_lag_ms,
                             max_window_tokens=args.max_window_tokens, endpoint_blank_ms=args.endpoint_blank_ms,
                             endpoint_vad_ms=args.endpoint_vad_ms, endpoint_require_both=args.endpoint_require_both,
@@ -75,40 +153,52 @@ def apply_demo_defaults(args: argparse.Namespace) -> None:
     args.input = args.input or "mic"
 
 
+def make_sinks(args: argparse.Namespace) -> list:
+    from parakeet_trt.live.sinks.jsonl import JsonlSink
+    from parakeet_trt.live.sinks.terminal import TerminalSink
+
+    sinks = []
+    if args.events_out:
+        sinks.append(JsonlSink(args.events_out))
+    out = sys.stderr if args.events_out == "-" else sys.stdout
+    if args.ui == "terminal":
+        sinks.append(TerminalSink(out, metrics=None))
+    elif args.ui == "none" and not args.events_out:  # otherwise nothing would show what was heard
+        sinks.append(TerminalSink(out, metrics=None, interactive=False))
+    elif args.ui == "web":
+        from parakeet_trt.extras import require
+
+        require("aiohttp", "--ui web")
+        from parakeet_trt.live.sinks.web import WebSink
+
+        sinks.append(WebSink(host=args.host, port=args.port, metrics=None, allowed_origins=args.allow_origin,
+                             token=args.token))
+    return sinks
+
+
 def run_live_command(args: argparse.Namespace) -> int:
     from parakeet_trt.live.pipeline import log, run_live
-    from parakeet_trt.live.sinks.jsonl import JsonlSink
     from parakeet_trt.live.sources import open_source
 
     apply_demo_defaults(args)
     config = config_from_args(args)
+    sinks = make_sinks(args)
     source = open_source(args.input, realtime=not args.no_realtime, stdin_rate_hz=args.stdin_rate,
                          stdin_format=args.stdin_format, stdin_channels=args.stdin_channels)
-    sinks = []
-    if args.events_out:
-        sinks.append(JsonlSink(args.events_out))
-    if args.ui == "terminal":
-        from parakeet_trt.live.sinks.terminal import TerminalSink
-
-        sinks.append(TerminalSink(sys.stderr if args.events_out == "-" else sys.stdout, metrics=None))
-    elif args.ui == "web":
-        try:
-            from parakeet_trt.live.sinks.web import WebSink
-            import aiohttp  # noqa: F401
-        except ImportError:
-            raise ImportError("--ui web needs aiohttp (pip install aiohttp)") from None
-        sinks.append(WebSink(host=args.host, port=args.port, metrics=None))
 
     def ready(lane):
         log(f"input: {source.describe}")
         for sink in sinks:
             if getattr(sink, "url", None):
-                log(f"captions at {sink.url}")
+                log(f"captions at {sink.url} (open it in a browser; Ctrl-C stops the server)")
 
-    summary = asyncio.run(run_live(source, sinks, config, on_ready=ready))
+    summary = asyncio.run(run_live(source, sinks, config, on_ready=ready,
+                                   serve_until_interrupted=args.ui == "web"))
     if args.metrics_out:
+        from parakeet_trt.live.protocol import round_floats
+
         with open(args.metrics_out, "w", encoding="utf-8") as f:
-            json.dump(summary, f, indent=2)
+            json.dump(round_floats(summary), f, indent=2)
     m = summary["metrics"]
     latency = ", ".join(f"{sink} p50 {v['p50']:.0f} ms" for sink, v in m["update_latency_ms"].items() if v["count"])
     log(f"done: {m['audio_s']:.1f} s of audio, {m['patches']} patches, {m['finals']} finals"
@@ -117,4 +207,4 @@ def run_live_command(args: argparse.Namespace) -> int:
         from parakeet_trt.live.sources import AudioSourceError
 
         raise AudioSourceError("; ".join(summary["errors"]))
-    return 0
+    return 130 if summary["interrupted"] else 0

@@ -1,5 +1,7 @@
 """The live pipeline, as tiles: source -> DSP (resample, AGC, VAD) -> fan-out bus -> engine lane ->
-aggregator -> sinks. ``run_live`` runs it to the end of the input (or Ctrl-C) and returns a summary.
+aggregator -> sinks. ``run_live`` runs it to the end of the input (or Ctrl-C) and returns a summary;
+with ``serve_until_interrupted`` (the browser UI) the sinks are told the input ended and stay up
+until Ctrl-C, so a page can still be loaded and read.
 
 Failure handling: a source that breaks mid-stream (or Ctrl-C) ends the input, and the lane still
 finishes, so everything heard so far is committed and finalized; a sink that fails is reported and
@@ -14,11 +16,22 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from parakeet_trt.errors import DurableSinkError
 from parakeet_trt.live.aggregator import PassThroughAggregator
 from parakeet_trt.live.bus import FanOutBus
 from parakeet_trt.live.dsp import DspStage
 from parakeet_trt.live.engine_lane import CommitPolicy, EngineLane, StreamingOptions
 from parakeet_trt.live.metrics import MetricsRecorder
+
+
+# Finals at pauses by default: 300 ms of VAD silence ends a segment. It is checked at each step's end
+# (every --chunk-ms), so a final comes 300 to 300 + chunk ms into a pause (docs/DECISION_LOG.md,
+# "Endpoint VAD on by default").
+DEFAULT_ENDPOINT_VAD_MS = 300
+
+
+def default_policy() -> CommitPolicy:
+    return CommitPolicy(endpoint_vad_ms=DEFAULT_ENDPOINT_VAD_MS)
 
 
 @dataclass
@@ -27,7 +40,7 @@ class LiveConfig:
     agc: bool = False
     vad: str = "energy"               # none | energy | silero
     streaming: StreamingOptions = field(default_factory=StreamingOptions)
-    policy: CommitPolicy = field(default_factory=CommitPolicy)
+    policy: CommitPolicy = field(default_factory=default_policy)
 
 
 def log(message: str) -> None:
@@ -64,26 +77,38 @@ async def _feed(reader, lane: EngineLane) -> None:
         lane.close()
 
 
-async def _deliver(lane: EngineLane, aggregator, sinks: list, metrics: MetricsRecorder, on_event=None) -> None:
+async def _deliver(lane: EngineLane, aggregator, sinks: list, metrics: MetricsRecorder, on_event=None,
+                   stop_input=None) -> None:
+    failure = None  # a DurableSinkError: the input stops, the lane finishes what it holds, the run fails
     async for event in lane.events():
+        if failure is not None:
+            continue
         for out in aggregator.process(lane.name, event):
             metrics.event(out)
             for sink in list(sinks):
                 try:
                     await sink.emit(out)
+                except DurableSinkError as error:  # the event log: its failure ends the run with an error
+                    failure = failure or error
+                    if stop_input is not None:
+                        stop_input()
                 except Exception as error:
                     log(f"sink {sink.name} failed and was dropped: {error}")
                     sinks.remove(sink)
             if on_event is not None:
                 on_event(out)
+    if failure is not None:
+        raise failure
 
 
 async def run_live(source, sinks: list, config: LiveConfig | None = None, *, session=None, on_event=None,
-                   on_ready=None) -> dict:
-    """Runs the pipeline; returns {"metrics": ..., "lane": ..., "errors": [...]}.
+                   on_ready=None, serve_until_interrupted: bool = False) -> dict:
+    """Runs the pipeline; returns {"metrics": ..., "lane": ..., "errors": [...], "interrupted": bool}.
 
-    sinks: objects with start(lane), emit(event), close(). on_ready(lane) is called once the sinks
-    have started (e.g. to open a browser on the web sink's URL) and may be a coroutine function."""
+    sinks: objects with start(lane), emit(event), close(), and optionally input_ended() (called once the
+    last event is out). on_ready(lane) is called once the sinks have started (e.g. to open a browser
+    on the web sink's URL) and may be a coroutine function. Ctrl-C (SIGINT, main thread only) ends the
+    input; a second Ctrl-C stops at once (KeyboardInterrupt)."""
     from parakeet_trt.session import Session
 
     config = config or LiveConfig()
@@ -104,23 +129,42 @@ async def run_live(source, sinks: list, config: LiveConfig | None = None, *, ses
     reader = bus.subscribe(lane.name, lossless=True)
     errors: list = []
     producer = asyncio.create_task(_produce(source, dsp, bus, errors))
-    try:  # Ctrl-C ends the input; the lane then finishes, so what was heard is committed
-        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, producer.cancel)
+    loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
+
+    def on_interrupt():  # the first Ctrl-C ends the input; the lane then finishes, so what was heard is committed
+        interrupted.set()
+        producer.cancel()
+        _remove_sigint_handler(loop)  # a second one stops at once
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+        can_wait_for_interrupt = True
     except (RuntimeError, ValueError, NotImplementedError):
-        pass  # not the main thread (tests) or no signals on this platform
+        can_wait_for_interrupt = False  # not the main thread (tests) or no signals on this platform
     feeder = asyncio.create_task(_feed(reader, lane))
     try:
-        await _deliver(lane, PassThroughAggregator(), sinks, metrics, on_event)
+        await _deliver(lane, PassThroughAggregator(), sinks, metrics, on_event, stop_input=producer.cancel)
+        for sink in sinks:
+            if hasattr(sink, "input_ended"):
+                await sink.input_ended()
+        if serve_until_interrupted and can_wait_for_interrupt and not interrupted.is_set():
+            log("the input ended; still serving the captions until Ctrl-C")
+            await interrupted.wait()
     finally:
         producer.cancel()
         await asyncio.gather(producer, feeder, return_exceptions=True)
-        try:
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
-        except (RuntimeError, ValueError, NotImplementedError):
-            pass
+        _remove_sigint_handler(loop)
         for sink in sinks:
             await sink.close()
-    return {"metrics": metrics.summary(), "errors": [str(e) for e in errors],
+    return {"metrics": metrics.summary(), "errors": [str(e) for e in errors], "interrupted": interrupted.is_set(),
             "lane": {"steps": lane.steps, "samples": lane.samples_written, "dropped_samples": lane.dropped_samples,
                      "alignment_conflicts": lane.transcript.alignment_conflicts,
                      "committed_text": lane.transcript.committed_text}}
+
+
+def _remove_sigint_handler(loop) -> None:
+    try:
+        loop.remove_signal_handler(signal.SIGINT)
+    except (RuntimeError, ValueError, NotImplementedError):
+        pass

@@ -46,6 +46,8 @@ class Display:
             if seq < self.last_seq:
                 raise ProtocolError(f"snapshot seq {seq} is older than the last applied seq {self.last_seq}")
             self.text, self.committed_len, self.last_seq = event["text"], int(event["committed_len"]), seq
+            if "finals" in event:  # the browser sink's snapshot carries the segments so far
+                self.finals = list(event["finals"])
             return
         if seq <= self.last_seq:
             raise ProtocolError(f"seq {seq} does not increase (last {self.last_seq})")
@@ -66,9 +68,25 @@ class Display:
         self.committed_len = committed_len
 
 
+# Times are written to the microsecond: 3.28, not 3.2800000000000002 (binary float noise).
+JSON_DECIMALS = 6
+
+
+def round_floats(value, decimals: int = JSON_DECIMALS):
+    """`value` with every float rounded to `decimals` places (dicts, lists and tuples walked): applied
+    where JSON is written, so the numbers read as they were meant."""
+    if isinstance(value, float):
+        return round(value, decimals)
+    if isinstance(value, dict):
+        return {k: round_floats(v, decimals) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [round_floats(v, decimals) for v in value]
+    return value
+
+
 def to_json_line(event: dict) -> str:
-    """One event as one line of JSON (UTF-8, no ASCII escaping, no spaces)."""
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+    """One event as one line of JSON (UTF-8, no ASCII escaping, no spaces, floats to the microsecond)."""
+    return json.dumps(round_floats(event), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def read_events(path) -> list[dict]:

@@ -6,7 +6,7 @@ use std::path::Path;
 
 fn model() -> Model {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    Model::load(repo.join("python/parakeet_trt/models/default")).expect("packaged model")
+    Model::load(repo.join("python/parakeet_trt/models/random-weights-test")).expect("packaged model")
 }
 
 /// A small deterministic generator (no dependency): xorshift64*.

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Build the packaged default model and sample that `parakeet-trt transcribe` uses with no arguments.
+"""Build the packaged random-weight fixture model (`random-weights-test`) and its sample, which the C++,
+Rust and pytest fixtures use.
 
-    tools/make_default_model.py [--seed 1234] [--out python/parakeet_trt/models/default]
+    tools/make_random_weights_model.py [--seed 1234] [--out python/parakeet_trt/models/random-weights-test]
 
 The model is the project's `tiny` test architecture (tools/make_test_model.py) with seeded random
 weights, exported with tools/export_onnx/export.py; the sample is espeak-ng speech. Both are
 deterministic, so running this again reproduces the committed files byte for byte.
-Until the demo model trained on synthetic speech lands, the default model's text is not meaningful.
+Its weights are random, so its text is not meaningful (the default model is `demo`). Its model_name stays
+`default` (the .nemo stem below) so the committed artifacts and their hashes do not change.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ SAMPLE_TEXT = "the quick brown fox jumps over the lazy dog"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=1234, help="test-model seed (default 1234, as the tests use)")
-    parser.add_argument("--out", type=Path, default=REPO / "python/parakeet_trt/models/default",
+    parser.add_argument("--out", type=Path, default=REPO / "python/parakeet_trt/models/random-weights-test",
                         help="where the exported model folder goes")
     parser.add_argument("--sample", type=Path, default=REPO / "python/parakeet_trt/samples/sample.wav",
                         help="where the sample WAV goes")
