@@ -34,40 +34,39 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_common import REPO, display_path
 
-REPO = Path(__file__).resolve().parents[1]  # the installed package is used (scripts/setup.sh installs it)
+
+def timed(engine):
+    """The engine (native, or a Python object with run()) inside the core's timing decorator
+    (engines/timed_engine.hpp): encoder time is counted in C++, no Python runs per call for a native one."""
+    from parakeet_trt import _core
+
+    return _core.timed_engine(engine)
 
 
-class TimedEngine:
-    """Wraps an engine and accumulates the time spent inside it."""
+def encoder_seconds(timed_engine) -> float:
+    from parakeet_trt import _core
 
-    def __init__(self, engine):
-        self.engine = engine
-        self.description = f"timed {getattr(engine, 'description', 'engine')}"
-        self.seconds = 0.0
-
-    def run(self, inputs, outputs):
-        t0 = time.perf_counter()
-        self.engine.run(inputs, outputs)
-        self.seconds += time.perf_counter() - t0
+    return _core.engine_timing(timed_engine)["seconds"]
 
 
 def pct(values, q):
     return float(np.percentile(np.asarray(values) * 1000.0, q)) if values else float("nan")
 
 
-def bench_ours(core, timed, audio, block):
-    """Push ``audio`` in ``block``-sample pushes through the core session ``core`` (its engine ``timed``)."""
+def bench_ours(core, timed_engine, audio, block):
+    """Push ``audio`` in ``block``-sample pushes through the core session ``core`` (its engine ``timed_engine``)."""
     step_s, outside_s, tokens = [], [], 0
     started = time.perf_counter()
     for i in range(0, len(audio), block):
-        before_engine = timed.seconds
+        before_engine = encoder_seconds(timed_engine)
         t0 = time.perf_counter()
         steps = core.push(audio[i:i + block])
         dt = time.perf_counter() - t0
         if steps:
             step_s.append(dt / len(steps))
-            outside_s.append((dt - (timed.seconds - before_engine)) / len(steps))
+            outside_s.append((dt - (encoder_seconds(timed_engine) - before_engine)) / len(steps))
             tokens += sum(len(s["committed"]["token_ids"]) for s in steps)
     tokens += sum(len(s["committed"]["token_ids"]) for s in core.finish())
     total = time.perf_counter() - started
@@ -113,10 +112,10 @@ def buffered_row(session, nemo, audio, setting):
     from parakeet_trt.testing.nemo_buffered import nemo_buffered_decode
 
     chunk_ms, left_ms, right_ms = (int(v) for v in setting.split("/"))
-    timed = TimedEngine(session.encoder_engine)
-    core = _core.BufferedStreamingSession(session.model, timed, chunk_ms=chunk_ms, left_ms=left_ms,
+    timed_engine = timed(session.encoder_engine)
+    core = _core.BufferedStreamingSession(session.model, timed_engine, chunk_ms=chunk_ms, left_ms=left_ms,
                                           right_ms=right_ms, history_ms=0)
-    ours = bench_ours(core, timed, audio, chunk_ms * 16)
+    ours = bench_ours(core, timed_engine, audio, chunk_ms * 16)
     bg = BackgroundStream(session, chunk_ms=chunk_ms, left_ms=left_ms, right_ms=right_ms)
     events = bench_event_latency(bg, audio, chunk_ms * 16 + right_ms * 16 + 1, chunk_ms * 16)  # C + R + 1 first
     nemo_res = bench_nemo(lambda a: nemo_buffered_decode(nemo, a, chunk_ms, left_ms, right_ms), audio)
@@ -133,10 +132,10 @@ def cache_aware_row(arch, profile, cache, threads, audio):
 
     session = parakeet_trt.Session(cached_streaming_export(arch, profile, cache), intra_op_threads=threads)
     st = session.meta["streaming"]
-    timed = TimedEngine(session.streaming_encoder_engine)
-    core = _core.CacheAwareStreamingSession(session.model, timed)
+    timed_engine = timed(session.streaming_encoder_engine)
+    core = _core.CacheAwareStreamingSession(session.model, timed_engine)
     shift = st["advance_frames_per_call"] * session.meta["features"]["hop_length"]
-    ours = bench_ours(core, timed, audio, shift)
+    ours = bench_ours(core, timed_engine, audio, shift)
     first = (st["new_frames_per_call"] - 1) * session.meta["features"]["hop_length"] + 256  # the first window's audio
     events = bench_event_latency(BackgroundStream(session, mode="cache_aware"), audio, first, shift)
     nemo = load_streaming_reference(cached_nemo_path(arch, None, cache), st)
@@ -144,14 +143,6 @@ def cache_aware_row(arch, profile, cache, threads, audio):
     label = profile if profile == "chunk_isolated" else \
         f"C{st['chunk_size']} S{st['shift_size']} K{st['left_chunks']} ({shift // 16} ms shift)"
     return ("cache_aware", label, ours, events, nemo_res)
-
-
-def display_path(path: Path) -> str:
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 def main(argv=None) -> int:

@@ -123,6 +123,7 @@ py::dict emissions_to_dict(const TokenEmission* tokens, int64_t count) {
 void bind_transcript(py::module_& m);   // transcript_bindings.cpp
 void bind_live_stream(py::module_& m);  // live_stream_bindings.cpp
 void bind_beam(py::module_& m);         // beam_bindings.cpp
+void bind_bench(py::module_& m);        // bench_bindings.cpp
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "parakeet_trt C++ core (features, TDT decoding, engines). Use the parakeet_trt package API.";
@@ -443,4 +444,5 @@ PYBIND11_MODULE(_core, m) {
   bind_transcript(m);
   bind_live_stream(m);
   bind_beam(m);
+  bind_bench(m);
 }

@@ -212,6 +212,19 @@ def make_engine(model: Model, graph: str, name: str = "onnxruntime", providers: 
     available ones), UnavailableError where the library is missing (naming where it looked)."""
 
 
+# Benchmarks (bench_bindings.cpp).
+def timed_engine(engine: Engine | object) -> Engine:
+    """An engine forwarding to `engine` (native, or a Python object with run()) that counts its calls and the
+    time spent in them (thread-safe)."""
+
+def engine_timing(engine: Engine) -> dict:
+    """{'calls': int, 'seconds': float, 'thread_cpu_seconds': float} spent so far in a timed_engine() (wall clock;
+    CPU time of the calling threads); ValueError for another engine."""
+
+def decoder_weights_bytes(model: Model) -> int:
+    """Bytes of the model's native decoder weights, held once per model and shared by its sessions and streams."""
+
+
 def onnxruntime_available_providers(onnxruntime_library: str = "") -> list[str]: ...
 
 
