@@ -208,6 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
     lv = sub.add_parser("live", help="live captions from a microphone, a file or stdin PCM (terminal, browser, JSONL)")
     add_live_arguments(lv)
     lv.set_defaults(handler=run_live_command)
+
+    from parakeet_trt.serve.cli import add_serve_arguments, run_serve_command  # ray imports on use
+
+    sv = sub.add_parser("serve", help="serve live streams (websocket) and OpenAI-compatible transcription on "
+                                      "Ray Serve (needs the 'serve' extra)")
+    add_serve_arguments(sv)
+    sv.set_defaults(handler=run_serve_command)
     return parser
 
 
