@@ -148,6 +148,10 @@ class ParakeetServer:
 
 def build_app(config: ServeConfig, replicas: int, replica_cpus: float):
     """The bound application ``serve.run`` starts."""
+    from ray.serve.config import RequestRouterConfig
+
     return ParakeetServer.options(
         num_replicas=replicas, max_ongoing_requests=config.limits.max_streams_per_replica + HTTP_HEADROOM,
-        ray_actor_options={"num_cpus": replica_cpus}).bind(config)
+        ray_actor_options={"num_cpus": replica_cpus},
+        request_router_config=RequestRouterConfig(
+            request_router_class="parakeet_trt.serve.routing.LeastLoadedRouter")).bind(config)

@@ -124,9 +124,8 @@ def stop_serving(ray_address: str | None) -> None:
     from parakeet_trt.serve.metrics import HUB_NAME
 
     try:
-        if ray_address:
-            serve.delete(APP_NAME)
-        else:
+        serve.delete(APP_NAME)
+        if not serve.status().applications:  # Serve's proxy keeps routers per deployment: start afresh next time
             serve.shutdown()
         ray.kill(ray.get_actor(HUB_NAME, namespace=HUB_NAMESPACE))
     except Exception:  # already gone
