@@ -14,107 +14,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile
 
 from parakeet_trt.models import demo_sample
 from parakeet_trt.serve.client import pcm_bytes, stream_audio
-from parakeet_trt.testing.held_out import held_out_speech
+from serve_support import cli, http_get, live_committed_text, reference_cases, run, serve_process
+from serve_support import ws_url as _ws_url
 
-SERVER_START_S = 150
 API_KEY = "test-key-0123"
 GOOD_ORIGIN = "https://captions.example"
 IDLE_S = 3
 MAX_FRAME = 16384
 MAX_STREAMS = 4
 MAX_BODY = 1_000_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "parakeet_trt.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, check=True)
-
-
-@contextmanager
-def serve_process(tmp_path: Path, *args: str, env: dict | None = None):
-    """``parakeet-trt serve`` as a subprocess: yields its base URL once it prints it; SIGTERM at the end."""
-    port = free_port()
-    out = tmp_path / f"serve-{port}.out"
-    err = tmp_path / f"serve-{port}.err"
-    with open(out, "w") as fout, open(err, "w") as ferr:
-        process = subprocess.Popen([sys.executable, "-m", "parakeet_trt.cli", "serve", "--port", str(port), *args],
-                                   stdout=fout, stderr=ferr, env={**os.environ, **(env or {})})
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while "serving at" not in out.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"serve did not start (exit {process.poll()}):\n{err.read_text()[-3000:]}")
-            time.sleep(0.5)
-        url = f"http://127.0.0.1:{port}"
-        assert url in out.read_text()
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def speech(index: int) -> np.ndarray:
-    """Three held-out utterances in a row (several seconds, pauses between): stream ``index``'s audio."""
-    return np.concatenate([held_out_speech(3 * index + k)[0] for k in range(3)])
-
-
-def live_committed_text(audio: np.ndarray, rate: int, tmp_path: Path, name: str) -> str:
-    """The finals of ``parakeet-trt live --no-realtime`` on ``audio`` (written as 16-bit PCM, as streamed)."""
-    wav, events = tmp_path / f"{name}.wav", tmp_path / f"{name}.jsonl"
-    soundfile.write(wav, audio, rate, subtype="PCM_16")
-    cli("live", "--no-realtime", "--input", str(wav), "--ui", "none", "--events-out", str(events))
-    return "".join(e["text"] for e in map(json.loads, events.read_text().splitlines()) if e["type"] == "final")
-
-
-def at_rate(audio: np.ndarray, rate: int) -> np.ndarray:
-    """16 kHz audio at ``rate``, quantized to 16 bits (what an s16le client sends)."""
-    from parakeet_trt.audio import resample
-
-    out = resample(audio, 16000, rate) if rate != 16000 else audio
-    return np.round(np.clip(out, -1, 32767 / 32768) * 32768).astype(np.float32) / 32768
+MAX_STREAM_S = 20
 
 
 def ws_url(url: str, token: str | None = API_KEY) -> str:
-    return url.replace("http://", "ws://") + "/v1/stream" + (f"?token={token}" if token else "")
-
-
-def http_get(url: str, headers: dict | None = None) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def run(coro, timeout: float = 120):
-    return asyncio.run(asyncio.wait_for(coro, timeout))
+    return _ws_url(url, token)
 
 
 @pytest.fixture(scope="module")
@@ -122,20 +44,14 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve")
     with serve_process(tmp, "--model", "demo", "--replicas", "1", "--max-streams-per-replica", str(MAX_STREAMS),
                        "--api-key", API_KEY, "--allowed-origins", GOOD_ORIGIN, "--idle-timeout-s", str(IDLE_S),
-                       "--max-frame-bytes", str(MAX_FRAME), "--max-body-bytes", str(MAX_BODY)) as url:
+                       "--max-frame-bytes", str(MAX_FRAME), "--max-body-bytes", str(MAX_BODY),
+                       "--max-stream-s", str(MAX_STREAM_S)) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def references(tmp_path_factory):
-    """Stream audio (16-bit, at its rate) and its committed text through parakeet-trt live, per stream."""
-    tmp = tmp_path_factory.mktemp("live")
-    cases = {}
-    for index, rate in enumerate((16000, 16000, 16000, 48000)):
-        audio = at_rate(speech(index), rate)
-        cases[index] = (audio, rate, live_committed_text(audio, rate, tmp, f"speech{index}"))
-    assert all(text.strip() for _, _, text in cases.values())
-    return cases
+    return reference_cases(tmp_path_factory.mktemp("live"))
 
 
 # --- OpenAI-compatible transcription ------------------------------------------------------------
@@ -292,6 +208,15 @@ def test_an_idle_stream_is_flushed_and_closed(server, good_stream):
     assert idle.committed_text == good_stream[2]  # everything heard before the silence was committed and sent
 
 
+def test_a_stream_over_the_duration_limit_is_flushed_and_closed(server, good_stream, references, tmp_path):
+    audio = np.concatenate([references[i][0] for i in range(3)])  # 16 kHz, over MAX_STREAM_S seconds
+    assert len(audio) > MAX_STREAM_S * 16000
+    long = _hit(server, good_stream, url=ws_url(server), samples=audio, timeout_s=60)
+    assert long.close_code == 1008 and f"stream duration limit of {MAX_STREAM_S} s" in long.close_reason
+    # Everything up to the limit was heard and committed, as parakeet-trt live hears that much.
+    assert long.committed_text == live_committed_text(audio[:MAX_STREAM_S * 16000], 16000, tmp_path, "limit")
+
+
 def test_health_and_metrics_count_what_happened(server):
     status, body = http_get(server + "/healthz")
     health = json.loads(body)
@@ -305,7 +230,7 @@ def test_health_and_metrics_count_what_happened(server):
             values[key] = float(value)
     assert values["parakeet_serve_replicas"] == 1 and values["parakeet_serve_streams_active"] == 0
     assert values["parakeet_serve_streams_total"] >= 10 and values["parakeet_serve_steps_total"] > 0
-    for reason in ("full", "auth", "origin", "frame_size", "bad_frame", "idle"):
+    for reason in ("full", "auth", "origin", "frame_size", "bad_frame", "idle", "duration", "body_size"):
         assert values[f'parakeet_serve_rejections_total{{reason="{reason}"}}'] >= 1, reason
     assert values["parakeet_serve_update_latency_seconds_count"] > 0
     assert values['parakeet_serve_update_latency_seconds_bucket{le="+Inf"}'] == \

@@ -111,7 +111,9 @@ def start_serving(config: ServeConfig, *, host: str, port: int, replicas: int, r
         env = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
         ray.init(address=ray_address, runtime_env={"env_vars": env} if env else None, log_to_driver=False)
     else:
-        ray.init(num_cpus=max(1, math.ceil(replicas * replica_cpus)), include_dashboard=False, log_to_driver=False)
+        # address="local": a new instance, never one found through RAY_ADDRESS or /tmp/ray (another user's).
+        ray.init(address="local", num_cpus=max(1, math.ceil(replicas * replica_cpus)), include_dashboard=False,
+                 log_to_driver=False)
     serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": port})
     serve.run(build_app(config, replicas, replica_cpus), name=APP_NAME, route_prefix="/")
 

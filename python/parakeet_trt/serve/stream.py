@@ -164,7 +164,7 @@ class LiveWebSocketStream:
 
     def __init__(self, ws, session, limits, metrics, about: dict):
         self.ws, self.session, self.limits, self.metrics, self.about = ws, session, limits, metrics, about
-        self.audio_s = 0.0
+        self.samples_in, self.audio_s = 0, 0.0
         self.client_gone = False
 
     async def _receive(self, timeout_s: float) -> dict:
@@ -259,8 +259,9 @@ class LiveWebSocketStream:
                     samples = options.samples(message["bytes"])
                     if not len(samples):
                         continue
-                    self.audio_s += len(samples) / options.sample_rate
-                    if self.audio_s > self.limits.max_stream_s:
+                    self.samples_in += len(samples)
+                    self.audio_s = self.samples_in / options.sample_rate
+                    if self.samples_in > self.limits.max_stream_s * options.sample_rate:  # this frame is not heard
                         raise StreamClosed(CLOSE_POLICY, f"stream duration limit of {self.limits.max_stream_s:g} s "
                                                          f"of audio reached", "duration")
                     last = AudioBlock(samples, options.sample_rate, time.monotonic())
