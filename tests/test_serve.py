@@ -248,3 +248,12 @@ def test_serve_help_and_bad_options():
     failed = subprocess.run([sys.executable, "-m", "parakeet_trt.cli", "serve", "--idle-timeout-s", "0"],
                             capture_output=True, text=True, timeout=60)
     assert failed.returncode == 2 and "idle-timeout-s must be positive" in failed.stderr
+
+
+def test_serve_without_ray_names_the_command_that_installs_it():
+    from test_first_run import run_without
+
+    result = run_without({"ray"}, "serve")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "scripts/setup.sh --serve" in result.stderr and "pip install '.[serve]'" in result.stderr
+    assert run_without({"ray", "fastapi"}, "--help").returncode == 0  # the rest of the CLI does not need Ray
