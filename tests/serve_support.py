@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +18,7 @@ import numpy as np
 import soundfile
 
 from parakeet_trt.testing.held_out import held_out_speech
+from parakeet_trt.testing.processes import background_process
 
 SERVER_START_S = 150
 
@@ -33,28 +32,6 @@ def free_port() -> int:
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "parakeet_trt.cli", *args], capture_output=True, text=True,
                           timeout=timeout, check=True)
-
-
-@contextmanager
-def background_process(command: list[str], out: Path, ready: str, *, start_s: float, env: dict | None = None):
-    """``command`` with stdout and stderr in ``out``, until the context ends (then SIGTERM, waited for);
-    entered once ``ready`` appears in ``out`` within ``start_s`` seconds."""
-    with open(out, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-    try:
-        deadline = time.monotonic() + start_s
-        while ready not in out.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{command[:6]} did not start (exit {process.poll()}):\n{out.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @contextmanager

@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 
 from parakeet_trt.serve.client import stream_audio
-from serve_support import background_process, free_port, reference_cases, run, serve_process, ws_url
+from parakeet_trt.testing.processes import background_process
+from serve_support import free_port, reference_cases, run, serve_process, ws_url
 
 pytestmark = pytest.mark.cluster
 

@@ -22,6 +22,7 @@ class StreamResult:
     close_code: int | None = None
     close_reason: str = ""
     started: dict = field(default_factory=dict)             # the 'started' status: replica, node_id, ...
+    began: float = 0.0  # time.monotonic() when the audio's first sample was "captured" (real time: stream time 0)
 
     @property
     def finals(self) -> list[dict]:
@@ -54,11 +55,11 @@ async def stream_audio(url: str, samples: np.ndarray | None, *, sample_rate: int
     message = {"type": "start", "sample_rate": sample_rate, "format": fmt, **(start or {})}
 
     async def send(ws):
-        began = time.monotonic()
         await ws.send(json.dumps(message))
+        result.began = began = time.monotonic()
         for i, frame in enumerate(frames):
-            if realtime:
-                delay = began + i * frame_ms / 1000 - time.monotonic()
+            if realtime:  # a frame leaves once its last sample has been captured, as from a microphone
+                delay = began + (i + 1) * frame_ms / 1000 - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
             await ws.send(frame)
