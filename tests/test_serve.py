@@ -242,12 +242,15 @@ def test_health_and_metrics_count_what_happened(server):
 def test_serve_help_and_bad_options():
     help_text = cli("serve", "--help").stdout
     for flag in ("--model", "--host", "--port", "--replicas", "--max-streams-per-replica", "--api-key",
-                 "--allowed-origins", "--ray-address", "--max-frame-bytes", "--max-body-bytes", "--max-stream-s",
-                 "--idle-timeout-s", "PARAKEET_TRT_API_KEY", "1013"):
+                 "--allowed-origins", "--ray-address", "--autoscale-max-replicas", "--max-frame-bytes",
+                 "--max-body-bytes", "--max-stream-s", "--idle-timeout-s", "PARAKEET_TRT_API_KEY", "1013"):
         assert flag in help_text
     failed = subprocess.run([sys.executable, "-m", "parakeet_trt.cli", "serve", "--idle-timeout-s", "0"],
                             capture_output=True, text=True, timeout=60)
     assert failed.returncode == 2 and "idle-timeout-s must be positive" in failed.stderr
+    failed = subprocess.run([sys.executable, "-m", "parakeet_trt.cli", "serve", "--replicas", "2",
+                             "--autoscale-max-replicas", "1"], capture_output=True, text=True, timeout=60)
+    assert failed.returncode == 2 and "must be at least --replicas (2)" in failed.stderr
 
 
 def test_serve_without_ray_names_the_command_that_installs_it():

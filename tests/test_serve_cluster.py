@@ -52,6 +52,7 @@ def cluster(tmp_path_factory):
             ray_node(tmp / "node.log", "--address", address), \
             serve_process(tmp, "--ray-address", address, "--replicas", "2", "--max-streams-per-replica", "8",
                           env=CLUSTER_ENV) as url:
+        saved = {name: os.environ.get(name) for name in CLUSTER_ENV}
         os.environ.update(CLUSTER_ENV)  # before Ray reads it
         import ray
 
@@ -62,6 +63,11 @@ def cluster(tmp_path_factory):
             yield url
         finally:
             ray.shutdown()
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def test_streams_run_on_both_nodes_and_equal_parakeet_trt_live(cluster, tmp_path):

@@ -146,12 +146,23 @@ class ParakeetServer:
             self.metrics.gauges["streams_active"] -= 1
 
 
-def build_app(config: ServeConfig, replicas: int, replica_cpus: float):
-    """The bound application ``serve.run`` starts."""
+def autoscaling(replicas: int, max_replicas: int, target_streams: float) -> dict:
+    """Ray Serve's autoscaling: between ``replicas`` and ``max_replicas``, aiming at ``target_streams``
+    requests in flight per replica (streams count until they close); up after 5 s above, down after 60 s."""
+    return {"min_replicas": replicas, "initial_replicas": replicas, "max_replicas": max_replicas,
+            "target_ongoing_requests": target_streams, "upscale_delay_s": 5.0, "downscale_delay_s": 60.0,
+            "look_back_period_s": 5.0}
+
+
+def build_app(config: ServeConfig, replicas: int, replica_cpus: float, max_replicas: int | None = None,
+              target_streams: float | None = None):
+    """The bound application ``serve.run`` starts: ``replicas`` replicas, or autoscaling up to ``max_replicas``."""
     from ray.serve.config import RequestRouterConfig
 
+    scale = {"num_replicas": replicas} if not max_replicas or max_replicas <= replicas else {
+        "autoscaling_config": autoscaling(replicas, max_replicas, target_streams)}
     return ParakeetServer.options(
-        num_replicas=replicas, max_ongoing_requests=config.limits.max_streams_per_replica + HTTP_HEADROOM,
+        **scale, max_ongoing_requests=config.limits.max_streams_per_replica + HTTP_HEADROOM,
         ray_actor_options={"num_cpus": replica_cpus},
         request_router_config=RequestRouterConfig(
             request_router_class="parakeet_trt.serve.routing.LeastLoadedRouter")).bind(config)

@@ -57,6 +57,14 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replicas", type=int, default=1,
                    help="replicas (each one model and up to --max-streams-per-replica streams), placed by Ray on "
                         "the cluster's nodes (default 1)")
+    p.add_argument("--autoscale-max-replicas", type=int, default=None, metavar="N",
+                   help="let Ray Serve add replicas under load, up to N (--replicas is the minimum): it aims at "
+                        "--autoscale-target-streams streams per replica, adds a replica after 5 s above it and "
+                        "removes one after 60 s below; a stream stays on its replica for its life "
+                        "(default: a fixed --replicas)")
+    p.add_argument("--autoscale-target-streams", type=float, default=None, metavar="T",
+                   help="with --autoscale-max-replicas: streams (requests in flight) per replica to aim at "
+                        "(default: half of --max-streams-per-replica)")
     p.add_argument("--replica-cpus", type=float, default=1.0,
                    help="CPUs Ray reserves per replica; with 1, each node of N CPUs holds at most N replicas "
                         "(default 1)")
@@ -81,6 +89,11 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> ServeConfig:
     if args.replicas < 1:
         raise ValueError(f"--replicas must be at least 1, got {args.replicas}")
+    if args.autoscale_max_replicas is not None and args.autoscale_max_replicas < args.replicas:
+        raise ValueError(f"--autoscale-max-replicas ({args.autoscale_max_replicas}) must be at least --replicas "
+                         f"({args.replicas})")
+    if args.autoscale_target_streams is not None and args.autoscale_target_streams <= 0:
+        raise ValueError(f"--autoscale-target-streams must be positive, got {args.autoscale_target_streams}")
     if args.replica_cpus <= 0:
         raise ValueError(f"--replica-cpus must be positive, got {args.replica_cpus}")
     limits = ServeLimits(**{f.name: getattr(args, f.name) for f in fields(ServeLimits)})
@@ -100,7 +113,7 @@ def url_of(host: str, port: int) -> str:
 
 
 def start_serving(config: ServeConfig, *, host: str, port: int, replicas: int, replica_cpus: float,
-                  ray_address: str | None):
+                  ray_address: str | None, max_replicas: int | None = None, target_streams: float | None = None):
     """Starts Ray (or joins ``ray_address``) and the application; returns once every replica is up."""
     import ray
     from ray import serve
@@ -112,10 +125,12 @@ def start_serving(config: ServeConfig, *, host: str, port: int, replicas: int, r
         ray.init(address=ray_address, runtime_env={"env_vars": env} if env else None, log_to_driver=False)
     else:
         # address="local": a new instance, never one found through RAY_ADDRESS or /tmp/ray (another user's).
-        ray.init(address="local", num_cpus=max(1, math.ceil(replicas * replica_cpus)), include_dashboard=False,
+        most = max(replicas, max_replicas or 0)
+        ray.init(address="local", num_cpus=max(1, math.ceil(most * replica_cpus)), include_dashboard=False,
                  log_to_driver=False)
     serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": port})
-    serve.run(build_app(config, replicas, replica_cpus), name=APP_NAME, route_prefix="/")
+    target = target_streams or config.limits.max_streams_per_replica / 2
+    serve.run(build_app(config, replicas, replica_cpus, max_replicas, target), name=APP_NAME, route_prefix="/")
 
 
 def stop_serving(ray_address: str | None) -> None:
@@ -147,9 +162,11 @@ def run_serve_command(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         start_serving(config, host=args.host, port=port, replicas=args.replicas, replica_cpus=args.replica_cpus,
-                      ray_address=args.ray_address)
+                      ray_address=args.ray_address, max_replicas=args.autoscale_max_replicas,
+                      target_streams=args.autoscale_target_streams)
         url = url_of(args.host, port)
-        print(f"[serve] model {config.model_name}, {args.replicas} replica(s), up to "
+        scaling = f" (autoscaling up to {args.autoscale_max_replicas})" if args.autoscale_max_replicas else ""
+        print(f"[serve] model {config.model_name}, {args.replicas} replica(s){scaling}, up to "
               f"{config.limits.max_streams_per_replica} streams each", file=sys.stderr, flush=True)
         print(f"serving at {url} (OpenAI base_url {url}/v1, websocket {url.replace('http', 'ws', 1)}/v1/stream); "
               f"Ctrl-C stops", flush=True)
