@@ -215,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
                                       "Ray Serve (needs the 'serve' extra)")
     add_serve_arguments(sv)
     sv.set_defaults(handler=run_serve_command)
+
+    from parakeet_trt.serve.batch import add_batch_arguments, run_batch_command  # ray imports on use
+
+    tb = sub.add_parser("transcribe-batch", help="transcribe a folder or manifest on a Ray cluster (Ray Data), "
+                                                 "resumable (needs the 'serve' extra)")
+    add_batch_arguments(tb)
+    tb.set_defaults(handler=run_batch_command)
     return parser
 
 
