@@ -58,10 +58,12 @@ if [ "$dev" = 1 ]; then
   # Silero VAD's ONNX model (run with ONNX Runtime); --no-deps: its metadata pulls torch/torchaudio.
   pip_install --no-deps "silero-vad==6.2.3"
 elif [ "$live" = 1 ] || [ "$serve" = 1 ]; then
-  extras=$( { [ "$live" = 1 ] && echo live; [ "$serve" = 1 ] && echo serve; } | paste -sd, -)
+  extras=""
+  if [ "$live" = 1 ]; then extras="live"; fi
+  if [ "$serve" = 1 ]; then extras="${extras:+$extras,}serve"; fi
   echo "[setup] building and installing parakeet_trt with the extras: $extras" >&2
   pip_install --no-build-isolation ".[$extras]"
-  [ "$live" = 1 ] && pip_install --no-deps "silero-vad==6.2.3"
+  if [ "$live" = 1 ]; then pip_install --no-deps "silero-vad==6.2.3"; fi
 else
   echo "[setup] building and installing parakeet_trt" >&2
   pip_install --no-build-isolation .
