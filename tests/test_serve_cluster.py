@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -33,8 +34,9 @@ pytestmark = pytest.mark.cluster
 
 NODE_START_S = 90
 RAY = [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"]
-# One authentication mode for every process of the cluster (Ray 2.5x defaults differ between roles).
-CLUSTER_ENV = {"RAY_AUTH_MODE": "token"}
+# Token authentication for every process of the cluster, with this run's own token: `ray start` does
+# not create one, and ~/.ray/auth_token may not exist (or belong to another cluster).
+CLUSTER_ENV = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 
 
 def ray_node(log: Path, *args: str):
