@@ -16,11 +16,12 @@ ctest --test-dir build/ctest --output-on-failure
 
 # The same C++ tests under ThreadSanitizer and under AddressSanitizer + UndefinedBehaviorSanitizer
 # (issue 13: a model shared by many streams and threads). Separate build folders, built once and kept.
-sanitized_ctest() {  # name, -fsanitize= value
+sanitized_ctest() {  # name, -fsanitize= value, extra flags
   local dir="build/sanitize-$1"
   echo "[test] C++ unit tests under -fsanitize=$2 ($dir)" >&2
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARAKEET_TRT_BUILD_PYTHON=OFF \
-    -DCMAKE_C_FLAGS="-fsanitize=$2 -fno-omit-frame-pointer -O1" -DCMAKE_CXX_FLAGS="-fsanitize=$2 -fno-omit-frame-pointer -O1" \
+    -DCMAKE_C_FLAGS="-fsanitize=$2 $3 -fno-omit-frame-pointer -O1" \
+    -DCMAKE_CXX_FLAGS="-fsanitize=$2 $3 -fno-omit-frame-pointer -O1" \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=$2" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=$2" \
     -Dpybind11_DIR="$pybind11_dir" >/dev/null
   cmake --build "$dir" -j 2
@@ -30,7 +31,13 @@ sanitized_ctest() {  # name, -fsanitize= value
 # (cpp/tests/tsan.supp); races with any frame of ours still fail the run.
 TSAN_OPTIONS="halt_on_error=1 report_mutex_bugs=0 suppressions=$(pwd)/cpp/tests/tsan.supp" sanitized_ctest thread thread
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
-  sanitized_ctest address-undefined address,undefined
+  sanitized_ctest address-undefined address,undefined -fno-sanitize-recover=undefined
+# ---- fuzzing (issue 18; tools/fuzz/): the C ABI under ASan+UBSan and the Python API, 60 s in all.
+# A crash or a hang fails the run; the case is saved under build/fuzz/findings/.
+echo "[test] fuzzing audio and model folders, C ABI under ASan+UBSan + Python API (60 s, tools/fuzz)" >&2
+tools/fuzz/build_asan.sh build/sanitize-address-undefined --driver-only >/dev/null
+.venv/bin/python tools/fuzz/run_fuzz.py --driver build/sanitize-address-undefined/fuzz_driver --seconds 60 --out build/fuzz/ci.json
+# ---- end of fuzzing
 
 echo "[test] Rust crates over the C ABI (cargo test)" >&2
 [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"

@@ -214,7 +214,8 @@ class StreamUpdateC(ctypes.Structure):
 
 class StreamOptionsC(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("chunk_ms", ctypes.c_int64), ("left_ms", ctypes.c_int64),
-                ("right_ms", ctypes.c_int64), ("history_ms", ctypes.c_int64)]
+                ("right_ms", ctypes.c_int64), ("history_ms", ctypes.c_int64), ("mode", ctypes.c_int32),
+                ("profile", ctypes.c_char_p)]
 
 
 StreamCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(StreamUpdateC))
@@ -298,3 +299,156 @@ def test_c_abi_stream_equals_python_streaming(lib, tiny_export_dir, tiny_session
     assert destroyed == [1, 1, 1]
     lib.ptrt_model_destroy(model)
     del keep_alive, keep2, keep3
+
+
+# --- engines made by the library, audio files (issue 13) -------------------------------------------
+
+class EngineOptionsC(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("name", ctypes.c_char_p), ("providers", ctypes.c_char_p),
+                ("intra_op_threads", ctypes.c_int32), ("device_id", ctypes.c_int32),
+                ("onnxruntime_library", ctypes.c_char_p), ("trt_engine_dir", ctypes.c_char_p)]
+
+
+FloatPtr = ctypes.POINTER(ctypes.c_float)
+
+
+@pytest.fixture(scope="module")
+def native(lib):
+    """The library with the engine and audio functions declared; PTRT_ONNXRUNTIME_LIBRARY set for it."""
+    if not os.environ.get("PTRT_ONNXRUNTIME_LIBRARY"):
+        import glob
+
+        import onnxruntime
+
+        found = sorted(glob.glob(str(Path(onnxruntime.__file__).parent / "capi" / "libonnxruntime.so*")))
+        os.environ["PTRT_ONNXRUNTIME_LIBRARY"] = found[0]  # read by the library at engine creation
+    lib.ptrt_engine_options_init.argtypes = [ctypes.POINTER(EngineOptionsC)]
+    lib.ptrt_session_create_with_engine.argtypes = [ctypes.c_void_p, ctypes.POINTER(EngineOptionsC), ctypes.c_void_p,
+                                                    ctypes.POINTER(ctypes.c_void_p)]
+    lib.ptrt_audio_load_wav.argtypes = [ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(FloatPtr),
+                                        ctypes.POINTER(ctypes.c_int64)]
+    lib.ptrt_audio_resample.argtypes = [FloatPtr, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32,
+                                        ctypes.POINTER(FloatPtr), ctypes.POINTER(ctypes.c_int64)]
+    lib.ptrt_audio_free.argtypes = [FloatPtr]
+    return lib
+
+
+def take_samples(lib, data, count) -> np.ndarray:
+    samples = np.ctypeslib.as_array(data, (count.value,)).copy()
+    lib.ptrt_audio_free(data)
+    return samples
+
+
+def load_wav(lib, path: Path, rate: int) -> np.ndarray:
+    data, count = FloatPtr(), ctypes.c_int64()
+    status = lib.ptrt_audio_load_wav(str(path).encode(), rate, ctypes.byref(data), ctypes.byref(count))
+    assert status == PTRT_OK, lib.ptrt_last_error()
+    return take_samples(lib, data, count)
+
+
+def resample(lib, samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    data, count = FloatPtr(), ctypes.c_int64()
+    status = lib.ptrt_audio_resample(samples.ctypes.data_as(FloatPtr), len(samples), from_hz, to_hz,
+                                     ctypes.byref(data), ctypes.byref(count))
+    assert status == PTRT_OK, lib.ptrt_last_error()
+    return take_samples(lib, data, count)
+
+
+def transcribe(lib, session, samples: np.ndarray) -> TranscriptC:
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    result = TranscriptC()
+    status = lib.ptrt_session_transcribe(session, samples.ctypes.data_as(FloatPtr), len(samples), 16000,
+                                         ctypes.byref(result))
+    assert status == PTRT_OK, lib.ptrt_last_error()
+    return result
+
+
+def test_c_abi_native_engine_transcribes_like_python(native, tiny_export_dir, tiny_session, speech_signal):
+    model = load_model(native, tiny_export_dir)
+    options = EngineOptionsC()
+    native.ptrt_engine_options_init(ctypes.byref(options))
+    assert (options.struct_size, options.name, options.providers) == (ctypes.sizeof(EngineOptionsC), b"onnxruntime",
+                                                                      None)
+    options.providers = b"CPUExecutionProvider"
+    session = ctypes.c_void_p()
+    assert native.ptrt_session_create_with_engine(model, ctypes.byref(options), None, ctypes.byref(session)) == PTRT_OK, \
+        native.ptrt_last_error()
+    result = transcribe(native, session, speech_signal)
+    expected = tiny_session.transcribe(speech_signal, 16000)
+    assert [result.tokens[i].id for i in range(result.num_tokens)] == list(expected.token_ids)
+    assert result.text.decode() == expected.text
+    native.ptrt_session_destroy(session)
+    native.ptrt_model_destroy(model)
+
+
+def test_c_abi_sessions_share_one_engine_per_options(native):
+    """Equal engine options on one model: the second session reuses the engine (no second graph load);
+    other options make another engine. Measured as creation time (the demo encoder loads in ~70 ms)."""
+    import time
+
+    model = load_model(native, REPO / "python" / "parakeet_trt" / "models" / "demo")
+
+    def create(threads: int):
+        options = EngineOptionsC()
+        native.ptrt_engine_options_init(ctypes.byref(options))
+        options.intra_op_threads = threads
+        session = ctypes.c_void_p()
+        start = time.perf_counter()
+        assert native.ptrt_session_create_with_engine(model, ctypes.byref(options), None,
+                                                      ctypes.byref(session)) == PTRT_OK, native.ptrt_last_error()
+        return session, time.perf_counter() - start
+
+    first, first_s = create(1)
+    second, second_s = create(1)
+    other, other_s = create(2)
+    print(f"session create: first {first_s * 1e3:.1f} ms, same options {second_s * 1e3:.2f} ms, "
+          f"other options {other_s * 1e3:.1f} ms")
+    assert second_s * 5 < first_s and second_s * 5 < other_s
+    samples = load_wav(native, REPO / "python" / "parakeet_trt" / "samples" / "demo.wav", 16000)
+    texts = {transcribe(native, s, samples).text for s in (first, second, other)}
+    assert texts == {b"start the radio read the happy window eighty seven minus five is eighty two"}
+    for session in (first, second, other):
+        native.ptrt_session_destroy(session)
+    native.ptrt_model_destroy(model)
+
+
+def test_c_abi_load_wav_equals_soundfile(native, tmp_path):
+    import soundfile
+
+    rng = np.random.default_rng(7)
+    stereo = np.clip(rng.standard_normal((8000, 2)) * 0.2, -1, 1).astype(np.float32)
+    for subtype in ("PCM_16", "PCM_24", "PCM_32", "FLOAT"):
+        path = tmp_path / f"noise_{subtype}.wav"
+        soundfile.write(path, stereo, 16000, subtype=subtype)
+        data, rate = soundfile.read(path, dtype="float64", always_2d=True)
+        expected = data.mean(axis=1).astype(np.float32)  # parakeet_trt.audio.to_mono, in double
+        got = load_wav(native, path, 16000)
+        assert rate == 16000 and np.array_equal(got, expected), subtype
+    path = tmp_path / "truncated.wav"
+    path.write_bytes((tmp_path / "noise_PCM_16.wav").read_bytes()[:1000])
+    data, count = FloatPtr(), ctypes.c_int64()
+    assert native.ptrt_audio_load_wav(str(path).encode(), 16000, ctypes.byref(data), ctypes.byref(count)) \
+        == PTRT_ERROR_INVALID_AUDIO
+    assert b"truncated: the data chunk declares 32000 bytes but the file holds 956" in native.ptrt_last_error()
+    assert not data and count.value == 0
+
+
+def test_c_abi_resampler_agrees_with_soxr(native):
+    """The core's resampler and soxr VHQ (the Python path's) on held-out speech: same length, within
+    1% relative RMS (they differ only near the band edge, where their transition bands differ)."""
+    import soxr
+
+    from parakeet_trt.testing.held_out import held_out_speech
+
+    speech = np.concatenate([held_out_speech(i)[0] for i in (9, 10, 13)])
+    for rate in (44100, 48000, 22050, 8000):
+        source = soxr.resample(speech, 16000, rate, quality="VHQ")
+        expected = soxr.resample(source, rate, 16000, quality="VHQ")
+        got = resample(native, source, rate, 16000)
+        assert abs(len(got) - len(expected)) <= 1
+        n = min(len(got), len(expected))
+        relative = np.sqrt(np.mean((got[:n] - expected[:n]) ** 2) / np.mean(expected[:n] ** 2))
+        print(f"{rate} Hz -> 16 kHz: core vs soxr relative RMS difference {relative:.2e}")
+        assert relative < 1e-2, (rate, relative)
+    assert np.array_equal(resample(native, speech, 16000, 16000), speech)

@@ -66,6 +66,9 @@ py::dict option_defaults() {
   l["final_redecode"] = live.final_redecode;
   l["redecode_pre_roll_ms"] = live.redecode_pre_roll_ms;
   l["redecode_post_roll_ms"] = live.redecode_post_roll_ms;
+  l["segment_on_endpoint"] = live.segment_on_endpoint;
+  l["segment_silence_ms"] = live.segment_silence_ms;
+  l["segment_pre_roll_ms"] = live.segment_pre_roll_ms;
   e["name"] = engine.name;
   e["providers"] = engine.providers;
   e["intra_op_threads"] = engine.intra_op_threads;
@@ -107,6 +110,9 @@ LiveStreamOptions live_options_from(py::dict kw) {
   take(kw, "final_redecode", o.final_redecode);
   take(kw, "redecode_pre_roll_ms", o.redecode_pre_roll_ms);
   take(kw, "redecode_post_roll_ms", o.redecode_post_roll_ms);
+  take(kw, "segment_on_endpoint", o.segment_on_endpoint);
+  take(kw, "segment_silence_ms", o.segment_silence_ms);
+  take(kw, "segment_pre_roll_ms", o.segment_pre_roll_ms);
   if (py::len(kw) != 0) {
     throw py::type_error("LiveStream: unknown option(s) " + std::string(py::str(py::list(kw.attr("keys")()))));
   }

@@ -3,18 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "c_abi_check.h"
 #include "parakeet_trt/parakeet_trt.h"
-
-static int failures = 0;
-#define CHECK(cond)                                              \
-  do {                                                           \
-    if (cond) {                                                  \
-      printf("ok   %s\n", #cond);                                \
-    } else {                                                     \
-      printf("FAIL %s (line %d)\n", #cond, __LINE__);            \
-      failures++;                                                \
-    }                                                            \
-  } while (0)
 
 static int destroyed = 0;
 static void count_destroy(void* self) {

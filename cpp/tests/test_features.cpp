@@ -570,11 +570,17 @@ void test_config_validation() {
     return c;
   };
   PTRT_CHECK_THROWS(FeatureExtractor(with([](FeatureConfig& c) { c.n_fft = 500; })), std::invalid_argument,
-                    "FeatureConfig.n_fft: expected a power of two >= 8, got 500");
+                    "FeatureConfig.n_fft: expected a power of two in [8, 65536], got 500");
   PTRT_CHECK_THROWS(FeatureExtractor(with([](FeatureConfig& c) { c.win_length = 600; })), std::invalid_argument,
                     "FeatureConfig.win_length: expected in [2, n_fft=512], got 600");
   PTRT_CHECK_THROWS(FeatureExtractor(with([](FeatureConfig& c) { c.hop_length = 0; })), std::invalid_argument,
-                    "FeatureConfig.hop_length: expected > 0, got 0");
+                    "FeatureConfig.hop_length: expected in [1, 65536], got 0");
+  PTRT_CHECK_THROWS(FeatureExtractor(with([](FeatureConfig& c) { c.n_fft = 1 << 24; })), std::invalid_argument,
+                    "FeatureConfig.n_fft: expected a power of two in [8, 65536], got 16777216");
+  PTRT_CHECK_THROWS(FeatureExtractor(with([](FeatureConfig& c) { c.sample_rate_hz = 1; })), std::invalid_argument,
+                    "FeatureConfig.sample_rate_hz: expected in [1000, 384000], got 1");
+  PTRT_CHECK_THROWS(FeatureExtractor(with([](FeatureConfig& c) { c.n_mels = 100000; })), std::invalid_argument,
+                    "FeatureConfig.n_mels: expected in [1, 1024]");
   PTRT_CHECK_THROWS(FeatureExtractor(with([](FeatureConfig& c) { c.n_mels = 0; })), std::invalid_argument,
                     "FeatureConfig.n_mels");
   PTRT_CHECK_THROWS(FeatureExtractor(with([](FeatureConfig& c) { c.sample_rate_hz = -1; })), std::invalid_argument,

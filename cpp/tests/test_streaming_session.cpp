@@ -363,6 +363,70 @@ void test_live_stream_transcript_equals_the_state_fed_by_the_session() {
   PTRT_CHECK_EQ(committed_text, reference.committed_text());
 }
 
+// Speech, a pause, speech: with segment_on_endpoint the second sentence is decoded by a fresh session
+// that starts at the frame-aligned pre-roll before its onset, exactly as that session run alone on
+// that audio; the pause beyond the pre-roll never reaches an encoder; each segment ends in a final.
+void test_segments_start_fresh_after_a_pause() {
+  auto model = Model::load(kModelDir);
+  const int64_t frame = 1280, block = 1280;
+  const std::vector<float> speech1 = test_audio(frame * 30, 21), speech2 = test_audio(frame * 35, 22);
+  const int64_t pause = frame * 25;  // 2 s
+  std::vector<float> audio(speech1);
+  audio.insert(audio.end(), static_cast<size_t>(pause), 0.f);
+  const int64_t speech2_start = static_cast<int64_t>(audio.size());
+  audio.insert(audio.end(), speech2.begin(), speech2.end());
+
+  LiveStreamOptions o = ptrt_test::live_options(60000, 64);
+  o.segment_on_endpoint = true;
+  o.segment_silence_ms = 600;
+  o.segment_pre_roll_ms = 320;
+  o.transcript.endpoint_blank_ms = 0;  // finals only from the segments
+  int sessions = 0;
+  LiveStream stream(
+      [&] {
+        ++sessions;
+        return std::make_unique<BufferedStreamingSession>(model, std::make_shared<FormulaEncoder>(*model),
+                                                          worker_config());
+      },
+      o);
+  double silence_ms = 0;
+  for (int64_t i = 0; i < static_cast<int64_t>(audio.size()); i += block) {
+    const bool quiet = i >= static_cast<int64_t>(speech1.size()) && i < speech2_start;
+    silence_ms = quiet ? silence_ms + 80.0 : 0.0;  // what an energy VAD reports at the block's end
+    while (stream.write(audio.data() + i, block, silence_ms, false) == 0) std::this_thread::yield();
+  }
+  stream.close();
+  std::vector<int> second_ids;
+  int finals = 0;
+  LiveEvent event;
+  while (stream.next_event(event, -1)) {
+    PTRT_CHECK(event.kind == LiveEvent::Kind::kStep);
+    for (const TranscriptEvent& t : event.transcript) finals += t.type == TranscriptEventType::kFinal;
+    if (finals >= 1) {
+      for (const TokenEmission& t : event.committed) {
+        if (t.frame * frame >= speech2_start - 5120) second_ids.push_back(t.token_id);
+      }
+    }
+  }
+  PTRT_CHECK_EQ(sessions, 2);
+  PTRT_CHECK_EQ(finals, 2);
+  // The second segment: onset at the end of speech2's first block, 320 ms before it, frame-aligned.
+  const int64_t start = (speech2_start + block - 5120) / frame * frame;
+  std::vector<float> tail(audio.begin() + start, audio.end());
+  BufferedStreamingSession alone(model, std::make_shared<FormulaEncoder>(*model), worker_config());
+  std::vector<int> expected;
+  auto collect = [&](const StreamingStep& st) {
+    for (int64_t k = 0; k < st.num_committed; ++k) expected.push_back(st.committed[k].token_id);
+  };
+  alone.push(tail.data(), static_cast<int64_t>(tail.size()), collect);
+  alone.finish(collect);
+  PTRT_CHECK(!expected.empty());
+  PTRT_CHECK(second_ids == expected);
+  // The second session received exactly the audio from its frame-aligned pre-roll on: the pause
+  // before it reached no session.
+  PTRT_CHECK_EQ(stream.session().samples_received(), static_cast<int64_t>(audio.size()) - start);
+}
+
 }  // namespace
 
 int main() {
@@ -377,5 +441,6 @@ int main() {
        &test_live_stream_refuses_writes_after_an_error_and_a_second_producer},
       {"live_stream_transcript_equals_the_state_fed_by_the_session",
        &test_live_stream_transcript_equals_the_state_fed_by_the_session},
+      {"segments_start_fresh_after_a_pause", &test_segments_start_fresh_after_a_pause},
   });
 }

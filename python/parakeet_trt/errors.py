@@ -17,8 +17,14 @@ class AudioFileError(InvalidAudioError):
     """An audio file is missing, unreadable, truncated or not audio."""
 
 
+class DurableSinkError(ParakeetError):
+    """The durable record of a run (the live event log) cannot be written (a full disk, a closed
+    pipe): the run stops with an error instead of dropping the record and exiting 0."""
+
+
 __all__ = [
     "AudioFileError",
+    "DurableSinkError",
     "ContractViolation",
     "EngineError",
     "InvalidAudioError",

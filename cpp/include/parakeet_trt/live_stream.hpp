@@ -29,6 +29,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -68,6 +69,15 @@ struct LiveStreamOptions {
   bool final_redecode = false;
   int64_t redecode_pre_roll_ms = 200;
   int64_t redecode_post_roll_ms = 300;
+  // Segment-aware streaming (issue 14): when the producer's VAD reports segment_silence_ms of trailing
+  // silence, the segment's session runs its last step, the transcript emits the segment's final, and
+  // the audio after it is held back (only the last segment_pre_roll_ms are kept). When speech resumes,
+  // the next segment starts in a fresh session with the pre-roll before the onset (frame-aligned), so
+  // no sentence is decoded with earlier ones in its left context and the pause never reaches the
+  // encoder. Audio without VAD information (vad_silence_ms < 0) counts as speech.
+  bool segment_on_endpoint = false;
+  int64_t segment_silence_ms = 600;   // 80..60000
+  int64_t segment_pre_roll_ms = 320;  // 0..5000; 320 ms: the onset VAD reports lags the first phoneme
   // Throws std::invalid_argument naming the field.
   void validate() const;
 };
@@ -94,7 +104,11 @@ struct LiveEvent {
 class LiveStream {
  public:
   LiveStream(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder, const LiveStreamOptions& options);
-  // A session made elsewhere (tests, external engines); the options' stream part is ignored.
+  // Sessions made elsewhere (tests, external engines): make_session is called for the first session
+  // and, with segment_on_endpoint, once per later segment. The options' stream part is ignored.
+  using SessionFactory = std::function<std::unique_ptr<StreamingSession>()>;
+  LiveStream(SessionFactory make_session, const LiveStreamOptions& options);
+  // One session made elsewhere (no segment_on_endpoint: there is no second session to make).
   LiveStream(std::unique_ptr<StreamingSession> session, const LiveStreamOptions& options);
   ~LiveStream();  // shutdown()
   LiveStream(const LiveStream&) = delete;
@@ -124,14 +138,33 @@ class LiveStream {
   const LiveStreamOptions& options() const { return options_; }
 
  private:
+  // The inference thread: runs `loop`; an exception ends the stream with an error event.
+  void run_guarded(void (LiveStream::*loop)());
   void run();
-  void emit_step(const StreamingStep& step);
+  void run_segmented();
+  // Feeds read audio to the current segment's session, or keeps it as pre-roll between segments.
+  void take_audio(const float* samples, int64_t n);
+  // The producer's VAD said `silence_ms` at the audio read so far: cut or start a segment.
+  void on_vad(double silence_ms);
+  void start_segment();
+  void finish_segment(bool stream_last);
+  // Session steps are relative to the segment's origin: shift them to stream time, then emit.
+  void emit_step(const StreamingStep& step, bool stream_last, bool segment_end);
+  void emit_transcript_only(const std::vector<TranscriptEvent>& events, bool stream_last);
   void emit_error(ErrorCode code, const std::string& message);
+  // Hands the filled slot `e` to the consumer (lock held on entry, released on return).
+  void publish(LiveEvent& e, std::unique_lock<std::mutex>& lock, bool stream_last);
   bool wait_for_slot(std::unique_lock<std::mutex>& lock);
   double vad_silence_at(int64_t sample);
 
   LiveStreamOptions options_;
+  SessionFactory make_session_;
   std::unique_ptr<StreamingSession> session_;
+  // Segments (inference thread): the current session's sample 0 in stream samples (frame-aligned).
+  int64_t origin_ = 0, frame_offset_ = 0, read_end_ = 0;
+  bool in_segment_ = true;
+  std::vector<float> idle_tail_;  // the last pre-roll (+ one frame) of audio between segments
+  std::vector<TokenEmission> shifted_committed_, shifted_tail_;
   StreamHypothesis hypothesis_;
   TranscriptState transcript_;
   SpscRing<float> ring_;

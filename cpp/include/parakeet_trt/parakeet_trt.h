@@ -6,12 +6,31 @@
  *    message for the calling thread (valid until that thread's next ptrt_* call). No exception
  *    crosses this boundary and the library never exits the process.
  *  - Constructors write an out-parameter; destructors accept NULL.
- *  - Options structs start with struct_size and must be filled by their *_options_init() first,
- *    so that they can grow without breaking callers.
+ *  - Versioned structs (the ones that start with struct_size) grow only at their end, never into an
+ *    earlier version's trailing padding, and are read as a prefix: the library takes
+ *    min(struct_size, its own sizeof) bytes of the caller's struct and the defaults of its
+ *    *_init() for the rest, so a caller compiled against an older, shorter struct keeps working.
+ *    struct_size must be the sizeof of the caller's version of the struct (fill it with the
+ *    struct's *_init()): at least sizeof(size_t) plus the struct's first field (16 bytes on
+ *    64-bit platforms, 12 for the structs whose first field is an int32_t: ptrt_model_options,
+ *    ptrt_model_info, ptrt_session_options, ptrt_transcript_options). A smaller struct_size, such
+ *    as 0 from an uninitialised struct, is PTRT_ERROR_INVALID_ARGUMENT naming the *_init() to call.
+ *    The engine vtable is the exception: its struct_size must cover all of it. Structs the caller
+ *    passes for the library to fill (ptrt_model_info, ptrt_live_event) are written as the same
+ *    prefix; a ptrt_stream_update the library passes carries its own struct_size.
+ *  - No field of an ABI struct has an enum type: enums fix values only; fields are int32_t, whose
+ *    size and alignment are the same on every supported ABI.
  *  - Results are borrowed views owned by the object that produced them, valid until the next call
  *    on that object or its destruction.
- *  - Threading: a ptrt_model is immutable after loading and may be shared by any number of threads
- *    and sessions. A ptrt_session must be used by one thread at a time (it may move between threads).
+ *  - Threads, per handle type (each type's comment repeats its rule):
+ *      ptrt_model             immutable after loading: any number of threads, sessions and streams
+ *                             at once; the engines it shares (ptrt_*_create_with_engine) too.
+ *      ptrt_session           one thread at a time (it may move between threads).
+ *      ptrt_stream            one thread at a time (push, finish and the callbacks they run).
+ *      ptrt_transcript_state  one thread at a time.
+ *      ptrt_live_stream       one producer thread and one consumer thread at the same time.
+ *    Functions without a handle (ptrt_version, ptrt_audio_*, the *_init functions) are safe on any
+ *    thread. ptrt_last_error() is per thread.
  *  - Text: every string the library returns (transcript text, word text) is valid UTF-8; bytes that
  *    byte-fallback pieces leave incomplete are replaced by U+FFFD.
  */
@@ -62,6 +81,7 @@ PTRT_API const char* ptrt_status_name(ptrt_status status);
  * Tensors and external engines
  * ------------------------------------------------------------------------------------------- */
 
+/* Values of ptrt_tensor.dtype (the field is int32_t: an enum's size is the compiler's choice). */
 typedef enum ptrt_dtype { PTRT_DTYPE_FLOAT32 = 1, PTRT_DTYPE_INT64 = 2, PTRT_DTYPE_INT32 = 3 } ptrt_dtype;
 
 #define PTRT_MAX_TENSOR_RANK 8
@@ -69,7 +89,7 @@ typedef enum ptrt_dtype { PTRT_DTYPE_FLOAT32 = 1, PTRT_DTYPE_INT64 = 2, PTRT_DTY
 /* A named tensor in a buffer owned by the session. Row-major, contiguous. */
 typedef struct ptrt_tensor {
   const char* name;
-  ptrt_dtype dtype;
+  int32_t dtype; /* a ptrt_dtype value (was declared ptrt_dtype: same size and offset on every supported ABI) */
   int32_t rank;
   int64_t shape[PTRT_MAX_TENSOR_RANK];
   void* data;
@@ -92,10 +112,43 @@ typedef struct ptrt_engine_vtable {
   void (*destroy)(void* self);
 } ptrt_engine_vtable;
 
+/*
+ * Engines the library makes itself, chosen by name (the same choice as Python's and the CLI's
+ * --engine). Fill with ptrt_engine_options_init (defaults of the C++ EngineOptions); strings are
+ * read during the create call only. Added in ABI 1 without changing any earlier declaration.
+ *   name                 "onnxruntime" (default) or "tensorrt". NULL: the default.
+ *   providers            onnxruntime: execution providers in order of preference, comma-separated
+ *                        ONNX Runtime names ("CUDAExecutionProvider,CPUExecutionProvider"). NULL or
+ *                        "": CUDA when the library has it, then CPU. An unknown or missing provider
+ *                        is PTRT_ERROR_INVALID_ARGUMENT listing the ones the library has.
+ *   intra_op_threads     onnxruntime: threads per engine; 0 (default): one per core.
+ *   device_id            CUDA device ordinal; default 0.
+ *   onnxruntime_library  path of libonnxruntime.so. NULL or "": $PTRT_ONNXRUNTIME_LIBRARY, then the
+ *                        onnxruntime Python package installed beside this library, then the dynamic
+ *                        loader's path. Not found: PTRT_ERROR_UNAVAILABLE naming every place looked.
+ *   trt_engine_dir       tensorrt: folder of the engines `parakeet-trt build-trt` wrote. NULL or "":
+ *                        the model folder. TensorRT absent: PTRT_ERROR_UNAVAILABLE naming what is missing.
+ * Engines are shared: sessions and streams created on one model with equal engine options (and
+ * the same graph) use one engine instance while any of them is alive (the C++ Model::engine cache):
+ * one ONNX Runtime session, one copy of the encoder's weights.
+ */
+typedef struct ptrt_engine_options {
+  size_t struct_size;
+  const char* name;
+  const char* providers;
+  int32_t intra_op_threads;
+  int32_t device_id;
+  const char* onnxruntime_library;
+  const char* trt_engine_dir;
+} ptrt_engine_options;
+
+PTRT_API void ptrt_engine_options_init(ptrt_engine_options* options);
+
 /* ---------------------------------------------------------------------------------------------
  * Model
  * ------------------------------------------------------------------------------------------- */
 
+/* Threads: immutable after loading; any number of threads, sessions and streams may use it at once. */
 typedef struct ptrt_model ptrt_model;
 
 typedef struct ptrt_model_options {
@@ -124,6 +177,7 @@ typedef struct ptrt_model_info {
 } ptrt_model_info;
 
 PTRT_API void ptrt_model_info_init(ptrt_model_info* info);
+/* Fills the fields info->struct_size covers (a prefix, as for every versioned struct). */
 PTRT_API ptrt_status ptrt_model_get_info(const ptrt_model* model, ptrt_model_info* info);
 
 /* Number of feature frames (STFT frames) and valid frames for num_samples samples. */
@@ -151,6 +205,7 @@ PTRT_API ptrt_status ptrt_model_detokenize(const ptrt_model* model, const int32_
  * Session (offline recognition in this ABI version)
  * ------------------------------------------------------------------------------------------- */
 
+/* Threads: one thread at a time (it may move between threads). Sessions of one model run in parallel. */
 typedef struct ptrt_session ptrt_session;
 
 typedef struct ptrt_session_options {
@@ -169,6 +224,13 @@ PTRT_API void ptrt_session_options_init(ptrt_session_options* options);
  */
 PTRT_API ptrt_status ptrt_session_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
                                          const ptrt_session_options* options, ptrt_session** out_session);
+/*
+ * Creates a session whose encoder is an engine the library makes (engine_options; NULL: the
+ * defaults, ONNX Runtime), on the model folder's encoder graph (encoder.onnx). Errors: as listed at
+ * ptrt_engine_options; PTRT_ERROR_MODEL when the folder has no encoder graph. options may be NULL.
+ */
+PTRT_API ptrt_status ptrt_session_create_with_engine(const ptrt_model* model, const ptrt_engine_options* engine_options,
+                                                     const ptrt_session_options* options, ptrt_session** out_session);
 PTRT_API void ptrt_session_destroy(ptrt_session* session);
 
 typedef struct ptrt_token {
@@ -195,8 +257,8 @@ typedef struct ptrt_transcript {
 } ptrt_transcript;
 
 /*
- * Transcribes mono float32 audio. sample_rate_hz must equal the model's (16000): resampling is
- * the caller's job (the Python package resamples). Empty audio, NaN/Inf samples or a different
+ * Transcribes mono float32 audio. sample_rate_hz must equal the model's (16000): resample first
+ * (ptrt_audio_load_wav and ptrt_audio_resample do). Empty audio, NaN/Inf samples or a different
  * rate give PTRT_ERROR_INVALID_AUDIO.
  */
 PTRT_API ptrt_status ptrt_session_transcribe(ptrt_session* session, const float* samples, int64_t num_samples,
@@ -207,25 +269,44 @@ PTRT_API ptrt_status ptrt_session_transcribe(ptrt_session* session, const float*
  * Added in ABI 1 without changing any earlier declaration.
  * ------------------------------------------------------------------------------------------- */
 
+/* Threads: one thread at a time (push, finish and their callbacks run on the calling thread). */
 typedef struct ptrt_stream ptrt_stream;
+
+/* Values of ptrt_stream_options.mode. */
+#define PTRT_STREAM_MODE_BUFFERED 0    /* NeMo's buffered inference on the offline encoder ("encoder") */
+#define PTRT_STREAM_MODE_CACHE_AWARE 1 /* a cache-aware streaming export ("encoder_streaming") */
 
 typedef struct ptrt_stream_options {
   size_t struct_size;
-  int64_t chunk_ms;    /* > 0, a multiple of the encoder frame (80 ms for Parakeet); default 560 */
-  int64_t left_ms;     /* >= 0, multiple of the encoder frame; default 10000 */
-  int64_t right_ms;    /* >= 0, multiple of the encoder frame; default 560 */
-  int64_t history_ms;  /* audio retained for re-decoding; default 30000 (reserved in this ABI) */
+  int64_t chunk_ms;    /* buffered: > 0, a multiple of the encoder frame (80 ms for Parakeet); default 560 */
+  int64_t left_ms;     /* buffered: >= 0, multiple of the encoder frame; default 10000 */
+  int64_t right_ms;    /* buffered: >= 0, multiple of the encoder frame; default 560 */
+  int64_t history_ms;  /* buffered: audio retained for re-decoding; default 30000 (reserved in this ABI) */
+  /* Appended in ABI 1 (an older caller's shorter struct gets the defaults): */
+  int32_t mode;        /* PTRT_STREAM_MODE_BUFFERED (default) or PTRT_STREAM_MODE_CACHE_AWARE */
+  const char* profile; /* cache-aware: NULL or "" (default) accepts the export's profile; else "cache_aware" or
+                          "chunk_isolated" must match it. Read during the create call only */
 } ptrt_stream_options;
 
 PTRT_API void ptrt_stream_options_init(ptrt_stream_options* options);
 
 /*
- * Creates a stream on a model with the caller's encoder engine. Engine ownership as in
- * ptrt_session_create: encoder.destroy(encoder.self) is called exactly once. options may be NULL
- * (defaults). A bad option gives PTRT_ERROR_INVALID_ARGUMENT naming it.
+ * Creates a stream on a model with the caller's encoder engine (the offline encoder's graph for
+ * PTRT_STREAM_MODE_BUFFERED, the streaming encoder's for PTRT_STREAM_MODE_CACHE_AWARE, see
+ * ptrt_stream_create_cache_aware). Engine ownership as in ptrt_session_create:
+ * encoder.destroy(encoder.self) is called exactly once. options may be NULL (defaults: buffered).
+ * A bad option gives PTRT_ERROR_INVALID_ARGUMENT naming it.
  */
 PTRT_API ptrt_status ptrt_stream_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
                                         const ptrt_stream_options* options, ptrt_stream** out_stream);
+/*
+ * Creates a stream whose encoder is an engine the library makes (engine_options; NULL: the
+ * defaults), on the graph options.mode needs: "encoder" (buffered) or "encoder_streaming"
+ * (cache-aware; a folder without it is PTRT_ERROR_CONTRACT_VIOLATION naming engines.encoder_streaming).
+ * Engines are shared as described at ptrt_engine_options. options may be NULL (defaults: buffered).
+ */
+PTRT_API ptrt_status ptrt_stream_create_with_engine(const ptrt_model* model, const ptrt_engine_options* engine_options,
+                                                    const ptrt_stream_options* options, ptrt_stream** out_stream);
 /* Options of a cache-aware stream (added in ABI 1 without changing any earlier declaration). */
 typedef struct ptrt_cache_aware_stream_options {
   size_t struct_size;
@@ -285,6 +366,7 @@ PTRT_API ptrt_status ptrt_stream_finish(ptrt_stream* stream, ptrt_stream_callbac
  * Added in ABI 1 without changing any earlier declaration.
  * ------------------------------------------------------------------------------------------- */
 
+/* Threads: one thread at a time. */
 typedef struct ptrt_transcript_state ptrt_transcript_state;
 
 typedef struct ptrt_transcript_options {
@@ -358,6 +440,153 @@ PTRT_API ptrt_status ptrt_transcript_state_finish(ptrt_transcript_state* state, 
                                                   const ptrt_transcript_event** out_events, size_t* out_num_events);
 /* The state as one snapshot event (for a client that resyncs). */
 PTRT_API ptrt_status ptrt_transcript_state_snapshot(ptrt_transcript_state* state, const ptrt_transcript_event** out_event);
+
+/* ---------------------------------------------------------------------------------------------
+ * Live stream: everything a caption stream needs in one object. The producer writes audio into a
+ * ring; an inference thread the library owns runs the stream (buffered or cache-aware), the
+ * transcript state (commit policy, endpoints, patch-protocol events) and, optionally, the offline
+ * re-decode of each final's audio; the consumer takes one event per step from a bounded queue.
+ * Added in ABI 1 without changing any earlier declaration.
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * Threads: one producer thread (write, close) and one consumer thread (next_event, snapshot) at the
+ * same time; a second thread writing while another writes gets PTRT_ERROR_STATE (never merged
+ * audio). is_done from any thread. Destroy once neither side uses it (it stops and joins the
+ * inference thread). The model and a shared engine may serve any number of other streams.
+ */
+typedef struct ptrt_live_stream ptrt_live_stream;
+
+/* Defaults from the C++ LiveStreamOptions (ptrt_live_stream_options_init). */
+typedef struct ptrt_live_stream_options {
+  size_t struct_size;
+  int64_t ring_ms;               /* audio the ring holds, 1..600000; default 10000 */
+  int32_t event_slots;           /* events the consumer may lag behind, 2..65536; default 64 */
+  int32_t final_redecode;        /* 1: each final also carries the offline decode of its segment (buffered
+                                    mode, history_ms must cover the segment); default 0 */
+  int64_t redecode_pre_roll_ms;  /* widen the re-decoded segment before its first token; default 200 */
+  int64_t redecode_post_roll_ms; /* ... and after its last; default 300 */
+  int32_t segment_on_endpoint;   /* 1: a fresh session per VAD segment (needs vad_silence_ms in writes): after
+                                    segment_silence_ms of trailing silence the segment ends in a final and the
+                                    pause never reaches the encoder; default 0 */
+  int32_t reserved;
+  int64_t segment_silence_ms;    /* 80..60000; default 600 */
+  int64_t segment_pre_roll_ms;   /* audio before a segment's onset it starts with, 0..5000; default 320 */
+} ptrt_live_stream_options;
+
+PTRT_API void ptrt_live_stream_options_init(ptrt_live_stream_options* options);
+
+/* Values of ptrt_live_event.kind. */
+#define PTRT_LIVE_EVENT_STEP 0  /* one step of the stream */
+#define PTRT_LIVE_EVENT_ERROR 1 /* the stream stopped on an error (the last event) */
+
+/*
+ * One event, a borrowed view valid until the consumer's next call on the stream. Fill struct_size
+ * with ptrt_live_event_init; the library writes the prefix struct_size covers.
+ */
+typedef struct ptrt_live_event {
+  size_t struct_size;
+  int32_t kind;                      /* PTRT_LIVE_EVENT_* */
+  int32_t is_last;                   /* 1 for the stream's last event */
+  int64_t seq;                       /* 1, 2, 3, ... */
+  const ptrt_token* committed;       /* engine tokens this step committed (never revised) */
+  size_t num_committed;
+  const ptrt_token* tail;            /* the engine's speculative tail after this step */
+  size_t num_tail;
+  const char* committed_text_added;  /* whole words the committed tokens completed (append to the text) */
+  const char* tail_text;             /* the open word and the speculative tail (replaces the previous) */
+  const ptrt_transcript_event* transcript; /* the transcript events this step caused (patch, final) */
+  size_t num_transcript;
+  const char* const* redecoded_text; /* num_transcript entries: a final's re-decode, else "" */
+  int64_t audio_end_sample;          /* stream samples consumed, dropped samples included */
+  int64_t decoded_frames;
+  int64_t dropped_samples;           /* ring overflow so far */
+  int32_t error_status;              /* PTRT_LIVE_EVENT_ERROR: the ptrt_status of the failure; else PTRT_OK */
+  int32_t reserved;
+  const char* error_message;         /* PTRT_LIVE_EVENT_ERROR: its message; else "" */
+} ptrt_live_event;
+
+PTRT_API void ptrt_live_event_init(ptrt_live_event* event);
+
+/*
+ * Creates a live stream whose encoder is an engine the library makes (engine_options as for
+ * ptrt_stream_create_with_engine; the graph follows stream_options.mode). Each options pointer may
+ * be NULL (defaults). A bad option is PTRT_ERROR_INVALID_ARGUMENT naming it.
+ */
+PTRT_API ptrt_status ptrt_live_stream_create_with_engine(const ptrt_model* model, const ptrt_engine_options* engine_options,
+                                                         const ptrt_stream_options* stream_options,
+                                                         const ptrt_transcript_options* transcript_options,
+                                                         const ptrt_live_stream_options* options,
+                                                         ptrt_live_stream** out_stream);
+/* The same with the caller's encoder engine; ownership as in ptrt_stream_create (destroy runs once).
+ * run() is then called on the library's inference thread. */
+PTRT_API ptrt_status ptrt_live_stream_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
+                                             const ptrt_stream_options* stream_options,
+                                             const ptrt_transcript_options* transcript_options,
+                                             const ptrt_live_stream_options* options, ptrt_live_stream** out_stream);
+PTRT_API void ptrt_live_stream_destroy(ptrt_live_stream* stream);
+
+/*
+ * Producer: stores mono samples (sample_rate_hz must be the model's) in the ring and writes how many
+ * it stored to *out_stored (may be NULL). When the ring is full: drop_overflow = 1 drops the rest and
+ * counts it (a live source that cannot wait; stream time still counts it), 0 leaves it to the caller
+ * to write again (a file that can wait). vad_silence_ms: trailing VAD silence at the block's last
+ * sample (< 0: unknown), for endpoints. NaN/Inf samples or another rate: PTRT_ERROR_INVALID_AUDIO,
+ * nothing stored. After close: PTRT_ERROR_STATE. Once the stream stopped on an error, that error.
+ */
+PTRT_API ptrt_status ptrt_live_stream_write(ptrt_live_stream* stream, const float* samples, int64_t num_samples,
+                                            int32_t sample_rate_hz, double vad_silence_ms, int32_t drop_overflow,
+                                            int64_t* out_stored);
+/* Producer: end of audio; the remaining steps run and the last event has is_last. Idempotent. */
+PTRT_API ptrt_status ptrt_live_stream_close(ptrt_live_stream* stream);
+
+/*
+ * Consumer: waits up to timeout_ms (< 0: without limit) for the next event. *out_has_event is 1 with
+ * an event in *out_event, 0 on timeout or when the stream is over and drained (ptrt_live_stream_is_done).
+ * Events are never dropped: the inference thread waits for the consumer when the queue is full.
+ */
+PTRT_API ptrt_status ptrt_live_stream_next_event(ptrt_live_stream* stream, int64_t timeout_ms, ptrt_live_event* out_event,
+                                                 int32_t* out_has_event);
+/* Consumer: the transcript as one snapshot event (a client that resyncs), as of the last event taken. */
+PTRT_API ptrt_status ptrt_live_stream_snapshot(ptrt_live_stream* stream, const ptrt_transcript_event** out_event);
+/* 1 once the last event has been taken (or the stream stopped), else 0; 0 for NULL. */
+PTRT_API int32_t ptrt_live_stream_is_done(const ptrt_live_stream* stream);
+
+/* ---------------------------------------------------------------------------------------------
+ * Audio files. Added in ABI 1 without changing any earlier declaration. Safe on any thread.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Longest audio ptrt_audio_load_wav accepts, in seconds (4 hours). */
+#define PTRT_AUDIO_MAX_DURATION_S 14400
+
+/*
+ * Reads a RIFF/WAVE file as mono float32 at target_rate_hz (the model's rate: ptrt_model_info's
+ * sample_rate_hz). Accepted: PCM integer 8 (unsigned), 16, 24, 32 bit and IEEE float 32, 64 bit,
+ * plain or WAVE_FORMAT_EXTENSIBLE; any channel count (averaged); any rate in [1000, 768000] Hz,
+ * resampled by the core's band-limited windowed-sinc resampler (see ptrt_audio_resample). Integers
+ * are scaled by 2^(bits-1), as libsndfile does. On success *out_samples is a buffer the caller
+ * releases with ptrt_audio_free. Errors: PTRT_ERROR_INVALID_AUDIO naming the file and the problem
+ * (missing, not RIFF/WAVE, truncated: a data chunk declaring more bytes than the file holds, other
+ * encodings, NaN/Inf samples, no samples, longer than PTRT_AUDIO_MAX_DURATION_S); memory is
+ * bounded by the file's size, whatever its header declares. PTRT_ERROR_INVALID_ARGUMENT for NULL
+ * pointers or a target rate outside [1000, 768000].
+ */
+PTRT_API ptrt_status ptrt_audio_load_wav(const char* path, int32_t target_rate_hz, float** out_samples,
+                                         int64_t* out_num_samples);
+
+/*
+ * Resamples a whole mono signal from from_rate_hz to to_rate_hz (both in [1000, 768000]); equal
+ * rates copy. Polyphase windowed sinc: Kaiser window (beta 10, about 100 dB stopband), 64 zero
+ * crossings per side, cutoff at 0.95 of the lower Nyquist frequency (flat to about 0.90 of it), no
+ * delay; ceil(num_samples * to / from) samples out. Measured: a 48 kHz -> 16 kHz sine up to 7 kHz
+ * is within 3e-6 of the exact sine (-105 dB), tones above 8 kHz are gone (below -115 dB). The
+ * buffer is released with ptrt_audio_free.
+ */
+PTRT_API ptrt_status ptrt_audio_resample(const float* samples, int64_t num_samples, int32_t from_rate_hz,
+                                         int32_t to_rate_hz, float** out_samples, int64_t* out_num_samples);
+
+/* Releases a buffer of ptrt_audio_load_wav or ptrt_audio_resample. NULL is a no-op. */
+PTRT_API void ptrt_audio_free(float* samples);
 
 #ifdef __cplusplus
 } /* extern "C" */

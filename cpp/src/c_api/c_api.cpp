@@ -1,25 +1,19 @@
-// The C ABI: converts types, ownership and errors; no logic of its own.
+// The C ABI: converts types, ownership and errors; no logic of its own. Models, engines, sessions,
+// streams and transcript states here; live streams in live_stream_api.cpp, audio in audio_api.cpp.
 #include "parakeet_trt/parakeet_trt.h"
 
 #include <cstring>
 #include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
-#include "engines/external_engine.hpp"
-#include "parakeet_trt/errors.hpp"
-#include "parakeet_trt/model.hpp"
-#include "parakeet_trt/recognizer.hpp"
+#include "c_api/c_api_support.hpp"
 #include "parakeet_trt/cache_aware_streaming.hpp"
+#include "parakeet_trt/recognizer.hpp"
 #include "parakeet_trt/streaming.hpp"
-#include "parakeet_trt/transcript.hpp"
 
 using namespace parakeet_trt;
-
-struct ptrt_model {
-  std::shared_ptr<const Model> model;
-};
+using namespace parakeet_trt::c_api;
 
 struct ptrt_session {
   std::shared_ptr<const Model> model;
@@ -34,59 +28,140 @@ struct ptrt_stream {
   std::vector<ptrt_token> committed, tail;  // reserved at creation: steps allocate nothing
 };
 
+namespace parakeet_trt::c_api {
+
 namespace {
 
-thread_local std::string g_last_error;
-
-ptrt_status fail(ptrt_status status, const std::string& message) {
-  g_last_error = message;
-  return status;
+const EngineOptions& default_engine_options() {
+  static const EngineOptions defaults;  // backs the default name's storage for every init
+  return defaults;
 }
 
-// The caller's versioned options, or init's defaults when options is NULL. A struct_size below this
-// library's struct (a caller that skipped init, or an older layout) is refused naming fn and init.
-template <typename Options>
-ptrt_status read_options(const char* fn, const Options* options, void (*init)(Options*), const char* init_name,
-                         Options& out) {
-  init(&out);
-  if (!options) return PTRT_OK;
-  if (options->struct_size < sizeof(Options)) {
-    return fail(PTRT_ERROR_INVALID_ARGUMENT,
-                std::string(fn) + ": options.struct_size is too small; call " + init_name + " first");
+}  // namespace
+
+ptrt_status adopt_engine(const char* function, const ptrt_model* model, const ptrt_engine_vtable* encoder,
+                         bool has_out, std::shared_ptr<ExternalEngine>& engine) {
+  if (!model || !encoder || !has_out) {
+    if (encoder && encoder->destroy && encoder->struct_size >= sizeof(ptrt_engine_vtable)) {
+      encoder->destroy(encoder->self);
+    }
+    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(function) + ": model, encoder and the output pointer must not be NULL");
   }
-  out = *options;
+  try {
+    engine = std::make_shared<ExternalEngine>(*encoder);  // owns encoder->self from here on
+  } catch (const std::bad_alloc&) {
+    if (encoder->destroy) encoder->destroy(encoder->self);  // never constructed: release it here
+    return fail(PTRT_ERROR_INTERNAL, "out of memory");
+  } catch (const Error& e) {  // incomplete vtable: the constructor already released self
+    return fail(static_cast<ptrt_status>(static_cast<int>(e.code())), e.what());
+  }
   return PTRT_OK;
 }
 
-// Runs body, mapping every exception to a status and the thread's last error.
-template <typename Body>
-ptrt_status guarded(Body&& body) {
-  try {
-    g_last_error.clear();
-    return body();
-  } catch (const Error& e) {
-    return fail(static_cast<ptrt_status>(static_cast<int>(e.code())), e.what());
-  } catch (const std::bad_alloc&) {
-    return fail(PTRT_ERROR_INTERNAL, "out of memory");
-  } catch (const std::invalid_argument& e) {
-    return fail(PTRT_ERROR_INVALID_ARGUMENT, e.what());
-  } catch (const std::exception& e) {
-    return fail(PTRT_ERROR_INTERNAL, e.what());
-  } catch (...) {
-    return fail(PTRT_ERROR_INTERNAL, "unknown error");
+ptrt_status to_engine_options(const char* fn, const ptrt_engine_options* options, EngineOptions& out) {
+  ptrt_engine_options c;
+  const ptrt_status read = PTRT_READ_OPTIONS(fn, options, ptrt_engine_options, name, c);
+  if (read != PTRT_OK) return read;
+  const EngineOptions& d = default_engine_options();
+  out.name = text_or(c.name, d.name);
+  if (out.name == "external") {
+    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(fn) + ": engine_options.name \"external\": an external engine "
+                                             "is passed as a ptrt_engine_vtable (ptrt_session_create, ptrt_stream_create)");
+  }
+  out.providers.clear();
+  const std::string providers = text_or(c.providers, "");
+  for (size_t begin = 0; begin <= providers.size();) {
+    size_t end = providers.find(',', begin);
+    if (end == std::string::npos) end = providers.size();
+    std::string item = providers.substr(begin, end - begin);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.providers.push_back(item);
+    begin = end + 1;
+  }
+  out.intra_op_threads = c.intra_op_threads;
+  out.device_id = c.device_id;
+  out.onnxruntime_library = text_or(c.onnxruntime_library, d.onnxruntime_library);
+  out.trt_engine_dir = text_or(c.trt_engine_dir, d.trt_engine_dir);
+  return PTRT_OK;
+}
+
+std::shared_ptr<Engine> shared_engine(const ptrt_model* model, const std::string& graph, const EngineOptions& options) {
+  return model->model->engine(graph, options);
+}
+
+ptrt_status to_stream_options(const char* fn, const ptrt_stream_options* options, StreamOptions& out) {
+  ptrt_stream_options c;
+  const ptrt_status read = PTRT_READ_OPTIONS(fn, options, ptrt_stream_options, chunk_ms, c);
+  if (read != PTRT_OK) return read;
+  if (c.mode != PTRT_STREAM_MODE_BUFFERED && c.mode != PTRT_STREAM_MODE_CACHE_AWARE) {
+    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(fn) + ": options.mode " + std::to_string(c.mode) +
+                                                 " is neither PTRT_STREAM_MODE_BUFFERED (0) nor "
+                                                 "PTRT_STREAM_MODE_CACHE_AWARE (1)");
+  }
+  out.mode = c.mode == PTRT_STREAM_MODE_CACHE_AWARE ? "cache_aware" : "buffered";
+  out.buffered.chunk_ms = c.chunk_ms;
+  out.buffered.left_ms = c.left_ms;
+  out.buffered.right_ms = c.right_ms;
+  out.buffered.history_ms = c.history_ms;
+  out.cache_aware.profile = text_or(c.profile, "");
+  return PTRT_OK;
+}
+
+std::string stream_graph(const StreamOptions& options) {
+  return options.mode == "cache_aware" ? "encoder_streaming" : "encoder";
+}
+
+void to_c_tokens(const TokenEmission* tokens, size_t count, std::vector<ptrt_token>& out) {
+  out.clear();
+  for (size_t i = 0; i < count; ++i) out.push_back(ptrt_token{tokens[i].token_id, tokens[i].duration, tokens[i].frame});
+}
+
+void EventViews::publish(const std::vector<TranscriptEvent>& events) {
+  events_.clear();
+  words_.clear();
+  for (const TranscriptEvent& e : events) {
+    std::vector<ptrt_word> words;
+    for (const TranscriptWord& w : e.words) words.push_back(ptrt_word{w.text.c_str(), w.start_s, w.end_s});
+    words_.push_back(std::move(words));
+    ptrt_transcript_event v{};
+    v.type = static_cast<int32_t>(e.type);
+    v.seq = e.seq;
+    v.committed_len = e.committed_len;
+    v.replace_from = e.replace_from;
+    v.text = e.text.c_str();
+    v.text_size = e.text.size();
+    v.audio_end_s = e.audio_end_s;
+    v.segment = e.segment;
+    v.start_s = e.start_s;
+    v.end_s = e.end_s;
+    v.words = words_.back().data();
+    v.num_words = words_.back().size();
+    events_.push_back(v);
   }
 }
 
-#define PTRT_REQUIRE(cond, what) \
-  if (!(cond)) return fail(PTRT_ERROR_INVALID_ARGUMENT, what)
+ptrt_status to_transcript_options(const char* fn, const ptrt_transcript_options* options, TranscriptOptions& out) {
+  ptrt_transcript_options c;
+  const ptrt_status read = PTRT_READ_OPTIONS(fn, options, ptrt_transcript_options, stable_updates, c);
+  if (read != PTRT_OK) return read;
+  out.stable_updates = c.stable_updates;
+  out.max_window_tokens = c.max_window_tokens;
+  out.max_lag_ms = c.max_lag_ms;
+  out.endpoint_blank_ms = c.endpoint_blank_ms;
+  out.endpoint_vad_ms = c.endpoint_vad_ms;
+  out.endpoint_require_both = c.endpoint_require_both != 0;
+  out.commit_whole_words = c.commit_whole_words != 0;
+  return PTRT_OK;
+}
 
-}  // namespace
+}  // namespace parakeet_trt::c_api
 
 extern "C" {
 
 const char* ptrt_version(void) { return PTRT_VERSION_STRING; }
 int32_t ptrt_abi_version(void) { return PTRT_ABI_VERSION; }
-const char* ptrt_last_error(void) { return g_last_error.c_str(); }
+const char* ptrt_last_error(void) { return last_error().c_str(); }
 
 const char* ptrt_status_name(ptrt_status status) {
   switch (status) {
@@ -113,11 +188,12 @@ void ptrt_model_options_init(ptrt_model_options* options) {
 ptrt_status ptrt_model_load(const char* model_dir, const ptrt_model_options* options, ptrt_model** out_model) {
   PTRT_REQUIRE(model_dir && out_model, "ptrt_model_load: model_dir and out_model must not be NULL");
   *out_model = nullptr;
-  PTRT_REQUIRE(!options || options->struct_size >= sizeof(ptrt_model_options),
-               "ptrt_model_load: options.struct_size is too small; call ptrt_model_options_init first");
+  ptrt_model_options opts;
+  const ptrt_status read = PTRT_READ_OPTIONS("ptrt_model_load", options, ptrt_model_options, verify_hashes, opts);
+  if (read != PTRT_OK) return read;
   return guarded([&] {
     ModelLoadOptions load_options;
-    if (options) load_options.verify_hashes = options->verify_hashes != 0;
+    load_options.verify_hashes = opts.verify_hashes != 0;
     auto handle = std::make_unique<ptrt_model>();
     handle->model = Model::load(model_dir, load_options);
     *out_model = handle.release();
@@ -135,20 +211,21 @@ void ptrt_model_info_init(ptrt_model_info* info) {
 
 ptrt_status ptrt_model_get_info(const ptrt_model* model, ptrt_model_info* info) {
   PTRT_REQUIRE(model && info, "ptrt_model_get_info: model and info must not be NULL");
-  PTRT_REQUIRE(info->struct_size >= sizeof(ptrt_model_info),
-               "ptrt_model_get_info: info.struct_size is too small; call ptrt_model_info_init first");
   const ModelMeta& meta = model->model->meta();
-  info->sample_rate_hz = meta.features.sample_rate_hz;
-  info->num_mel_bins = meta.features.n_mels;
-  info->encoder_dim = meta.encoder.d_model;
-  info->vocab_size = meta.decoding.vocab_size;
-  info->blank_id = meta.decoding.blank_id;
-  info->max_symbols = meta.decoding.max_symbols;
-  info->subsampling_factor = meta.encoder.subsampling_factor;
-  info->frame_stride_s = meta.encoder.frame_stride_s;
-  info->max_encoder_frames = meta.encoder.max_encoder_frames;
-  info->model_name = meta.model_name.c_str();
-  return PTRT_OK;
+  ptrt_model_info full;
+  ptrt_model_info_init(&full);
+  full.sample_rate_hz = meta.features.sample_rate_hz;
+  full.num_mel_bins = meta.features.n_mels;
+  full.encoder_dim = meta.encoder.d_model;
+  full.vocab_size = meta.decoding.vocab_size;
+  full.blank_id = meta.decoding.blank_id;
+  full.max_symbols = meta.decoding.max_symbols;
+  full.subsampling_factor = meta.encoder.subsampling_factor;
+  full.frame_stride_s = meta.encoder.frame_stride_s;
+  full.max_encoder_frames = meta.encoder.max_encoder_frames;
+  full.model_name = meta.model_name.c_str();
+  return write_prefix("ptrt_model_get_info", "info", full, PTRT_PREFIX_MIN(ptrt_model_info, sample_rate_hz),
+                      "ptrt_model_info_init", info);
 }
 
 ptrt_status ptrt_model_feature_frames(const ptrt_model* model, int64_t num_samples, int64_t* out_num_frames,
@@ -205,30 +282,16 @@ ptrt_status ptrt_model_detokenize(const ptrt_model* model, const int32_t* token_
   });
 }
 
-namespace {
 
-// Takes ownership of the caller's engine for a *_create call: on every failure the engine's
-// destroy() has run exactly once when this returns (unless the vtable is too small to hold it).
-ptrt_status adopt_engine(const char* function, const ptrt_model* model, const ptrt_engine_vtable* encoder,
-                         bool has_out, std::shared_ptr<ExternalEngine>& engine) {
-  if (!model || !encoder || !has_out) {
-    if (encoder && encoder->destroy && encoder->struct_size >= sizeof(ptrt_engine_vtable)) {
-      encoder->destroy(encoder->self);
-    }
-    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(function) + ": model, encoder and the output pointer must not be NULL");
-  }
-  try {
-    engine = std::make_shared<ExternalEngine>(*encoder);  // owns encoder->self from here on
-  } catch (const std::bad_alloc&) {
-    if (encoder->destroy) encoder->destroy(encoder->self);  // never constructed: release it here
-    return fail(PTRT_ERROR_INTERNAL, "out of memory");
-  } catch (const Error& e) {  // incomplete vtable: the constructor already released self
-    return fail(static_cast<ptrt_status>(static_cast<int>(e.code())), e.what());
-  }
-  return PTRT_OK;
+void ptrt_engine_options_init(ptrt_engine_options* options) {
+  if (!options) return;
+  const EngineOptions& d = default_engine_options();
+  *options = ptrt_engine_options{};
+  options->struct_size = sizeof(ptrt_engine_options);
+  options->name = d.name.c_str();
+  options->intra_op_threads = d.intra_op_threads;
+  options->device_id = d.device_id;
 }
-
-}  // namespace
 
 void ptrt_session_options_init(ptrt_session_options* options) {
   if (!options) return;
@@ -236,22 +299,42 @@ void ptrt_session_options_init(ptrt_session_options* options) {
   options->struct_size = sizeof(*options);
 }
 
+namespace {
+
+ptrt_status new_session(const char* fn, const ptrt_model* model, std::shared_ptr<Engine> engine,
+                        const ptrt_session_options* options, ptrt_session** out_session) {
+  ptrt_session_options opts;
+  const ptrt_status read = PTRT_READ_OPTIONS(fn, options, ptrt_session_options, reserved, opts);
+  if (read != PTRT_OK) return read;
+  auto session = std::make_unique<ptrt_session>();
+  session->model = model->model;
+  session->recognizer = std::make_unique<OfflineRecognizer>(model->model, std::move(engine));
+  *out_session = session.release();
+  return PTRT_OK;
+}
+
+}  // namespace
+
 ptrt_status ptrt_session_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
                                 const ptrt_session_options* options, ptrt_session** out_session) {
   if (out_session) *out_session = nullptr;
   std::shared_ptr<ExternalEngine> engine;
   const ptrt_status adopted = adopt_engine("ptrt_session_create", model, encoder, out_session != nullptr, engine);
   if (adopted != PTRT_OK) return adopted;
+  return guarded([&] { return new_session("ptrt_session_create", model, engine, options, out_session); });
+}
+
+ptrt_status ptrt_session_create_with_engine(const ptrt_model* model, const ptrt_engine_options* engine_options,
+                                            const ptrt_session_options* options, ptrt_session** out_session) {
+  static const char* const fn = "ptrt_session_create_with_engine";
+  PTRT_REQUIRE(out_session, "ptrt_session_create_with_engine: out_session must not be NULL");
+  *out_session = nullptr;
+  PTRT_REQUIRE(model, "ptrt_session_create_with_engine: model must not be NULL");
   return guarded([&] {
-    if (options && options->struct_size < sizeof(ptrt_session_options)) {
-      return fail(PTRT_ERROR_INVALID_ARGUMENT,
-                  "ptrt_session_create: options.struct_size is too small; call ptrt_session_options_init first");
-    }
-    auto session = std::make_unique<ptrt_session>();
-    session->model = model->model;
-    session->recognizer = std::make_unique<OfflineRecognizer>(model->model, engine);
-    *out_session = session.release();
-    return PTRT_OK;
+    EngineOptions engine;
+    const ptrt_status read = to_engine_options(fn, engine_options, engine);
+    if (read != PTRT_OK) return read;
+    return new_session(fn, model, shared_engine(model, "encoder", engine), options, out_session);
   });
 }
 
@@ -302,12 +385,22 @@ void ptrt_stream_options_init(ptrt_stream_options* options) {
   if (!options) return;
   *options = ptrt_stream_options{};
   options->struct_size = sizeof(ptrt_stream_options);
-  const BufferedStreamingConfig defaults;
-  options->chunk_ms = defaults.chunk_ms;
-  options->left_ms = defaults.left_ms;
-  options->right_ms = defaults.right_ms;
-  options->history_ms = defaults.history_ms;
+  const StreamOptions defaults;
+  options->chunk_ms = defaults.buffered.chunk_ms;
+  options->left_ms = defaults.buffered.left_ms;
+  options->right_ms = defaults.buffered.right_ms;
+  options->history_ms = defaults.buffered.history_ms;
+  options->mode = defaults.mode == "cache_aware" ? PTRT_STREAM_MODE_CACHE_AWARE : PTRT_STREAM_MODE_BUFFERED;
+  options->profile = nullptr;  // defaults.cache_aware.profile is "": the export's
 }
+
+namespace {
+
+ptrt_stream* stream_for(const ptrt_model* model, std::shared_ptr<Engine> encoder, const StreamOptions& options) {
+  return new_stream(make_streaming_session(model->model, std::move(encoder), options));
+}
+
+}  // namespace
 
 ptrt_status ptrt_stream_create(const ptrt_model* model, const ptrt_engine_vtable* encoder,
                                const ptrt_stream_options* options, ptrt_stream** out_stream) {
@@ -316,16 +409,28 @@ ptrt_status ptrt_stream_create(const ptrt_model* model, const ptrt_engine_vtable
   const ptrt_status adopted = adopt_engine("ptrt_stream_create", model, encoder, out_stream != nullptr, engine);
   if (adopted != PTRT_OK) return adopted;
   return guarded([&] {
-    ptrt_stream_options opts;
-    const ptrt_status read =
-        read_options("ptrt_stream_create", options, ptrt_stream_options_init, "ptrt_stream_options_init", opts);
+    StreamOptions stream;
+    const ptrt_status read = to_stream_options("ptrt_stream_create", options, stream);
     if (read != PTRT_OK) return read;
-    BufferedStreamingConfig cfg;
-    cfg.chunk_ms = opts.chunk_ms;
-    cfg.left_ms = opts.left_ms;
-    cfg.right_ms = opts.right_ms;
-    cfg.history_ms = opts.history_ms;
-    *out_stream = new_stream(std::make_unique<BufferedStreamingSession>(model->model, engine, cfg));
+    *out_stream = stream_for(model, engine, stream);
+    return PTRT_OK;
+  });
+}
+
+ptrt_status ptrt_stream_create_with_engine(const ptrt_model* model, const ptrt_engine_options* engine_options,
+                                           const ptrt_stream_options* options, ptrt_stream** out_stream) {
+  static const char* const fn = "ptrt_stream_create_with_engine";
+  PTRT_REQUIRE(out_stream, "ptrt_stream_create_with_engine: out_stream must not be NULL");
+  *out_stream = nullptr;
+  PTRT_REQUIRE(model, "ptrt_stream_create_with_engine: model must not be NULL");
+  return guarded([&] {
+    StreamOptions stream;
+    ptrt_status read = to_stream_options(fn, options, stream);
+    if (read != PTRT_OK) return read;
+    EngineOptions engine;
+    read = to_engine_options(fn, engine_options, engine);
+    if (read != PTRT_OK) return read;
+    *out_stream = stream_for(model, shared_engine(model, stream_graph(stream), engine), stream);
     return PTRT_OK;
   });
 }
@@ -345,9 +450,8 @@ ptrt_status ptrt_stream_create_cache_aware(const ptrt_model* model, const ptrt_e
   if (adopted != PTRT_OK) return adopted;
   return guarded([&] {
     ptrt_cache_aware_stream_options opts;
-    const ptrt_status read = read_options("ptrt_stream_create_cache_aware", options,
-                                          ptrt_cache_aware_stream_options_init,
-                                          "ptrt_cache_aware_stream_options_init", opts);
+    const ptrt_status read = PTRT_READ_OPTIONS("ptrt_stream_create_cache_aware", options,
+                                               ptrt_cache_aware_stream_options, profile, opts);
     if (read != PTRT_OK) return read;
     CacheAwareStreamingConfig cfg;
     if (opts.profile) cfg.profile = opts.profile;
@@ -362,16 +466,8 @@ namespace {
 
 void deliver(ptrt_stream* stream, const StreamingStep& step, ptrt_stream_callback on_update, void* user_data) {
   if (!on_update) return;
-  stream->committed.clear();
-  for (int64_t i = 0; i < step.num_committed; ++i) {
-    const TokenEmission& e = step.committed[i];
-    stream->committed.push_back(ptrt_token{e.token_id, e.duration, e.frame});
-  }
-  stream->tail.clear();
-  for (int64_t i = 0; i < step.num_tail; ++i) {
-    const TokenEmission& e = step.tail[i];
-    stream->tail.push_back(ptrt_token{e.token_id, e.duration, e.frame});
-  }
+  to_c_tokens(step.committed, static_cast<size_t>(step.num_committed), stream->committed);
+  to_c_tokens(step.tail, static_cast<size_t>(step.num_tail), stream->tail);
   ptrt_stream_update update{};
   update.struct_size = sizeof(ptrt_stream_update);
   update.committed = stream->committed.data();
@@ -414,8 +510,7 @@ ptrt_status ptrt_stream_finish(ptrt_stream* stream, ptrt_stream_callback on_upda
 
 struct ptrt_transcript_state {
   std::unique_ptr<TranscriptState> state;
-  std::vector<ptrt_transcript_event> events;  // views into the state's events (valid until the next call)
-  std::vector<std::vector<ptrt_word>> words;
+  EventViews views;                       // of the state's events (valid until the next call)
   std::vector<TranscriptEvent> snapshot;  // backs the snapshot's views
 };
 
@@ -430,29 +525,9 @@ std::vector<TokenEmission> to_emissions(const ptrt_token* tokens, size_t count) 
 
 ptrt_status publish_events(ptrt_transcript_state* t, const std::vector<TranscriptEvent>& events,
                            const ptrt_transcript_event** out_events, size_t* out_num_events) {
-  t->events.clear();
-  t->words.clear();
-  for (const TranscriptEvent& e : events) {
-    std::vector<ptrt_word> words;
-    for (const TranscriptWord& w : e.words) words.push_back(ptrt_word{w.text.c_str(), w.start_s, w.end_s});
-    t->words.push_back(std::move(words));
-    ptrt_transcript_event v{};
-    v.type = static_cast<int32_t>(e.type);
-    v.seq = e.seq;
-    v.committed_len = e.committed_len;
-    v.replace_from = e.replace_from;
-    v.text = e.text.c_str();
-    v.text_size = e.text.size();
-    v.audio_end_s = e.audio_end_s;
-    v.segment = e.segment;
-    v.start_s = e.start_s;
-    v.end_s = e.end_s;
-    v.words = t->words.back().data();
-    v.num_words = t->words.back().size();
-    t->events.push_back(v);
-  }
-  *out_events = t->events.data();
-  *out_num_events = t->events.size();
+  t->views.publish(events);
+  *out_events = t->views.data();
+  *out_num_events = t->views.size();
   return PTRT_OK;
 }
 
@@ -484,18 +559,9 @@ ptrt_status ptrt_transcript_state_create(const ptrt_model* model, const ptrt_tra
   *out_state = nullptr;
   PTRT_REQUIRE(model, "ptrt_transcript_state_create: model must not be NULL");
   return guarded([&] {
-    ptrt_transcript_options opts;
-    const ptrt_status read = read_options("ptrt_transcript_state_create", options, ptrt_transcript_options_init,
-                                          "ptrt_transcript_options_init", opts);
-    if (read != PTRT_OK) return read;
     TranscriptOptions o;
-    o.stable_updates = opts.stable_updates;
-    o.max_window_tokens = opts.max_window_tokens;
-    o.max_lag_ms = opts.max_lag_ms;
-    o.endpoint_blank_ms = opts.endpoint_blank_ms;
-    o.endpoint_vad_ms = opts.endpoint_vad_ms;
-    o.endpoint_require_both = opts.endpoint_require_both != 0;
-    o.commit_whole_words = opts.commit_whole_words != 0;
+    const ptrt_status read = to_transcript_options("ptrt_transcript_state_create", options, o);
+    if (read != PTRT_OK) return read;
     auto t = std::make_unique<ptrt_transcript_state>();
     t->state = std::make_unique<TranscriptState>(model->model->vocabulary(), model->model->meta().encoder.frame_stride_s, o);
     *out_state = t.release();
@@ -555,5 +621,6 @@ ptrt_status ptrt_transcript_state_snapshot(ptrt_transcript_state* state, const p
     return publish_events(state, state->snapshot, out_event, &count);
   });
 }
+
 
 }  // extern "C"

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/contract_json.hpp"
+#include "core/model_limits.hpp"
 #include "parakeet_trt/errors.hpp"
 #include "parakeet_trt/model.hpp"
 
@@ -181,6 +182,7 @@ Contract Contract::parse(const std::string& json_text) {
     if (c.has_engine("encoder_streaming") != c.streaming.present) {
       throw ModelError("contract: engines.encoder_streaming and the streaming section must come together");
     }
+    check_contract_limits(c);
     return c;
   } catch (const Error&) {
     throw;

@@ -7,21 +7,14 @@
 #include <sstream>
 
 #include "core/contract_json.hpp"
+#include "core/folder_paths.hpp"
 #include "core/json.hpp"
+#include "core/model_limits.hpp"
 #include "core/sha256.hpp"
 #include "parakeet_trt/errors.hpp"
 
 namespace parakeet_trt {
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ModelError("cannot open '" + path + "'");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw ModelError("read error on '" + path + "'");
-  return buffer.str();
-}
 
 // Settings our front end does not implement must stop the load, not silently change features.
 template <typename T>
@@ -210,6 +203,7 @@ ModelMeta ModelMeta::parse(const std::string& json_text) {
     for (const auto& kv : root.at("artifacts").items("artifacts")) {
       meta.artifact_sha256[kv.first] = kv.second.as_string("artifacts." + kv.first);
     }
+    check_meta_limits(meta);
     return meta;
   } catch (const Error&) {
     throw;
@@ -221,7 +215,7 @@ ModelMeta ModelMeta::parse(const std::string& json_text) {
 std::shared_ptr<const Model> Model::load(const std::string& directory, const ModelLoadOptions& options) {
   std::shared_ptr<Model> model(new Model());
   model->directory_ = directory;
-  std::string meta_text = read_file(directory + "/model_meta.json");
+  std::string meta_text = read_model_file(directory, "model_meta.json", "model_meta.json", kMaxModelJsonBytes);
   model->meta_ = ModelMeta::parse(meta_text);
   const ModelMeta& meta = model->meta_;
 
@@ -232,7 +226,7 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
     throw ModelError("model folder '" + directory + "' has no contract (model_meta.json lists none); "
                      "re-export it with this version of parakeet-trt export");
   }
-  std::string contract_text = read_file(directory + "/" + meta.contract_file);
+  std::string contract_text = read_model_file(directory, meta.contract_file, "contract.file", kMaxModelJsonBytes);
   if (options.verify_hashes) {
     Sha256 digest;
     digest.update(contract_text.data(), contract_text.size());
@@ -242,6 +236,7 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
     }
   }
   model->contract_ = Contract::parse(contract_text);
+  check_graph_paths(directory, meta, model->contract_);
   model->contract_.check_meta(meta);
   if (options.verify_hashes && options.verify_graph_hashes) {
     for (const auto& kv : model->contract_.engines) {
@@ -258,6 +253,7 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
   try {
     const Json& vocab = root.at("vocabulary");
     std::string vocab_file = vocab.at("file", "vocabulary").as_string("vocabulary.file");
+    model_file_path(directory, vocab_file, "vocabulary.file", kMaxVocabularyBytes);
     if (options.verify_hashes) verify_hash(meta, directory, vocab_file);
     auto id_list = [&](const char* key) {
       std::vector<int> ids;
@@ -287,8 +283,9 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
     const Json& dec = root.at("decoder");
     const Json& step = root.at("decoder_step");
     std::string step_file = step.at("file", "decoder_step").as_string("decoder_step.file");
+    model_file_path(directory, step_file, "decoder_step.file", kMaxDecoderStepBytes);
     if (options.verify_hashes) verify_hash(meta, directory, step_file);
-    std::string blob = read_file(directory + "/" + step_file);
+    std::string blob = read_model_file(directory, step_file, "decoder_step.file", kMaxDecoderStepBytes);
     const Json& tensors = step.at("tensors", "decoder_step");
 
     DecoderStepWeights w;
@@ -298,6 +295,7 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
     w.joint_hidden = json_int32(dec.at("joint_hidden", "decoder"), "decoder.joint_hidden");
     w.num_outputs = json_int32(dec.at("num_outputs", "decoder"), "decoder.num_outputs");
     w.encoder_dim = json_int32(dec.at("encoder_dim", "decoder"), "decoder.encoder_dim");
+    check_decoder_limits(w.pred_hidden, w.pred_rnn_layers, w.joint_hidden);
     int64_t expected_outputs = meta.decoding.vocab_size + 1 + static_cast<int64_t>(meta.decoding.durations.size());
     if (w.num_outputs != expected_outputs) {
       throw ContractViolation("decoder.num_outputs", std::to_string(expected_outputs) +

@@ -8,12 +8,23 @@
 
 namespace parakeet_trt {
 
+// DECISION: samples beyond +-2^24 are invalid audio, not something to compute with.
+// WHY: float audio is nominally in [-1, 1]; 2^24 still admits PCM of up to 24 bits passed unscaled,
+// and keeps every later sum finite (|x| <= 2^24 with pre-emphasis and a 65536-point window squares
+// to < 1e25, far below FLT_MAX), so a sample of 1e19 is "invalid audio" (exit 4) instead of an
+// infinite feature that the encoder check reports as an engine failure. docs/RELIABILITY.md.
+constexpr float kMaxAbsSample = 16777216.0f;
+
 void validate_audio(const float* samples, int64_t num_samples) {
   if (num_samples <= 0 || samples == nullptr) throw InvalidAudio("audio is empty (0 samples)");
   for (int64_t i = 0; i < num_samples; ++i) {
     if (!std::isfinite(samples[i])) {
       throw InvalidAudio(std::string("audio sample ") + std::to_string(i) + " is " +
                          (std::isnan(samples[i]) ? "NaN" : "infinite") + "; samples must be finite");
+    }
+    if (std::fabs(samples[i]) > kMaxAbsSample) {
+      throw InvalidAudio("audio sample " + std::to_string(i) + " is " + std::to_string(samples[i]) +
+                         "; samples must lie within +-16777216 (2^24; float audio is nominally in [-1, 1])");
     }
   }
 }

@@ -66,6 +66,12 @@ std::string str(const T& value) {
   return os.str();
 }
 
+// Accepted ranges of FeatureConfig (docs/RELIABILITY.md "Model folder limits").
+constexpr int kMinSampleRateHz = 1000;    // features.sample_rate_hz ...
+constexpr int kMaxSampleRateHz = 384000;  // ... up to this
+constexpr int kMaxFft = 65536;            // features.n_fft; also the largest hop_length
+constexpr int kMaxMels = 1024;            // features.n_mels
+
 [[noreturn]] void invalid(const std::string& field, const std::string& expected, const std::string& actual) {
   throw std::invalid_argument("FeatureConfig." + field + ": expected " + expected + ", got " + actual);
 }
@@ -382,16 +388,22 @@ bool avx2_feature_kernel_available() { return cpu_has_avx2(); }
 }  // namespace detail
 
 void FeatureConfig::validate() const {
-  if (sample_rate_hz <= 0) invalid("sample_rate_hz", "> 0", str(sample_rate_hz));
-  if (n_fft < 8 || (n_fft & (n_fft - 1)) != 0) invalid("n_fft", "a power of two >= 8", str(n_fft));
+  // Ranges (docs/RELIABILITY.md "Model folder limits"): wide enough for any speech front end, narrow
+  // enough that a corrupt value cannot allocate gigabytes (n_fft 2^24) or make frames absurdly long.
+  if (sample_rate_hz < kMinSampleRateHz || sample_rate_hz > kMaxSampleRateHz) {
+    invalid("sample_rate_hz", "in [" + str(kMinSampleRateHz) + ", " + str(kMaxSampleRateHz) + "]", str(sample_rate_hz));
+  }
+  if (n_fft < 8 || n_fft > kMaxFft || (n_fft & (n_fft - 1)) != 0) {
+    invalid("n_fft", "a power of two in [8, " + str(kMaxFft) + "]", str(n_fft));
+  }
   if (win_length < 2 || win_length > n_fft) {
     invalid("win_length", "in [2, n_fft=" + str(n_fft) + "]", str(win_length));
   }
-  if (hop_length <= 0) invalid("hop_length", "> 0", str(hop_length));
-  if (n_mels <= 0) invalid("n_mels", "> 0", str(n_mels));
-  if (!std::isfinite(preemph)) invalid("preemph", "a finite value", str(preemph));
-  if (!(log_zero_guard_value > 0.0f) || !std::isfinite(log_zero_guard_value)) {
-    invalid("log_zero_guard_value", "a finite value > 0", str(log_zero_guard_value));
+  if (hop_length <= 0 || hop_length > kMaxFft) invalid("hop_length", "in [1, " + str(kMaxFft) + "]", str(hop_length));
+  if (n_mels <= 0 || n_mels > kMaxMels) invalid("n_mels", "in [1, " + str(kMaxMels) + "]", str(n_mels));
+  if (!(preemph >= 0.0f && preemph <= 1.0f)) invalid("preemph", "in [0, 1] (0: none)", str(preemph));
+  if (!(log_zero_guard_value > 0.0f && log_zero_guard_value <= 1.0f)) {
+    invalid("log_zero_guard_value", "in (0, 1]", str(log_zero_guard_value));
   }
   const float nyquist_hz = static_cast<float>(sample_rate_hz) / 2.0f;
   if (!(lowfreq_hz >= 0.0f) || !std::isfinite(lowfreq_hz)) invalid("lowfreq_hz", ">= 0", str(lowfreq_hz));
@@ -400,7 +412,7 @@ void FeatureConfig::validate() const {
   if (!(high > lowfreq_hz)) {
     invalid("highfreq_hz", "> lowfreq_hz=" + str(lowfreq_hz) + " (after <= 0 -> sample_rate_hz/2)", str(high));
   }
-  if (!(mag_power > 0.0f) || !std::isfinite(mag_power)) invalid("mag_power", "a finite value > 0", str(mag_power));
+  if (!(mag_power > 0.0f && mag_power <= 4.0f)) invalid("mag_power", "in (0, 4]", str(mag_power));
   if (!std::isfinite(pad_value)) invalid("pad_value", "a finite value", str(pad_value));
 }
 

@@ -54,19 +54,48 @@ void LiveStreamOptions::validate() const {
   if (final_redecode && stream.mode != "buffered") {
     throw std::invalid_argument("final_redecode needs the buffered mode (a cache-aware stream keeps no audio history)");
   }
+  check_range("segment_silence_ms", segment_silence_ms, 80, 60000);
+  check_range("segment_pre_roll_ms", segment_pre_roll_ms, 0, 5000);
   if (final_redecode && stream.buffered.history_ms <= 0) {
     throw std::invalid_argument("final_redecode needs history_ms > 0 (the audio the re-decode reads)");
   }
 }
 
+namespace {
+
+LiveStream::SessionFactory factory_of(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder,
+                                      const LiveStreamOptions& options) {
+  options.validate();
+  StreamOptions stream = options.stream;
+  return [model = std::move(model), encoder = std::move(encoder), stream] {
+    return make_streaming_session(model, encoder, stream);
+  };
+}
+
+LiveStream::SessionFactory once(std::unique_ptr<StreamingSession> session, const LiveStreamOptions& options) {
+  if (options.segment_on_endpoint) {
+    throw std::invalid_argument("segment_on_endpoint needs a session factory (a fresh session per segment)");
+  }
+  auto held = std::make_shared<std::unique_ptr<StreamingSession>>(std::move(session));
+  return [held] {
+    if (!*held) throw Error(ErrorCode::kInternal, "LiveStream: the one session was already taken");
+    return std::move(*held);
+  };
+}
+
+}  // namespace
+
 LiveStream::LiveStream(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder,
                        const LiveStreamOptions& options)
-    : LiveStream((options.validate(), make_streaming_session(std::move(model), std::move(encoder), options.stream)),
-                 options) {}
+    : LiveStream(factory_of(std::move(model), std::move(encoder), options), options) {}
 
 LiveStream::LiveStream(std::unique_ptr<StreamingSession> session, const LiveStreamOptions& options)
+    : LiveStream(once(std::move(session), options), options) {}
+
+LiveStream::LiveStream(SessionFactory make_session, const LiveStreamOptions& options)
     : options_((options.validate(), options)),
-      session_(std::move(session)),
+      make_session_(std::move(make_session)),
+      session_(make_session_()),
       // The model's vocabulary, shared (aliasing pointer): a stream copies nothing read-only.
       hypothesis_(std::shared_ptr<const Vocabulary>(session_->shared_model(), &session_->model().vocabulary())),
       transcript_(std::shared_ptr<const Vocabulary>(session_->shared_model(), &session_->model().vocabulary()),
@@ -82,8 +111,17 @@ LiveStream::LiveStream(std::unique_ptr<StreamingSession> session, const LiveStre
     e.transcript.reserve(4);
     e.redecoded_text.reserve(4);
   }
+  shifted_committed_.reserve(capacity);
+  shifted_tail_.reserve(capacity);
+  if (options_.segment_on_endpoint) {
+    // Between segments: the pre-roll plus one encoder frame (the segment start is frame-aligned).
+    const int64_t rate = session_->model().meta().features.sample_rate_hz;
+    idle_tail_.reserve(static_cast<size_t>(options_.segment_pre_roll_ms * rate / 1000 +
+                                           session_->encoder_frame_samples() + block_.size()));
+    in_segment_ = false;  // the first segment starts at the first speech
+  }
   last_snapshot_ = transcript_.snapshot();
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] { run_guarded(options_.segment_on_endpoint ? &LiveStream::run_segmented : &LiveStream::run); });
 }
 
 LiveStream::~LiveStream() { shutdown(); }
@@ -120,8 +158,10 @@ int64_t LiveStream::write(const float* samples, int64_t num_samples, double vad_
   }
   stored_end_ += stored;
   // A full mark ring only coarsens endpoint timing (the next mark carries the newer silence).
-  const VadMark mark{stored_end_, vad_silence_ms};
-  vad_marks_.write(&mark, 1);
+  if (stored > 0) {
+    const VadMark mark{stored_end_, vad_silence_ms};
+    vad_marks_.write(&mark, 1);  // a full mark ring coarsens VAD timing: the next mark covers this audio
+  }
   { std::lock_guard<std::mutex> lock(mutex_); }  // orders the notify after the thread's predicate check
   audio_cv_.notify_one();
   return stored;
@@ -163,6 +203,8 @@ bool LiveStream::wait_for_slot(std::unique_lock<std::mutex>& lock) {
 }
 
 double LiveStream::vad_silence_at(int64_t sample) {
+  // Segmented streams read the marks in their loop (run_segmented): the last one read applies.
+  if (options_.segment_on_endpoint) return last_mark_.silence_ms;
   // Marks arrive in stream order; the newest one at or before `sample` gives the trailing silence.
   VadMark mark;
   while (vad_marks_.available() > 0 && next_mark_.end_sample <= sample) {
@@ -174,7 +216,21 @@ double LiveStream::vad_silence_at(int64_t sample) {
   return last_mark_.silence_ms;
 }
 
-void LiveStream::emit_step(const StreamingStep& step) {
+void LiveStream::emit_step(const StreamingStep& session_step, bool stream_last, bool segment_end) {
+  // Session steps count from the segment's origin; the transcript, the hypothesis and the consumer
+  // see stream time (frame-aligned origin: frames shift by a whole number).
+  StreamingStep step = session_step;
+  if (origin_ != 0) {
+    shifted_committed_.assign(step.committed, step.committed + step.num_committed);
+    shifted_tail_.assign(step.tail, step.tail + step.num_tail);
+    for (TokenEmission& t : shifted_committed_) t.frame += frame_offset_;
+    for (TokenEmission& t : shifted_tail_) t.frame += frame_offset_;
+    step.committed = shifted_committed_.data();
+    step.tail = shifted_tail_.data();
+    step.audio_end_sample += origin_;
+    step.decoded_frames += frame_offset_;
+  }
+  step.is_last = stream_last || segment_end;  // a segment's end completes its last word
   const double rate = session_->model().meta().features.sample_rate_hz;
   const double audio_end_s = static_cast<double>(step.audio_end_sample) / rate;
   const double silence = vad_silence_at(step.audio_end_sample);
@@ -182,10 +238,11 @@ void LiveStream::emit_step(const StreamingStep& step) {
   const std::vector<TranscriptEvent>* events =
       &transcript_.apply_step(step.committed, step.num_committed, step.tail, step.num_tail, audio_end_s, silence);
   std::vector<TranscriptEvent> merged;
-  if (step.is_last) {
+  if (stream_last || segment_end) {
     merged = *events;
-    const std::vector<TranscriptEvent>& finish = transcript_.finish(audio_end_s);
-    merged.insert(merged.end(), finish.begin(), finish.end());
+    const std::vector<TranscriptEvent>& closing =
+        stream_last ? transcript_.finish(audio_end_s) : transcript_.endpoint(audio_end_s);
+    merged.insert(merged.end(), closing.begin(), closing.end());
     events = &merged;
   }
   const size_t text_before = hypothesis_.committed_text().size();
@@ -205,11 +262,12 @@ void LiveStream::emit_step(const StreamingStep& step) {
     if (t.type != TranscriptEventType::kFinal) continue;
     std::string text;
     if (options_.final_redecode) {
-      const int64_t begin = std::max<int64_t>(
-          0, static_cast<int64_t>(t.start_s * rate) - options_.redecode_pre_roll_ms * static_cast<int64_t>(rate) / 1000);
-      const int64_t end = std::min<int64_t>(
-          session_->samples_received(),
-          static_cast<int64_t>(t.end_s * rate) + options_.redecode_post_roll_ms * static_cast<int64_t>(rate) / 1000);
+      // The segment's audio, in the current session's samples (a segment never reaches before its origin).
+      const int64_t pre = options_.redecode_pre_roll_ms * static_cast<int64_t>(rate) / 1000;
+      const int64_t post = options_.redecode_post_roll_ms * static_cast<int64_t>(rate) / 1000;
+      const int64_t begin = std::max<int64_t>(origin_, static_cast<int64_t>(t.start_s * rate) - pre) - origin_;
+      const int64_t end =
+          std::min<int64_t>(session_->samples_received(), static_cast<int64_t>(t.end_s * rate) + post - origin_);
       try {
         if (end > begin) text = session_->redecode(begin, end).text;
       } catch (const InvalidAudio&) {
@@ -221,15 +279,38 @@ void LiveStream::emit_step(const StreamingStep& step) {
   e.audio_end_sample = step.audio_end_sample;
   e.decoded_frames = step.decoded_frames;
   e.dropped_samples = dropped_.load();
-  e.is_last = step.is_last;
+  e.is_last = stream_last;
   e.error.clear();
   lock.lock();
+  publish(e, lock, stream_last);
+}
+
+void LiveStream::publish(LiveEvent& e, std::unique_lock<std::mutex>& lock, bool stream_last) {
   e.seq = ++seq_;
   ++head_;
-  if (step.is_last) finished_ = true;
+  if (stream_last) finished_ = true;
   last_snapshot_ = transcript_.snapshot();
   lock.unlock();
   events_cv_.notify_all();
+}
+
+void LiveStream::emit_transcript_only(const std::vector<TranscriptEvent>& events, bool stream_last) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!wait_for_slot(lock)) return;
+  LiveEvent& e = slots_[static_cast<size_t>(head_ % static_cast<int64_t>(slots_.size()))];
+  e.kind = LiveEvent::Kind::kStep;
+  e.committed.clear();
+  e.tail.clear();
+  e.committed_text_added.clear();
+  e.tail_text.clear();
+  e.transcript = events;
+  e.redecoded_text.assign(events.size(), std::string());
+  e.audio_end_sample = read_end_;
+  e.decoded_frames = read_end_ / session_->encoder_frame_samples();
+  e.dropped_samples = dropped_.load();
+  e.is_last = stream_last;
+  e.error.clear();
+  publish(e, lock, stream_last);
 }
 
 void LiveStream::emit_error(ErrorCode code, const std::string& message) {
@@ -256,7 +337,7 @@ void LiveStream::emit_error(ErrorCode code, const std::string& message) {
   e.tail_text.clear();
   e.transcript = std::move(closing);
   e.redecoded_text.assign(e.transcript.size(), std::string());
-  e.audio_end_sample = session_->samples_consumed();
+  e.audio_end_sample = origin_ + session_->samples_consumed();
   e.dropped_samples = dropped_.load();
   e.is_last = true;
   e.error_code = code;
@@ -268,26 +349,116 @@ void LiveStream::emit_error(ErrorCode code, const std::string& message) {
   events_cv_.notify_all();
 }
 
-void LiveStream::run() {
-  auto on_step = [this](const StreamingStep& step) { emit_step(step); };
+void LiveStream::run_guarded(void (LiveStream::*loop)()) {
   try {
-    for (;;) {
-      const bool closing = closed_.load();  // read before draining: audio written before close() is consumed
-      int64_t n;
-      while ((n = ring_.read(block_.data(), static_cast<int64_t>(block_.size()))) > 0) {
-        session_->push(block_.data(), n, on_step);
-      }
-      if (closing) break;
-      std::unique_lock<std::mutex> lock(mutex_);
-      audio_cv_.wait(lock, [this] { return ring_.available() > 0 || closed_.load(); });
-    }
-    session_->finish(on_step);
+    (this->*loop)();
   } catch (const Error& e) {
     emit_error(e.code(), e.what());
   } catch (const std::invalid_argument& e) {
     emit_error(ErrorCode::kInvalidArgument, e.what());
   } catch (const std::exception& e) {
     emit_error(ErrorCode::kInternal, e.what());
+  }
+}
+
+void LiveStream::run() {
+  auto on_step = [this](const StreamingStep& step) { emit_step(step, step.is_last, false); };
+  for (;;) {
+    const bool closing = closed_.load();  // read before draining: audio written before close() is consumed
+    int64_t n;
+    while ((n = ring_.read(block_.data(), static_cast<int64_t>(block_.size()))) > 0) {
+      session_->push(block_.data(), n, on_step);
+    }
+    if (closing) break;
+    std::unique_lock<std::mutex> lock(mutex_);
+    audio_cv_.wait(lock, [this] { return ring_.available() > 0 || closed_.load(); });
+  }
+  session_->finish(on_step);
+}
+
+void LiveStream::take_audio(const float* samples, int64_t n) {
+  if (in_segment_) {
+    session_->push(samples, n, [this](const StreamingStep& step) { emit_step(step, false, false); });
+  } else {
+    // Between segments only the tail is kept: the pre-roll of the next segment.
+    const size_t keep = idle_tail_.capacity();
+    idle_tail_.insert(idle_tail_.end(), samples, samples + n);
+    if (idle_tail_.size() > keep) idle_tail_.erase(idle_tail_.begin(), idle_tail_.end() - static_cast<std::ptrdiff_t>(keep));
+  }
+  read_end_ += n;
+}
+
+void LiveStream::finish_segment(bool stream_last) {
+  session_->finish([&](const StreamingStep& step) {
+    emit_step(step, stream_last && step.is_last, !stream_last && step.is_last);
+  });
+  in_segment_ = false;
+  idle_tail_.clear();
+}
+
+void LiveStream::start_segment() {
+  const int64_t rate = session_->model().meta().features.sample_rate_hz;
+  const int64_t frame = session_->encoder_frame_samples();
+  const int64_t earliest = read_end_ - static_cast<int64_t>(idle_tail_.size());
+  const double silence = last_mark_.silence_ms > 0 ? last_mark_.silence_ms : 0.0;
+  const int64_t onset = read_end_ - static_cast<int64_t>(silence * static_cast<double>(rate) / 1000.0);
+  // CONTRACT: a segment starts on an encoder-frame boundary of the stream.
+  // WHY: token frames of the segment's session then shift to stream frames by a whole number.
+  int64_t start = (std::max<int64_t>(0, onset - options_.segment_pre_roll_ms * rate / 1000) / frame) * frame;
+  if (start < earliest) start = (earliest + frame - 1) / frame * frame;
+  if (start > read_end_) return;  // not a whole frame of pre-roll yet: start at the next VAD mark
+  if (session_->samples_received() != 0) session_ = make_session_();  // a fresh session per segment
+  origin_ = start;
+  frame_offset_ = start / frame;
+  in_segment_ = true;
+  const int64_t skip = start - earliest;
+  const int64_t n = static_cast<int64_t>(idle_tail_.size()) - skip;
+  const int64_t end = read_end_;
+  read_end_ = start;  // take_audio counts the pre-roll again from the segment's start
+  if (n > 0) take_audio(idle_tail_.data() + skip, n);
+  read_end_ = end;
+  idle_tail_.clear();
+}
+
+void LiveStream::on_vad(double silence_ms) {
+  const bool silent = silence_ms >= static_cast<double>(options_.segment_silence_ms);
+  if (in_segment_ && silent) {
+    finish_segment(false);
+  } else if (!in_segment_ && !silent) {
+    start_segment();
+  }
+}
+
+void LiveStream::run_segmented() {
+  for (;;) {
+    const bool closing = closed_.load();  // read before draining: audio written before close() is consumed
+    // Audio is taken up to each VAD mark, then the mark decides: cut, start, or go on.
+    for (;;) {
+      VadMark mark;
+      if (vad_marks_.read(&mark, 1) != 1) break;
+      int64_t want = mark.end_sample - read_end_;
+      while (want > 0) {
+        const int64_t n = ring_.read(block_.data(), std::min<int64_t>(want, static_cast<int64_t>(block_.size())));
+        if (n == 0) break;  // cannot happen: a mark is written after its audio
+        take_audio(block_.data(), n);
+        want -= n;
+      }
+      last_mark_ = mark;
+      on_vad(mark.silence_ms);
+    }
+    if (closing) {
+      int64_t n;  // audio whose mark was dropped (a full mark ring): taken as speech
+      while ((n = ring_.read(block_.data(), static_cast<int64_t>(block_.size()))) > 0) take_audio(block_.data(), n);
+      break;
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    audio_cv_.wait(lock, [this] { return vad_marks_.available() > 0 || closed_.load(); });
+  }
+  if (in_segment_) {
+    finish_segment(true);
+  } else {
+    const double end_s = static_cast<double>(read_end_) / session_->model().meta().features.sample_rate_hz;
+    emit_transcript_only(transcript_.finish(std::max(end_s, transcript_.live_edge_s())), true);
   }
 }
 

@@ -78,6 +78,16 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--final-redecode", action="store_true",
                    help="add to each final an offline re-decode of its audio (redecoded_text; committed text "
                         "stands) (default: off)")
+    g.add_argument("--segments", action="store_true",
+                   help="segment-aware streaming: after --segment-silence-ms of VAD silence the sentence's stream "
+                        "finishes and the next sentence starts in a fresh stream with --segment-pre-roll-ms of "
+                        "audio before its onset (no earlier sentences in its left context; needs a VAD) "
+                        "(default: off)")
+    g.add_argument("--segment-silence-ms", type=int, default=s.segment_silence_ms, metavar="MS",
+                   help=f"with --segments: VAD silence that ends a segment (default {s.segment_silence_ms})")
+    g.add_argument("--segment-pre-roll-ms", type=int, default=s.segment_pre_roll_ms, metavar="MS",
+                   help=f"with --segments: audio before the onset that starts a segment "
+                        f"(default {s.segment_pre_roll_ms})")
     g = p.add_argument_group("commit policy (0 turns a rule off)")
     g.add_argument("--stable-updates", type=int, default=d.stable_updates, metavar="K",
                    help=f"commit a token unchanged for K updates (default {d.stable_updates})")
@@ -119,10 +129,14 @@ def config_from_args(args: argparse.Namespace):
         args.endpoint_vad_ms = 0 if args.vad == "none" else LiveConfig().policy.endpoint_vad_ms
     if args.endpoint_vad_ms and args.vad == "none":
         raise ValueError("--endpoint-vad-ms needs a VAD (--vad energy or --vad silero)")
+    if args.segments and args.vad == "none":
+        raise ValueError("--segments needs a VAD (--vad energy or --vad silero)")
     return LiveConfig(
         model=args.model, agc=args.agc, vad=args.vad,
         streaming=StreamingOptions(chunk_ms=args.chunk_ms, left_ms=args.left_ms, right_ms=args.right_ms,
-                                   final_redecode=args.final_redecode),
+                                   final_redecode=args.final_redecode, segment_on_endpoint=args.segments,
+                                   segment_silence_ms=args.segment_silence_ms,
+                                   segment_pre_roll_ms=args.segment_pre_roll_ms),
         policy=CommitPolicy(stable_updates=args.stable_updates, max_lag_ms=args.max_lag_ms,
                             max_window_tokens=args.max_window_tokens, endpoint_blank_ms=args.endpoint_blank_ms,
                             endpoint_vad_ms=args.endpoint_vad_ms, endpoint_require_both=args.endpoint_require_both,

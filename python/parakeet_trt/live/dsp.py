@@ -9,16 +9,19 @@ from dataclasses import replace
 
 import numpy as np
 
+from parakeet_trt.audio import check_rate
 from parakeet_trt.live.sources import AudioBlock
 
 
 class StreamResampler:
-    """libsoxr's streaming resampler (the same library as the offline path, HQ quality)."""
+    """libsoxr's streaming resampler (the same library as the offline path, HQ quality). Every
+    source's rate passes here, so it is checked here too (audio.check_rate: whole Hz in
+    [MIN_RATE_HZ, MAX_RATE_HZ]); a block's size bounds its output, so no length check is needed."""
 
     def __init__(self, from_rate_hz: int, to_rate_hz: int):
         import soxr
 
-        self.from_rate_hz, self.to_rate_hz = int(from_rate_hz), int(to_rate_hz)
+        self.from_rate_hz, self.to_rate_hz = check_rate(from_rate_hz, "source sample rate"), int(to_rate_hz)
         self._stream = None if self.from_rate_hz == self.to_rate_hz else \
             soxr.ResampleStream(self.from_rate_hz, self.to_rate_hz, 1, dtype="float32", quality="HQ")
 

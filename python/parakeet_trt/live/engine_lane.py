@@ -50,6 +50,10 @@ class StreamingOptions:
     ring_ms: int = _L["ring_ms"]
     final_redecode: bool = _L["final_redecode"]
     history_ms: int = _S["history_ms"]  # audio kept for final re-decoding
+    # Segment-aware streaming: a fresh session per VAD segment (live_stream.hpp, LiveStreamOptions).
+    segment_on_endpoint: bool = _L["segment_on_endpoint"]
+    segment_silence_ms: int = _L["segment_silence_ms"]
+    segment_pre_roll_ms: int = _L["segment_pre_roll_ms"]
 
 
 class CaptureClock:
@@ -114,7 +118,9 @@ class EngineLane:
         self.live = _core.LiveStream(
             session.model, session.encoder_engine, chunk_ms=int(s.chunk_ms), left_ms=int(s.left_ms),
             right_ms=int(s.right_ms), ring_ms=int(s.ring_ms), final_redecode=bool(s.final_redecode),
-            history_ms=int(s.history_ms) if s.final_redecode else 0, **asdict(self.policy))
+            history_ms=int(s.history_ms) if s.final_redecode else 0, segment_on_endpoint=bool(s.segment_on_endpoint),
+            segment_silence_ms=int(s.segment_silence_ms), segment_pre_roll_ms=int(s.segment_pre_roll_ms),
+            **asdict(self.policy))
         self.transcript = LaneTranscript(self.live)
         self.clock = CaptureClock(self.rate)
         self.samples_written = 0

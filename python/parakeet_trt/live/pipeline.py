@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from parakeet_trt.errors import DurableSinkError
 from parakeet_trt.live.aggregator import PassThroughAggregator
 from parakeet_trt.live.bus import FanOutBus
 from parakeet_trt.live.dsp import DspStage
@@ -76,18 +77,28 @@ async def _feed(reader, lane: EngineLane) -> None:
         lane.close()
 
 
-async def _deliver(lane: EngineLane, aggregator, sinks: list, metrics: MetricsRecorder, on_event=None) -> None:
+async def _deliver(lane: EngineLane, aggregator, sinks: list, metrics: MetricsRecorder, on_event=None,
+                   stop_input=None) -> None:
+    failure = None  # a DurableSinkError: the input stops, the lane finishes what it holds, the run fails
     async for event in lane.events():
+        if failure is not None:
+            continue
         for out in aggregator.process(lane.name, event):
             metrics.event(out)
             for sink in list(sinks):
                 try:
                     await sink.emit(out)
+                except DurableSinkError as error:  # the event log: its failure ends the run with an error
+                    failure = failure or error
+                    if stop_input is not None:
+                        stop_input()
                 except Exception as error:
                     log(f"sink {sink.name} failed and was dropped: {error}")
                     sinks.remove(sink)
             if on_event is not None:
                 on_event(out)
+    if failure is not None:
+        raise failure
 
 
 async def run_live(source, sinks: list, config: LiveConfig | None = None, *, session=None, on_event=None,
@@ -133,7 +144,7 @@ async def run_live(source, sinks: list, config: LiveConfig | None = None, *, ses
         can_wait_for_interrupt = False  # not the main thread (tests) or no signals on this platform
     feeder = asyncio.create_task(_feed(reader, lane))
     try:
-        await _deliver(lane, PassThroughAggregator(), sinks, metrics, on_event)
+        await _deliver(lane, PassThroughAggregator(), sinks, metrics, on_event, stop_input=producer.cancel)
         for sink in sinks:
             if hasattr(sink, "input_ended"):
                 await sink.input_ended()

@@ -2,7 +2,9 @@
 
 * ``FileSource``: a file played in real time (each block arrives when its last sample would have
   been captured) or as fast as the consumer takes it (``realtime=False``).
-* ``StdinSource``: raw PCM on stdin (s16le or f32le, any rate, interleaved channels).
+* ``StdinSource``: raw PCM on stdin (s16le or f32le, interleaved channels, a rate in
+  [MIN_RATE_HZ, MAX_RATE_HZ]); a WAV stream (``cat x.wav |``) is recognised by its RIFF header,
+  whose rate, channels and format are used instead of the options (other WAV formats are refused).
 * ``MicSource``: the microphone through ``sounddevice`` (PortAudio); a missing library or device
   is an AudioSourceError that says what is missing.
 
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from parakeet_trt.audio import read_audio_file, to_mono
+from parakeet_trt.audio import check_rate, read_audio_file, to_mono
 from parakeet_trt.errors import InvalidAudioError, ParakeetError
 
 
@@ -50,6 +52,8 @@ class FileSource:
             raise AudioSourceError(str(error)) from None
         self.path = Path(path)
         self.samples = np.ascontiguousarray(to_mono(data), dtype=np.float32)
+        if len(self.samples) == 0:
+            raise AudioSourceError(f"audio file {path} is empty (a header and 0 samples)")
         self.sample_rate_hz = rate
         self.realtime = realtime
         self.block = max(1, rate * block_ms // 1000)
@@ -80,14 +84,83 @@ class StdinSource:
                  block_ms: int = 20, stream=None):
         if pcm_format not in PCM_FORMATS:
             raise AudioSourceError(f"unknown PCM format {pcm_format!r}; use one of {sorted(PCM_FORMATS)}")
-        if sample_rate_hz <= 0 or channels <= 0:
-            raise AudioSourceError(f"stdin PCM needs a positive rate and channel count, got {sample_rate_hz} Hz, "
-                                   f"{channels} channels")
-        self.sample_rate_hz, self.channels, self.dtype = sample_rate_hz, channels, PCM_FORMATS[pcm_format]
-        self.frame_bytes = self.dtype.itemsize * channels
-        self.block_bytes = max(1, sample_rate_hz * block_ms // 1000) * self.frame_bytes
+        self.block_ms = block_ms
+        self._set_format(sample_rate_hz, pcm_format, channels, "--stdin-rate")
         self.stream = stream if stream is not None else sys.stdin.buffer
-        self.describe = f"stdin ({pcm_format}, {sample_rate_hz} Hz, {channels} channel(s))"
+        self.describe = f"stdin ({pcm_format}, {sample_rate_hz} Hz, {channels} channel(s); a WAV header is used if present)"
+        self._remaining: int | None = None  # bytes left in a WAV stream's data chunk (None: to the end)
+
+    def _set_format(self, sample_rate_hz, pcm_format: str, channels: int, what: str) -> None:
+        try:
+            rate = check_rate(sample_rate_hz, f"stdin PCM rate ({what})")
+        except InvalidAudioError as error:
+            raise AudioSourceError(str(error)) from None
+        if not 1 <= channels <= 64:
+            raise AudioSourceError(f"stdin PCM needs 1 to 64 channels, got {channels}")
+        self.sample_rate_hz, self.channels, self.dtype = rate, channels, PCM_FORMATS[pcm_format]
+        self.frame_bytes = self.dtype.itemsize * channels
+        self.block_bytes = max(1, rate * self.block_ms // 1000) * self.frame_bytes
+
+    def _read_exactly(self, count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            raw = self.stream.read(count - len(data))
+            if not raw:
+                break
+            data += raw
+        return data
+
+    def _read_wav_header(self, riff: bytes) -> None:
+        """After "RIFF....WAVE": read chunks up to "data", take rate/channels/format from "fmt "."""
+        fmt = None
+        while True:
+            header = self._read_exactly(8)
+            if len(header) < 8:
+                raise AudioSourceError("stdin WAV stream ended before its data chunk")
+            chunk_id, size = header[:4], int.from_bytes(header[4:8], "little")
+            if chunk_id == b"data":
+                break
+            if size > 1 << 20:
+                raise AudioSourceError(f"stdin WAV chunk {chunk_id!r} declares {size} bytes before the audio; "
+                                       "not a WAV stream this reads")
+            body = self._read_exactly(size + (size & 1))
+            if chunk_id == b"fmt ":
+                fmt = body
+        if fmt is None or len(fmt) < 16:
+            raise AudioSourceError("stdin WAV stream has no valid fmt chunk before its data")
+        tag, channels, rate = (int.from_bytes(fmt[0:2], "little"), int.from_bytes(fmt[2:4], "little"),
+                               int.from_bytes(fmt[4:8], "little"))
+        bits = int.from_bytes(fmt[14:16], "little")
+        if tag == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the subformat's first two bytes
+            tag = int.from_bytes(fmt[24:26], "little")
+        formats = {(1, 16): "s16le", (3, 32): "f32le"}
+        if (tag, bits) not in formats:
+            raise AudioSourceError(f"stdin WAV stream is format {tag} with {bits} bits per sample; live reads 16-bit "
+                                   "PCM or 32-bit float WAV (convert it, e.g. sox in.wav -b 16 -e signed -t wav -)")
+        self._set_format(rate, formats[(tag, bits)], channels, "the stdin WAV header")
+        self._remaining = None if size in (0, 0xFFFFFFFF) else size  # 0 / all ones: written before the end
+        print(f"[live] stdin is a WAV stream: {formats[(tag, bits)]}, {rate} Hz, {channels} channel(s) "
+              f"(from its header; --stdin-rate/--stdin-format/--stdin-channels ignored)", file=sys.stderr, flush=True)
+
+    def _read(self, count: int) -> bytes:
+        if self._remaining is not None:
+            count = min(count, self._remaining)
+            if count == 0:
+                return b""  # the declared audio is over: what follows (LIST chunks...) is not audio
+        raw = self.stream.read(count)
+        if self._remaining is not None:
+            self._remaining -= len(raw)
+        return raw
+
+    def _start(self) -> bytes:
+        """The first bytes: a WAV header is consumed and applied; raw PCM is returned to be played."""
+        head = self._read_exactly(12)
+        if len(head) == 12 and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            self._read_wav_header(head)
+            return b""
+        if head[:4] in (b"RIFF", b"RIFX", b"RF64"):
+            raise AudioSourceError("stdin starts with a RIFF header that is not a WAVE file; send raw PCM or a WAV")
+        return head
 
     def _convert(self, raw: bytes) -> np.ndarray:
         frames = np.frombuffer(raw, dtype=self.dtype).reshape(-1, self.channels)
@@ -100,9 +173,9 @@ class StdinSource:
 
     async def blocks(self):
         loop = asyncio.get_running_loop()
-        pending = b""
+        pending = await loop.run_in_executor(None, self._start)
         while True:
-            raw = await loop.run_in_executor(None, self.stream.read, self.block_bytes)
+            raw = await loop.run_in_executor(None, self._read, self.block_bytes)
             if not raw:
                 break
             pending += raw

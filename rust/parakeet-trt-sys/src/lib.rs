@@ -35,7 +35,8 @@ pub const PTRT_DTYPE_INT32: ptrt_dtype = 3;
 #[derive(Debug, Clone, Copy)]
 pub struct ptrt_tensor {
     pub name: *const c_char,
-    pub dtype: ptrt_dtype,
+    /// A `PTRT_DTYPE_*` value (`int32_t` in C).
+    pub dtype: i32,
     pub rank: i32,
     pub shape: [i64; PTRT_MAX_TENSOR_RANK],
     pub data: *mut c_void,
@@ -60,6 +61,20 @@ pub struct ptrt_engine_vtable {
     pub self_: *mut c_void,
     pub run: Option<ptrt_engine_run_fn>,
     pub destroy: Option<ptrt_engine_destroy_fn>,
+}
+
+/// Engines the library makes (fill with `ptrt_engine_options_init`); strings are read during the
+/// create call only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_engine_options {
+    pub struct_size: usize,
+    pub name: *const c_char,
+    pub providers: *const c_char,
+    pub intra_op_threads: i32,
+    pub device_id: i32,
+    pub onnxruntime_library: *const c_char,
+    pub trt_engine_dir: *const c_char,
 }
 
 /// Opaque.
@@ -145,7 +160,16 @@ pub struct ptrt_stream_options {
     pub left_ms: i64,
     pub right_ms: i64,
     pub history_ms: i64,
+    /// `PTRT_STREAM_MODE_*`.
+    pub mode: i32,
+    pub profile: *const c_char,
 }
+
+pub const PTRT_STREAM_MODE_BUFFERED: i32 = 0;
+pub const PTRT_STREAM_MODE_CACHE_AWARE: i32 = 1;
+
+/// Longest audio `ptrt_audio_load_wav` accepts, in seconds.
+pub const PTRT_AUDIO_MAX_DURATION_S: i64 = 14400;
 
 /// Options of a cache-aware stream; `profile` NULL or "" accepts the export's profile.
 #[repr(C)]
@@ -214,6 +238,57 @@ pub struct ptrt_transcript_event {
     pub num_words: usize,
 }
 
+/// Opaque.
+#[repr(C)]
+pub struct ptrt_live_stream {
+    _private: [u8; 0],
+}
+
+/// Ring, event queue and re-decode of a live stream (fill with `ptrt_live_stream_options_init`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_live_stream_options {
+    pub struct_size: usize,
+    pub ring_ms: i64,
+    pub event_slots: i32,
+    pub final_redecode: i32,
+    pub redecode_pre_roll_ms: i64,
+    pub redecode_post_roll_ms: i64,
+    pub segment_on_endpoint: i32,
+    pub reserved: i32,
+    pub segment_silence_ms: i64,
+    pub segment_pre_roll_ms: i64,
+}
+
+pub const PTRT_LIVE_EVENT_STEP: i32 = 0;
+pub const PTRT_LIVE_EVENT_ERROR: i32 = 1;
+
+/// One live-stream event, borrowed until the consumer's next call (fill struct_size with
+/// `ptrt_live_event_init`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_live_event {
+    pub struct_size: usize,
+    pub kind: i32,
+    pub is_last: i32,
+    pub seq: i64,
+    pub committed: *const ptrt_token,
+    pub num_committed: usize,
+    pub tail: *const ptrt_token,
+    pub num_tail: usize,
+    pub committed_text_added: *const c_char,
+    pub tail_text: *const c_char,
+    pub transcript: *const ptrt_transcript_event,
+    pub num_transcript: usize,
+    pub redecoded_text: *const *const c_char,
+    pub audio_end_sample: i64,
+    pub decoded_frames: i64,
+    pub dropped_samples: i64,
+    pub error_status: i32,
+    pub reserved: i32,
+    pub error_message: *const c_char,
+}
+
 extern "C" {
     pub fn ptrt_version() -> *const c_char;
     pub fn ptrt_abi_version() -> i32;
@@ -258,6 +333,13 @@ extern "C" {
         options: *const ptrt_session_options,
         out_session: *mut *mut ptrt_session,
     ) -> ptrt_status;
+    pub fn ptrt_engine_options_init(options: *mut ptrt_engine_options);
+    pub fn ptrt_session_create_with_engine(
+        model: *const ptrt_model,
+        engine_options: *const ptrt_engine_options,
+        options: *const ptrt_session_options,
+        out_session: *mut *mut ptrt_session,
+    ) -> ptrt_status;
     pub fn ptrt_session_destroy(session: *mut ptrt_session);
     pub fn ptrt_session_transcribe(
         session: *mut ptrt_session,
@@ -271,6 +353,12 @@ extern "C" {
     pub fn ptrt_stream_create(
         model: *const ptrt_model,
         encoder: *const ptrt_engine_vtable,
+        options: *const ptrt_stream_options,
+        out_stream: *mut *mut ptrt_stream,
+    ) -> ptrt_status;
+    pub fn ptrt_stream_create_with_engine(
+        model: *const ptrt_model,
+        engine_options: *const ptrt_engine_options,
         options: *const ptrt_stream_options,
         out_stream: *mut *mut ptrt_stream,
     ) -> ptrt_status;
@@ -339,4 +427,61 @@ extern "C" {
         state: *mut ptrt_transcript_state,
         out_event: *mut *const ptrt_transcript_event,
     ) -> ptrt_status;
+
+    pub fn ptrt_live_stream_options_init(options: *mut ptrt_live_stream_options);
+    pub fn ptrt_live_event_init(event: *mut ptrt_live_event);
+    pub fn ptrt_live_stream_create_with_engine(
+        model: *const ptrt_model,
+        engine_options: *const ptrt_engine_options,
+        stream_options: *const ptrt_stream_options,
+        transcript_options: *const ptrt_transcript_options,
+        options: *const ptrt_live_stream_options,
+        out_stream: *mut *mut ptrt_live_stream,
+    ) -> ptrt_status;
+    pub fn ptrt_live_stream_create(
+        model: *const ptrt_model,
+        encoder: *const ptrt_engine_vtable,
+        stream_options: *const ptrt_stream_options,
+        transcript_options: *const ptrt_transcript_options,
+        options: *const ptrt_live_stream_options,
+        out_stream: *mut *mut ptrt_live_stream,
+    ) -> ptrt_status;
+    pub fn ptrt_live_stream_destroy(stream: *mut ptrt_live_stream);
+    pub fn ptrt_live_stream_write(
+        stream: *mut ptrt_live_stream,
+        samples: *const f32,
+        num_samples: i64,
+        sample_rate_hz: i32,
+        vad_silence_ms: f64,
+        drop_overflow: i32,
+        out_stored: *mut i64,
+    ) -> ptrt_status;
+    pub fn ptrt_live_stream_close(stream: *mut ptrt_live_stream) -> ptrt_status;
+    pub fn ptrt_live_stream_next_event(
+        stream: *mut ptrt_live_stream,
+        timeout_ms: i64,
+        out_event: *mut ptrt_live_event,
+        out_has_event: *mut i32,
+    ) -> ptrt_status;
+    pub fn ptrt_live_stream_snapshot(
+        stream: *mut ptrt_live_stream,
+        out_event: *mut *const ptrt_transcript_event,
+    ) -> ptrt_status;
+    pub fn ptrt_live_stream_is_done(stream: *const ptrt_live_stream) -> i32;
+
+    pub fn ptrt_audio_load_wav(
+        path: *const c_char,
+        target_rate_hz: i32,
+        out_samples: *mut *mut f32,
+        out_num_samples: *mut i64,
+    ) -> ptrt_status;
+    pub fn ptrt_audio_resample(
+        samples: *const f32,
+        num_samples: i64,
+        from_rate_hz: i32,
+        to_rate_hz: i32,
+        out_samples: *mut *mut f32,
+        out_num_samples: *mut i64,
+    ) -> ptrt_status;
+    pub fn ptrt_audio_free(samples: *mut f32);
 }

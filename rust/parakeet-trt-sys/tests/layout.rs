@@ -37,6 +37,11 @@ fn rust_structs() -> Vec<StructLayout> {
     vec![
         layout!(ptrt_tensor { name => "name", dtype => "dtype", rank => "rank", shape => "shape", data => "data" }),
         layout!(ptrt_engine_vtable { struct_size => "struct_size", self_ => "self", run => "run", destroy => "destroy" }),
+        layout!(ptrt_engine_options {
+            struct_size => "struct_size", name => "name", providers => "providers",
+            intra_op_threads => "intra_op_threads", device_id => "device_id",
+            onnxruntime_library => "onnxruntime_library", trt_engine_dir => "trt_engine_dir",
+        }),
         layout!(ptrt_model_options { struct_size => "struct_size", verify_hashes => "verify_hashes" }),
         layout!(ptrt_model_info {
             struct_size => "struct_size", sample_rate_hz => "sample_rate_hz", num_mel_bins => "num_mel_bins",
@@ -55,7 +60,7 @@ fn rust_structs() -> Vec<StructLayout> {
         }),
         layout!(ptrt_stream_options {
             struct_size => "struct_size", chunk_ms => "chunk_ms", left_ms => "left_ms", right_ms => "right_ms",
-            history_ms => "history_ms",
+            history_ms => "history_ms", mode => "mode", profile => "profile",
         }),
         layout!(ptrt_cache_aware_stream_options { struct_size => "struct_size", profile => "profile" }),
         layout!(ptrt_stream_update {
@@ -72,6 +77,22 @@ fn rust_structs() -> Vec<StructLayout> {
             type_ => "type", reserved => "reserved", seq => "seq", committed_len => "committed_len",
             replace_from => "replace_from", text => "text", text_size => "text_size", audio_end_s => "audio_end_s",
             segment => "segment", start_s => "start_s", end_s => "end_s", words => "words", num_words => "num_words",
+        }),
+        layout!(ptrt_live_stream_options {
+            struct_size => "struct_size", ring_ms => "ring_ms", event_slots => "event_slots",
+            final_redecode => "final_redecode", redecode_pre_roll_ms => "redecode_pre_roll_ms",
+            redecode_post_roll_ms => "redecode_post_roll_ms", segment_on_endpoint => "segment_on_endpoint",
+            reserved => "reserved", segment_silence_ms => "segment_silence_ms",
+            segment_pre_roll_ms => "segment_pre_roll_ms",
+        }),
+        layout!(ptrt_live_event {
+            struct_size => "struct_size", kind => "kind", is_last => "is_last", seq => "seq",
+            committed => "committed", num_committed => "num_committed", tail => "tail", num_tail => "num_tail",
+            committed_text_added => "committed_text_added", tail_text => "tail_text", transcript => "transcript",
+            num_transcript => "num_transcript", redecoded_text => "redecoded_text",
+            audio_end_sample => "audio_end_sample", decoded_frames => "decoded_frames",
+            dropped_samples => "dropped_samples", error_status => "error_status", reserved => "reserved",
+            error_message => "error_message",
         }),
     ]
 }
@@ -95,6 +116,11 @@ fn rust_scalars() -> Vec<(&'static str, i64)> {
         ("PTRT_DTYPE_FLOAT32", PTRT_DTYPE_FLOAT32 as i64),
         ("PTRT_DTYPE_INT64", PTRT_DTYPE_INT64 as i64),
         ("PTRT_DTYPE_INT32", PTRT_DTYPE_INT32 as i64),
+        ("PTRT_STREAM_MODE_BUFFERED", PTRT_STREAM_MODE_BUFFERED as i64),
+        ("PTRT_STREAM_MODE_CACHE_AWARE", PTRT_STREAM_MODE_CACHE_AWARE as i64),
+        ("PTRT_AUDIO_MAX_DURATION_S", PTRT_AUDIO_MAX_DURATION_S),
+        ("PTRT_LIVE_EVENT_STEP", PTRT_LIVE_EVENT_STEP as i64),
+        ("PTRT_LIVE_EVENT_ERROR", PTRT_LIVE_EVENT_ERROR as i64),
         ("PTRT_TRANSCRIPT_EVENT_PATCH", PTRT_TRANSCRIPT_EVENT_PATCH as i64),
         ("PTRT_TRANSCRIPT_EVENT_FINAL", PTRT_TRANSCRIPT_EVENT_FINAL as i64),
         ("PTRT_TRANSCRIPT_EVENT_SNAPSHOT", PTRT_TRANSCRIPT_EVENT_SNAPSHOT as i64),

@@ -3,25 +3,20 @@
 //! [`sys`]).
 //!
 //! ```no_run
-//! use parakeet_trt::{Engine, Model, Session, TensorMut, TensorRef};
-//!
-//! struct MyEncoder; // e.g. TensorRT or ONNX Runtime bindings of your own
-//! impl Engine for MyEncoder {
-//!     fn run(&mut self, inputs: &[TensorRef], outputs: &mut [TensorMut]) -> Result<(), String> {
-//!         // inputs: "audio_signal" f32 [1, n_mels, T], "length" i64 [1]
-//!         // outputs (pre-sized): "outputs" f32 [1, d_model, T'], "encoded_lengths" i64 [1]
-//!         Err("not implemented".into())
-//!     }
-//! }
+//! use parakeet_trt::{audio, EngineOptions, Model, Session};
 //!
 //! # fn main() -> Result<(), parakeet_trt::Error> {
-//! let model = Model::load("python/parakeet_trt/models/random-weights-test")?;
-//! let mut session = Session::new(&model, Box::new(MyEncoder))?;
-//! let samples = vec![0.0f32; 16_000];
-//! let transcript = session.transcribe(&samples, model.info().sample_rate_hz)?;
-//! println!("{}", transcript.text);
+//! let model = Model::load("python/parakeet_trt/models/demo")?;
+//! // ONNX Runtime in the C++ core (libonnxruntime.so: see EngineOptions); no Python involved.
+//! let mut session = Session::with_engine(&model, &EngineOptions::default())?;
+//! let rate = model.info().sample_rate_hz;
+//! let samples = audio::load_wav("speech.wav", rate)?; // any rate, any channels: resampled in the core
+//! println!("{}", session.transcribe(&samples, rate)?.text);
 //! # Ok(()) }
 //! ```
+//!
+//! Callers who bring their own runtime implement [`Engine`] and pass it to [`Session::new`] or
+//! [`Stream::new`] (the C ABI's external-engine vtable).
 //!
 //! # Errors
 //! Every fallible call returns [`Error`]: the library's [`Status`] and its message (from
@@ -31,27 +26,44 @@
 //!
 //! # Threads
 //! [`Model`] is `Send + Sync` and cheap to clone (the C ABI declares a loaded model immutable and
-//! shareable). [`Session`] and [`Stream`] are `Send` but not `Sync` (one thread at a time, may move).
+//! shareable), and so are the engines it shares. [`Session`] and [`Stream`] are `Send` but not
+//! `Sync` (one thread at a time, may move). [`TranscriptState`] likewise. A live stream
+//! ([`live_stream`]) comes as a [`LiveWriter`] and a [`LiveReader`], one for each thread.
 //!
 //! # Linking
 //! `parakeet-trt-sys` links `libparakeet_trt` dynamically (see its build script for how it is
 //! found); this package's tests and examples carry an rpath to it. Binaries of other packages
 //! need the library on their loader path, or an rpath to `DEP_PARAKEET_TRT_LIB_DIR`.
 
+pub mod audio;
 mod engine;
+mod engine_options;
 mod error;
+mod live;
 mod model;
 mod session;
 mod stream;
 mod transcript;
 
 pub use engine::{engine_into_raw_vtable, DType, Engine, TensorData, TensorDataMut, TensorMut, TensorRef};
+pub use engine_options::EngineOptions;
 pub use error::{Error, Result, Status};
+pub use live::{live_stream, LiveEvent, LiveReader, LiveStreamOptions, LiveWriter};
 pub use model::{Features, LoadOptions, Model, ModelInfo};
 pub use parakeet_trt_sys as sys;
 pub use session::{Session, Token, Transcript, Word};
-pub use stream::{Stream, StreamOptions, StreamUpdate};
+pub use stream::{Stream, StreamMode, StreamOptions, StreamUpdate};
 pub use transcript::{CommitPolicy, TranscriptEvent, TranscriptEventKind, TranscriptState};
+
+/// A versioned C struct as its `*_init` function fills it (struct_size and the library's defaults).
+pub(crate) fn initialized<T: Copy>(init: unsafe extern "C" fn(*mut T)) -> T {
+    let mut raw = std::mem::MaybeUninit::<T>::zeroed();
+    // SAFETY: T is one of the ABI's plain C structs (all-zero is a valid value) and init fills it.
+    unsafe {
+        init(raw.as_mut_ptr());
+        raw.assume_init()
+    }
+}
 
 /// Version of the loaded library ("0.1.0").
 pub fn library_version() -> String {

@@ -117,12 +117,7 @@ impl Model {
             ));
         }
         let dir = path_to_cstring(model_dir.as_ref())?;
-        // SAFETY: init fills every field of the options struct (struct_size first).
-        let mut raw_options = unsafe {
-            let mut o = std::mem::MaybeUninit::<sys::ptrt_model_options>::zeroed();
-            sys::ptrt_model_options_init(o.as_mut_ptr());
-            o.assume_init()
-        };
+        let mut raw_options = crate::initialized(sys::ptrt_model_options_init);
         raw_options.verify_hashes = options.verify_hashes as i32;
         let mut raw: *mut sys::ptrt_model = ptr::null_mut();
         // SAFETY: valid NUL-terminated path, initialized options, out-pointer to a local.

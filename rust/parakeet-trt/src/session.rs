@@ -1,4 +1,5 @@
 use crate::engine::{engine_into_raw_vtable, Engine};
+use crate::engine_options::EngineOptions;
 use crate::error::{check, Error, Result, Status};
 use crate::model::Model;
 use parakeet_trt_sys as sys;
@@ -35,7 +36,8 @@ pub struct Transcript {
     pub audio_duration_s: f64,
 }
 
-/// Offline recognition on a [`Model`] with a caller-supplied encoder [`Engine`].
+/// Offline recognition on a [`Model`]: with an engine the library makes ([`Session::with_engine`],
+/// ONNX Runtime or TensorRT) or a caller-supplied encoder [`Engine`] ([`Session::new`]).
 ///
 /// `Send`, not `Sync`: the header allows one thread at a time per session, moving between
 /// threads; `transcribe` takes `&mut self`, so the borrow checker enforces the rest.
@@ -52,8 +54,8 @@ unsafe impl Send for Session {}
 
 impl Drop for Session {
     fn drop(&mut self) {
-        // SAFETY: created by ptrt_session_create, destroyed once; this also destroys the engine
-        // (the vtable's destroy). The model Arc is released after this body runs.
+        // SAFETY: created by ptrt_session_create*, destroyed once; this also destroys an external
+        // engine (the vtable's destroy) or releases a shared one. The model Arc is released after.
         unsafe { sys::ptrt_session_destroy(self.raw.as_ptr()) }
     }
 }
@@ -78,6 +80,24 @@ unsafe fn c_slice<'a, T>(data: *const T, len: usize) -> &'a [T] {
 }
 
 impl Session {
+    /// Creates a session whose encoder is an engine the library makes (`ptrt_session_create_with_engine`):
+    /// ONNX Runtime by default, shared with every session and stream of `model` that uses equal options.
+    ///
+    /// Errors: [`Status::Unavailable`] when libonnxruntime (or TensorRT) cannot be loaded, naming
+    /// where it was looked for; [`Status::InvalidArgument`] for an unknown engine name, provider or
+    /// negative count; [`Status::Model`] / [`Status::ContractViolation`] when the folder's encoder
+    /// graph is missing or disagrees with the contract.
+    pub fn with_engine(model: &Model, engine: &EngineOptions) -> Result<Session> {
+        let engine = engine.to_raw()?;
+        let mut raw: *mut sys::ptrt_session = ptr::null_mut();
+        // SAFETY: live model; engine options valid (their strings live in `engine`) during the call.
+        check(unsafe { sys::ptrt_session_create_with_engine(model.raw(), &engine.raw, ptr::null(), &mut raw) })?;
+        let raw = NonNull::new(raw).ok_or_else(|| {
+            Error::new(Status::Internal, "ptrt_session_create_with_engine returned PTRT_OK and a NULL session")
+        })?;
+        Ok(Session { raw, _model: model.keep_alive() })
+    }
+
     /// Creates a session; the session owns `encoder` and drops it exactly once when it is
     /// dropped, or before returning if creation fails.
     ///
@@ -95,8 +115,8 @@ impl Session {
     }
 
     /// Transcribes one utterance of mono audio. `sample_rate_hz` must equal the model's
-    /// ([`ModelInfo::sample_rate_hz`](crate::ModelInfo::sample_rate_hz)); resampling is the
-    /// caller's job.
+    /// ([`ModelInfo::sample_rate_hz`](crate::ModelInfo::sample_rate_hz)): resample first, e.g.
+    /// with [`audio::load_wav`](crate::audio::load_wav) or [`audio::resample`](crate::audio::resample).
     ///
     /// Errors: [`Status::InvalidAudio`] (empty, NaN/Inf, other rate, longer than the export
     /// supports), [`Status::Engine`] (the engine returned `Err` or panicked),

@@ -1,31 +1,69 @@
 use crate::engine::{engine_into_raw_vtable, Engine};
+use crate::engine_options::EngineOptions;
 use crate::error::{check, Error, Result, Status};
+use crate::initialized;
 use crate::model::Model;
 use crate::session::Token;
 use parakeet_trt_sys as sys;
-use std::ffi::c_void;
+use std::ffi::{c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
-/// Buffered-streaming parameters, in milliseconds (multiples of the model's encoder frame, 80 ms
-/// for Parakeet). Defaults are NeMo's: 560 ms chunks, 10 s left and 560 ms right context.
+/// How a stream decodes (`PTRT_STREAM_MODE_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamMode {
+    /// NeMo's buffered inference on the offline encoder (graph `encoder`).
+    Buffered,
+    /// A cache-aware streaming export (graph `encoder_streaming`).
+    CacheAware,
+}
+
+/// Stream parameters. Buffered: milliseconds, multiples of the model's encoder frame (80 ms for
+/// Parakeet). Defaults are the library's (`ptrt_stream_options_init`): buffered, NeMo's 560 ms
+/// chunks, 10 s left and 560 ms right context.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamOptions {
+    pub mode: StreamMode,
     pub chunk_ms: i64,
     pub left_ms: i64,
     pub right_ms: i64,
+    /// Cache-aware: `"cache_aware"` / `"chunk_isolated"` must match the export's; `None` accepts it.
+    pub profile: Option<String>,
 }
 
 impl Default for StreamOptions {
     fn default() -> Self {
-        let mut raw = std::mem::MaybeUninit::<sys::ptrt_stream_options>::zeroed();
-        // SAFETY: fills every field of a valid, writable struct.
-        let raw = unsafe {
-            sys::ptrt_stream_options_init(raw.as_mut_ptr());
-            raw.assume_init()
+        let raw = initialized(sys::ptrt_stream_options_init);
+        StreamOptions {
+            mode: if raw.mode == sys::PTRT_STREAM_MODE_CACHE_AWARE { StreamMode::CacheAware } else { StreamMode::Buffered },
+            chunk_ms: raw.chunk_ms,
+            left_ms: raw.left_ms,
+            right_ms: raw.right_ms,
+            profile: None,
+        }
+    }
+}
+
+impl StreamOptions {
+    /// The C struct and the profile string it points to (keep both alive during the call).
+    pub(crate) fn to_raw(&self) -> Result<(sys::ptrt_stream_options, Option<CString>)> {
+        let profile = self
+            .profile
+            .as_deref()
+            .map(CString::new)
+            .transpose()
+            .map_err(|_| Error::new(Status::InvalidArgument, "profile contains a NUL byte"))?;
+        let mut raw = initialized(sys::ptrt_stream_options_init);
+        raw.mode = match self.mode {
+            StreamMode::Buffered => sys::PTRT_STREAM_MODE_BUFFERED,
+            StreamMode::CacheAware => sys::PTRT_STREAM_MODE_CACHE_AWARE,
         };
-        StreamOptions { chunk_ms: raw.chunk_ms, left_ms: raw.left_ms, right_ms: raw.right_ms }
+        raw.chunk_ms = self.chunk_ms;
+        raw.left_ms = self.left_ms;
+        raw.right_ms = self.right_ms;
+        raw.profile = profile.as_ref().map_or(ptr::null(), |p| p.as_ptr());
+        Ok((raw, profile))
     }
 }
 
@@ -44,8 +82,9 @@ pub struct StreamUpdate {
     pub is_last: bool,
 }
 
-/// Buffered streaming (NeMo's chunked inference) on a [`Model`] with a caller-supplied encoder
-/// [`Engine`]: push audio in any block size, get the updates of the steps it completes.
+/// Streaming on a [`Model`] (buffered: NeMo's chunked inference; or cache-aware), with an engine the
+/// library makes ([`Stream::with_engine`]) or a caller-supplied encoder [`Engine`] ([`Stream::new`]):
+/// push audio in any block size, get the updates of the steps it completes.
 ///
 /// `Send`, not `Sync`, for the same reasons as [`Session`](crate::Session).
 pub struct Stream {
@@ -59,7 +98,8 @@ unsafe impl Send for Stream {}
 
 impl Drop for Stream {
     fn drop(&mut self) {
-        // SAFETY: created by ptrt_stream_create, destroyed once (this also destroys the engine).
+        // SAFETY: created by ptrt_stream_create*, destroyed once (this also destroys an external
+        // engine, or releases a shared one).
         unsafe { sys::ptrt_stream_destroy(self.raw.as_ptr()) }
     }
 }
@@ -76,7 +116,7 @@ struct Collector {
     panicked: bool,
 }
 
-unsafe fn tokens(data: *const sys::ptrt_token, len: usize) -> Vec<Token> {
+pub(crate) unsafe fn tokens(data: *const sys::ptrt_token, len: usize) -> Vec<Token> {
     if len == 0 || data.is_null() {
         return Vec::new();
     }
@@ -111,21 +151,34 @@ impl Stream {
     /// Errors: [`Status::InvalidArgument`] naming a bad option (not a multiple of the encoder
     /// frame, negative), [`Status::ContractViolation`] / [`Status::Model`] as for sessions.
     pub fn new(model: &Model, encoder: Box<dyn Engine>, options: StreamOptions) -> Result<Stream> {
+        // Checked before the engine is handed over: on this error the Box drops it as usual.
+        let (raw_options, _profile) = options.to_raw()?;
         let vtable = engine_into_raw_vtable(encoder);
-        let mut raw_options = std::mem::MaybeUninit::<sys::ptrt_stream_options>::zeroed();
-        // SAFETY: init fills the struct (struct_size and defaults); then the caller's values.
-        let mut raw_options = unsafe {
-            sys::ptrt_stream_options_init(raw_options.as_mut_ptr());
-            raw_options.assume_init()
-        };
-        raw_options.chunk_ms = options.chunk_ms;
-        raw_options.left_ms = options.left_ms;
-        raw_options.right_ms = options.right_ms;
         let mut raw: *mut sys::ptrt_stream = ptr::null_mut();
-        // SAFETY: live model; the C side copies the vtable and owns its self from here on.
+        // SAFETY: live model; the C side copies the vtable and owns its self from here on; the
+        // profile string outlives the call.
         check(unsafe { sys::ptrt_stream_create(model.raw(), &vtable, &raw_options, &mut raw) })?;
         let raw = NonNull::new(raw)
             .ok_or_else(|| Error::new(Status::Internal, "ptrt_stream_create returned PTRT_OK and a NULL stream"))?;
+        Ok(Stream { raw, _model: model.keep_alive() })
+    }
+
+    /// Creates a stream whose encoder is an engine the library makes (`ptrt_stream_create_with_engine`)
+    /// on the graph the mode needs (`encoder` or `encoder_streaming`), shared with the model's other
+    /// sessions and streams of equal engine options.
+    ///
+    /// Errors: as [`Session::with_engine`](crate::Session::with_engine); a bad option is
+    /// [`Status::InvalidArgument`] naming it; cache-aware on a folder without a streaming export is
+    /// [`Status::ContractViolation`] naming `engines.encoder_streaming`.
+    pub fn with_engine(model: &Model, engine: &EngineOptions, options: StreamOptions) -> Result<Stream> {
+        let (raw_options, _profile) = options.to_raw()?;
+        let engine = engine.to_raw()?;
+        let mut raw: *mut sys::ptrt_stream = ptr::null_mut();
+        // SAFETY: live model; options and their strings valid during the call.
+        check(unsafe { sys::ptrt_stream_create_with_engine(model.raw(), &engine.raw, &raw_options, &mut raw) })?;
+        let raw = NonNull::new(raw).ok_or_else(|| {
+            Error::new(Status::Internal, "ptrt_stream_create_with_engine returned PTRT_OK and a NULL stream")
+        })?;
         Ok(Stream { raw, _model: model.keep_alive() })
     }
 
@@ -144,12 +197,7 @@ impl Stream {
             .transpose()
             .map_err(|_| Error::new(Status::InvalidArgument, "profile contains a NUL byte"))?;
         let vtable = engine_into_raw_vtable(streaming_encoder);
-        let mut raw_options = std::mem::MaybeUninit::<sys::ptrt_cache_aware_stream_options>::zeroed();
-        // SAFETY: init fills the struct (struct_size and defaults); then the caller's profile.
-        let mut raw_options = unsafe {
-            sys::ptrt_cache_aware_stream_options_init(raw_options.as_mut_ptr());
-            raw_options.assume_init()
-        };
+        let mut raw_options = initialized(sys::ptrt_cache_aware_stream_options_init);
         raw_options.profile = profile.as_ref().map_or(ptr::null(), |p| p.as_ptr());
         let mut raw: *mut sys::ptrt_stream = ptr::null_mut();
         // SAFETY: live model; the C side copies the vtable and owns its self from here on; the

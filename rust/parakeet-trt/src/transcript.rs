@@ -45,12 +45,7 @@ pub struct CommitPolicy {
 }
 
 fn raw_defaults() -> sys::ptrt_transcript_options {
-    let mut raw = std::mem::MaybeUninit::<sys::ptrt_transcript_options>::zeroed();
-    // SAFETY: fills every field of a valid, writable struct.
-    unsafe {
-        sys::ptrt_transcript_options_init(raw.as_mut_ptr());
-        raw.assume_init()
-    }
+    crate::initialized(sys::ptrt_transcript_options_init)
 }
 
 impl Default for CommitPolicy {
@@ -65,6 +60,20 @@ impl Default for CommitPolicy {
             endpoint_require_both: raw.endpoint_require_both != 0,
             commit_whole_words: raw.commit_whole_words != 0,
         }
+    }
+}
+
+impl CommitPolicy {
+    pub(crate) fn to_raw(&self) -> sys::ptrt_transcript_options {
+        let mut raw = raw_defaults();
+        raw.stable_updates = self.stable_updates;
+        raw.max_window_tokens = self.max_window_tokens;
+        raw.max_lag_ms = self.max_lag_ms;
+        raw.endpoint_blank_ms = self.endpoint_blank_ms;
+        raw.endpoint_vad_ms = self.endpoint_vad_ms;
+        raw.endpoint_require_both = self.endpoint_require_both as i32;
+        raw.commit_whole_words = self.commit_whole_words as i32;
+        raw
     }
 }
 
@@ -109,7 +118,7 @@ impl TranscriptEvent {
     }
 }
 
-unsafe fn owned_event(e: &sys::ptrt_transcript_event) -> TranscriptEvent {
+pub(crate) unsafe fn owned_event(e: &sys::ptrt_transcript_event) -> TranscriptEvent {
     let text = if e.text.is_null() { String::new() } else { CStr::from_ptr(e.text).to_string_lossy().into_owned() };
     let words = if e.num_words == 0 || e.words.is_null() {
         Vec::new()
@@ -170,14 +179,7 @@ fn raw_tokens(tokens: &[Token]) -> Vec<sys::ptrt_token> {
 impl TranscriptState {
     /// A bad policy value is `Status::InvalidArgument` naming the field.
     pub fn new(model: &Model, policy: CommitPolicy) -> Result<TranscriptState> {
-        let mut raw_options = raw_defaults();
-        raw_options.stable_updates = policy.stable_updates;
-        raw_options.max_window_tokens = policy.max_window_tokens;
-        raw_options.max_lag_ms = policy.max_lag_ms;
-        raw_options.endpoint_blank_ms = policy.endpoint_blank_ms;
-        raw_options.endpoint_vad_ms = policy.endpoint_vad_ms;
-        raw_options.endpoint_require_both = policy.endpoint_require_both as i32;
-        raw_options.commit_whole_words = policy.commit_whole_words as i32;
+        let raw_options = policy.to_raw();
         let mut raw: *mut sys::ptrt_transcript_state = ptr::null_mut();
         // SAFETY: live model, initialized options, valid out pointer.
         check(unsafe { sys::ptrt_transcript_state_create(model.raw(), &raw_options, &mut raw) })?;

@@ -1,0 +1,108 @@
+//! The live stream over the C ABI (`ptrt_live_stream_*`): a writer thread feeds the demo sample
+//! through the ring, a reader thread takes the events; the committed tokens equal a plain stream's
+//! on the same engine and options, the finals add up to the committed text, bad input and calls
+//! after close are refused by name. Needs libonnxruntime.so (PTRT_ONNXRUNTIME_LIBRARY).
+
+use parakeet_trt::{audio, live_stream, EngineOptions, LiveEvent, LiveStreamOptions, Model, Status, Stream,
+                   TranscriptEventKind};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn demo_model() -> Model {
+    Model::load(repo().join("python/parakeet_trt/models/demo")).expect("load the packaged demo model")
+}
+
+fn demo_samples() -> Vec<f32> {
+    audio::load_wav(repo().join("python/parakeet_trt/samples/demo.wav"), 16_000).unwrap()
+}
+
+#[test]
+fn live_stream_on_two_threads_commits_what_a_stream_commits() {
+    let model = demo_model();
+    let samples = demo_samples();
+    let options = LiveStreamOptions { ring_ms: 500, event_slots: 4, ..LiveStreamOptions::default() };
+    let (mut writer, mut reader) = live_stream(&model, &EngineOptions::default(), &options).unwrap();
+    let producer = {
+        let samples = samples.clone();
+        std::thread::spawn(move || {
+            for block in samples.chunks(1_600) {
+                writer.write_all(block).unwrap(); // a 500 ms ring: waits for the inference thread
+            }
+            writer.close().unwrap();
+            let err = writer.write(&samples[..10], -1.0, true).unwrap_err();
+            assert_eq!(err.status, Status::State, "{err}");
+        })
+    };
+    let consumer = std::thread::spawn(move || {
+        let mut events: Vec<LiveEvent> = Vec::new();
+        while let Some(event) = reader.next_event(Some(Duration::from_secs(30))).unwrap() {
+            assert!(event.error.is_none(), "{:?}", event.error);
+            events.push(event);
+        }
+        assert!(reader.is_done());
+        let snapshot = reader.snapshot().unwrap();
+        (events, snapshot)
+    });
+    producer.join().unwrap();
+    let (events, snapshot) = consumer.join().unwrap();
+
+    assert!(events.len() > 5);
+    assert!(events.iter().enumerate().all(|(i, e)| e.seq == i as i64 + 1), "seq 1, 2, 3, ...");
+    assert!(events.last().unwrap().is_last && events.iter().filter(|e| e.is_last).count() == 1);
+    assert!(events.iter().all(|e| e.dropped_samples == 0), "write_all never drops");
+    assert_eq!(events.last().unwrap().audio_end_sample, samples.len() as i64);
+
+    let mut stream = Stream::with_engine(&model, &EngineOptions::default(), options.stream.clone()).unwrap();
+    let mut expected = Vec::new();
+    for block in samples.chunks(1_600) {
+        expected.extend(stream.push(block, 16_000).unwrap().flat_map(|u| u.committed));
+    }
+    expected.extend(stream.finish().unwrap().flat_map(|u| u.committed));
+    let committed: Vec<_> = events.iter().flat_map(|e| e.committed.iter().copied()).collect();
+    assert_eq!(committed, expected, "the live stream's engine tokens are the plain stream's");
+
+    let committed_text: String = events.iter().map(|e| e.committed_text_added.as_str()).collect();
+    let finals: String = events
+        .iter()
+        .flat_map(|e| e.transcript.iter().filter(|t| t.kind == TranscriptEventKind::Final).map(|t| t.text.clone()))
+        .collect();
+    let ids: Vec<i32> = expected.iter().map(|t| t.id).collect();
+    let text = model.detokenize(&ids).unwrap();
+    println!("committed text: {committed_text:?}\nfinals: {finals:?}\nsnapshot: {:?}", snapshot.text);
+    assert!(text.ends_with("minus five is eighty two"), "{text}");
+    assert_eq!(committed_text.trim(), text.trim());
+    assert_eq!(snapshot.text.trim(), text.trim());
+    assert_eq!(finals.split_whitespace().collect::<Vec<_>>(), text.split_whitespace().collect::<Vec<_>>());
+    assert!(events.iter().all(|e| e.redecoded_text.len() == e.transcript.len()));
+}
+
+#[test]
+fn live_stream_refuses_bad_audio_and_bad_options() {
+    let model = demo_model();
+    let err = live_stream(&model, &EngineOptions::default(), &LiveStreamOptions { ring_ms: 0, ..LiveStreamOptions::default() })
+        .unwrap_err();
+    assert_eq!(err.status, Status::InvalidArgument, "{err}");
+    assert!(err.message.contains("ring_ms"), "{err}");
+    let segments = LiveStreamOptions { segment_on_endpoint: true, segment_silence_ms: 10, ..LiveStreamOptions::default() };
+    let err = live_stream(&model, &EngineOptions::default(), &segments).unwrap_err();
+    assert_eq!(err.status, Status::InvalidArgument, "{err}");
+    assert!(err.message.contains("segment_silence_ms"), "{err}");
+    let (mut writer, mut reader) = live_stream(&model, &EngineOptions::default(), &LiveStreamOptions::default()).unwrap();
+    let mut block = vec![0.0f32; 1_000];
+    block[3] = f32::NAN;
+    let err = writer.write(&block, -1.0, true).unwrap_err();
+    assert_eq!(err.status, Status::InvalidAudio, "{err}");
+    assert_eq!(writer.write(&[0.0; 1_000], -1.0, true).unwrap(), 1_000);
+    writer.close().unwrap();
+    writer.close().unwrap(); // idempotent
+    let mut last = None;
+    while let Some(event) = reader.next_event(Some(Duration::from_secs(30))).unwrap() {
+        last = Some(event);
+    }
+    let last = last.expect("at least the closing event");
+    assert!(last.is_last && last.audio_end_sample == 1_000);
+}
