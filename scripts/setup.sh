@@ -2,17 +2,20 @@
 # Creates .venv and installs parakeet_trt into it. Idempotent.
 #   scripts/setup.sh          runtime only (numpy, onnxruntime, soundfile, soxr + the C++ core)
 #   scripts/setup.sh --live   also the 'live' extra: browser captions (aiohttp), microphone (sounddevice), Silero VAD
+#   scripts/setup.sh --serve  also the 'serve' extra: parakeet-trt serve (Ray Serve, FastAPI, multipart uploads)
 #   scripts/setup.sh --dev    everything: also NeMo + torch (the reference), test tools and the system packages tests use
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dev=0
 live=0
+serve=0
 for arg in "$@"; do
   case "$arg" in
     --dev) dev=1 ;;
     --live) live=1 ;;
-    *) echo "usage: scripts/setup.sh [--live] [--dev]" >&2; exit 2 ;;
+    --serve) serve=1 ;;
+    *) echo "usage: scripts/setup.sh [--live] [--serve] [--dev]" >&2; exit 2 ;;
   esac
 done
 PYTHON=${PYTHON:-python3}
@@ -51,13 +54,16 @@ if [ "$dev" = 1 ]; then
   # finds a local CPU build of 2.13.0; elsewhere PyPI's 2.13.0 (with CUDA packages) is what installs.
   echo "[setup] installing torch 2.13.0 and NeMo 3.0.0 (first time: several minutes)" >&2
   pip_install "torch==2.13.0"
-  pip_install --no-build-isolation ".[export,test,live]"
+  pip_install --no-build-isolation ".[export,test,live,serve]"
   # Silero VAD's ONNX model (run with ONNX Runtime); --no-deps: its metadata pulls torch/torchaudio.
   pip_install --no-deps "silero-vad==6.2.3"
-elif [ "$live" = 1 ]; then
-  echo "[setup] building and installing parakeet_trt with the 'live' extra" >&2
-  pip_install --no-build-isolation ".[live]"
-  pip_install --no-deps "silero-vad==6.2.3"
+elif [ "$live" = 1 ] || [ "$serve" = 1 ]; then
+  extras=""
+  if [ "$live" = 1 ]; then extras="live"; fi
+  if [ "$serve" = 1 ]; then extras="${extras:+$extras,}serve"; fi
+  echo "[setup] building and installing parakeet_trt with the extras: $extras" >&2
+  pip_install --no-build-isolation ".[$extras]"
+  if [ "$live" = 1 ]; then pip_install --no-deps "silero-vad==6.2.3"; fi
 else
   echo "[setup] building and installing parakeet_trt" >&2
   pip_install --no-build-isolation .

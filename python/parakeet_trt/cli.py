@@ -208,6 +208,20 @@ def build_parser() -> argparse.ArgumentParser:
     lv = sub.add_parser("live", help="live captions from a microphone, a file or stdin PCM (terminal, browser, JSONL)")
     add_live_arguments(lv)
     lv.set_defaults(handler=run_live_command)
+
+    from parakeet_trt.serve.cli import add_serve_arguments, run_serve_command  # ray imports on use
+
+    sv = sub.add_parser("serve", help="serve live streams (websocket) and OpenAI-compatible transcription on "
+                                      "Ray Serve (needs the 'serve' extra)")
+    add_serve_arguments(sv)
+    sv.set_defaults(handler=run_serve_command)
+
+    from parakeet_trt.serve.batch import add_batch_arguments, run_batch_command  # ray imports on use
+
+    tb = sub.add_parser("transcribe-batch", help="transcribe a folder or manifest on a Ray cluster (Ray Data), "
+                                                 "resumable (needs the 'serve' extra)")
+    add_batch_arguments(tb)
+    tb.set_defaults(handler=run_batch_command)
     return parser
 
 

@@ -15,6 +15,9 @@ EXTRAS = {
     "sentencepiece": ("export", "scripts/setup.sh --dev"),
     "lightning": ("export", "scripts/setup.sh --dev"),
     "playwright": ("test", "scripts/setup.sh --dev"),
+    "ray": ("serve", "scripts/setup.sh --serve"),
+    "fastapi": ("serve", "scripts/setup.sh --serve"),
+    "multipart": ("serve", "scripts/setup.sh --serve"),
 }
 
 
