@@ -85,9 +85,12 @@ def test_empty_stream_and_config_errors(tiny_session):
     st = parakeet_trt.StreamingSession(tiny_session, chunk_ms=560, left_ms=0, right_ms=0)
     updates = st.finish()
     assert len(updates) == 1 and updates[0].committed_token_ids == [] and updates[0].final.text == ""
-    for bad in (dict(chunk_ms=100), dict(chunk_ms=0), dict(left_ms=-80), dict(right_ms=40)):
+    for bad, rule in ((dict(chunk_ms=100), "chunk_ms must be a positive multiple of the encoder frame"),
+                      (dict(chunk_ms=0), "chunk_ms must be a positive multiple of the encoder frame"),
+                      (dict(left_ms=-80), r"left_ms must be in \[0, 600000\] ms"),
+                      (dict(right_ms=40), "right_ms must be a non-negative multiple of the encoder frame")):
         kwargs = {**dict(chunk_ms=560, left_ms=800, right_ms=160), **bad}
-        with pytest.raises(ValueError, match="multiple of the encoder frame"):
+        with pytest.raises(ValueError, match=rule):
             parakeet_trt.StreamingSession(tiny_session, **kwargs)
     with pytest.raises(ValueError, match="mode"):
         parakeet_trt.StreamingSession(tiny_session, mode="telepathic")
