@@ -217,5 +217,6 @@ void bind_live_stream(py::module_& m) {
       .def("snapshot", [](const LiveStream& s) { return event_to_dict(s.snapshot()); })
       .def_property_readonly("done", &LiveStream::done)
       .def_property_readonly("dropped_samples", &LiveStream::dropped_samples)
-      .def_property_readonly("samples_written", &LiveStream::samples_written);
+      .def_property_readonly("samples_written", &LiveStream::samples_written)
+      .def_property_readonly("alignment_conflicts", &LiveStream::alignment_conflicts);
 }

@@ -361,6 +361,7 @@ void test_live_stream_transcript_equals_the_state_fed_by_the_session() {
   PTRT_CHECK(got == expected);
   PTRT_CHECK_EQ(stream.snapshot().text, reference.committed_text());
   PTRT_CHECK_EQ(committed_text, reference.committed_text());
+  PTRT_CHECK_EQ(stream.alignment_conflicts(), reference.alignment_conflicts());
 }
 
 // Speech, a pause, speech: with segment_on_endpoint the second sentence is decoded by a fresh session

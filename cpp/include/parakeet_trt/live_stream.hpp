@@ -134,6 +134,8 @@ class LiveStream {
   bool done() const;
   int64_t dropped_samples() const { return dropped_.load(); }
   int64_t samples_written() const { return written_.load(); }
+  // Times the transcript re-anchored after the engine revised a token it had committed from a tail.
+  int64_t alignment_conflicts() const { return conflicts_.load(); }
   const StreamingSession& session() const { return *session_; }
   const LiveStreamOptions& options() const { return options_; }
 
@@ -179,7 +181,7 @@ class LiveStream {
   bool finished_ = false, abandoned_ = false;
   std::atomic<bool> closed_{false};
   std::atomic<int> writers_{0};
-  std::atomic<int64_t> dropped_{0}, written_{0}, dropped_consumed_{0};
+  std::atomic<int64_t> dropped_{0}, written_{0}, conflicts_{0};
   std::atomic<bool> failed_{false};
   ErrorCode failure_code_ = ErrorCode::kInternal;
   std::string failure_;  // set once before failed_ (read after failed_ is seen)

@@ -245,6 +245,7 @@ void LiveStream::emit_step(const StreamingStep& session_step, bool stream_last, 
     merged.insert(merged.end(), closing.begin(), closing.end());
     events = &merged;
   }
+  conflicts_.store(transcript_.alignment_conflicts());
   const size_t text_before = hypothesis_.committed_text().size();
   hypothesis_.apply(step);
   std::unique_lock<std::mutex> lock(mutex_);

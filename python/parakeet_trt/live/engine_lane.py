@@ -93,8 +93,10 @@ class LaneTranscript:
 
     def __init__(self, live):
         self._live = live
-        self.alignment_conflicts = 0
-        self.live_edge_s = 0.0
+
+    @property
+    def alignment_conflicts(self) -> int:
+        return self._live.alignment_conflicts
 
     @property
     def committed_text(self) -> str:
@@ -193,7 +195,6 @@ class EngineLane:
                 if step is None:
                     break
                 end_sample = int(step["audio_end_sample"])
-                self.transcript.live_edge_s = end_sample / self.rate
                 if step["type"] == "error":
                     # Committed text stays committed: the stream closed the transcript before reporting.
                     for event in self._stamp(step["events"], self.samples_written):
