@@ -68,3 +68,11 @@ def test_missing_engine_file_says_how_to_build_it(tiny_export_dir, tmp_path, mon
     monkeypatch.setattr(build, "import_tensorrt", lambda: object())  # as if TensorRT were installed
     with pytest.raises(ModelError, match=r"no TensorRT engine at .*encoder.engine.*parakeet-trt build-trt"):
         TensorRtPythonEngine.load(tmp_path, "encoder", tiny_export_dir / "x.contract.json")
+
+
+def test_the_onnxruntime_library_variable_is_honoured(monkeypatch, tmp_path):
+    """$PTRT_ONNXRUNTIME_LIBRARY is the library Python sessions load too (not overridden by the wheel's)."""
+    missing = tmp_path / "libonnxruntime.so"
+    monkeypatch.setenv("PTRT_ONNXRUNTIME_LIBRARY", str(missing))
+    with pytest.raises(_core.UnavailableError, match=str(missing)):
+        parakeet_trt.Session("demo")

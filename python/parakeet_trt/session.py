@@ -46,9 +46,14 @@ ENGINES = ("onnxruntime", "tensorrt")
 
 
 def onnxruntime_library() -> str:
-    """Path of the ``libonnxruntime.so`` the installed onnxruntime wheel ships ("" when there is none:
-    the core then tries $PTRT_ONNXRUNTIME_LIBRARY and the loader's path, and names where it looked)."""
+    """The ``libonnxruntime.so`` to load: $PTRT_ONNXRUNTIME_LIBRARY when set (the core's own first choice,
+    which an explicit path would otherwise override), else the one the installed onnxruntime wheel ships
+    ("" when there is none: the core then tries the loader's path and names where it looked)."""
     import importlib.util
+    import os
+
+    if os.environ.get("PTRT_ONNXRUNTIME_LIBRARY"):
+        return os.environ["PTRT_ONNXRUNTIME_LIBRARY"]
 
     spec = importlib.util.find_spec("onnxruntime")
     for location in (spec.submodule_search_locations or []) if spec else []:
