@@ -113,7 +113,9 @@ class CaptionAggregator {
   // The tokens of the words after the commit point.
   std::vector<TokenEmission> after_commit(const std::vector<TokenEmission>& tokens) const;
   const LaneHypothesis* latest(int lane) const;
-  int commit_lane() const;  // the committing lane, or the first live lane when it failed
+  // The committing lane; when it failed or lags (stall_ms behind), the freshest live lane.
+  int commit_lane() const;
+  bool lagging(int lane) const;
   int freshest_lane() const;
 
   std::shared_ptr<const Vocabulary> vocabulary_;
@@ -135,6 +137,7 @@ class CaptionAggregator {
   bool open_ = false, ended_ = false, finalized_ = false;
   double ended_at_s_ = 0.0;
   std::vector<char> final_seen_, stall_reported_, fail_reported_;
+  std::vector<int64_t> heard_until_;  // per lane: the newest audio_end_sample of any of its hypotheses
   std::vector<std::vector<std::string>> passes_;  // the last passes' words after the commit point
   // The last committed word of the open segment (start, end frames, text); end_frame = origin frame before any.
   int64_t committed_start_frame_ = -1, committed_end_frame_ = 0;

@@ -164,9 +164,8 @@ struct CaptionLanes::Worker {
   int64_t segment = -1;
   int64_t cursor = 0;
   bool exited = false;
-  // Counters (read by stats() under mutex_).
-  int64_t encoder_calls = 0, hypotheses = 0, skipped = 0;
-  double compute_s = 0.0;
+  // Counters (stats() reads them from any thread; updated before the hypothesis they count is published).
+  std::atomic<int64_t> encoder_calls{0}, hypotheses{0}, skipped{0}, compute_ns{0};
   bool failed = false;
   ErrorCode error_code = ErrorCode::kInternal;
   std::string error;
@@ -340,7 +339,7 @@ std::vector<LaneStats> CaptionLanes::stats() const {
       s.encoder_calls = w->encoder_calls;
       s.hypotheses = w->hypotheses;
       s.skipped_segments = w->skipped;
-      s.compute_s = k == 0 ? w->compute_s : 0.0;
+      s.compute_s = k == 0 ? static_cast<double>(w->compute_ns.load()) * 1e-9 : 0.0;
       s.failed = w->failed;
       s.error = w->error;
     }
@@ -415,7 +414,6 @@ void CaptionLanes::run_streaming(Worker& worker, std::unique_lock<std::mutex>& l
   std::vector<float> block;
   std::vector<TokenEmission> tail;
   int64_t origin = 0, frame_offset = 0, segment = -1;
-  int64_t steps = 0;  // since the last update of the worker's counters (they are read under the lock)
   auto emit = [&](const StreamingStep& step, bool final) {
     for (int64_t i = 0; i < step.num_committed; ++i) {
       TokenEmission t = step.committed[i];
@@ -434,7 +432,8 @@ void CaptionLanes::run_streaming(Worker& worker, std::unique_lock<std::mutex>& l
     h.window_start_frame = frame_offset;
     h.audio_end_sample = origin + step.audio_end_sample;
     h.segment_final = final;
-    ++steps;  // one encoder call and one hypothesis per step
+    ++worker.encoder_calls;  // one encoder call and one hypothesis per step
+    ++worker.hypotheses;
     publish(std::move(h));
   };
   for (;;) {
@@ -494,12 +493,8 @@ void CaptionLanes::run_streaming(Worker& worker, std::unique_lock<std::mutex>& l
                              [&](const StreamingStep& step) { emit(step, false); });
       }
       if (ended) worker.session->finish([&](const StreamingStep& step) { emit(step, step.is_last); });
-      const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      worker.compute_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
       lock.lock();
-      worker.compute_s += spent;
-      worker.encoder_calls += steps;
-      worker.hypotheses += steps;
-      steps = 0;
       if (ended) break;
     }
     trim_retained();
@@ -600,12 +595,11 @@ void CaptionLanes::run_redecode(Worker& worker, std::unique_lock<std::mutex>& lo
           out.push_back(std::move(h));
         }
       }
-      const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      for (LaneHypothesis& h : out) publish(std::move(h));
-      lock.lock();
-      worker.compute_s += spent;
+      worker.compute_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
       if (!worker.window.empty()) ++worker.encoder_calls;
       worker.hypotheses += static_cast<int64_t>(out.size());
+      for (LaneHypothesis& h : out) publish(std::move(h));
+      lock.lock();
       if (ended) break;
     }
     trim_retained();

@@ -53,6 +53,7 @@ CaptionAggregator::CaptionAggregator(std::shared_ptr<const Vocabulary> vocabular
   final_seen_.assign(n, 0);
   stall_reported_.assign(n, 0);
   fail_reported_.assign(n, 0);
+  heard_until_.assign(n, 0);
 }
 
 std::unique_ptr<CaptionAggregator> make_aggregator(std::shared_ptr<const Vocabulary> vocabulary,
@@ -130,13 +131,25 @@ const LaneHypothesis* CaptionAggregator::latest(int lane) const {
   return &h;
 }
 
+bool CaptionAggregator::lagging(int lane) const {
+  int64_t newest = 0;
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    if (!failed_[i]) newest = std::max(newest, heard_until_[i]);
+  }
+  return newest - heard_until_[static_cast<size_t>(lane)] > options_.stall_ms * sample_rate_hz_ / 1000;
+}
+
 int CaptionAggregator::commit_lane() const {
   const int wanted = options_.commit_lane < 0 ? static_cast<int>(lanes_.size()) - 1 : options_.commit_lane;
-  if (!failed_[static_cast<size_t>(wanted)]) return wanted;
+  if (!failed_[static_cast<size_t>(wanted)] && !lagging(wanted)) return wanted;
+  // The committing lane failed or lags: the freshest live lane commits instead.
+  int best = -1;
   for (int i = static_cast<int>(lanes_.size()) - 1; i >= 0; --i) {
-    if (!failed_[static_cast<size_t>(i)]) return i;
+    if (!failed_[static_cast<size_t>(i)] && (best < 0 || heard_until_[static_cast<size_t>(i)] > heard_until_[static_cast<size_t>(best)])) {
+      best = i;
+    }
   }
-  return wanted;
+  return best < 0 ? wanted : best;
 }
 
 int CaptionAggregator::freshest_lane() const {
@@ -208,6 +221,7 @@ void CaptionAggregator::on_hypothesis(const LaneHypothesis& h, double now_s, std
     return;
   }
   if (!open_ || h.segment < segment_ || (h.segment == segment_ && finalized_)) return;  // late: already final
+  heard_until_[lane] = std::max(heard_until_[lane], h.audio_end_sample);
   if (h.segment > segment_) {
     final_seen_[lane] = 1;  // the lane is done with the open segment
     future_.push_back(h);
@@ -215,15 +229,13 @@ void CaptionAggregator::on_hypothesis(const LaneHypothesis& h, double now_s, std
     return;
   }
   latest_[lane] = h;
+  heard_until_[lane] = std::max(heard_until_[lane], h.audio_end_sample);
   if (h.segment_final) final_seen_[lane] = 1;
-  const int freshest = freshest_lane();
   for (int i = 0; i < static_cast<int>(lanes_.size()); ++i) {
-    const LaneHypothesis* other = latest(i);
-    if (other && freshest >= 0 &&
-        latest(freshest)->audio_end_sample - other->audio_end_sample > options_.stall_ms * sample_rate_hz_ / 1000) {
+    if (!failed_[static_cast<size_t>(i)] && lagging(i)) {
       notice(i, "stalled",
              "lane '" + lanes_[static_cast<size_t>(i)].name + "' is more than " + std::to_string(options_.stall_ms) +
-                 " ms behind the freshest lane; the other lanes carry the captions");
+                 " ms of audio behind the freshest lane; the other lanes carry the captions");
     }
   }
   if (ended_) {
