@@ -207,3 +207,21 @@ def test_bad_beam_arguments_are_refused(tiny_export_dir):
         decoder.decode(np.zeros((4, _core.NativeDecoderStep(core).make_state().projected.shape[0]), np.float32), 5)
     empty = decoder.decode(np.zeros((0, _core.NativeDecoderStep(core).make_state().projected.shape[0]), np.float32), 0)
     assert len(empty) == 1 and empty[0]["token_ids"] == [] and empty[0]["score"] == 0.0
+
+
+def test_beam_report_tool_runs(tmp_path):
+    """tools/beam_report.py (docs/BEAM_SEARCH.md) on 3 utterances: one row per decoding choice, greedy's
+    transcripts scored like Session.transcribe's."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "BEAM.md"
+    tool = Path(__file__).resolve().parents[1] / "tools" / "beam_report.py"
+    proc = subprocess.run([sys.executable, str(tool), "--utterances", "3", "--beams", "1", "4", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line for line in out.read_text().splitlines() if line.startswith(("| greedy", "| beam"))]
+    assert [r.split(" | ")[0] for r in rows] == ["| greedy", "| beam 1", "| beam 4"]
+    # Beam 1 is greedy's search here (the demo model's best duration is never 0): same WER.
+    assert rows[0].split(" | ")[1] == rows[1].split(" | ")[1]
