@@ -72,7 +72,9 @@ class BeamSearch {
 
 // One call for a caller without a decoder step of its own (a re-decode lane): makes a
 // NativeDecoderStep on the model's shared weights and a BeamSearch, decodes, and drops both.
-// Allocates per call (states and pools); keep a BeamSearch to decode many times.
+// `projected` as BeamSearch::decode takes it (any DecoderStep of this model projects the same).
+// Thread-safe (it shares only the immutable model). Allocates per call (states and pools); keep a
+// BeamSearch to decode many times. Throws std::invalid_argument for bad options.
 NBest decode_beam(const Model& model, const float* projected, int64_t num_frames, const DecodingOptions& options);
 
 }  // namespace parakeet_trt
