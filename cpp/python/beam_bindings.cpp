@@ -7,11 +7,14 @@
 #include <stdexcept>
 #include <vector>
 
+#include "parakeet_trt/decoding.hpp"
 #include "parakeet_trt/model.hpp"
 #include "parakeet_trt/tdt_beam_decoder.hpp"
 
 namespace py = pybind11;
 using namespace parakeet_trt;
+
+py::dict emissions_to_dict(const TokenEmission* tokens, int64_t count);  // bindings.cpp
 
 namespace {
 
@@ -63,6 +66,27 @@ py::dict hypothesis_to_dict(const Model& model, const BeamHypothesis& h) {
 }
 
 }  // namespace
+
+// One n-best entry of a transcript (OfflineRecognizer.transcribe with decoding "beam").
+py::dict hypothesis_to_dict(const Hypothesis& h) {
+  py::dict out = emissions_to_dict(h.tokens.data(), static_cast<int64_t>(h.tokens.size()));
+  std::vector<float> logprobs;
+  for (const TokenEmission& t : h.tokens) logprobs.push_back(t.score);
+  py::list words;
+  for (size_t i = 0; i < h.words.size(); ++i) {
+    py::dict d;
+    d["word"] = h.words[i].text;
+    d["start_s"] = h.words[i].start_s;
+    d["end_s"] = h.words[i].end_s;
+    d["confidence"] = h.word_confidences[i];
+    words.append(d);
+  }
+  out["text"] = h.text;
+  out["score"] = h.score;
+  out["token_logprobs"] = logprobs;
+  out["words"] = words;
+  return out;
+}
 
 void bind_beam(py::module_& m) {
   py::class_<BeamDecoderHandle>(m, "TdtBeamDecoder")

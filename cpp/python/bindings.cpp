@@ -19,6 +19,7 @@ using namespace parakeet_trt;
 using parakeet_trt_python::as_engine;
 
 py::dict emissions_to_dict(const TokenEmission* tokens, int64_t count);  // also live_stream_bindings.cpp
+py::dict hypothesis_to_dict(const Hypothesis& h);                         // beam_bindings.cpp
 
 namespace {
 
@@ -44,8 +45,11 @@ py::dict transcript_to_dict(const Transcript& t) {
     d["end_s"] = w.end_s;
     words.append(d);
   }
+  py::list nbest;
+  for (const Hypothesis& h : t.nbest) nbest.append(hypothesis_to_dict(h));
   py::dict out;
   out["text"] = t.text;
+  out["nbest"] = nbest;
   out["token_ids"] = ids;
   out["token_frames"] = frames;
   out["token_durations"] = durations;
@@ -348,16 +352,23 @@ PYBIND11_MODULE(_core, m) {
            py::arg("model"), py::arg("encoder_engine"))
       .def(
           "transcribe",
-          [](OfflineRecognizer& rec, const FloatArray& samples) {
+          [](OfflineRecognizer& rec, const FloatArray& samples, const std::string& decoding, int beam_size, int nbest) {
             checked_1d(samples, "samples");
+            DecodingOptions options;
+            options.strategy = decoding;
+            options.beam_size = beam_size;
+            options.nbest = nbest;
             Transcript t;
             {
               py::gil_scoped_release release;
-              t = rec.transcribe(samples.data(), samples.shape(0));
+              t = rec.transcribe(samples.data(), samples.shape(0), options);
             }
             return transcript_to_dict(t);
           },
-          py::arg("samples"), "Transcribe mono float32 audio at the model's sample rate.");
+          py::arg("samples"), py::arg("decoding") = DecodingOptions{}.strategy,
+          py::arg("beam_size") = DecodingOptions{}.beam_size, py::arg("nbest") = DecodingOptions{}.nbest,
+          "Transcribe mono float32 audio at the model's sample rate; decoding 'greedy' or 'beam' (with an n-best "
+          "list of up to nbest hypotheses under 'nbest').");
 
   py::class_<StreamHypothesis>(m, "StreamHypothesis")
       .def(py::init([](const std::shared_ptr<Model>& mdl) {

@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "engine_conversion.hpp"
+#include "parakeet_trt/decoding.hpp"
 #include "parakeet_trt/engine_factory.hpp"
 #include "parakeet_trt/live_stream.hpp"
 #include "parakeet_trt/model.hpp"
@@ -49,7 +50,8 @@ const char* error_code_name(ErrorCode code) {
 py::dict option_defaults() {
   const LiveStreamOptions live;
   const EngineOptions engine;
-  py::dict stream, transcript, l, e;
+  const DecodingOptions decoding;
+  py::dict stream, transcript, l, e, d;
   stream["mode"] = live.stream.mode;
   stream["chunk_ms"] = live.stream.buffered.chunk_ms;
   stream["left_ms"] = live.stream.buffered.left_ms;
@@ -85,6 +87,11 @@ py::dict option_defaults() {
   e["providers"] = engine.providers;
   e["intra_op_threads"] = engine.intra_op_threads;
   e["device_id"] = engine.device_id;
+  d["strategy"] = decoding.strategy;
+  d["beam_size"] = decoding.beam_size;
+  d["nbest"] = decoding.nbest;
+  d["max_beam_size"] = DecodingOptions::kMaxBeamSize;
+  d["max_nbest"] = DecodingOptions::kMaxNBest;
   py::dict out;
   out["stream"] = stream;
   out["transcript"] = transcript;
@@ -97,6 +104,7 @@ py::dict option_defaults() {
   c["lanes"] = format_lanes(captions.lanes);
   out["captions"] = c;
   out["engine"] = e;
+  out["decoding"] = d;
   return out;
 }
 
@@ -218,7 +226,7 @@ void bind_live_stream(py::module_& m) {
         return onnxruntime_available_providers(o);
       },
       py::arg("onnxruntime_library") = "", "Execution providers of the ONNX Runtime library the core loads.");
-  m.def("option_defaults", &option_defaults, "Every stream, transcript, live-stream and engine option's default.");
+  m.def("option_defaults", &option_defaults, "Every stream, transcript, live-stream, engine and decoding option's default.");
 
   py::class_<LiveStream, std::unique_ptr<LiveStream, GilFreeDelete>>(m, "LiveStream")
       .def(py::init([](const std::shared_ptr<Model>& mdl, py::object engine, py::object streaming_engine,

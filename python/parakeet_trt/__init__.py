@@ -22,6 +22,7 @@ _LAZY = {
     "StreamingSession": "parakeet_trt.streaming",
     "HypothesisUpdate": "parakeet_trt.streaming",
     "Transcript": "parakeet_trt.session",
+    "Hypothesis": "parakeet_trt.session",
     "Word": "parakeet_trt.session",
     "AudioFileError": "parakeet_trt.errors",
     "ContractViolation": "parakeet_trt.errors",

@@ -131,9 +131,12 @@ class OfflineRecognizer:
     """Features → encoder engine → native TDT decoding → text, tokens, words."""
 
     def __init__(self, model: Model, encoder_engine: EncoderEngine) -> None: ...
-    def transcribe(self, samples: npt.NDArray[np.float32]) -> dict[str, Any]:
+    def transcribe(self, samples: npt.NDArray[np.float32], decoding: str = "greedy", beam_size: int = 4,
+                   nbest: int = 1) -> dict[str, Any]:
         """Keys: text, token_ids, token_frames, token_durations, token_scores, words (word, start_s,
-        end_s), num_encoder_frames, audio_duration_s. Input: mono float32 at the model's rate."""
+        end_s), num_encoder_frames, audio_duration_s, nbest (decoding "beam": up to nbest dicts of text,
+        score, token_ids, token_frames, token_durations, token_logprobs, words with confidence; greedy:
+        []). Input: mono float32 at the model's rate."""
 
 
 class StreamingSessionBase:
@@ -229,7 +232,8 @@ def onnxruntime_available_providers(onnxruntime_library: str = "") -> list[str]:
 
 
 def option_defaults() -> dict[str, dict[str, Any]]:
-    """Every option's default, defined once in C++: {'stream': ..., 'transcript': ..., 'live': ..., 'engine': ...}."""
+    """Every option's default, defined once in C++: {'stream': ..., 'transcript': ..., 'live': ..., 'engine': ...,
+    'decoding': {strategy, beam_size, nbest, max_beam_size, max_nbest}}."""
 
 
 class LiveStream:

@@ -15,6 +15,7 @@ from parakeet_trt.errors import (
     ModelError,
     ParakeetError,
 )
+from parakeet_trt.session import DECODING, DECODING_STRATEGIES
 
 # Exit codes, documented in --help.
 EXIT_OK, EXIT_USAGE, EXIT_MODEL, EXIT_AUDIO, EXIT_CONTRACT, EXIT_ENGINE, EXIT_OTHER = 0, 2, 3, 4, 5, 6, 1
@@ -62,6 +63,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     files = args.files or [str(demo_sample())]
     if args.streaming_profile is not None and args.mode != "cache_aware":
         raise ValueError("--streaming-profile applies to --mode cache_aware")
+    decoding = {"decoding": args.decoding, "beam_size": args.beam_size, "nbest": args.nbest}
+    if args.mode != "offline" and (args.decoding, args.nbest) != (DECODING["strategy"], DECODING["nbest"]):
+        raise ValueError("--decoding and --nbest apply to --mode offline (streams decode greedily)")
     session = Session(args.model, providers=args.providers, verify_hashes=not args.no_verify, engine=args.engine,
                       trt_engine_dir=args.trt_engines)
     if args.mode == "cache_aware":
@@ -70,7 +74,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     for path in files:
         started = time.perf_counter()
         try:
-            transcript = session.transcribe(path) if args.mode == "offline" else stream_file(session, path, args)
+            transcript = (session.transcribe(path, **decoding) if args.mode == "offline"
+                          else stream_file(session, path, args))
         except ParakeetError as error:
             print(f"parakeet-trt: {path}: {error}", file=sys.stderr)
             status = status or exit_code_for(error)
@@ -83,6 +88,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         else:
             rtfx = transcript.audio_duration_s / elapsed if elapsed > 0 else float("inf")
             print(f"{path}: {transcript.text}", flush=True)
+            if len(transcript.nbest) > 1:
+                for rank, h in enumerate(transcript.nbest, 1):
+                    print(f"  {rank}. [{h.score:.3f}] {h.text}", flush=True)
             print(f"  ({transcript.audio_duration_s:.2f} s of audio in {elapsed * 1000:.0f} ms, RTFx {rtfx:.1f})",
                   file=sys.stderr)
     return status
@@ -153,7 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: {DEFAULT_MODEL}, the packaged demo model)")
     t.add_argument("--json", action="store_true",
                    help="print one JSON object per file per line: file, text, token_ids, token_frames, "
-                        "token_durations, words (word, start_s, end_s)")
+                        "token_durations, words (word, start_s, end_s); with --decoding beam also nbest: "
+                        "the hypotheses best first (text, score, token lists, words with confidence)")
+    t.add_argument("--decoding", choices=DECODING_STRATEGIES, default=DECODING["strategy"],
+                   help="offline: greedy (TDT greedy, NeMo's default decoding) or beam (NeMo's TDT beam search, "
+                        "strategy 'beam', on the same encoder output: a few times the decoding time, never a "
+                        f"higher held-out WER; docs/BEAM_SEARCH.md) (default {DECODING['strategy']})")
+    t.add_argument("--beam-size", type=_positive_int, default=DECODING["beam_size"], metavar="N",
+                   help=f"--decoding beam: hypotheses kept per frame, 1..{DECODING['max_beam_size']} "
+                        f"(default {DECODING['beam_size']}, NeMo's)")
+    t.add_argument("--nbest", type=_positive_int, default=DECODING["nbest"], metavar="N",
+                   help=f"--decoding beam: list the N best hypotheses with their scores (and, with --json, "
+                        f"per-word confidence), 1..{DECODING['max_nbest']} (default {DECODING['nbest']}: "
+                        f"the best only)")
     t.add_argument("--providers", type=_provider_list, default=None, metavar="P1,P2",
                    help="ONNX Runtime execution providers for the encoder, comma-separated in order of preference, "
                         "e.g. CUDAExecutionProvider,CPUExecutionProvider; an unknown or unavailable one is an "

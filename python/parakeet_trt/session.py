@@ -23,6 +23,40 @@ class Word:
 
 
 @dataclass
+class ScoredWord:
+    """A word of an n-best hypothesis with its confidence: the minimum over its tokens of the token's
+    probability (NeMo's ``max_prob`` measure with ``min`` word aggregation)."""
+
+    word: str
+    start_s: float
+    end_s: float
+    confidence: float
+
+
+@dataclass
+class Hypothesis:
+    """One entry of a beam search's n-best list. ``score`` is NeMo's hypothesis score: the path's summed
+    log-probability (tokens, durations, blanks)."""
+
+    text: str
+    score: float
+    token_ids: list[int]
+    token_frames: list[int]
+    token_durations: list[int]
+    words: list[ScoredWord] = field(default_factory=list)
+
+    @classmethod
+    def from_core(cls, h: dict) -> "Hypothesis":
+        return cls(text=h["text"], score=float(h["score"]), token_ids=list(h["token_ids"]),
+                   token_frames=[int(f) for f in h["token_frames"]], token_durations=list(h["token_durations"]),
+                   words=[ScoredWord(w["word"], w["start_s"], w["end_s"], w["confidence"]) for w in h["words"]])
+
+
+DECODING = _core.option_defaults()["decoding"]  # every decoding option's default, defined once in C++ (decoding.hpp)
+DECODING_STRATEGIES = ("greedy", "beam")
+
+
+@dataclass
 class Transcript:
     """Result of one utterance. Frames are encoder frames of ``frame_stride_s`` seconds."""
 
@@ -34,11 +68,14 @@ class Transcript:
     file: str | None = None
     audio_duration_s: float = 0.0
     num_encoder_frames: int = 0
+    nbest: list[Hypothesis] = field(default_factory=list)  # decoding="beam": best first; greedy: empty
 
     def to_json_dict(self) -> dict:
         out = {"file": self.file, "text": self.text, "token_ids": self.token_ids,
                "token_frames": self.token_frames, "token_durations": self.token_durations,
                "words": [asdict(w) for w in self.words]}
+        if self.nbest:
+            out["nbest"] = [asdict(h) for h in self.nbest]
         return out
 
 
@@ -143,14 +180,22 @@ class Session:
     def sample_rate_hz(self) -> int:
         return self.model.sample_rate_hz
 
-    def transcribe(self, audio: str | Path | np.ndarray, sample_rate_hz: int | None = None) -> Transcript:
-        """Transcribe a file path or an array ([frames] or [frames, channels]; any rate, resampled)."""
+    def transcribe(self, audio: str | Path | np.ndarray, sample_rate_hz: int | None = None,
+                   decoding: str = DECODING["strategy"], beam_size: int = DECODING["beam_size"],
+                   nbest: int = DECODING["nbest"]) -> Transcript:
+        """Transcribe a file path or an array ([frames] or [frames, channels]; any rate, resampled).
+
+        ``decoding``: ``"greedy"`` (TDT greedy, NeMo's default) or ``"beam"`` (NeMo's TDT beam search,
+        ``strategy: beam``, on the same encoder output) with ``beam_size`` hypotheses per frame
+        (1..64) and the ``nbest`` best (1..64) in ``Transcript.nbest`` with their scores and word
+        confidences; the transcript's text is the best one's. A bad option is a ValueError naming it.
+        """
         if self._recognizer is None:
             raise ModelError(f"{self.model_dir} holds no offline encoder (a streaming-only export); export one with: "
                              f"parakeet-trt export --model <model.nemo> --out <folder> --component all")
         samples, source = prepare_audio(audio, sample_rate_hz, self.sample_rate_hz)
         with self._lock:
-            result = self._recognizer.transcribe(samples)
+            result = self._recognizer.transcribe(samples, decoding, int(beam_size), int(nbest))
         return Transcript(
             text=result["text"],
             token_ids=list(result["token_ids"]),
@@ -160,4 +205,5 @@ class Session:
             file=source,
             audio_duration_s=result["audio_duration_s"],
             num_encoder_frames=int(result["num_encoder_frames"]),
+            nbest=[Hypothesis.from_core(h) for h in result["nbest"]],
         )

@@ -13,11 +13,12 @@
  *    struct_size must be the sizeof of the caller's version of the struct (fill it with the
  *    struct's *_init()): at least sizeof(size_t) plus the struct's first field (16 bytes on
  *    64-bit platforms, 12 for the structs whose first field is an int32_t: ptrt_model_options,
- *    ptrt_model_info, ptrt_session_options, ptrt_transcript_options). A smaller struct_size, such
- *    as 0 from an uninitialised struct, is PTRT_ERROR_INVALID_ARGUMENT naming the *_init() to call.
- *    The engine vtable is the exception: its struct_size must cover all of it. Structs the caller
- *    passes for the library to fill (ptrt_model_info, ptrt_live_event) are written as the same
- *    prefix; a ptrt_stream_update the library passes carries its own struct_size.
+ *    ptrt_model_info, ptrt_session_options, ptrt_transcript_options, ptrt_decoding_options). A
+ *    smaller struct_size, such as 0 from an uninitialised struct, is PTRT_ERROR_INVALID_ARGUMENT
+ *    naming the *_init() to call. The engine vtable is the exception: its struct_size must cover all
+ *    of it. Structs the caller passes for the library to fill (ptrt_model_info, ptrt_live_event,
+ *    ptrt_hypothesis) are written as the same prefix; a ptrt_stream_update the library passes
+ *    carries its own struct_size.
  *  - No field of an ABI struct has an enum type: enums fix values only; fields are int32_t, whose
  *    size and alignment are the same on every supported ABI.
  *  - Results are borrowed views owned by the object that produced them, valid until the next call
@@ -263,6 +264,64 @@ typedef struct ptrt_transcript {
  */
 PTRT_API ptrt_status ptrt_session_transcribe(ptrt_session* session, const float* samples, int64_t num_samples,
                                              int32_t sample_rate_hz, ptrt_transcript* out_transcript);
+
+/* ---------------------------------------------------------------------------------------------
+ * Decoding: TDT greedy or beam search with an n-best list, for a session's transcriptions.
+ * Added in ABI 1 without changing any earlier declaration.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Values of ptrt_decoding_options.strategy. */
+#define PTRT_DECODING_GREEDY 0 /* TDT greedy (NeMo's label looping): one hypothesis */
+#define PTRT_DECODING_BEAM 1   /* NeMo's TDT beam search (strategy "beam"): the best hypothesis is the
+                                  transcript; the n-best list through ptrt_session_get_hypothesis */
+
+/* Defaults from the C++ DecodingOptions (ptrt_decoding_options_init). */
+typedef struct ptrt_decoding_options {
+  size_t struct_size;
+  int32_t strategy;  /* PTRT_DECODING_*; default PTRT_DECODING_GREEDY */
+  int32_t beam_size; /* beam: hypotheses kept per frame, 1..64; default 4 (NeMo's) */
+  int32_t nbest;     /* beam: hypotheses listed, best first, 1..64; greedy: must be 1; default 1 */
+  int32_t reserved;
+} ptrt_decoding_options;
+
+PTRT_API void ptrt_decoding_options_init(ptrt_decoding_options* options);
+
+/*
+ * ptrt_session_transcribe with a decoding choice (NULL: the defaults, greedy). Both decode the same
+ * encoder output. A bad option is PTRT_ERROR_INVALID_ARGUMENT naming it, before any work; other
+ * errors as ptrt_session_transcribe. The transcript is the best hypothesis's.
+ */
+PTRT_API ptrt_status ptrt_session_transcribe_with_decoding(ptrt_session* session, const float* samples,
+                                                           int64_t num_samples, int32_t sample_rate_hz,
+                                                           const ptrt_decoding_options* decoding,
+                                                           ptrt_transcript* out_transcript);
+
+/*
+ * One n-best entry of the session's last transcription, a borrowed view valid until the next call
+ * on the session. Fill struct_size with ptrt_hypothesis_init; the library writes the prefix it covers.
+ *   score             NeMo's hypothesis score: the path's summed log-probability (tokens, durations, blanks)
+ *   word_confidences  num_words entries: a word's confidence, the minimum over its tokens of the
+ *                     token's probability (NeMo's "max_prob" measure, "min" word aggregation)
+ */
+typedef struct ptrt_hypothesis {
+  size_t struct_size;
+  const char* text;
+  double score;
+  const ptrt_token* tokens;
+  size_t num_tokens;
+  const ptrt_word* words;
+  size_t num_words;
+  const double* word_confidences;
+} ptrt_hypothesis;
+
+PTRT_API void ptrt_hypothesis_init(ptrt_hypothesis* hypothesis);
+
+/* Number of n-best entries of the last transcription: 0 after greedy decoding, 1..nbest after beam. */
+PTRT_API ptrt_status ptrt_session_num_hypotheses(const ptrt_session* session, size_t* out_count);
+
+/* Entry index (0 = the best) of the n-best list; an index past the list is PTRT_ERROR_INVALID_ARGUMENT. */
+PTRT_API ptrt_status ptrt_session_get_hypothesis(const ptrt_session* session, size_t index,
+                                                 ptrt_hypothesis* out_hypothesis);
 
 /* ---------------------------------------------------------------------------------------------
  * Stream: buffered streaming (NeMo's chunked inference with left, chunk and right context).

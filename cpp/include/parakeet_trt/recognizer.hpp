@@ -1,10 +1,12 @@
-// Offline recognition: features → encoder engine → native TDT decoding → text, tokens, words.
+// Offline recognition: features → encoder engine → native TDT decoding (greedy or beam search,
+// DecodingOptions) → text, tokens, words, and the n-best list with beam search.
 #pragma once
 
 #include <memory>
 #include <vector>
 
 #include "parakeet_trt/decoder_step.hpp"
+#include "parakeet_trt/decoding.hpp"
 #include "parakeet_trt/engine.hpp"
 #include "parakeet_trt/features.hpp"
 #include "parakeet_trt/model.hpp"
@@ -21,6 +23,8 @@ struct Transcript {
   std::vector<Word> words;
   int64_t num_encoder_frames = 0;
   double audio_duration_s = 0.0;
+  NBest nbest;  // beam search: up to DecodingOptions::nbest hypotheses, best first (text etc. = the
+                // first's); greedy: empty
 };
 
 class OfflineRecognizer {
@@ -30,8 +34,9 @@ class OfflineRecognizer {
 
   // samples: mono float32 at the model's sample rate (16 kHz). Throws InvalidAudio for empty
   // input or non-finite samples (naming the first bad index), EngineError / ContractViolation
-  // when the encoder misbehaves.
-  Transcript transcribe(const float* samples, int64_t num_samples);
+  // when the encoder misbehaves. `decoding` picks greedy (default) or beam search on the same
+  // encoder output; a bad option is std::invalid_argument naming it (checked before any work).
+  Transcript transcribe(const float* samples, int64_t num_samples, const DecodingOptions& decoding = {});
 
   const Model& model() const { return *model_; }
   FeatureExtractor& feature_extractor() { return features_; }
@@ -43,6 +48,7 @@ class OfflineRecognizer {
   std::unique_ptr<EncoderRunner> encoder_;
   std::unique_ptr<DecoderStep> step_;
   TdtGreedyDecoder decoder_;
+  std::unique_ptr<BeamSearch> beam_;  // made on the first beam request, remade when its options change
   std::vector<float> feature_buffer_;
   std::vector<float> projected_;
 };

@@ -16,12 +16,25 @@ using namespace parakeet_trt;
 using namespace parakeet_trt::c_api;
 
 struct ptrt_session {
+  // Borrowed C views of one token and word list (the transcript's or an n-best entry's).
+  struct Views {
+    std::vector<ptrt_token> tokens;
+    std::vector<ptrt_word> words;
+    void assign(const std::vector<parakeet_trt::TokenEmission>& t, const std::vector<parakeet_trt::Word>& w);
+  };
   std::shared_ptr<const Model> model;
   std::unique_ptr<OfflineRecognizer> recognizer;
   Transcript transcript;  // backs the borrowed views
-  std::vector<ptrt_token> tokens;
-  std::vector<ptrt_word> words;
+  Views views;
+  std::vector<Views> nbest;  // of transcript.nbest
 };
+
+void ptrt_session::Views::assign(const std::vector<parakeet_trt::TokenEmission>& t,
+                                 const std::vector<parakeet_trt::Word>& w) {
+  parakeet_trt::c_api::to_c_tokens(t.data(), t.size(), tokens);
+  words.clear();
+  for (const parakeet_trt::Word& word : w) words.push_back(ptrt_word{word.text.c_str(), word.start_s, word.end_s});
+}
 
 struct ptrt_stream {
   std::unique_ptr<StreamingSession> session;  // buffered or cache-aware
@@ -340,31 +353,111 @@ ptrt_status ptrt_session_create_with_engine(const ptrt_model* model, const ptrt_
 
 void ptrt_session_destroy(ptrt_session* session) { delete session; }
 
-ptrt_status ptrt_session_transcribe(ptrt_session* session, const float* samples, int64_t num_samples,
-                                    int32_t sample_rate_hz, ptrt_transcript* out_transcript) {
-  PTRT_REQUIRE(session && out_transcript, "ptrt_session_transcribe: session and out_transcript must not be NULL");
+void ptrt_decoding_options_init(ptrt_decoding_options* options) {
+  if (!options) return;
+  const DecodingOptions d;
+  *options = ptrt_decoding_options{};
+  options->struct_size = sizeof(ptrt_decoding_options);
+  options->strategy = d.is_beam() ? PTRT_DECODING_BEAM : PTRT_DECODING_GREEDY;
+  options->beam_size = d.beam_size;
+  options->nbest = d.nbest;
+}
+
+void ptrt_hypothesis_init(ptrt_hypothesis* hypothesis) {
+  if (!hypothesis) return;
+  *hypothesis = ptrt_hypothesis{};
+  hypothesis->struct_size = sizeof(ptrt_hypothesis);
+}
+
+namespace {
+
+ptrt_status to_decoding_options(const char* fn, const ptrt_decoding_options* options, DecodingOptions& out) {
+  ptrt_decoding_options opts;
+  const ptrt_status read = PTRT_READ_OPTIONS(fn, options, ptrt_decoding_options, strategy, opts);
+  if (read != PTRT_OK) return read;
+  if (opts.strategy != PTRT_DECODING_GREEDY && opts.strategy != PTRT_DECODING_BEAM) {
+    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(fn) + ": decoding.strategy must be PTRT_DECODING_GREEDY (0) "
+                                                               "or PTRT_DECODING_BEAM (1), got " +
+                                                               std::to_string(opts.strategy));
+  }
+  out.strategy = opts.strategy == PTRT_DECODING_BEAM ? "beam" : "greedy";
+  out.beam_size = opts.beam_size;
+  out.nbest = opts.nbest;
+  out.validate();  // std::invalid_argument naming the option: PTRT_ERROR_INVALID_ARGUMENT
+  return PTRT_OK;
+}
+
+ptrt_status transcribe(const char* fn, ptrt_session* session, const float* samples, int64_t num_samples,
+                       int32_t sample_rate_hz, const ptrt_decoding_options* decoding, ptrt_transcript* out_transcript) {
+  PTRT_REQUIRE(session && out_transcript, std::string(fn) + ": session and out_transcript must not be NULL");
   return guarded([&] {
+    DecodingOptions options;
+    const ptrt_status read = to_decoding_options(fn, decoding, options);
+    if (read != PTRT_OK) return read;
     int32_t expected_rate = session->model->meta().features.sample_rate_hz;
     if (sample_rate_hz != expected_rate) {
       return fail(PTRT_ERROR_INVALID_AUDIO, "sample rate " + std::to_string(sample_rate_hz) +
                                                 " Hz is not the model's " + std::to_string(expected_rate) +
                                                 " Hz; resample before calling");
     }
-    session->transcript = session->recognizer->transcribe(samples, num_samples);
+    session->nbest.clear();
+    session->transcript = session->recognizer->transcribe(samples, num_samples, options);
     const Transcript& t = session->transcript;
-    session->tokens.clear();
-    for (const TokenEmission& e : t.tokens) session->tokens.push_back(ptrt_token{e.token_id, e.duration, e.frame});
-    session->words.clear();
-    for (const Word& w : t.words) session->words.push_back(ptrt_word{w.text.c_str(), w.start_s, w.end_s});
+    session->views.assign(t.tokens, t.words);
+    session->nbest.resize(t.nbest.size());
+    for (size_t i = 0; i < t.nbest.size(); ++i) session->nbest[i].assign(t.nbest[i].tokens, t.nbest[i].words);
     out_transcript->text = t.text.c_str();
-    out_transcript->tokens = session->tokens.data();
-    out_transcript->num_tokens = session->tokens.size();
-    out_transcript->words = session->words.data();
-    out_transcript->num_words = session->words.size();
+    out_transcript->tokens = session->views.tokens.data();
+    out_transcript->num_tokens = session->views.tokens.size();
+    out_transcript->words = session->views.words.data();
+    out_transcript->num_words = session->views.words.size();
     out_transcript->num_encoder_frames = t.num_encoder_frames;
     out_transcript->audio_duration_s = t.audio_duration_s;
     return PTRT_OK;
   });
+}
+
+}  // namespace
+
+ptrt_status ptrt_session_transcribe(ptrt_session* session, const float* samples, int64_t num_samples,
+                                    int32_t sample_rate_hz, ptrt_transcript* out_transcript) {
+  return transcribe("ptrt_session_transcribe", session, samples, num_samples, sample_rate_hz, nullptr, out_transcript);
+}
+
+ptrt_status ptrt_session_transcribe_with_decoding(ptrt_session* session, const float* samples, int64_t num_samples,
+                                                  int32_t sample_rate_hz, const ptrt_decoding_options* decoding,
+                                                  ptrt_transcript* out_transcript) {
+  return transcribe("ptrt_session_transcribe_with_decoding", session, samples, num_samples, sample_rate_hz, decoding,
+                    out_transcript);
+}
+
+ptrt_status ptrt_session_num_hypotheses(const ptrt_session* session, size_t* out_count) {
+  PTRT_REQUIRE(session && out_count, "ptrt_session_num_hypotheses: session and out_count must not be NULL");
+  *out_count = session->nbest.size();
+  return PTRT_OK;
+}
+
+ptrt_status ptrt_session_get_hypothesis(const ptrt_session* session, size_t index, ptrt_hypothesis* out_hypothesis) {
+  static const char* const fn = "ptrt_session_get_hypothesis";
+  PTRT_REQUIRE(session && out_hypothesis, "ptrt_session_get_hypothesis: session and out_hypothesis must not be NULL");
+  if (index >= session->nbest.size()) {
+    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(fn) + ": index " + std::to_string(index) +
+                                                 " is past the n-best list of " + std::to_string(session->nbest.size()) +
+                                                 " entries (0 after greedy decoding)");
+  }
+  const Hypothesis& h = session->transcript.nbest[index];
+  const ptrt_session::Views& views = session->nbest[index];
+  ptrt_hypothesis full;
+  ptrt_hypothesis_init(&full);
+  full.text = h.text.c_str();
+  full.score = h.score;
+  full.tokens = views.tokens.data();
+  full.num_tokens = views.tokens.size();
+  full.words = views.words.data();
+  full.num_words = views.words.size();
+  full.word_confidences = h.word_confidences.data();
+  return write_prefix(fn, "out_hypothesis", full, PTRT_PREFIX_MIN(ptrt_hypothesis, text), "ptrt_hypothesis_init",
+                      out_hypothesis);
 }
 
 namespace {

@@ -7,6 +7,12 @@ exported decoder weights (NativeDecoderStep) on ``project_encoder`` of that outp
     decoding = nemo_beam_decoding(nemo_model, beam_size=4)   # RNNTBPEDecoding -> BeamTDTInfer
     enc = nemo_encoder_output(nemo_model, samples)           # [D, T], shared by both decoders
     row = compare_beam(decoding, core_model, enc)
+
+The whole offline path (``Session.transcribe(decoding="beam")``: C++ features, the exported encoder,
+the recognizer's beam search) against NeMo's beam search on that path's own encoder output:
+
+    enc = exported_encoder_output(session, samples)          # [D, T] of the exported encoder
+    row = compare_recognizer_beam(decoding, session, samples, enc)
 """
 
 from __future__ import annotations
@@ -85,10 +91,21 @@ def our_nbest(core_model, encoder_output: np.ndarray, beam_size: int) -> list[di
     return nbest
 
 
-def compare_beam(decoding, core_model, enc: np.ndarray) -> BeamRow:
-    """NeMo's n-best (``decoding`` from nemo_beam_decoding) against ours on one [D, T] encoder output."""
-    beam_size = int(decoding.decoding.beam_size)
-    theirs, ours = nemo_nbest(decoding, enc), our_nbest(core_model, enc, beam_size)
+def exported_encoder_output(session, samples: np.ndarray) -> np.ndarray:
+    """The offline path's encoder output for one utterance: C++ features, the folder's exported encoder
+    in ONNX Runtime (CPU): [D, T_enc] float32 (valid frames only)."""
+    from parakeet_trt import _core
+    from parakeet_trt.engines.onnxruntime_engine import OnnxRuntimeEngine
+
+    core = session.model
+    features, valid = _core.FeatureExtractor(core).compute(samples)
+    encoder = OnnxRuntimeEngine(core.directory + "/" + core.encoder_file, None)
+    out = encoder.run_copy({"audio_signal": features[None], "length": np.array([valid], dtype=np.int64)})
+    return np.ascontiguousarray(out["outputs"][0, :, : int(out["encoded_lengths"][0])])
+
+
+def compare_nbest(beam_size: int, num_frames: int, theirs: list[dict], ours: list[dict]) -> BeamRow:
+    """NeMo's n-best (nemo_nbest) against ours (dicts with token_ids, token_frames, token_durations, score)."""
     same_length = len(theirs) == len(ours)
     ids_equal = same_length and all(t["token_ids"] == list(o["token_ids"]) for t, o in zip(theirs, ours))
     stamps_equal = same_length and all(
@@ -98,5 +115,28 @@ def compare_beam(decoding, core_model, enc: np.ndarray) -> BeamRow:
     diff = max((abs(t["score"] - o["score"]) for t, o in pairs), default=0.0) if same_length else float("inf")
     relative = max((abs(t["score"] - o["score"]) / max(1.0, abs(t["score"])) for t, o in pairs), default=0.0) \
         if same_length else float("inf")
-    return BeamRow(beam_size, enc.shape[1], len(theirs), ids_equal, stamps_equal, diff, relative,
+    return BeamRow(beam_size, num_frames, len(theirs), ids_equal, stamps_equal, diff, relative,
                    len(theirs[0]["token_ids"]) if theirs else 0, theirs[0]["score"] if theirs else 0.0)
+
+
+def compare_beam(decoding, core_model, enc: np.ndarray) -> BeamRow:
+    """NeMo's n-best (``decoding`` from nemo_beam_decoding) against ours on one [D, T] encoder output."""
+    beam_size = int(decoding.decoding.beam_size)
+    return compare_nbest(beam_size, enc.shape[1], nemo_nbest(decoding, enc), our_nbest(core_model, enc, beam_size))
+
+
+def compare_recognizer_beam(decoding, session, samples: np.ndarray, enc: np.ndarray) -> BeamRow:
+    """NeMo's n-best on ``enc`` (exported_encoder_output of ``samples``) against the whole list that
+    ``session.transcribe(samples, decoding="beam")`` returns (nbest at its maximum)."""
+    from parakeet_trt.session import DECODING
+
+    beam_size = int(decoding.decoding.beam_size)
+    result = session.transcribe(samples, session.sample_rate_hz, decoding="beam", beam_size=beam_size,
+                                nbest=DECODING["max_nbest"])
+    if result.num_encoder_frames != enc.shape[1]:
+        raise AssertionError(f"the session encoded {result.num_encoder_frames} frames, the exported encoder {enc.shape[1]}")
+    if result.nbest and result.text != result.nbest[0].text:
+        raise AssertionError(f"transcript text {result.text!r} is not the best hypothesis' {result.nbest[0].text!r}")
+    ours = [{"token_ids": h.token_ids, "token_frames": h.token_frames, "token_durations": h.token_durations,
+             "score": h.score} for h in result.nbest]
+    return compare_nbest(beam_size, enc.shape[1], nemo_nbest(decoding, enc), ours)

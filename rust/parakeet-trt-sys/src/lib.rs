@@ -147,6 +147,35 @@ pub struct ptrt_transcript {
     pub audio_duration_s: f64,
 }
 
+/// `ptrt_decoding_options.strategy`.
+pub const PTRT_DECODING_GREEDY: i32 = 0;
+pub const PTRT_DECODING_BEAM: i32 = 1;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_decoding_options {
+    pub struct_size: usize,
+    /// `PTRT_DECODING_*`.
+    pub strategy: i32,
+    pub beam_size: i32,
+    pub nbest: i32,
+    pub reserved: i32,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ptrt_hypothesis {
+    pub struct_size: usize,
+    pub text: *const c_char,
+    pub score: f64,
+    pub tokens: *const ptrt_token,
+    pub num_tokens: usize,
+    pub words: *const ptrt_word,
+    pub num_words: usize,
+    /// `num_words` entries.
+    pub word_confidences: *const f64,
+}
+
 #[repr(C)]
 pub struct ptrt_stream {
     _private: [u8; 0],
@@ -347,6 +376,23 @@ extern "C" {
         num_samples: i64,
         sample_rate_hz: i32,
         out_transcript: *mut ptrt_transcript,
+    ) -> ptrt_status;
+
+    pub fn ptrt_decoding_options_init(options: *mut ptrt_decoding_options);
+    pub fn ptrt_session_transcribe_with_decoding(
+        session: *mut ptrt_session,
+        samples: *const f32,
+        num_samples: i64,
+        sample_rate_hz: i32,
+        decoding: *const ptrt_decoding_options,
+        out_transcript: *mut ptrt_transcript,
+    ) -> ptrt_status;
+    pub fn ptrt_hypothesis_init(hypothesis: *mut ptrt_hypothesis);
+    pub fn ptrt_session_num_hypotheses(session: *const ptrt_session, out_count: *mut usize) -> ptrt_status;
+    pub fn ptrt_session_get_hypothesis(
+        session: *const ptrt_session,
+        index: usize,
+        out_hypothesis: *mut ptrt_hypothesis,
     ) -> ptrt_status;
 
     pub fn ptrt_stream_options_init(options: *mut ptrt_stream_options);

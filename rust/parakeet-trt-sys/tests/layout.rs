@@ -58,6 +58,15 @@ fn rust_structs() -> Vec<StructLayout> {
             num_words => "num_words", num_encoder_frames => "num_encoder_frames",
             audio_duration_s => "audio_duration_s",
         }),
+        layout!(ptrt_decoding_options {
+            struct_size => "struct_size", strategy => "strategy", beam_size => "beam_size", nbest => "nbest",
+            reserved => "reserved",
+        }),
+        layout!(ptrt_hypothesis {
+            struct_size => "struct_size", text => "text", score => "score", tokens => "tokens",
+            num_tokens => "num_tokens", words => "words", num_words => "num_words",
+            word_confidences => "word_confidences",
+        }),
         layout!(ptrt_stream_options {
             struct_size => "struct_size", chunk_ms => "chunk_ms", left_ms => "left_ms", right_ms => "right_ms",
             history_ms => "history_ms", mode => "mode", profile => "profile",
@@ -116,6 +125,8 @@ fn rust_scalars() -> Vec<(&'static str, i64)> {
         ("PTRT_DTYPE_FLOAT32", PTRT_DTYPE_FLOAT32 as i64),
         ("PTRT_DTYPE_INT64", PTRT_DTYPE_INT64 as i64),
         ("PTRT_DTYPE_INT32", PTRT_DTYPE_INT32 as i64),
+        ("PTRT_DECODING_GREEDY", PTRT_DECODING_GREEDY as i64),
+        ("PTRT_DECODING_BEAM", PTRT_DECODING_BEAM as i64),
         ("PTRT_STREAM_MODE_BUFFERED", PTRT_STREAM_MODE_BUFFERED as i64),
         ("PTRT_STREAM_MODE_CACHE_AWARE", PTRT_STREAM_MODE_CACHE_AWARE as i64),
         ("PTRT_AUDIO_MAX_DURATION_S", PTRT_AUDIO_MAX_DURATION_S),

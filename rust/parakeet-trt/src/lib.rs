@@ -36,6 +36,7 @@
 //! need the library on their loader path, or an rpath to `DEP_PARAKEET_TRT_LIB_DIR`.
 
 pub mod audio;
+mod decoding;
 mod engine;
 mod engine_options;
 mod error;
@@ -45,6 +46,7 @@ mod session;
 mod stream;
 mod transcript;
 
+pub use decoding::{DecodingOptions, Hypothesis, ScoredWord, Strategy};
 pub use engine::{engine_into_raw_vtable, DType, Engine, TensorData, TensorDataMut, TensorMut, TensorRef};
 pub use engine_options::EngineOptions;
 pub use error::{Error, Result, Status};

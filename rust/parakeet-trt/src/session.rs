@@ -1,6 +1,8 @@
+use crate::decoding::{DecodingOptions, Hypothesis, ScoredWord};
 use crate::engine::{engine_into_raw_vtable, Engine};
 use crate::engine_options::EngineOptions;
 use crate::error::{check, Error, Result, Status};
+use crate::initialized;
 use crate::model::Model;
 use parakeet_trt_sys as sys;
 use std::ffi::CStr;
@@ -34,6 +36,9 @@ pub struct Transcript {
     pub words: Vec<Word>,
     pub num_encoder_frames: i64,
     pub audio_duration_s: f64,
+    /// Beam search ([`Session::transcribe_with`]): up to `nbest` hypotheses, best first (the
+    /// transcript is the first's); greedy: empty.
+    pub nbest: Vec<Hypothesis>,
 }
 
 /// Offline recognition on a [`Model`]: with an engine the library makes ([`Session::with_engine`],
@@ -123,35 +128,71 @@ impl Session {
     /// [`Status::ContractViolation`] (the engine's outputs disagree with the contract). The
     /// session stays usable after any of them.
     pub fn transcribe(&mut self, samples: &[f32], sample_rate_hz: i32) -> Result<Transcript> {
+        self.transcribe_with(samples, sample_rate_hz, &DecodingOptions::default())
+    }
+
+    /// [`transcribe`](Session::transcribe) with a decoding choice
+    /// (`ptrt_session_transcribe_with_decoding`): greedy or beam search on the same encoder
+    /// output; with beam search the transcript carries the n-best list
+    /// (`ptrt_session_get_hypothesis`). A bad option is [`Status::InvalidArgument`] naming it.
+    pub fn transcribe_with(&mut self, samples: &[f32], sample_rate_hz: i32, decoding: &DecodingOptions) -> Result<Transcript> {
         let num_samples = i64::try_from(samples.len())
             .map_err(|_| Error::new(Status::InvalidAudio, "too many samples for int64"))?;
+        let options = decoding.to_raw();
         let mut view = std::mem::MaybeUninit::<sys::ptrt_transcript>::zeroed();
         // SAFETY: live session used through &mut self (one thread at a time); samples valid for
-        // num_samples reads; the view is copied below before any other call on the session.
+        // num_samples reads; the views are copied below before any other call on the session.
         unsafe {
-            check(sys::ptrt_session_transcribe(
+            check(sys::ptrt_session_transcribe_with_decoding(
                 self.raw.as_ptr(),
                 samples.as_ptr(),
                 num_samples,
                 sample_rate_hz,
+                &options,
                 view.as_mut_ptr(),
             ))?;
             let view = view.assume_init();
-            let tokens = c_slice(view.tokens, view.num_tokens)
-                .iter()
-                .map(|t| Token { id: t.id, frame: t.frame, duration: t.duration })
-                .collect();
-            let words = c_slice(view.words, view.num_words)
-                .iter()
-                .map(|w| Word { text: c_string(w.text), start_s: w.start_s, end_s: w.end_s })
-                .collect();
             Ok(Transcript {
                 text: c_string(view.text),
-                tokens,
-                words,
+                tokens: tokens(view.tokens, view.num_tokens),
+                words: c_slice(view.words, view.num_words).iter().map(|w| word(w)).collect(),
                 num_encoder_frames: view.num_encoder_frames,
                 audio_duration_s: view.audio_duration_s,
+                nbest: self.nbest()?,
             })
         }
     }
+
+    /// The n-best entries of the last transcription, copied out.
+    fn nbest(&self) -> Result<Vec<Hypothesis>> {
+        let mut count = 0usize;
+        // SAFETY: live session; out-pointers valid; each view is copied before the next call.
+        unsafe {
+            check(sys::ptrt_session_num_hypotheses(self.raw.as_ptr(), &mut count))?;
+            (0..count)
+                .map(|index| {
+                    let mut h = initialized(sys::ptrt_hypothesis_init);
+                    check(sys::ptrt_session_get_hypothesis(self.raw.as_ptr(), index, &mut h))?;
+                    let confidences = c_slice(h.word_confidences, h.num_words);
+                    let words = c_slice(h.words, h.num_words)
+                        .iter()
+                        .zip(confidences)
+                        .map(|(w, &confidence)| {
+                            let w = word(w);
+                            ScoredWord { text: w.text, start_s: w.start_s, end_s: w.end_s, confidence }
+                        })
+                        .collect();
+                    Ok(Hypothesis { text: c_string(h.text), score: h.score, tokens: tokens(h.tokens, h.num_tokens), words })
+                })
+                .collect()
+        }
+    }
+}
+
+unsafe fn tokens(data: *const sys::ptrt_token, len: usize) -> Vec<Token> {
+    c_slice(data, len).iter().map(|t| Token { id: t.id, frame: t.frame, duration: t.duration }).collect()
+}
+
+unsafe fn word(w: &sys::ptrt_word) -> Word {
+    Word { text: c_string(w.text), start_s: w.start_s, end_s: w.end_s }
 }

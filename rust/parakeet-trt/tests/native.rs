@@ -5,7 +5,7 @@
 //! compares both examples with the CLI on held-out speech). Needs libonnxruntime.so: scripts/test.sh
 //! exports PTRT_ONNXRUNTIME_LIBRARY.
 
-use parakeet_trt::{audio, EngineOptions, Model, Session, Status, Stream, StreamMode, StreamOptions};
+use parakeet_trt::{audio, DecodingOptions, EngineOptions, Model, Session, Status, Strategy, Stream, StreamMode, StreamOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -171,4 +171,41 @@ fn sessions_on_threads_share_the_model_and_its_engine() {
     for handle in handles {
         assert_eq!(handle.join().unwrap(), DEMO_TEXT);
     }
+}
+
+#[test]
+fn beam_search_lists_the_n_best_with_word_confidences() {
+    let model = demo_model();
+    let samples = audio::load_wav(demo_wav(), 16_000).unwrap();
+    let mut session = Session::with_engine(&model, &EngineOptions::default()).unwrap();
+    let defaults = DecodingOptions::default();
+    assert_eq!((defaults.strategy, defaults.beam_size, defaults.nbest), (Strategy::Greedy, 4, 1));
+    let greedy = session.transcribe(&samples, 16_000).unwrap();
+    assert_eq!(greedy.text, DEMO_TEXT);
+    assert!(greedy.nbest.is_empty());
+
+    let beam = session.transcribe_with(&samples, 16_000, &DecodingOptions::beam(4, 3)).unwrap();
+    for (rank, h) in beam.nbest.iter().enumerate() {
+        println!("{}. [{:.4}] {}", rank + 1, h.score, h.text);
+    }
+    assert!((2..=3).contains(&beam.nbest.len()), "{} hypotheses", beam.nbest.len());
+    let best = &beam.nbest[0];
+    assert_eq!(best.text, beam.text);
+    assert_eq!(best.tokens, beam.tokens);
+    assert!(best.text.ends_with("minus five is eighty two"), "{}", best.text);
+    for h in &beam.nbest {
+        assert!(h.score < 0.0);
+        assert_eq!(h.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(), h.text.split(' ').collect::<Vec<_>>());
+        assert!(h.words.iter().all(|w| w.confidence > 0.0 && w.confidence <= 1.0), "{:?}", h.words);
+    }
+    // NeMo's order: score / (tokens + 1), descending.
+    let keys: Vec<f64> = beam.nbest.iter().map(|h| h.score / (h.tokens.len() + 1) as f64).collect();
+    assert!(keys.windows(2).all(|k| k[0] >= k[1]), "{keys:?}");
+
+    let err = session.transcribe_with(&samples, 16_000, &DecodingOptions::beam(65, 1)).unwrap_err();
+    assert_eq!(err.status, Status::InvalidArgument, "{err}");
+    assert!(err.message.contains("beam_size must be in [1, 64], got 65"), "{err}");
+    let greedy_nbest = DecodingOptions { nbest: 2, ..DecodingOptions::default() };
+    let err = session.transcribe_with(&samples, 16_000, &greedy_nbest).unwrap_err();
+    assert!(err.message.contains("needs strategy 'beam'"), "{err}");
 }
