@@ -56,8 +56,9 @@ struct Played {
 };
 
 // Three "sentences" (2 s of test signal) with 1.2 s pauses, written in 20 ms blocks with the VAD
-// silence a VAD would report; `realtime` sleeps between blocks so lanes make intermediate passes.
-Played play(LiveStream& stream, bool realtime) {
+// silence a VAD would report; `realtime` sleeps block_sleep_ms after each 20 ms block (20: real time)
+// so lanes make intermediate passes.
+Played play(LiveStream& stream, bool realtime, int block_sleep_ms = 5) {
   Played p;
   std::thread consumer([&] {
     LiveEvent e;
@@ -98,7 +99,7 @@ Played play(LiveStream& stream, bool realtime) {
           }
           if (written < n) std::this_thread::sleep_for(std::chrono::milliseconds(2));
         }
-        if (realtime) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (realtime) std::this_thread::sleep_for(std::chrono::milliseconds(block_sleep_ms));
       }
       if (!is_speech) silence_ms = 1000.0;
     }
@@ -205,7 +206,7 @@ void test_a_stalled_lane_does_not_hold_the_captions() {
   LiveStream stream(model, [&](int lane, const LaneOptions&) -> std::shared_ptr<Engine> {
     return lane == 1 ? std::shared_ptr<Engine>(slow) : std::shared_ptr<Engine>(good);
   }, o);
-  const Played p = play(stream, true);
+  const Played p = play(stream, true, 20);  // real time: lanes have wall-clock deadlines
   PTRT_CHECK(!p.error);
   PTRT_CHECK_EQ(p.num_finals, 3);
   PTRT_CHECK(!p.committed.empty());

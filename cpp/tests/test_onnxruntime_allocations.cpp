@@ -131,7 +131,13 @@ void measure(int32_t threads) {
               library.version().c_str(), static_cast<long long>(call.n_mels), static_cast<long long>(call.frames),
               threads, static_cast<long long>(per_run.total / kRuns), static_cast<long long>(per_run.min),
               static_cast<long long>(per_run.max), kRuns, static_cast<long long>(wrapping.total / kRuns));
-  PTRT_CHECK_EQ(per_run.min, per_run.max);  // the same every run: nothing grows or is amortized
+  if (threads == 1) {
+    PTRT_CHECK_EQ(per_run.min, per_run.max);  // the same every run: nothing grows or is amortized
+  } else {
+    // With a thread pool ONNX Runtime's count depends on how its scheduler splits the work (measured:
+    // 3499 to 3690 on a loaded 2-core machine): bounded, never growing without limit.
+    PTRT_CHECK(per_run.max - per_run.min <= per_run.min / 10);
+  }
   PTRT_CHECK(per_run.min > 0);              // the counter sees ONNX Runtime's allocations at all
   PTRT_CHECK(wrapping.min == wrapping.max && wrapping.min <= per_run.min);
 }

@@ -26,10 +26,12 @@
 // two frames): re-decodes shift times by a frame or two.
 //
 // Lane faults: a failed lane is reported once (LaneNotice "failed") and ignored after; a lane whose
-// newest audio lags the freshest lane by more than stall_ms, or that has not delivered its final
+// newest audio lags the freshest lane by more than stall_ms while it has delivered nothing for
+// stall_ms of wall time (a slower lane that keeps delivering is not stalled), or that has not delivered its final
 // when final_timeout_ms have passed since the segment ended, is reported once ("stalled") and the
 // others carry the captions (the partial text comes from the freshest live lane; the final from
-// the best pass available). If every lane failed, the stream fails.
+// the best pass available). If every lane failed, the stream fails. These deadlines apply to input
+// that arrives in real time (set_realtime).
 #pragma once
 
 #include <cstdint>
@@ -50,7 +52,7 @@ struct AggregatorOptions {
   int agreement_passes = 2;          // consecutive passes that must agree on a word (1..8)
   int64_t commit_lag_ms = 900;       // a word commits once it ends this far behind its pass' live edge (0..10000)
   int64_t final_timeout_ms = 1500;   // a segment's end waits this long for the committing lane (100..60000)
-  int64_t stall_ms = 2500;           // a lane this far behind the freshest lane is stalled (200..60000)
+  int64_t stall_ms = 1200;           // a lane this far behind the freshest lane is stalled (200..60000)
   // Throws std::invalid_argument naming the field; num_lanes checks the lane indices.
   void validate(int num_lanes) const;
 };
@@ -85,6 +87,9 @@ class CaptionAggregator {
   void on_hypothesis(const LaneHypothesis& h, double now_s, std::vector<AggregatorDecision>& out);
   // Deadlines (call often): a segment whose lanes are late is finalized from what they gave.
   void poll(double now_s, std::vector<AggregatorDecision>& out);
+  // Whether audio arrives in real time (the default). Faster input (a file decoded as fast as it
+  // goes) has no wall-clock deadlines: lanes are waited for, never reported stalled.
+  void set_realtime(bool realtime) { realtime_ = realtime; }
   // Lane notices since the last call (each lane's failure or stall once).
   std::vector<LaneNotice> take_notices();
 
@@ -138,6 +143,9 @@ class CaptionAggregator {
   double ended_at_s_ = 0.0;
   std::vector<char> final_seen_, stall_reported_, fail_reported_;
   std::vector<int64_t> heard_until_;  // per lane: the newest audio_end_sample of any of its hypotheses
+  std::vector<double> heard_at_s_;    // per lane: when its last hypothesis arrived
+  double now_s_ = 0.0;                // the newest clock reading seen
+  bool realtime_ = true;
   std::vector<std::vector<std::string>> passes_;  // the last passes' words after the commit point
   // The last committed word of the open segment (start, end frames, text); end_frame = origin frame before any.
   int64_t committed_start_frame_ = -1, committed_end_frame_ = 0;

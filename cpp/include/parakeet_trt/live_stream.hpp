@@ -198,6 +198,7 @@ class LiveStream {
   std::unique_ptr<CaptionAggregator> aggregator_;
   int64_t segment_id_ = 0;
   std::atomic<bool> lane_ready_{false};
+  double first_audio_at_s_ = -1.0;  // when the bus first read audio (lanes: real-time detection)
   std::vector<LaneNotice> pending_notices_;
   std::vector<AggregatorDecision> decisions_;
   // Segments (inference thread): the current session's sample 0 in stream samples (frame-aligned).

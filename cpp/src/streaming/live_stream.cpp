@@ -597,6 +597,13 @@ void LiveStream::apply_decisions(std::vector<AggregatorDecision>& decisions, boo
 
 void LiveStream::pump_lanes() {
   lane_ready_.store(false);
+  // Audio that arrives faster than real time (a file decoded as fast as it goes) waits for every lane.
+  const double now = now_s();
+  if (first_audio_at_s_ < 0.0 && read_end_ > 0) first_audio_at_s_ = now;
+  if (first_audio_at_s_ >= 0.0) {
+    const double heard_s = static_cast<double>(read_end_) / sample_rate_hz_;
+    aggregator_->set_realtime(heard_s <= 1.5 * (now - first_audio_at_s_) + 1.0);
+  }
   decisions_.clear();
   LaneHypothesis h;
   while (lanes_->pop(h)) aggregator_->on_hypothesis(h, now_s(), decisions_);

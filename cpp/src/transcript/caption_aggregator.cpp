@@ -54,6 +54,7 @@ CaptionAggregator::CaptionAggregator(std::shared_ptr<const Vocabulary> vocabular
   stall_reported_.assign(n, 0);
   fail_reported_.assign(n, 0);
   heard_until_.assign(n, 0);
+  heard_at_s_.assign(n, 0.0);
 }
 
 std::unique_ptr<CaptionAggregator> make_aggregator(std::shared_ptr<const Vocabulary> vocabulary,
@@ -132,11 +133,15 @@ const LaneHypothesis* CaptionAggregator::latest(int lane) const {
 }
 
 bool CaptionAggregator::lagging(int lane) const {
+  // Behind the freshest lane by stall_ms of audio AND silent for stall_ms of wall time: a lane that
+  // is merely slower (a file played faster than real time) keeps delivering and is not stalled.
   int64_t newest = 0;
   for (size_t i = 0; i < lanes_.size(); ++i) {
     if (!failed_[i]) newest = std::max(newest, heard_until_[i]);
   }
-  return newest - heard_until_[static_cast<size_t>(lane)] > options_.stall_ms * sample_rate_hz_ / 1000;
+  const size_t l = static_cast<size_t>(lane);
+  return realtime_ && newest - heard_until_[l] > options_.stall_ms * sample_rate_hz_ / 1000 &&
+         now_s_ - heard_at_s_[l] > static_cast<double>(options_.stall_ms) / 1000.0;
 }
 
 int CaptionAggregator::commit_lane() const {
@@ -214,6 +219,8 @@ void CaptionAggregator::note_committed(const std::vector<TokenEmission>& tokens)
 
 void CaptionAggregator::on_hypothesis(const LaneHypothesis& h, double now_s, std::vector<AggregatorDecision>& out) {
   const size_t lane = static_cast<size_t>(h.lane);
+  now_s_ = std::max(now_s_, now_s);
+  heard_at_s_[lane] = now_s_;  // 0 until a lane's first hypothesis: never heard
   if (h.failed) {
     failed_[lane] = 1;
     notice(h.lane, "failed", h.error);
@@ -315,7 +322,7 @@ void CaptionAggregator::maybe_finalize(double now_s, std::vector<AggregatorDecis
       if (!failed_[i] && !final_seen_[i]) ready = false;
     }
   }
-  if (!ready && now_s - ended_at_s_ * 1.0 < static_cast<double>(options_.final_timeout_ms) / 1000.0) return;
+  if (!ready && (!realtime_ || now_s - ended_at_s_ < static_cast<double>(options_.final_timeout_ms) / 1000.0)) return;
   if (!ready) {
     for (int i = 0; i < static_cast<int>(lanes_.size()); ++i) {
       if (!failed_[static_cast<size_t>(i)] && !final_seen_[static_cast<size_t>(i)]) {
@@ -328,7 +335,10 @@ void CaptionAggregator::maybe_finalize(double now_s, std::vector<AggregatorDecis
   finalize(out);
 }
 
-void CaptionAggregator::poll(double now_s, std::vector<AggregatorDecision>& out) { maybe_finalize(now_s, out); }
+void CaptionAggregator::poll(double now_s, std::vector<AggregatorDecision>& out) {
+  now_s_ = std::max(now_s_, now_s);
+  maybe_finalize(now_s, out);
+}
 
 void CaptionAggregator::finalize(std::vector<AggregatorDecision>& out) {
   AggregatorDecision d;

@@ -101,19 +101,21 @@ async def _deliver(lane: EngineLane, sinks: list, metrics: MetricsRecorder, on_e
 
 
 async def run_live(source, sinks: list, config: LiveConfig | None = None, *, session=None, on_event=None,
-                   on_ready=None, serve_until_interrupted: bool = False) -> dict:
+                   on_ready=None, serve_until_interrupted: bool = False, lane_engines: dict | None = None) -> dict:
     """Runs the pipeline; returns {"metrics": ..., "lane": ..., "errors": [...], "interrupted": bool}.
 
     sinks: objects with start(lane), emit(event), close(), and optionally input_ended() (called once the
     last event is out). on_ready(lane) is called once the sinks have started (e.g. to open a browser
     on the web sink's URL) and may be a coroutine function. Ctrl-C (SIGINT, main thread only) ends the
-    input; a second Ctrl-C stops at once (KeyboardInterrupt)."""
+    input; a second Ctrl-C stops at once (KeyboardInterrupt). lane_engines: {lane name: engine} for lanes
+    that run on an engine of their own (aggregator v2/v3)."""
     from parakeet_trt.session import Session
 
     config = config or LiveConfig()
     session = session or Session(config.model)
     origin = time.monotonic()
-    lane = EngineLane(session, streaming=config.streaming, policy=config.policy, clock_origin=origin)
+    lane = EngineLane(session, streaming=config.streaming, policy=config.policy, clock_origin=origin,
+                      lane_engines=lane_engines)
     metrics = MetricsRecorder(origin, lambda t: lane.clock.capture_time(int(t * lane.rate)))
     for sink in sinks:
         if getattr(sink, "metrics", "absent") is None:
