@@ -117,6 +117,9 @@ async def run_live(source, sinks: list, config: LiveConfig | None = None, *, ses
     origin = time.monotonic()
     lane = EngineLane(session, streaming=config.streaming, policy=config.policy, clock_origin=origin)
     metrics = MetricsRecorder(origin, lambda t: lane.clock.capture_time(int(t * lane.rate)))
+    polish = _start_polish_lane(config.llm, sinks, origin)
+    if polish is not None:
+        on_event = _also_polish(polish, on_event)
     for sink in sinks:
         if getattr(sink, "metrics", "absent") is None:
             sink.metrics = metrics
@@ -144,9 +147,6 @@ async def run_live(source, sinks: list, config: LiveConfig | None = None, *, ses
     except (RuntimeError, ValueError, NotImplementedError):
         can_wait_for_interrupt = False  # not the main thread (tests) or no signals on this platform
     feeder = asyncio.create_task(_feed(reader, lane))
-    polish = _start_polish_lane(config.llm, sinks, origin)
-    if polish is not None:
-        on_event = _also_polish(polish, on_event)
     try:
         await _deliver(lane, PassThroughAggregator(), sinks, metrics, on_event, stop_input=producer.cancel)
         if polish is not None:
