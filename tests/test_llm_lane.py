@@ -178,3 +178,34 @@ def test_cli_parsers_share_the_llm_options():
         add(p)
         args = p.parse_args(["--llm-url", "http://127.0.0.1:9/v1", "--llm-model", "m", "--llm-concurrency", "3"])
         assert options_from_args(args).concurrency == 3
+
+
+def test_the_live_cli_writes_polish_events_to_the_log(tmp_path):
+    import subprocess
+    import sys
+    import threading
+
+    from parakeet_trt.live.protocol import read_events
+
+    loop = asyncio.new_event_loop()
+    responder = LlmResponder("polite")
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    asyncio.run_coroutine_threadsafe(responder.__aenter__(), loop).result(10)
+    try:
+        log = tmp_path / "events.jsonl"
+        result = subprocess.run([sys.executable, "-m", "parakeet_trt.cli", "live", "--demo", "--no-realtime",
+                                 "--ui", "none", "--events-out", str(log), "--llm-url", responder.url,
+                                 "--llm-model", "polite", "--llm-timeout-s", "10"],
+                                capture_output=True, text=True, timeout=300)
+    finally:
+        asyncio.run_coroutine_threadsafe(responder.__aexit__(None, None, None), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+    assert result.returncode == 0, result.stderr[-2000:]
+    events = read_events(log)
+    display = Display()
+    for e in events:
+        display.apply(e)
+    finals = [e for e in events if e["type"] == "final"]
+    polish = [e for e in events if e["type"] == "polish"]
+    assert finals and len(polish) == len(finals)
+    assert display.polished_text.lower().replace(".", "") == " ".join(f["text"].strip() for f in finals)
