@@ -209,3 +209,49 @@ def test_the_live_cli_writes_polish_events_to_the_log(tmp_path):
     polish = [e for e in events if e["type"] == "polish"]
     assert finals and len(polish) == len(finals)
     assert display.polished_text.lower().replace(".", "") == " ".join(f["text"].strip() for f in finals)
+
+
+def test_the_server_stream_sends_polish_events_after_the_finals():
+    """/v1/stream's stream handler (serve/stream.py) with the LLM lane, on an in-process socket."""
+    import numpy as np
+
+    from parakeet_trt.serve.config import ServeLimits
+    from parakeet_trt.serve.metrics import ServeMetrics
+    from parakeet_trt.serve.stream import LiveWebSocketStream
+    from parakeet_trt.session import Session
+    from parakeet_trt.testing.held_out import held_out_speech
+
+    audio = np.concatenate([held_out_speech(0)[0], np.zeros(16000, np.float32), held_out_speech(1)[0]])
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+
+    class Socket:
+        def __init__(self):
+            frames = [pcm[i:i + 8000] for i in range(0, len(pcm), 8000)]
+            self.incoming = ([{"type": "websocket.receive", "text": json.dumps({"type": "start"})}]
+                             + [{"type": "websocket.receive", "bytes": f} for f in frames]
+                             + [{"type": "websocket.receive", "text": json.dumps({"type": "end"})}])
+            self.sent = []
+
+        async def receive(self):
+            return self.incoming.pop(0)
+
+        async def send_text(self, text):
+            self.sent.append(json.loads(text))
+
+        async def close(self, code=1000, reason=""):
+            self.sent.append({"closed": code})
+
+    async def main():
+        async with LlmResponder("polite") as responder:
+            socket, metrics = Socket(), ServeMetrics()
+            llm = LlmOptions(url=responder.url, model="polite", timeout_s=10.0)
+            await LiveWebSocketStream(socket, Session("demo"), ServeLimits(), metrics, {}, llm=llm).run()
+            return socket.sent, metrics
+
+    sent, metrics = asyncio.run(main())
+    finals = [e for e in sent if e.get("type") == "final"]
+    polish = [e for e in sent if e.get("type") == "polish"]
+    assert finals and len(polish) == len(finals)
+    assert sent[-2] == {"type": "status", "input": "ended"} and sent[-1] == {"closed": 1000}
+    assert all(sent.index(p) > sent.index(next(f for f in finals if f["segment"] == p["segment"])) for p in polish)
+    assert metrics.counters["polish_events_total"] == len(polish)
