@@ -37,7 +37,9 @@ BOS, EOS = 1, 2
 SPACE_ID = N_SPECIAL + 256
 VOCAB_SIZE = SPACE_ID + 1
 CHAT_TEMPLATE = ("{{ bos_token }}{% for message in messages %}{% if loop.last and message['role'] == 'user' %}"
-                 "{{ message['content'].split('\\n')[-1] }}{% endif %}{% endfor %}\n")
+                 "{{ message['content'].split('\\n')[-1] }}{% endif %}{% endfor %}{{ '\\n' }}")
+# (the newline is an expression: llama-cpp-python renders templates with trim_blocks, which drops a
+# newline written right after a block tag)
 
 
 @dataclass(frozen=True)
