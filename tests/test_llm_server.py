@@ -67,6 +67,18 @@ def test_llama_cpp_serves_the_polish_model(server_url):
     assert [m["id"] for m in models["data"]] == [POLISH_MODEL_NAME]
 
 
+def test_llama_cpp_tokenizes_as_the_model_was_trained():
+    import llama_cpp
+
+    from parakeet_trt.training.polish_lm import BOS, cached_polish_lm, encode
+
+    llm = llama_cpp.Llama(model_path=str(cached_polish_lm()), vocab_only=True, verbose=False)
+    for text in ["the cat sat\n The cat sat.", "Where is the café? I don't know.", "  two  spaces"]:
+        assert llm.tokenize(text.encode(), add_bos=False, special=False) == encode(text), text
+    assert llm.tokenize(b"<s>x", add_bos=False, special=True) == [BOS] + encode("x")
+    assert llm.detokenize(encode("The cat, é.")).decode() == "The cat, é."
+
+
 def test_the_real_model_polishes_held_out_sentences_without_new_words(server_url):
     pairs = held_out_finals(6)
     events, summary = polish(server_url, [f for f, _ in pairs], grammar=True)
