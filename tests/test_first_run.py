@@ -149,7 +149,7 @@ def test_finals_at_pauses_by_default(tmp_path):
     """A model that emits tokens in silence (the random-weight one) never ends a segment by its blank
     run: the default endpoint VAD ends one at each pause of the demo sample."""
     logs = {}
-    for name, extra in (("default", []), ("no_vad_endpoint", ["--endpoint-vad-ms", "0"])):
+    for name, extra in (("default", []), ("no_vad_endpoint", ["--aggregator", "v1", "--endpoint-vad-ms", "0"])):
         logs[name] = tmp_path / f"{name}.jsonl"
         result = run("live", "--demo", "--model", RANDOM_WEIGHTS_MODEL, "--no-realtime", "--ui", "none",
                      "--events-out", str(logs[name]), *extra)

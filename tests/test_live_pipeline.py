@@ -240,7 +240,7 @@ def test_final_redecode_adds_an_offline_decode_to_each_final(pauses_wav, tmp_pat
 
     path, pauses, _ = pauses_wav
     config = vad_config()
-    config.streaming = StreamingOptions(final_redecode=True)
+    config.streaming = StreamingOptions(final_redecode=True, aggregator="v1", segment_on_endpoint=False)
     finals = []
     summary = asyncio.run(run_live(FileSource(path, realtime=False), [], config,
                                    on_event=lambda e: finals.append(e) if e["type"] == "final" else None))

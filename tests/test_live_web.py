@@ -242,7 +242,8 @@ def test_the_page_follows_the_live_edge_after_a_minute_in_a_small_window(minute_
         pytest.skip("no system chromium: apt-get install -y chromium (scripts/setup.sh --dev does)")
     events = minute_of_events
     finals = [e for e in events if e["type"] == "final"]
-    assert events[-1]["audio_end_s"] >= 59 and len(finals) >= 8
+    # 0.5 s pauses: the default segment silence (600 ms) joins some sentences into one segment
+    assert events[-1]["audio_end_s"] >= 59 and len(finals) >= 5
     split = int(len(events) * 0.8)
 
     async def scenario():

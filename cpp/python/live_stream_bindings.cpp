@@ -9,6 +9,8 @@
 #include "parakeet_trt/live_stream.hpp"
 #include "parakeet_trt/model.hpp"
 
+#include <map>
+
 namespace py = pybind11;
 using namespace parakeet_trt;
 using parakeet_trt_python::as_engine;
@@ -69,6 +71,16 @@ py::dict option_defaults() {
   l["segment_on_endpoint"] = live.segment_on_endpoint;
   l["segment_silence_ms"] = live.segment_silence_ms;
   l["segment_pre_roll_ms"] = live.segment_pre_roll_ms;
+  l["lanes"] = format_lanes(live.lanes.empty() ? std::vector<LaneOptions>{LaneOptions()} : live.lanes);
+  l["lanes_retained_ms"] = live.lanes_retained_ms;
+  py::dict a;
+  a["aggregator"] = live.aggregator.strategy;
+  a["fast_lane"] = live.aggregator.fast_lane;
+  a["commit_lane"] = live.aggregator.commit_lane;
+  a["agreement_passes"] = live.aggregator.agreement_passes;
+  a["commit_lag_ms"] = live.aggregator.commit_lag_ms;
+  a["final_timeout_ms"] = live.aggregator.final_timeout_ms;
+  a["stall_ms"] = live.aggregator.stall_ms;
   e["name"] = engine.name;
   e["providers"] = engine.providers;
   e["intra_op_threads"] = engine.intra_op_threads;
@@ -77,6 +89,13 @@ py::dict option_defaults() {
   out["stream"] = stream;
   out["transcript"] = transcript;
   out["live"] = l;
+  out["aggregator"] = a;
+  const LiveStreamOptions captions = captions_options();
+  py::dict c;
+  c["segment_on_endpoint"] = captions.segment_on_endpoint;
+  c["aggregator"] = captions.aggregator.strategy;
+  c["lanes"] = format_lanes(captions.lanes);
+  out["captions"] = c;
   out["engine"] = e;
   return out;
 }
@@ -113,6 +132,17 @@ LiveStreamOptions live_options_from(py::dict kw) {
   take(kw, "segment_on_endpoint", o.segment_on_endpoint);
   take(kw, "segment_silence_ms", o.segment_silence_ms);
   take(kw, "segment_pre_roll_ms", o.segment_pre_roll_ms);
+  take(kw, "lanes_retained_ms", o.lanes_retained_ms);
+  take(kw, "aggregator", o.aggregator.strategy);
+  take(kw, "fast_lane", o.aggregator.fast_lane);
+  take(kw, "commit_lane", o.aggregator.commit_lane);
+  take(kw, "agreement_passes", o.aggregator.agreement_passes);
+  take(kw, "commit_lag_ms", o.aggregator.commit_lag_ms);
+  take(kw, "final_timeout_ms", o.aggregator.final_timeout_ms);
+  take(kw, "stall_ms", o.aggregator.stall_ms);
+  std::string lanes;
+  take(kw, "lanes", lanes);
+  if (!lanes.empty()) o.lanes = parse_lanes(lanes);
   if (py::len(kw) != 0) {
     throw py::type_error("LiveStream: unknown option(s) " + std::string(py::str(py::list(kw.attr("keys")()))));
   }
@@ -143,6 +173,15 @@ py::dict live_event_to_dict(const LiveEvent& e) {
   d["is_last"] = e.is_last;
   d["error"] = e.error;
   d["error_code"] = e.kind == LiveEvent::Kind::kError ? error_code_name(e.error_code) : "";
+  py::list notices;
+  for (const LaneNotice& n : e.notices) {
+    py::dict notice;
+    notice["lane"] = n.lane;
+    notice["kind"] = n.kind;
+    notice["message"] = n.message;
+    notices.append(notice);
+  }
+  d["lane_notices"] = notices;
   return d;
 }
 
@@ -182,14 +221,61 @@ void bind_live_stream(py::module_& m) {
   m.def("option_defaults", &option_defaults, "Every stream, transcript, live-stream and engine option's default.");
 
   py::class_<LiveStream, std::unique_ptr<LiveStream, GilFreeDelete>>(m, "LiveStream")
-      .def(py::init([](const std::shared_ptr<Model>& mdl, py::object engine, py::kwargs kw) {
+      .def(py::init([](const std::shared_ptr<Model>& mdl, py::object engine, py::object streaming_engine,
+                       py::object lane_engines, py::kwargs kw) {
              const LiveStreamOptions options = live_options_from(py::dict(kw));
              std::shared_ptr<Engine> native = as_engine(std::move(engine));
+             if (options.aggregator.strategy == "v1") {
+               py::gil_scoped_release release;
+               return std::unique_ptr<LiveStream, GilFreeDelete>(new LiveStream(mdl, native, options));
+             }
+             // Lanes: an engine per lane name (lane_engines), else the streaming engine for cache-aware
+             // lanes and the encoder engine for the others.
+             std::shared_ptr<Engine> streaming = streaming_engine.is_none() ? nullptr : as_engine(streaming_engine);
+             std::map<std::string, std::shared_ptr<Engine>> by_name;
+             if (!lane_engines.is_none()) {
+               for (auto item : py::dict(lane_engines)) {
+                 by_name[item.first.cast<std::string>()] = as_engine(py::reinterpret_borrow<py::object>(item.second));
+               }
+             }
+             CaptionLanes::EngineFor engine_for = [native, streaming, by_name](int, const LaneOptions& lane) {
+               const auto named = by_name.find(lane.name);
+               if (named != by_name.end()) return named->second;
+               if (lane.kind == "cache_aware") {
+                 if (!streaming) {
+                   throw std::invalid_argument("lane '" + lane.name + "' is cache_aware: it needs streaming_engine");
+                 }
+                 return streaming;
+               }
+               return native;
+             };
              py::gil_scoped_release release;
-             return std::unique_ptr<LiveStream, GilFreeDelete>(new LiveStream(mdl, native, options));
+             return std::unique_ptr<LiveStream, GilFreeDelete>(new LiveStream(mdl, engine_for, options));
            }),
-           py::arg("model"), py::arg("encoder_engine"),
-           "A live stream (live_stream.hpp); keyword options as option_defaults() lists them.")
+           py::arg("model"), py::arg("encoder_engine"), py::arg("streaming_engine") = py::none(),
+           py::arg("lane_engines") = py::none(),
+           "A live stream (live_stream.hpp); keyword options as option_defaults() lists them. With aggregator "
+           "'v2'/'v3', lanes run on encoder_engine (buffered, redecode), streaming_engine (cache_aware) or "
+           "lane_engines[lane name].")
+      .def("lane_stats",
+           [](const LiveStream& s) {
+             py::list out;
+             for (const LaneStats& l : s.lane_stats()) {
+               py::dict d;
+               d["name"] = l.name;
+               d["kind"] = l.kind;
+               d["encoder_calls"] = l.encoder_calls;
+               d["hypotheses"] = l.hypotheses;
+               d["skipped_segments"] = l.skipped_segments;
+               d["compute_s"] = l.compute_s;
+               d["failed"] = l.failed;
+               d["error"] = l.error;
+               out.append(d);
+             }
+             return out;
+           },
+           "Per lane (aggregator v2/v3): encoder calls, hypotheses, compute seconds, failure.")
+      .def_property_readonly("uses_lanes", &LiveStream::uses_lanes)
       .def(
           "write",
           [](LiveStream& s, const FloatArray& samples, double vad_silence_ms, bool lossless) {

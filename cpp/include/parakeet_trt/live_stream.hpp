@@ -37,6 +37,8 @@
 #include <vector>
 
 #include "parakeet_trt/cache_aware_streaming.hpp"
+#include "parakeet_trt/caption_aggregator.hpp"
+#include "parakeet_trt/caption_lanes.hpp"
 #include "parakeet_trt/errors.hpp"
 #include "parakeet_trt/spsc_ring.hpp"
 #include "parakeet_trt/stream_hypothesis.hpp"
@@ -44,20 +46,6 @@
 #include "parakeet_trt/transcript.hpp"
 
 namespace parakeet_trt {
-
-// How a stream decodes: the mode and its settings.
-struct StreamOptions {
-  std::string mode = "buffered";     // "buffered" | "cache_aware"
-  BufferedStreamingConfig buffered;  // chunk_ms 560, left_ms 10000, right_ms 560, history_ms 30000
-  CacheAwareStreamingConfig cache_aware;  // profile "" (the export's)
-  // Throws std::invalid_argument naming the field.
-  void validate() const;
-};
-
-// The session a StreamOptions describes, on `encoder` (the offline encoder for buffered, the
-// streaming encoder for cache_aware).
-std::unique_ptr<StreamingSession> make_streaming_session(std::shared_ptr<const Model> model,
-                                                         std::shared_ptr<Engine> encoder, const StreamOptions& options);
 
 struct LiveStreamOptions {
   StreamOptions stream;
@@ -78,9 +66,25 @@ struct LiveStreamOptions {
   bool segment_on_endpoint = false;
   int64_t segment_silence_ms = 600;   // 80..60000
   int64_t segment_pre_roll_ms = 320;  // 0..5000; 320 ms: the onset VAD reports lags the first phoneme
+  // Lanes and the aggregator (issue 14, caption_lanes.hpp, caption_aggregator.hpp). Aggregator "v1"
+  // runs `stream` as the one lane through the transcript's commit policy (TranscriptOptions); "v2" and
+  // "v3" run `lanes` (each on its own thread) and need segment_on_endpoint: the aggregator's decisions
+  // drive the transcript, and the transcript's commit and endpoint rules are not used.
+  AggregatorOptions aggregator;
+  std::vector<LaneOptions> lanes;  // v2, v3: at least one; empty: the single lane "redecode"
+  // Audio the lanes may hold for a lane that lags (1000..3600000 ms).
+  int64_t lanes_retained_ms = 60000;
   // Throws std::invalid_argument naming the field.
   void validate() const;
 };
+
+// The live captions' defaults (`parakeet-trt live`, the server, the live pipeline): segment-aware,
+// aggregator v2 over one redecode lane (partials from its passes, commits by local agreement of two
+// consecutive passes once a word is commit_lag_ms behind the live edge, the whole-segment pass at the
+// endpoint). Measured in docs/LIVE_REPORT.md (tools/live_report.py); docs/DECISION_LOG.md says why.
+// LiveStreamOptions' own defaults stay the single buffered stream (v1) that BackgroundStream and
+// the C ABI's older callers get.
+LiveStreamOptions captions_options();
 
 // What one step of the stream produced (or its error), as the consumer receives it.
 struct LiveEvent {
@@ -99,11 +103,17 @@ struct LiveEvent {
   bool is_last = false;
   ErrorCode error_code = ErrorCode::kInternal;  // kError
   std::string error;                            // kError: the message
+  std::vector<LaneNotice> notices;              // lanes that failed or stalled since the last event (each once)
 };
 
 class LiveStream {
  public:
+  // encoder: the engine of options.stream.mode (v1), or of every lane (v2, v3; cache-aware lanes need
+  // the constructor below when the lanes mix graphs).
   LiveStream(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder, const LiveStreamOptions& options);
+  // Lanes with their own engines (v2, v3): engine_for(lane, options) gives each lane its encoder.
+  LiveStream(std::shared_ptr<const Model> model, const CaptionLanes::EngineFor& engine_for,
+             const LiveStreamOptions& options);
   // Sessions made elsewhere (tests, external engines): make_session is called for the first session
   // and, with segment_on_endpoint, once per later segment. The options' stream part is ignored.
   using SessionFactory = std::function<std::unique_ptr<StreamingSession>()>;
@@ -136,14 +146,33 @@ class LiveStream {
   int64_t samples_written() const { return written_.load(); }
   // Times the transcript re-anchored after the engine revised a token it had committed from a tail.
   int64_t alignment_conflicts() const { return conflicts_.load(); }
-  const StreamingSession& session() const { return *session_; }
+  // v1 only (Error(kState) with lanes: each lane has its own sessions).
+  const StreamingSession& session() const;
+  // Per lane (v2, v3; empty for v1): encoder calls, hypotheses, compute time, failure.
+  std::vector<LaneStats> lane_stats() const;
+  bool uses_lanes() const { return lanes_ != nullptr; }
   const LiveStreamOptions& options() const { return options_; }
 
  private:
+  // What a constructor resolved: the model, and either sessions (v1) or lane engines (v2, v3).
+  struct Parts {
+    std::shared_ptr<const Model> model;
+    SessionFactory make_session;
+    std::unique_ptr<StreamingSession> first;
+    CaptionLanes::EngineFor engine_for;
+  };
+  LiveStream(Parts parts, const LiveStreamOptions& options);
+  static Parts session_parts(SessionFactory make_session);
+
   // The inference thread: runs `loop`; an exception ends the stream with an error event.
   void run_guarded(void (LiveStream::*loop)());
   void run();
   void run_segmented();
+  void run_lanes();
+  // Lanes: hands queued lane hypotheses and deadlines to the aggregator and applies its decisions.
+  void pump_lanes();
+  void apply_decisions(std::vector<AggregatorDecision>& decisions, bool stream_last);
+  double now_s() const;
   // Feeds read audio to the current segment's session, or keeps it as pre-roll between segments.
   void take_audio(const float* samples, int64_t n);
   // The producer's VAD said `silence_ms` at the audio read so far: cut or start a segment.
@@ -160,8 +189,17 @@ class LiveStream {
   double vad_silence_at(int64_t sample);
 
   LiveStreamOptions options_;
+  std::shared_ptr<const Model> model_;
+  int64_t frame_samples_ = 0;
+  int sample_rate_hz_ = 0;
   SessionFactory make_session_;
-  std::unique_ptr<StreamingSession> session_;
+  std::unique_ptr<StreamingSession> session_;  // v1
+  std::unique_ptr<CaptionLanes> lanes_;        // v2, v3
+  std::unique_ptr<CaptionAggregator> aggregator_;
+  int64_t segment_id_ = 0;
+  std::atomic<bool> lane_ready_{false};
+  std::vector<LaneNotice> pending_notices_;
+  std::vector<AggregatorDecision> decisions_;
   // Segments (inference thread): the current session's sample 0 in stream samples (frame-aligned).
   int64_t origin_ = 0, frame_offset_ = 0, read_end_ = 0;
   bool in_segment_ = true;

@@ -97,6 +97,13 @@ class TranscriptState {
   // The whole hypothesis at once (replaces everything the engine said before).
   const std::vector<TranscriptEvent>& apply_hypothesis(const TokenEmission* tokens, int64_t num_tokens,
                                                        double audio_end_s, double vad_silence_ms = -1.0);
+  // An aggregator's decision (caption_aggregator.hpp), which applies its own commit rule: `commit`
+  // is appended to the committed text, `window` becomes the partial text; with `endpoint` the window
+  // is committed too and the segment becomes a final. The transcript's own rules (K, W, N,
+  // endpoints) are not applied. A state is driven either by decisions or by steps/hypotheses.
+  const std::vector<TranscriptEvent>& apply_decision(const TokenEmission* commit, int64_t num_commit,
+                                                     const TokenEmission* window, int64_t num_window,
+                                                     double audio_end_s, bool endpoint);
   // Caller-detected endpoint (e.g. VAD silence between engine steps): commits the window, emits the final.
   const std::vector<TranscriptEvent>& endpoint(double audio_end_s);
   // End of input: everything is committed and the last segment becomes a final. Further calls throw.
@@ -129,8 +136,10 @@ class TranscriptState {
   // or only tokens after the last committed frame (time alignment, after a conflict).
   const std::vector<TranscriptEvent>& align_and_update(double vad_silence_ms);
   void skip_stable_before_committed_end();
+  static constexpr size_t kByRules = static_cast<size_t>(-1);
+  // decided_commit: how many window tokens to commit (kByRules: the options' rules decide).
   const std::vector<TranscriptEvent>& update(std::vector<TokenEmission> new_window, std::vector<char> from_stable,
-                                             double vad_silence_ms, Endpoint endpoint);
+                                             double vad_silence_ms, Endpoint endpoint, size_t decided_commit = kByRules);
   size_t ready_prefix(const std::vector<TokenEmission>& window) const;
   size_t snap_to_word(const std::vector<TokenEmission>& window, size_t count) const;
   bool endpoint_detected(double vad_silence_ms) const;

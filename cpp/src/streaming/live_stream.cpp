@@ -25,25 +25,6 @@ struct WriterGuard {
 
 }  // namespace
 
-void StreamOptions::validate() const {
-  if (mode != "buffered" && mode != "cache_aware") {
-    throw std::invalid_argument("mode must be 'buffered' or 'cache_aware', got '" + mode + "'");
-  }
-  if (!cache_aware.profile.empty() && cache_aware.profile != "cache_aware" && cache_aware.profile != "chunk_isolated") {
-    throw std::invalid_argument("profile must be '', 'cache_aware' or 'chunk_isolated', got '" + cache_aware.profile +
-                                "'");
-  }
-}
-
-std::unique_ptr<StreamingSession> make_streaming_session(std::shared_ptr<const Model> model,
-                                                         std::shared_ptr<Engine> encoder, const StreamOptions& options) {
-  options.validate();
-  if (options.mode == "cache_aware") {
-    return std::make_unique<CacheAwareStreamingSession>(std::move(model), std::move(encoder), options.cache_aware);
-  }
-  return std::make_unique<BufferedStreamingSession>(std::move(model), std::move(encoder), options.buffered);
-}
-
 void LiveStreamOptions::validate() const {
   stream.validate();
   transcript.validate();
@@ -59,6 +40,27 @@ void LiveStreamOptions::validate() const {
   if (final_redecode && stream.buffered.history_ms <= 0) {
     throw std::invalid_argument("final_redecode needs history_ms > 0 (the audio the re-decode reads)");
   }
+  const std::vector<LaneOptions> lane_list = lanes.empty() ? std::vector<LaneOptions>{LaneOptions()} : lanes;
+  aggregator.validate(static_cast<int>(lane_list.size()));
+  for (const LaneOptions& lane : lane_list) lane.validate();
+  if (aggregator.strategy != "v1") {
+    if (!segment_on_endpoint) {
+      throw std::invalid_argument("aggregator '" + aggregator.strategy +
+                                  "' needs segment_on_endpoint (its lanes decode one VAD segment at a time)");
+    }
+    if (final_redecode) {
+      throw std::invalid_argument("final_redecode is aggregator v1's: v2 and v3 finalize from the lanes' whole-segment passes");
+    }
+    check_range("lanes_retained_ms", lanes_retained_ms, 1000, 3600000);
+  }
+}
+
+LiveStreamOptions captions_options() {
+  LiveStreamOptions o;
+  o.segment_on_endpoint = true;
+  o.aggregator.strategy = "v2";
+  o.lanes = {LaneOptions()};  // redecode, greedy, every 240 ms, window 12 s
+  return o;
 }
 
 namespace {
@@ -85,25 +87,78 @@ LiveStream::SessionFactory once(std::unique_ptr<StreamingSession> session, const
 
 }  // namespace
 
+LiveStream::Parts LiveStream::session_parts(SessionFactory make_session) {
+  Parts parts;
+  parts.first = make_session();
+  if (!parts.first) throw std::invalid_argument("LiveStream: the session factory returned no session");
+  parts.model = parts.first->shared_model();
+  parts.make_session = std::move(make_session);
+  return parts;
+}
+
+namespace {
+
+std::vector<LaneOptions> lanes_of(const LiveStreamOptions& options) {
+  return options.lanes.empty() ? std::vector<LaneOptions>{LaneOptions()} : options.lanes;
+}
+
+}  // namespace
+
 LiveStream::LiveStream(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder,
                        const LiveStreamOptions& options)
-    : LiveStream(factory_of(std::move(model), std::move(encoder), options), options) {}
+    : LiveStream(options.aggregator.strategy == "v1"
+                     ? session_parts(factory_of(std::move(model), std::move(encoder), options))
+                     : Parts{std::move(model), nullptr, nullptr,
+                             [encoder](int, const LaneOptions&) { return encoder; }},
+                 options) {}
+
+LiveStream::LiveStream(std::shared_ptr<const Model> model, const CaptionLanes::EngineFor& engine_for,
+                       const LiveStreamOptions& options)
+    : LiveStream(Parts{std::move(model), nullptr, nullptr, engine_for}, options) {
+  if (options.aggregator.strategy == "v1") {
+    throw std::invalid_argument("LiveStream(model, engine_for, options) runs lanes: aggregator 'v2' or 'v3'");
+  }
+}
 
 LiveStream::LiveStream(std::unique_ptr<StreamingSession> session, const LiveStreamOptions& options)
-    : LiveStream(once(std::move(session), options), options) {}
+    : LiveStream(session_parts(once(std::move(session), options)), options) {}
 
 LiveStream::LiveStream(SessionFactory make_session, const LiveStreamOptions& options)
+    : LiveStream(session_parts(std::move(make_session)), options) {}
+
+LiveStream::LiveStream(Parts parts, const LiveStreamOptions& options)
     : options_((options.validate(), options)),
-      make_session_(std::move(make_session)),
-      session_(make_session_()),
+      model_(parts.model),
+      frame_samples_(static_cast<int64_t>(parts.model->meta().features.hop_length) *
+                     parts.model->meta().encoder.subsampling_factor),
+      sample_rate_hz_(parts.model->meta().features.sample_rate_hz),
+      make_session_(std::move(parts.make_session)),
+      session_(std::move(parts.first)),
       // The model's vocabulary, shared (aliasing pointer): a stream copies nothing read-only.
-      hypothesis_(std::shared_ptr<const Vocabulary>(session_->shared_model(), &session_->model().vocabulary())),
-      transcript_(std::shared_ptr<const Vocabulary>(session_->shared_model(), &session_->model().vocabulary()),
-                  session_->model().meta().encoder.frame_stride_s, options.transcript),
-      ring_(options.ring_ms * session_->model().meta().features.sample_rate_hz / 1000),
-      block_(static_cast<size_t>(std::max<int64_t>(session_->samples_needed() + 1, 4096))),
+      hypothesis_(std::shared_ptr<const Vocabulary>(parts.model, &parts.model->vocabulary())),
+      transcript_(std::shared_ptr<const Vocabulary>(parts.model, &parts.model->vocabulary()),
+                  parts.model->meta().encoder.frame_stride_s, options.transcript),
+      ring_(options.ring_ms * parts.model->meta().features.sample_rate_hz / 1000),
+      block_(static_cast<size_t>(std::max<int64_t>(session_ ? session_->samples_needed() + 1 : 0, 4096))),
       vad_marks_(4096) {
-  const size_t capacity = static_cast<size_t>(session_->max_tokens_per_step());
+  if (options_.aggregator.strategy != "v1") {
+    if (session_ || !parts.engine_for) {
+      throw std::invalid_argument("aggregator '" + options_.aggregator.strategy +
+                                  "' runs lanes on the model's engines, not on a session made elsewhere");
+    }
+    const std::vector<LaneOptions> lanes = lanes_of(options_);
+    lanes_ = std::make_unique<CaptionLanes>(
+        model_, lanes, parts.engine_for,
+        [this] {
+          lane_ready_.store(true);
+          { std::lock_guard<std::mutex> lock(mutex_); }
+          audio_cv_.notify_one();
+        },
+        options_.lanes_retained_ms);
+    aggregator_ = make_aggregator(std::shared_ptr<const Vocabulary>(model_, &model_->vocabulary()), lanes_->lanes(),
+                                  options_.aggregator, frame_samples_, sample_rate_hz_);
+  }
+  const size_t capacity = session_ ? static_cast<size_t>(session_->max_tokens_per_step()) : 0;
   slots_.resize(static_cast<size_t>(options_.event_slots));
   for (LiveEvent& e : slots_) {
     e.committed.reserve(capacity);
@@ -115,13 +170,24 @@ LiveStream::LiveStream(SessionFactory make_session, const LiveStreamOptions& opt
   shifted_tail_.reserve(capacity);
   if (options_.segment_on_endpoint) {
     // Between segments: the pre-roll plus one encoder frame (the segment start is frame-aligned).
-    const int64_t rate = session_->model().meta().features.sample_rate_hz;
-    idle_tail_.reserve(static_cast<size_t>(options_.segment_pre_roll_ms * rate / 1000 +
-                                           session_->encoder_frame_samples() + block_.size()));
+    idle_tail_.reserve(static_cast<size_t>(options_.segment_pre_roll_ms * sample_rate_hz_ / 1000 + frame_samples_ +
+                                           static_cast<int64_t>(block_.size())));
     in_segment_ = false;  // the first segment starts at the first speech
   }
   last_snapshot_ = transcript_.snapshot();
-  thread_ = std::thread([this] { run_guarded(options_.segment_on_endpoint ? &LiveStream::run_segmented : &LiveStream::run); });
+  void (LiveStream::*loop)() = lanes_                         ? &LiveStream::run_lanes
+                               : options_.segment_on_endpoint ? &LiveStream::run_segmented
+                                                              : &LiveStream::run;
+  thread_ = std::thread([this, loop] { run_guarded(loop); });
+}
+
+const StreamingSession& LiveStream::session() const {
+  if (!session_) throw Error(ErrorCode::kState, "session(): a stream with lanes has no single session (see lane_stats())");
+  return *session_;
+}
+
+std::vector<LaneStats> LiveStream::lane_stats() const {
+  return lanes_ ? lanes_->stats() : std::vector<LaneStats>();
 }
 
 LiveStream::~LiveStream() { shutdown(); }
@@ -134,6 +200,7 @@ void LiveStream::shutdown() {
   }
   space_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (lanes_) lanes_->stop();
 }
 
 int64_t LiveStream::write(const float* samples, int64_t num_samples, double vad_silence_ms, bool drop_overflow) {
@@ -307,7 +374,7 @@ void LiveStream::emit_transcript_only(const std::vector<TranscriptEvent>& events
   e.transcript = events;
   e.redecoded_text.assign(events.size(), std::string());
   e.audio_end_sample = read_end_;
-  e.decoded_frames = read_end_ / session_->encoder_frame_samples();
+  e.decoded_frames = read_end_ / frame_samples_;
   e.dropped_samples = dropped_.load();
   e.is_last = stream_last;
   e.error.clear();
@@ -319,6 +386,7 @@ void LiveStream::emit_error(ErrorCode code, const std::string& message) {
   failure_ = message;
   failed_.store(true);
   // Committed text stays committed: close the transcript before reporting the failure.
+  if (lanes_) lanes_->stop();
   std::vector<TranscriptEvent> closing;
   if (!transcript_.finished()) {
     try {
@@ -338,7 +406,7 @@ void LiveStream::emit_error(ErrorCode code, const std::string& message) {
   e.tail_text.clear();
   e.transcript = std::move(closing);
   e.redecoded_text.assign(e.transcript.size(), std::string());
-  e.audio_end_sample = origin_ + session_->samples_consumed();
+  e.audio_end_sample = session_ ? origin_ + session_->samples_consumed() : read_end_;
   e.dropped_samples = dropped_.load();
   e.is_last = true;
   e.error_code = code;
@@ -378,7 +446,9 @@ void LiveStream::run() {
 }
 
 void LiveStream::take_audio(const float* samples, int64_t n) {
-  if (in_segment_) {
+  if (in_segment_ && lanes_) {
+    lanes_->append(samples, n);
+  } else if (in_segment_) {
     session_->push(samples, n, [this](const StreamingStep& step) { emit_step(step, false, false); });
   } else {
     // Between segments only the tail is kept: the pre-roll of the next segment.
@@ -390,6 +460,15 @@ void LiveStream::take_audio(const float* samples, int64_t n) {
 }
 
 void LiveStream::finish_segment(bool stream_last) {
+  if (lanes_) {
+    lanes_->end_segment();
+    decisions_.clear();
+    aggregator_->segment_ended(segment_id_, now_s(), decisions_);
+    apply_decisions(decisions_, false);
+    in_segment_ = false;
+    idle_tail_.clear();
+    return;
+  }
   session_->finish([&](const StreamingStep& step) {
     emit_step(step, stream_last && step.is_last, !stream_last && step.is_last);
   });
@@ -398,8 +477,8 @@ void LiveStream::finish_segment(bool stream_last) {
 }
 
 void LiveStream::start_segment() {
-  const int64_t rate = session_->model().meta().features.sample_rate_hz;
-  const int64_t frame = session_->encoder_frame_samples();
+  const int64_t rate = sample_rate_hz_;
+  const int64_t frame = frame_samples_;
   const int64_t earliest = read_end_ - static_cast<int64_t>(idle_tail_.size());
   const double silence = last_mark_.silence_ms > 0 ? last_mark_.silence_ms : 0.0;
   const int64_t onset = read_end_ - static_cast<int64_t>(silence * static_cast<double>(rate) / 1000.0);
@@ -408,7 +487,13 @@ void LiveStream::start_segment() {
   int64_t start = (std::max<int64_t>(0, onset - options_.segment_pre_roll_ms * rate / 1000) / frame) * frame;
   if (start < earliest) start = (earliest + frame - 1) / frame * frame;
   if (start > read_end_) return;  // not a whole frame of pre-roll yet: start at the next VAD mark
-  if (session_->samples_received() != 0) session_ = make_session_();  // a fresh session per segment
+  if (lanes_) {
+    ++segment_id_;
+    aggregator_->segment_started(segment_id_, start);  // before the lanes can answer for it
+    lanes_->start_segment(segment_id_, start);
+  } else if (session_->samples_received() != 0) {
+    session_ = make_session_();  // a fresh session per segment
+  }
   origin_ = start;
   frame_offset_ = start / frame;
   in_segment_ = true;
@@ -458,9 +543,107 @@ void LiveStream::run_segmented() {
   if (in_segment_) {
     finish_segment(true);
   } else {
-    const double end_s = static_cast<double>(read_end_) / session_->model().meta().features.sample_rate_hz;
+    const double end_s = static_cast<double>(read_end_) / sample_rate_hz_;
     emit_transcript_only(transcript_.finish(std::max(end_s, transcript_.live_edge_s())), true);
   }
+}
+
+double LiveStream::now_s() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void LiveStream::apply_decisions(std::vector<AggregatorDecision>& decisions, bool stream_last) {
+  for (const LaneNotice& n : aggregator_->take_notices()) pending_notices_.push_back(n);
+  if (aggregator_->all_lanes_failed()) {
+    std::string why;
+    for (const LaneStats& lane : lanes_->stats()) why += (why.empty() ? "" : "; ") + lane.name + ": " + lane.error;
+    throw Error(ErrorCode::kEngine, "every lane failed (" + why + ")");
+  }
+  for (size_t i = 0; i < decisions.size(); ++i) {
+    const AggregatorDecision& d = decisions[i];
+    // Lanes lag each other: the transcript's live edge never goes back.
+    const double edge_s = std::max(transcript_.live_edge_s(), static_cast<double>(d.audio_end_sample) / sample_rate_hz_);
+    const size_t text_before = transcript_.committed_text().size();
+    const std::vector<TranscriptEvent>& events = transcript_.apply_decision(
+        d.commit.data(), static_cast<int64_t>(d.commit.size()), d.window.data(), static_cast<int64_t>(d.window.size()),
+        edge_s, d.endpoint);
+    const bool last = stream_last && i + 1 == decisions.size();
+    if (events.empty() && pending_notices_.empty() && !last) continue;
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!wait_for_slot(lock)) return;
+    LiveEvent& e = slots_[static_cast<size_t>(head_ % static_cast<int64_t>(slots_.size()))];
+    lock.unlock();  // the slot is ours until head_ moves past it
+    e.kind = LiveEvent::Kind::kStep;
+    e.committed = d.commit;
+    e.tail = d.window;
+    e.committed_text_added.assign(transcript_.committed_text(), text_before, std::string::npos);
+    e.tail_text = transcript_.partial_text();
+    e.transcript = events;
+    e.redecoded_text.assign(events.size(), std::string());
+    e.audio_end_sample = static_cast<int64_t>(std::llround(edge_s * sample_rate_hz_));
+    e.decoded_frames = e.audio_end_sample / frame_samples_;
+    e.dropped_samples = dropped_.load();
+    e.is_last = last;
+    e.error.clear();
+    e.notices.swap(pending_notices_);
+    pending_notices_.clear();
+    lock.lock();
+    publish(e, lock, last);
+  }
+  if (aggregator_->open_segment() > 0) {
+    lanes_->set_commit_floor(aggregator_->open_segment(), aggregator_->commit_floor_sample());
+  }
+}
+
+void LiveStream::pump_lanes() {
+  lane_ready_.store(false);
+  decisions_.clear();
+  LaneHypothesis h;
+  while (lanes_->pop(h)) aggregator_->on_hypothesis(h, now_s(), decisions_);
+  aggregator_->poll(now_s(), decisions_);
+  apply_decisions(decisions_, false);
+}
+
+void LiveStream::run_lanes() {
+  for (;;) {
+    const bool closing = closed_.load();  // read before draining: audio written before close() is consumed
+    for (;;) {
+      VadMark mark;
+      if (vad_marks_.read(&mark, 1) != 1) break;
+      int64_t want = mark.end_sample - read_end_;
+      while (want > 0) {
+        const int64_t n = ring_.read(block_.data(), std::min<int64_t>(want, static_cast<int64_t>(block_.size())));
+        if (n == 0) break;
+        take_audio(block_.data(), n);
+        want -= n;
+      }
+      last_mark_ = mark;
+      on_vad(mark.silence_ms);
+    }
+    pump_lanes();
+    if (closing) {
+      int64_t n;  // audio whose mark was dropped (a full mark ring): taken as speech
+      while ((n = ring_.read(block_.data(), static_cast<int64_t>(block_.size()))) > 0) take_audio(block_.data(), n);
+      break;
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    // The timeout serves the aggregator's deadlines (a lane that stalls at a segment's end).
+    audio_cv_.wait_for(lock, std::chrono::milliseconds(20),
+                       [this] { return vad_marks_.available() > 0 || closed_.load() || lane_ready_.load(); });
+  }
+  if (in_segment_) finish_segment(false);
+  lanes_->close();
+  // Drain: every lane finishes its segments; the aggregator finalizes them (or times out on a stalled lane).
+  // A lane that is still busy (stalled) is not waited for once every segment is final.
+  while (!aggregator_->idle()) {
+    pump_lanes();
+    if (aggregator_->idle()) break;
+    std::unique_lock<std::mutex> lock(mutex_);
+    audio_cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return lane_ready_.load(); });
+  }
+  pump_lanes();
+  const double end_s = std::max(static_cast<double>(read_end_) / sample_rate_hz_, transcript_.live_edge_s());
+  emit_transcript_only(transcript_.finish(end_s), true);
 }
 
 }  // namespace parakeet_trt

@@ -126,6 +126,24 @@ const std::vector<TranscriptEvent>& TranscriptState::apply_hypothesis(const Toke
   return align_and_update(vad_silence_ms);
 }
 
+const std::vector<TranscriptEvent>& TranscriptState::apply_decision(const TokenEmission* commit, int64_t num_commit,
+                                                                    const TokenEmission* window, int64_t num_window,
+                                                                    double audio_end_s, bool endpoint) {
+  check_open("apply_decision()", audio_end_s);
+  check_tokens(commit, num_commit, "apply_decision() commit");
+  check_tokens(window, num_window, "apply_decision() window");
+  live_edge_s_ = std::max(live_edge_s_, audio_end_s);
+  std::vector<TokenEmission> new_window(commit, commit + num_commit);
+  new_window.insert(new_window.end(), window, window + num_window);
+  // The aggregator owns the hypothesis: nothing is kept for alignment (from_stable marks every token).
+  std::vector<char> from_stable(new_window.size(), 1);
+  stable_.clear();
+  tail_.clear();
+  stable_anchor_ = 0;
+  return update(std::move(new_window), std::move(from_stable), -1.0, endpoint ? Endpoint::kForced : Endpoint::kNone,
+                static_cast<size_t>(num_commit));
+}
+
 void TranscriptState::skip_stable_before_committed_end() {
   const int64_t last_frame = committed_.empty() ? -1 : committed_.back().frame;
   while (stable_anchor_ < stable_.size() && stable_[stable_anchor_].frame <= last_frame) ++stable_anchor_;
@@ -223,7 +241,7 @@ std::vector<TranscriptWord> TranscriptState::words() const {
 
 const std::vector<TranscriptEvent>& TranscriptState::update(std::vector<TokenEmission> new_window,
                                                             std::vector<char> from_stable, double vad_silence_ms,
-                                                            Endpoint endpoint) {
+                                                            Endpoint endpoint, size_t decided_commit) {
   events_.clear();
   const size_t unchanged = common_token_prefix(window_, new_window);
   std::vector<int> ages(new_window.size(), 1);
@@ -233,9 +251,13 @@ const std::vector<TranscriptEvent>& TranscriptState::update(std::vector<TokenEmi
   if (!new_window.empty()) last_token_end_s_ = token_end_s(new_window.back());
   else if (!committed_.empty()) last_token_end_s_ = token_end_s(committed_.back());
   const bool segment_open = !new_window.empty() || committed_.size() > segment_first_token_;
-  if (endpoint == Endpoint::kNone && segment_open && endpoint_detected(vad_silence_ms)) endpoint = Endpoint::kDetected;
+  if (endpoint == Endpoint::kNone && decided_commit == kByRules && segment_open && endpoint_detected(vad_silence_ms)) {
+    endpoint = Endpoint::kDetected;
+  }
 
-  const size_t commit = endpoint != Endpoint::kNone ? new_window.size() : snap_to_word(new_window, ready_prefix(new_window));
+  const size_t commit = endpoint != Endpoint::kNone  ? new_window.size()
+                        : decided_commit != kByRules ? decided_commit
+                                                     : snap_to_word(new_window, ready_prefix(new_window));
 
   // Texts: the previous committed prefix stays; everything after it is the region a patch may rewrite.
   const size_t old_committed_bytes = committed_text_.size();

@@ -11,10 +11,13 @@ from parakeet_trt.live.engine_lane import StreamingOptions
 
 LIVE_DESCRIPTION = """\
 Live captions: audio from a microphone, a file (played in real time) or raw PCM on stdin is
-resampled to 16 kHz, goes through a VAD into a buffered streaming session, and comes out as
-captions that revise their tail (partial, dimmed) and commit text that never changes again. At a
-pause (VAD silence for --endpoint-vad-ms, or a decoder blank run for --endpoint-blank-ms) the
-segment becomes a final: a line of its own.
+resampled to 16 kHz, goes through a VAD, and comes out as captions that revise their tail
+(partial, dimmed) and commit text that never changes again. By default (--aggregator v2) each VAD
+segment is decoded by engine lanes (--lanes; default one `redecode` lane: the segment re-decoded
+offline every 240 ms): the newest pass is the partial text, a word commits once two consecutive
+passes agree on it and it is --commit-lag-ms behind the live edge, and after --segment-silence-ms of
+silence the whole segment's pass commits the rest and the segment becomes a final: a line of its
+own. --aggregator v1 is one buffered stream with the commit policy and endpoint options below.
 
 Where captions go: the terminal (--ui terminal), a browser page (--ui web; needs the 'live' extra:
 scripts/setup.sh --live, or pip install '.[live]'), a JSONL event log (--events-out). With --ui web
@@ -82,13 +85,41 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
                    help="segment-aware streaming: after --segment-silence-ms of VAD silence the sentence's stream "
                         "finishes and the next sentence starts in a fresh stream with --segment-pre-roll-ms of "
                         "audio before its onset (no earlier sentences in its left context; needs a VAD) "
-                        "(default: off)")
+                        "(v1; v2/v3 always segment) (default: off)")
     g.add_argument("--segment-silence-ms", type=int, default=s.segment_silence_ms, metavar="MS",
-                   help=f"with --segments: VAD silence that ends a segment (default {s.segment_silence_ms})")
+                   help=f"VAD silence that ends a segment (v2/v3, or v1 with --segments) (default {s.segment_silence_ms})")
     g.add_argument("--segment-pre-roll-ms", type=int, default=s.segment_pre_roll_ms, metavar="MS",
-                   help=f"with --segments: audio before the onset that starts a segment "
+                   help=f"audio before the onset that starts a segment (v2/v3, or v1 with --segments) "
                         f"(default {s.segment_pre_roll_ms})")
-    g = p.add_argument_group("commit policy (0 turns a rule off)")
+    a = defaults.streaming
+    g = p.add_argument_group("lanes and aggregator (caption_lanes.hpp, caption_aggregator.hpp)")
+    g.add_argument("--aggregator", choices=("v1", "v2", "v3"), default=a.aggregator,
+                   help="v1: one buffered stream (--chunk-ms/--right-ms) through the commit policy; v2: the fast "
+                        "lane (--fast-lane) shows, the committing lane's passes commit by local agreement; v3: "
+                        "time-aligned word voting over every lane (ROVER, weighted by lane weight x confidence) "
+                        f"commits by the same agreement (default {a.aggregator})")
+    g.add_argument("--lanes", default=a.lanes, metavar="SPEC",
+                   help="v2/v3: comma-separated lanes, each kind[:key=value...]; kinds buffered (chunk, left, "
+                        "right ms), cache_aware (profile), redecode (every: ms of new audio between passes, "
+                        "window: most ms one pass decodes, decoding=greedy|beam, beam: size); any lane: weight "
+                        "(v3 votes), name. Redecode lanes with equal every/window share one encoder call per "
+                        f"pass. (default {a.lanes})")
+    g.add_argument("--commit-lag-ms", type=int, default=a.commit_lag_ms, metavar="MS",
+                   help="v2/v3: a word commits only once it ends this far behind its pass' live edge "
+                        f"(default {a.commit_lag_ms})")
+    g.add_argument("--agreement-passes", type=int, default=a.agreement_passes, metavar="N",
+                   help=f"v2/v3: consecutive passes that must agree on a word (default {a.agreement_passes})")
+    g.add_argument("--fast-lane", type=int, default=a.fast_lane, metavar="I",
+                   help=f"v2: the lane (index in --lanes) whose words are the partial text (default {a.fast_lane})")
+    g.add_argument("--commit-lane", type=int, default=a.commit_lane, metavar="I",
+                   help=f"v2/v3: the lane whose passes commit; -1: the last lane (default {a.commit_lane})")
+    g.add_argument("--final-timeout-ms", type=int, default=a.final_timeout_ms, metavar="MS",
+                   help="v2/v3: at a segment's end, how long to wait for a late lane before finalizing without it "
+                        f"(default {a.final_timeout_ms})")
+    g.add_argument("--stall-ms", type=int, default=a.stall_ms, metavar="MS",
+                   help="v2/v3: a lane this far behind the freshest one is reported stalled and the others carry "
+                        f"the captions (default {a.stall_ms})")
+    g = p.add_argument_group("commit policy (aggregator v1; 0 turns a rule off)")
     g.add_argument("--stable-updates", type=int, default=d.stable_updates, metavar="K",
                    help=f"commit a token unchanged for K updates (default {d.stable_updates})")
     g.add_argument("--max-lag-ms", type=int, default=d.max_lag_ms, metavar="W",
@@ -139,12 +170,20 @@ def config_from_args(args: argparse.Namespace):
         raise ValueError("--endpoint-vad-ms needs a VAD (--vad energy or --vad silero)")
     if args.segments and args.vad == "none":
         raise ValueError("--segments needs a VAD (--vad energy or --vad silero)")
+    if args.aggregator != "v1" and args.vad == "none":
+        raise ValueError(f"--aggregator {args.aggregator} decodes VAD segments: it needs a VAD (--vad energy or "
+                         "--vad silero), or use --aggregator v1")
     return LiveConfig(
         model=args.model, agc=args.agc, vad=args.vad,
         streaming=StreamingOptions(chunk_ms=args.chunk_ms, left_ms=args.left_ms, right_ms=args.right_ms,
-                                   final_redecode=args.final_redecode, segment_on_endpoint=args.segments,
+                                   final_redecode=args.final_redecode,
+                                   segment_on_endpoint=args.segments or args.aggregator != "v1",
                                    segment_silence_ms=args.segment_silence_ms,
-                                   segment_pre_roll_ms=args.segment_pre_roll_ms),
+                                   segment_pre_roll_ms=args.segment_pre_roll_ms, aggregator=args.aggregator,
+                                   lanes=args.lanes, commit_lag_ms=args.commit_lag_ms,
+                                   agreement_passes=args.agreement_passes, fast_lane=args.fast_lane,
+                                   commit_lane=args.commit_lane, final_timeout_ms=args.final_timeout_ms,
+                                   stall_ms=args.stall_ms),
         policy=CommitPolicy(stable_updates=args.stable_updates, max_lag_ms=args.max_lag_ms,
                             max_window_tokens=args.max_window_tokens, endpoint_blank_ms=args.endpoint_blank_ms,
                             endpoint_vad_ms=args.endpoint_vad_ms, endpoint_require_both=args.endpoint_require_both,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -25,6 +26,7 @@ from parakeet_trt.session import Session
 
 _DEFAULTS = _core.option_defaults()  # defined once in C++ (live_stream.hpp, transcript.hpp)
 _T, _S, _L = _DEFAULTS["transcript"], _DEFAULTS["stream"], _DEFAULTS["live"]
+_A, _C = _DEFAULTS["aggregator"], _DEFAULTS["captions"]  # the captions' preset: captions_options() in C++
 
 
 @dataclass
@@ -51,9 +53,35 @@ class StreamingOptions:
     final_redecode: bool = _L["final_redecode"]
     history_ms: int = _S["history_ms"]  # audio kept for final re-decoding
     # Segment-aware streaming: a fresh session per VAD segment (live_stream.hpp, LiveStreamOptions).
-    segment_on_endpoint: bool = _L["segment_on_endpoint"]
+    segment_on_endpoint: bool = _C["segment_on_endpoint"]
     segment_silence_ms: int = _L["segment_silence_ms"]
     segment_pre_roll_ms: int = _L["segment_pre_roll_ms"]
+    # Lanes and the aggregator (caption_lanes.hpp, caption_aggregator.hpp). v1: one buffered stream
+    # (chunk/left/right above) through the commit policy; v2/v3: `lanes` (e.g. "redecode" or
+    # "buffered:chunk=560:right=560,redecode") and the aggregator's own commit rule.
+    aggregator: str = _C["aggregator"]
+    lanes: str = _C["lanes"]
+    commit_lag_ms: int = _A["commit_lag_ms"]
+    agreement_passes: int = _A["agreement_passes"]
+    final_timeout_ms: int = _A["final_timeout_ms"]
+    stall_ms: int = _A["stall_ms"]
+    fast_lane: int = _A["fast_lane"]
+    commit_lane: int = _A["commit_lane"]
+
+    def core_options(self) -> dict:
+        """The keyword options of the core's LiveStream."""
+        options = dict(chunk_ms=int(self.chunk_ms), left_ms=int(self.left_ms), right_ms=int(self.right_ms),
+                       ring_ms=int(self.ring_ms), final_redecode=bool(self.final_redecode),
+                       history_ms=int(self.history_ms) if self.final_redecode else 0,
+                       segment_on_endpoint=bool(self.segment_on_endpoint),
+                       segment_silence_ms=int(self.segment_silence_ms),
+                       segment_pre_roll_ms=int(self.segment_pre_roll_ms), aggregator=str(self.aggregator))
+        if self.aggregator != "v1":
+            options.update(lanes=str(self.lanes), commit_lag_ms=int(self.commit_lag_ms),
+                           agreement_passes=int(self.agreement_passes), final_timeout_ms=int(self.final_timeout_ms),
+                           stall_ms=int(self.stall_ms), fast_lane=int(self.fast_lane),
+                           commit_lane=int(self.commit_lane))
+        return options
 
 
 class CaptureClock:
@@ -109,7 +137,8 @@ class LaneTranscript:
 
 class EngineLane:
     def __init__(self, session: Session, *, streaming: StreamingOptions | None = None,
-                 policy: CommitPolicy | None = None, clock_origin: float | None = None, name: str = "main"):
+                 policy: CommitPolicy | None = None, clock_origin: float | None = None, name: str = "main",
+                 lane_engines: dict | None = None):
         self.name = name
         self.session = session
         self.streaming = streaming or StreamingOptions()
@@ -117,12 +146,12 @@ class EngineLane:
         self.rate = session.sample_rate_hz
         self.origin = time.monotonic() if clock_origin is None else clock_origin
         s = self.streaming
-        self.live = _core.LiveStream(
-            session.model, session.encoder_engine, chunk_ms=int(s.chunk_ms), left_ms=int(s.left_ms),
-            right_ms=int(s.right_ms), ring_ms=int(s.ring_ms), final_redecode=bool(s.final_redecode),
-            history_ms=int(s.history_ms) if s.final_redecode else 0, segment_on_endpoint=bool(s.segment_on_endpoint),
-            segment_silence_ms=int(s.segment_silence_ms), segment_pre_roll_ms=int(s.segment_pre_roll_ms),
-            **asdict(self.policy))
+        streaming_engine = None
+        if s.aggregator != "v1" and "cache_aware" in s.lanes:
+            streaming_engine = session.streaming_encoder_engine
+        self.live = _core.LiveStream(session.model, session.encoder_engine, streaming_engine=streaming_engine,
+                                     lane_engines=lane_engines, **s.core_options(), **asdict(self.policy))
+        self.lane_notices: list[dict] = []  # lanes that failed or stalled (each reported once)
         self.transcript = LaneTranscript(self.live)
         self.clock = CaptureClock(self.rate)
         self.samples_written = 0
@@ -201,6 +230,10 @@ class EngineLane:
                         yield event
                     raise ParakeetError(f"the engine lane stopped: {step['error']}")
                 self.steps += 1
+                for notice in step.get("lane_notices", []):
+                    self.lane_notices.append(notice)
+                    print(f"[live] lane {notice['lane']} {notice['kind']}: {notice['message']}", file=sys.stderr,
+                          flush=True)
                 for event in self._stamp(step["events"], end_sample):
                     yield event
         finally:

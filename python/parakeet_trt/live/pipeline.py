@@ -1,5 +1,5 @@
-"""The live pipeline, as tiles: source -> DSP (resample, AGC, VAD) -> fan-out bus -> engine lane ->
-aggregator -> sinks. ``run_live`` runs it to the end of the input (or Ctrl-C) and returns a summary;
+"""The live pipeline, as tiles: source -> DSP (resample, AGC, VAD) -> fan-out bus -> engine lane (the
+core's LiveStream: its lanes and aggregator) -> sinks. ``run_live`` runs it to the end of the input (or Ctrl-C) and returns a summary;
 with ``serve_until_interrupted`` (the browser UI) the sinks are told the input ended and stay up
 until Ctrl-C, so a page can still be loaded and read.
 
@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 
 from parakeet_trt.errors import DurableSinkError
-from parakeet_trt.live.aggregator import PassThroughAggregator
 from parakeet_trt.live.bus import FanOutBus
 from parakeet_trt.live.dsp import DspStage
 from parakeet_trt.live.engine_lane import CommitPolicy, EngineLane, StreamingOptions
@@ -78,26 +77,26 @@ async def _feed(reader, lane: EngineLane) -> None:
         lane.close()
 
 
-async def _deliver(lane: EngineLane, aggregator, sinks: list, metrics: MetricsRecorder, on_event=None,
+async def _deliver(lane: EngineLane, sinks: list, metrics: MetricsRecorder, on_event=None,
                    stop_input=None) -> None:
     failure = None  # a DurableSinkError: the input stops, the lane finishes what it holds, the run fails
     async for event in lane.events():
         if failure is not None:
             continue
-        for out in aggregator.process(lane.name, event):
-            metrics.event(out)
-            for sink in list(sinks):
-                try:
-                    await sink.emit(out)
-                except DurableSinkError as error:  # the event log: its failure ends the run with an error
-                    failure = failure or error
-                    if stop_input is not None:
-                        stop_input()
-                except Exception as error:
-                    log(f"sink {sink.name} failed and was dropped: {error}")
-                    sinks.remove(sink)
-            if on_event is not None:
-                on_event(out)
+        out = event  # the lanes' aggregator runs in the core (caption_aggregator.hpp)
+        metrics.event(out)
+        for sink in list(sinks):
+            try:
+                await sink.emit(out)
+            except DurableSinkError as error:  # the event log: its failure ends the run with an error
+                failure = failure or error
+                if stop_input is not None:
+                    stop_input()
+            except Exception as error:
+                log(f"sink {sink.name} failed and was dropped: {error}")
+                sinks.remove(sink)
+        if on_event is not None:
+            on_event(out)
     if failure is not None:
         raise failure
 
@@ -148,7 +147,7 @@ async def run_live(source, sinks: list, config: LiveConfig | None = None, *, ses
         can_wait_for_interrupt = False  # not the main thread (tests) or no signals on this platform
     feeder = asyncio.create_task(_feed(reader, lane))
     try:
-        await _deliver(lane, PassThroughAggregator(), sinks, metrics, on_event, stop_input=producer.cancel)
+        await _deliver(lane, sinks, metrics, on_event, stop_input=producer.cancel)
         if polish is not None:
             await polish.finish()
         for sink in sinks:
@@ -169,6 +168,7 @@ async def run_live(source, sinks: list, config: LiveConfig | None = None, *, ses
             **({"polish": polish.summary()} if polish is not None else {}),
             "lane": {"steps": lane.steps, "samples": lane.samples_written, "dropped_samples": lane.dropped_samples,
                      "alignment_conflicts": lane.transcript.alignment_conflicts,
+                     "lane_notices": lane.lane_notices, "lanes": lane.live.lane_stats(),
                      "committed_text": lane.transcript.committed_text}}
 
 
