@@ -99,6 +99,9 @@ def test_hostile_answers_with_candidates_add_no_word_outside_them():
     for manner in ("random", "extra", "reorder", "drop"):
         events, lane, _ = run_lane(manner, finals, windows)
         assert events == [] and lane.summary()["rejected"] == 1
+    # Candidates carried by the final itself (the aggregator's field) work the same.
+    events, lane, _ = run_lane("random", [dict(finals[0], candidates=windows[0])])
+    assert events == [] and lane.summary()["rejected"] == 1
     # The grammar the lane sends allows exactly the heard words or the alternative per window.
     events, lane, responder = run_lane("polite", finals, windows)
     grammar = responder.requests[0]["grammar"]

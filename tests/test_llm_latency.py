@@ -21,10 +21,11 @@ from parakeet_trt.testing.llm_responder import LlmResponder
 
 RATE = 16000
 SLOW_LLM_S = 5.0
-# Noise allowance: this CPU is shared (other builds and tests run beside CI's); the same run without
-# the lane gives the baseline, and with the lane the latency may exceed it by 30% or 150 ms at most.
-ALLOWED_RATIO, ALLOWED_MS = 1.3, 150.0
-
+# Noise allowance: this CPU is shared (other builds and tests run beside CI's). Runs alternate (without,
+# with, without, with) and each percentile is averaged over its two runs; with the lane it may exceed
+# the baseline by 30% or 150 ms at the median, 50% or 300 ms at p95 (a p95 of ~30 words is noisy).
+ALLOWED = {"p50": (1.3, 150.0), "p95": (1.5, 300.0)}
+ROUNDS = 2
 
 def speech_with_pauses(path) -> None:
     parts = []
@@ -42,27 +43,33 @@ def caption(path, log, llm=None) -> dict:
 def test_a_slow_llm_does_not_slow_the_captions(tmp_path):
     path = tmp_path / "speech.wav"
     speech_with_pauses(path)
-    without = caption(path, tmp_path / "without.jsonl")
 
-    async def slow_llm_run():
+    async def slow_llm_run(log):
         async with LlmResponder("polite", delay_s=SLOW_LLM_S) as responder:
             llm = LlmOptions(url=responder.url, model="slow", timeout_s=SLOW_LLM_S + 2.0)
-            return await asyncio.to_thread(caption, path, tmp_path / "with.jsonl", llm)
+            return await asyncio.to_thread(caption, path, log, llm)
 
-    with_lane = asyncio.run(slow_llm_run())
-    rows = []
+    without, with_lane = [], []
+    for k in range(ROUNDS):
+        without.append(caption(path, tmp_path / f"without{k}.jsonl"))
+        with_lane.append(asyncio.run(slow_llm_run(tmp_path / f"with{k}.jsonl")))
+    rows, worse = [], []
     for name in ("partial_text_latency_ms", "final_text_latency_ms"):
-        for q in ("p50", "p95"):
-            a, b = without["metrics"][name][q], with_lane["metrics"][name][q]
+        for q, (ratio, slack) in ALLOWED.items():
+            a = float(np.mean([r["metrics"][name][q] for r in without]))
+            b = float(np.mean([r["metrics"][name][q] for r in with_lane]))
             rows.append(f"{name} {q}: without {a:.0f} ms, with a 5 s LLM {b:.0f} ms")
-            assert b <= max(a * ALLOWED_RATIO, a + ALLOWED_MS), "\n".join(rows)
+            if b > max(a * ratio, a + slack):
+                worse.append(rows[-1])
     print("\n".join(rows))
+    assert not worse, "\n".join(rows)
     # Same captions, and the slow LLM's polish came after them without blocking them.
-    assert with_lane["lane"]["committed_text"] == without["lane"]["committed_text"]
-    events = read_events(tmp_path / "with.jsonl")
+    for plain, polished in zip(without, with_lane):
+        assert polished["lane"]["committed_text"] == plain["lane"]["committed_text"]
+    events = read_events(tmp_path / "with0.jsonl")
     polish = [e for e in events if e["type"] == "polish"]
     finals = [e for e in events if e["type"] == "final"]
-    summary = with_lane["polish"]
+    summary = with_lane[0]["polish"]
     assert summary["finals"] == len(finals) >= 2, summary
     assert polish and summary["accepted"] + summary["skipped"] + summary["timed_out"] == len(finals), summary
     assert all(p["emit_time_s"] >= SLOW_LLM_S for p in polish)

@@ -63,9 +63,12 @@ class PolishLane:
         self.counters["candidate_windows"] += len(windows)
 
     def submit_final(self, final: dict, candidates: list[dict] | None = None) -> None:
-        """A final event (docs/PATCH_PROTOCOL.md) to polish, with candidate windows of its span (optional)."""
+        """A final event (docs/PATCH_PROTOCOL.md) to polish, with candidate windows of its span (optional;
+        by default the final's own "candidates" field, where the aggregator put them)."""
         if final.get("type") != "final" or not final.get("words"):
             return
+        if candidates is None:
+            candidates = final.get("candidates")
         if candidates:
             validate_windows(candidates)
         self.counters["finals"] += 1
