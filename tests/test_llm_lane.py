@@ -258,3 +258,30 @@ def test_the_server_stream_sends_polish_events_after_the_finals():
     assert sent[-2] == {"type": "status", "input": "ended"} and sent[-1] == {"closed": 1000}
     assert all(sent.index(p) > sent.index(next(f for f in finals if f["segment"] == p["segment"])) for p in polish)
     assert metrics.counters["polish_events_total"] == len(polish)
+
+
+def test_offered_windows_count_only_inside_the_final():
+    finals = [final(0, ["i", "red", "the", "book"], 0.0)]
+
+    async def main():
+        events = []
+
+        async def emit(event):
+            events.append(event)
+
+        async with LlmResponder("polite") as responder:
+            lane = PolishLane(LlmOptions(url=responder.url, model="m"), emit)
+            inside = {"start_s": 0.45, "end_s": 1.0, "alternatives": [
+                {"words": [{"word": "read", "start_s": 0.5, "end_s": 0.9}], "source": "beam:1"}]}
+            beyond = {"start_s": 1.9, "end_s": 2.6, "alternatives": [
+                {"words": [{"word": "books", "start_s": 2.0, "end_s": 2.5}], "source": "lane:fast"}]}
+            lane.offer_candidates([inside, beyond])  # the revision window reaches past the final
+            lane.submit_final(finals[0])
+            await lane.finish()
+            return events, responder.requests
+
+    events, requests = asyncio.run(main())
+    grammar = requests[0]["grammar"]
+    assert '"read"' in grammar and '"books"' not in grammar
+    assert "Alternatives 0" in requests[0]["messages"][-1]["content"]
+    assert events[0]["text"] == "I red the book."
