@@ -49,6 +49,23 @@ fi
 pip_install() { .venv/bin/python -m pip install --disable-pip-version-check -q "$@"; }
 pip_install "scikit-build-core>=0.10" "pybind11>=2.12"
 
+# The LLM lane's tests run llama.cpp's OpenAI-compatible server (llama-cpp-python[server]). PyPI has
+# only its source: pip compiles llama.cpp (about 8 minutes on two cores, 20+ on a loaded machine), so
+# the wheel is built ONCE into .cache/wheels (-j2, nice'd) and installed from there afterwards (seconds).
+LLAMA_CPP_PYTHON_VERSION=0.3.36
+install_llama_server() {
+  if .venv/bin/python -c "import llama_cpp, llama_cpp.server" 2>/dev/null; then return; fi
+  local wheels=.cache/wheels
+  mkdir -p "$wheels"
+  if ! ls "$wheels"/llama_cpp_python-"$LLAMA_CPP_PYTHON_VERSION"-*.whl >/dev/null 2>&1; then
+    echo "[setup] building llama-cpp-python $LLAMA_CPP_PYTHON_VERSION from source into $wheels (once; several minutes)" >&2
+    nice -n 10 env CMAKE_BUILD_PARALLEL_LEVEL=2 \
+      CMAKE_ARGS="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+      .venv/bin/python -m pip wheel --disable-pip-version-check -q --no-deps "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" -w "$wheels"
+  fi
+  pip_install "$(ls "$wheels"/llama_cpp_python-"$LLAMA_CPP_PYTHON_VERSION"-*.whl | head -1)[server]"
+}
+
 if [ "$dev" = 1 ]; then
   # torch first, pinned: NeMo would otherwise pull the newest torch. On this project's machines pip
   # finds a local CPU build of 2.13.0; elsewhere PyPI's 2.13.0 (with CUDA packages) is what installs.
@@ -57,6 +74,7 @@ if [ "$dev" = 1 ]; then
   pip_install --no-build-isolation ".[export,test,live,serve]"
   # Silero VAD's ONNX model (run with ONNX Runtime); --no-deps: its metadata pulls torch/torchaudio.
   pip_install --no-deps "silero-vad==6.2.3"
+  install_llama_server
 elif [ "$live" = 1 ] || [ "$serve" = 1 ]; then
   extras=""
   if [ "$live" = 1 ]; then extras="live"; fi

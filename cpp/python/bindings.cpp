@@ -128,6 +128,7 @@ void bind_transcript(py::module_& m);   // transcript_bindings.cpp
 void bind_live_stream(py::module_& m);  // live_stream_bindings.cpp
 void bind_beam(py::module_& m);         // beam_bindings.cpp
 void bind_bench(py::module_& m);        // bench_bindings.cpp
+void bind_polish_guard(py::module_& m); // polish_guard_bindings.cpp
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "parakeet_trt C++ core (features, TDT decoding, engines). Use the parakeet_trt package API.";
@@ -456,4 +457,5 @@ PYBIND11_MODULE(_core, m) {
   bind_live_stream(m);
   bind_beam(m);
   bind_bench(m);
+  bind_polish_guard(m);
 }

@@ -333,3 +333,12 @@ class TdtBeamDecoder:
     def expansion_bound_reached(self) -> bool:
         """Of the last decode: max_expansions_per_frame cut a frame (NeMo has no bound)."""
     def decode(self, projected: npt.NDArray[np.float32], num_frames: int) -> list[dict[str, Any]]: ...
+
+
+def check_polish(heard: list[dict[str, Any]], candidates: list[dict[str, Any]], editable_start_s: float,
+                 editable_end_s: float, polished: str) -> dict[str, Any]:
+    """The LLM lane's guardrails: {accepted, rejection, reason, text, words, edits} for the model's answer."""
+    ...
+
+
+def normalize_word(word: str) -> str: ...

@@ -150,6 +150,14 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--token", default=None,
                    help="require ?token=TOKEN on the caption websocket (the page passes on the one in its URL; "
                         "for non-browser clients) (default: none)")
+    add_polish_arguments(p)
+
+
+def add_polish_arguments(p: argparse.ArgumentParser) -> None:
+    """The LLM polish lane's options (defined once in parakeet_trt.llm.options; serve takes the same)."""
+    from parakeet_trt.llm.options import add_llm_arguments
+
+    add_llm_arguments(p)
 
 
 def config_from_args(args: argparse.Namespace):
@@ -180,6 +188,12 @@ def config_from_args(args: argparse.Namespace):
                             max_window_tokens=args.max_window_tokens, endpoint_blank_ms=args.endpoint_blank_ms,
                             endpoint_vad_ms=args.endpoint_vad_ms, endpoint_require_both=args.endpoint_require_both,
                             commit_whole_words=not args.no_whole_words))
+
+
+def polish_options_from_args(args: argparse.Namespace):
+    from parakeet_trt.llm.options import options_from_args
+
+    return options_from_args(args)
 
 
 def apply_demo_defaults(args: argparse.Namespace) -> None:
@@ -221,6 +235,7 @@ def run_live_command(args: argparse.Namespace) -> int:
 
     apply_demo_defaults(args)
     config = config_from_args(args)
+    config.llm = polish_options_from_args(args)
     sinks = make_sinks(args)
     source = open_source(args.input, realtime=not args.no_realtime, stdin_rate_hz=args.stdin_rate,
                          stdin_format=args.stdin_format, stdin_channels=args.stdin_channels)

@@ -40,6 +40,7 @@ class LiveConfig:
     vad: str = "energy"               # none | energy | silero
     streaming: StreamingOptions = field(default_factory=StreamingOptions)
     policy: CommitPolicy = field(default_factory=default_policy)
+    llm: "LlmOptions | None" = None   # the LLM polish lane (parakeet_trt.llm); None: no lane
 
 
 def log(message: str) -> None:
@@ -117,6 +118,9 @@ async def run_live(source, sinks: list, config: LiveConfig | None = None, *, ses
     lane = EngineLane(session, streaming=config.streaming, policy=config.policy, clock_origin=origin,
                       lane_engines=lane_engines)
     metrics = MetricsRecorder(origin, lambda t: lane.clock.capture_time(int(t * lane.rate)))
+    polish = _start_polish_lane(config.llm, sinks, origin)
+    if polish is not None:
+        on_event = _also_polish(polish, on_event)
     for sink in sinks:
         if getattr(sink, "metrics", "absent") is None:
             sink.metrics = metrics
@@ -146,6 +150,8 @@ async def run_live(source, sinks: list, config: LiveConfig | None = None, *, ses
     feeder = asyncio.create_task(_feed(reader, lane))
     try:
         await _deliver(lane, sinks, metrics, on_event, stop_input=producer.cancel)
+        if polish is not None:
+            await polish.finish()
         for sink in sinks:
             if hasattr(sink, "input_ended"):
                 await sink.input_ended()
@@ -153,16 +159,48 @@ async def run_live(source, sinks: list, config: LiveConfig | None = None, *, ses
             log("the input ended; still serving the captions until Ctrl-C")
             await interrupted.wait()
     finally:
+        if polish is not None:
+            await polish.finish(timeout_s=0.0)  # no-op when already finished
         producer.cancel()
         await asyncio.gather(producer, feeder, return_exceptions=True)
         _remove_sigint_handler(loop)
         for sink in sinks:
             await sink.close()
     return {"metrics": metrics.summary(), "errors": [str(e) for e in errors], "interrupted": interrupted.is_set(),
+            **({"polish": polish.summary()} if polish is not None else {}),
             "lane": {"steps": lane.steps, "samples": lane.samples_written, "dropped_samples": lane.dropped_samples,
                      "alignment_conflicts": lane.transcript.alignment_conflicts,
                      "lane_notices": lane.lane_notices, "lanes": lane.live.lane_stats(),
                      "committed_text": lane.transcript.committed_text}}
+
+
+def _start_polish_lane(options, sinks: list, origin: float):
+    """The LLM lane (off the caption path): its polish events go to the same sinks, after the fact."""
+    if options is None:
+        return None
+    from parakeet_trt.llm.lane import PolishLane
+
+    for sink in sinks:
+        sink.polish_lane = True  # the browser page lays out its polished column before the first caption
+
+    async def emit(event: dict) -> None:
+        for sink in list(sinks):
+            try:
+                await sink.emit(event)
+            except Exception as error:  # a failing sink is the caption path's business; the lane goes on
+                log(f"sink {sink.name} failed on a polish event: {error}")
+
+    return PolishLane(options, emit, log=log, clock_origin=origin)
+
+
+def _also_polish(polish, on_event):
+    def hook(event: dict) -> None:
+        if event.get("type") == "final":
+            polish.submit_final(event)
+        if on_event is not None:
+            on_event(event)
+
+    return hook
 
 
 def _remove_sigint_handler(loop) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-EVENT_TYPES = ("patch", "final", "snapshot", "status")
+EVENT_TYPES = ("patch", "final", "snapshot", "status", "polish")
 
 
 class ProtocolError(ValueError):
@@ -24,6 +24,8 @@ class Display:
         self.committed_len = 0
         self.last_seq = 0
         self.finals: list[dict] = []
+        self.polished: dict[int, dict] = {}  # segment -> its latest polish event (a layer over the finals)
+        self.last_polish_seq = 0
 
     @property
     def committed_text(self) -> str:
@@ -42,12 +44,18 @@ class Display:
         seq = event.get("seq")
         if not isinstance(seq, int):
             raise ProtocolError(f"{kind} event without an integer seq: {event!r}")
+        if kind == "polish":
+            self._apply_polish(event, seq)
+            return
         if kind == "snapshot":
             if seq < self.last_seq:
                 raise ProtocolError(f"snapshot seq {seq} is older than the last applied seq {self.last_seq}")
             self.text, self.committed_len, self.last_seq = event["text"], int(event["committed_len"]), seq
             if "finals" in event:  # the browser sink's snapshot carries the segments so far
                 self.finals = list(event["finals"])
+            for polish in event.get("polished", ()):  # and the polished segments
+                self.polished[polish["segment"]] = polish
+                self.last_polish_seq = max(self.last_polish_seq, polish["seq"])
             return
         if seq <= self.last_seq:
             raise ProtocolError(f"seq {seq} does not increase (last {self.last_seq})")
@@ -66,6 +74,24 @@ class Display:
         if committed_len > len(self.text):
             raise ProtocolError(f"committed_len {committed_len} is past the displayed text ({len(self.text)}) (seq {seq})")
         self.committed_len = committed_len
+
+    def _apply_polish(self, event: dict, seq: int) -> None:
+        """A polish event has its own seq (the LLM lane's, strictly increasing) and names a final segment
+        already shown; it changes nothing of the display, only the polished layer."""
+        if seq <= self.last_polish_seq:
+            raise ProtocolError(f"polish seq {seq} does not increase (last {self.last_polish_seq})")
+        segments = {f.get("segment") for f in self.finals}
+        if event.get("segment") not in segments:
+            raise ProtocolError(f"polish event for segment {event.get('segment')!r}, which has no final (seq {seq})")
+        self.last_polish_seq = seq
+        self.polished[event["segment"]] = event
+
+    @property
+    def polished_text(self) -> str:
+        """The finals' text with each polished segment's text instead of its raw text (single spaces)."""
+        parts = [self.polished[f["segment"]]["text"] if f.get("segment") in self.polished else f["text"].strip()
+                 for f in self.finals]
+        return " ".join(p for p in parts if p)
 
 
 # Times are written to the microsecond: 3.28, not 3.2800000000000002 (binary float noise).

@@ -140,7 +140,8 @@ class ParakeetServer:
         self.metrics.gauges["streams_active"] += 1
         self.metrics.count("streams_total")
         try:
-            await LiveWebSocketStream(ws, self.session, self.limits, self.metrics, self.about).run()
+            await LiveWebSocketStream(ws, self.session, self.limits, self.metrics, self.about,
+                                      llm=self.config.llm).run()
         finally:
             self.slots.release()
             self.metrics.gauges["streams_active"] -= 1

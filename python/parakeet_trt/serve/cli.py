@@ -84,6 +84,14 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         kind = int if isinstance(getattr(limits, f.name), int) else float
         g.add_argument(_flag(f.name), type=kind, default=getattr(limits, f.name),
                        help=f"{ServeLimits.HELP[f.name]} (default {getattr(limits, f.name):g})")
+    add_polish_arguments(p)
+
+
+def add_polish_arguments(p: argparse.ArgumentParser) -> None:
+    """The LLM polish lane of /v1/stream: the same options as parakeet-trt live (parakeet_trt.llm.options)."""
+    from parakeet_trt.llm.options import add_llm_arguments
+
+    add_llm_arguments(p)
 
 
 def config_from_args(args: argparse.Namespace) -> ServeConfig:
@@ -98,7 +106,10 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         raise ValueError(f"--replica-cpus must be positive, got {args.replica_cpus}")
     limits = ServeLimits(**{f.name: getattr(args, f.name) for f in fields(ServeLimits)})
     origins = tuple(o.strip() for o in args.allowed_origins.split(",") if o.strip())
-    return ServeConfig(model=args.model, api_key=args.api_key or None, allowed_origins=origins, limits=limits)
+    from parakeet_trt.llm.options import options_from_args
+
+    return ServeConfig(model=args.model, api_key=args.api_key or None, allowed_origins=origins, limits=limits,
+                       llm=options_from_args(args))
 
 
 def free_port(host: str) -> int:

@@ -44,6 +44,7 @@ class ServeConfig:
     api_key: str | None = None
     allowed_origins: tuple[str, ...] = ()
     limits: ServeLimits = field(default_factory=ServeLimits)
+    llm: "LlmOptions | None" = None  # the LLM polish lane of /v1/stream (parakeet_trt.llm.options); None: off
 
     @property
     def model_name(self) -> str:

@@ -24,6 +24,8 @@ HELP = {
     "audio_seconds_total": ("counter", "seconds of audio received by live streams"),
     "rejections_total": ("counter", "requests and streams refused or cut, by reason"),
     "transcriptions_total": ("counter", "files transcribed by /v1/audio/transcriptions"),
+    "polish_events_total": ("counter", "polish events sent by the LLM lane of live streams (--llm-url)"),
+    "polish_rejected_total": ("counter", "finals whose LLM answer the guardrails rejected (the raw text stood)"),
     "update_latency_seconds": ("histogram", "frame received to event sent, per event"),
 }
 

@@ -162,8 +162,10 @@ async def close_stream(ws, closed: StreamClosed) -> None:
 class LiveWebSocketStream:
     """One accepted websocket's stream: ``await run()`` serves it to its end and closes it."""
 
-    def __init__(self, ws, session, limits, metrics, about: dict):
+    def __init__(self, ws, session, limits, metrics, about: dict, llm=None):
+        """llm: LlmOptions of the polish lane (polish events after the finals), or None."""
         self.ws, self.session, self.limits, self.metrics, self.about = ws, session, limits, metrics, about
+        self.llm, self.polish = llm, None
         self.samples_in, self.audio_s = 0, 0.0
         self.client_gone = False
 
@@ -214,6 +216,10 @@ class LiveWebSocketStream:
         await self.ws.send_text(json.dumps({"type": "status", "stream": "started", "sample_rate": options.sample_rate,
                                             "model_sample_rate": self.session.sample_rate_hz, **self.about}))
         self.feeder, self.feeding = asyncio.current_task(), True
+        if self.llm is not None:
+            from parakeet_trt.llm.lane import PolishLane
+
+            self.polish = PolishLane(self.llm, self._send_polish)
         sender = asyncio.create_task(self._send_events(lane))
         outcome: StreamClosed | None = None
         try:
@@ -230,6 +236,10 @@ class LiveWebSocketStream:
             self.feeding = False
             lane.close()
         await sender  # the lane flushes what it holds: every committed word reaches the client
+        if self.polish is not None:  # bounded: the request deadline
+            await self.polish.finish()
+            self.metrics.count("polish_events_total", self.polish.counters["polish_events"])
+            self.metrics.count("polish_rejected_total", self.polish.counters["rejected"])
         outcome = getattr(self, "engine_failure", None) or outcome
         self.metrics.count("steps_total", lane.steps)
         self.metrics.count("audio_seconds_total", self.audio_s)
@@ -280,6 +290,16 @@ class LiveWebSocketStream:
                 if len(tail.samples):
                     await lane.write(tail)
 
+    async def _send_polish(self, event: dict) -> None:
+        from parakeet_trt.live.protocol import round_floats
+
+        if self.client_gone:
+            return
+        try:
+            await self.ws.send_text(json.dumps(round_floats(event), ensure_ascii=False))
+        except Exception:
+            self.client_gone = True
+
     async def _send_events(self, lane) -> None:
         from parakeet_trt.errors import ParakeetError
         from parakeet_trt.live.protocol import round_floats
@@ -287,6 +307,8 @@ class LiveWebSocketStream:
         try:
             async for event in lane.events():
                 self.metrics.latency(max(0.0, event["emit_time_s"] - event["capture_time_s"]))
+                if self.polish is not None and event["type"] == "final":
+                    self.polish.submit_final(event)
                 if self.client_gone:
                     continue  # drain: the lane still finishes
                 try:

@@ -313,6 +313,32 @@ TEMPLATE_WEIGHTS = {
 }
 
 
+
+# --- the written form (cased, punctuated) ---------------------------------------------------------
+# The templates know where a written sentence puts its capitals and punctuation; the spoken text
+# above is normalized (normalize_text). The LLM lane's test model learns this form.
+
+_PROPER = frozenset(_DAYS) | frozenset(_MONTHS) | {"i"}
+_CONJUNCTIONS = ("and", "but", "because", "while")
+
+
+def written_form(text: str, template: str) -> str:
+    """``text`` (a normalized template sentence) as written: first letter, "I", days and months
+    capitalized; a comma before a compound's conjunction; "?" after questions, "." otherwise."""
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown template {template!r}; one of {sorted(TEMPLATES)}")
+    words = text.split()
+    if not words:
+        raise ValueError("text is empty")
+    words = [w[:1].upper() + w[1:] if w in _PROPER or (w.startswith("i'") and len(w) > 2) else w for w in words]
+    if template == "compound":
+        for k in range(2, len(words) - 1):
+            if words[k] in _CONJUNCTIONS:
+                words[k - 1] += ","
+                break
+    words[0] = words[0][:1].upper() + words[0][1:]
+    return " ".join(words) + ("?" if template == "question" else ".")
+
 # --- seeds and plans -------------------------------------------------------------------------
 
 def _check_split(split: str) -> None:

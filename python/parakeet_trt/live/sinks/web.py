@@ -117,6 +117,7 @@ class WebSink:
         self.counters = {"clients": 0, "garbage_messages": 0, "oversized_closes": 0, "resyncs": 0, "renders": 0,
                          "refused": 0}
         self.display = Display()          # what the clients have been sent: the snapshot's source
+        self.polish_lane = False          # the pipeline sets it when the LLM lane runs (the page makes room once)
         self.input_has_ended = False
         self._events: dict[int, dict] = {}  # recent events by seq, for render metrics
         self._runner = None
@@ -206,13 +207,15 @@ class WebSink:
         and whether the input has ended."""
         d = self.display
         finals = [{k: f[k] for k in ("seq", "segment", "text", "start_s", "end_s") if k in f} for f in d.finals]
+        polished = [{k: p[k] for k in ("seq", "segment", "text", "edits")} for p in d.polished.values()]
         return {"type": "snapshot", "seq": d.last_seq, "committed_len": d.committed_len, "text": d.text,
-                "next_segment": len(finals), "finals": finals, "input_ended": self.input_has_ended}
+                "next_segment": len(finals), "finals": finals, "polished": polished,
+                "polish_lane": self.polish_lane, "input_ended": self.input_has_ended}
 
     async def emit(self, event: dict) -> None:
         if event.get("type") != "status":
             self.display.apply(event)
-        if "seq" in event:
+        if "seq" in event and event["type"] != "polish":  # polish events have their own seq (the LLM lane's)
             self._events[event["seq"]] = event
             if len(self._events) > 4096:
                 self._events.pop(next(iter(self._events)))
@@ -249,7 +252,7 @@ class WebSink:
             event = await client.queue.get()
             if event is None:
                 return
-            if "seq" in event and event["type"] != "snapshot":
+            if "seq" in event and event["type"] not in ("snapshot", "polish"):
                 client.sent_at[event["seq"]] = time.monotonic()
             await client.ws.send_str(to_json_line(event))
 

@@ -4,6 +4,9 @@
 // a final). Offsets are Unicode code points (Array.from), as the protocol counts them.
 // The caption area follows the live edge unless the reader scrolled up ("jump to live" brings it back).
 // After each event is painted the page reports {"type": "rendered", "seq", "render_ms"}.
+// Polish events (the LLM lane) fill a second layer, the #polished column beside the captions: one
+// block per polished segment, rewritten when a later polish event names it; the caption area and its
+// committed nodes are never touched by them, so what the reader is reading does not move.
 (function () {
   "use strict";
   const main = document.getElementById("captions");
@@ -11,8 +14,10 @@
   const status = document.getElementById("status");
   const finalsCount = document.getElementById("finals-count");
   const jump = document.getElementById("jump-to-live");
+  const polishedView = document.getElementById("polished");
   const state = { text: [], committedLen: 0, shownCommitted: 0, lastSeq: 0, finals: [], renders: 0, errors: [],
-                  inputEnded: false, follow: true, autoScrollTop: -1 };
+                  inputEnded: false, follow: true, autoScrollTop: -1,
+                  polished: {}, lastPolishSeq: 0 };
   window.__captions = state;
   let openSegment = partial.parentNode;
 
@@ -56,6 +61,23 @@
     status.className = "ended";
   }
 
+  function applyPolish(event) {
+    document.body.classList.add("polish-lane");
+    if (event.seq <= state.lastPolishSeq) return;
+    state.lastPolishSeq = event.seq;
+    state.polished[event.segment] = event.text;
+    let block = polishedView.querySelector('[data-segment="' + event.segment + '"]');
+    if (!block) {
+      block = document.createElement("div");
+      block.className = "polished-segment";
+      block.dataset.segment = String(event.segment);
+      const later = Array.from(polishedView.children).find((b) => Number(b.dataset.segment) > event.segment);
+      polishedView.insertBefore(block, later || null);
+    }
+    block.textContent = event.text;
+    block.title = (event.edits || []).map((e) => e.kind + ": " + e.before + " → " + e.after).join("\n");
+  }
+
   function applySnapshot(event) {
     // A late join or a resync: the committed prefix never changes, so only what is new is appended,
     // segment by segment as the finals say.
@@ -72,6 +94,8 @@
     });
     appendCommitted(state.committedLen);
     partial.textContent = state.text.slice(state.committedLen).join("");
+    if (event.polish_lane) document.body.classList.add("polish-lane");
+    (event.polished || []).forEach(applyPolish);
     if (event.input_ended) showInputEnded();
   }
 
@@ -82,6 +106,7 @@
       return;
     }
     if (event.type === "snapshot") { applySnapshot(event); return; }
+    if (event.type === "polish") { applyPolish(event); return; }
     if (event.seq <= state.lastSeq) return;  // already reflected by a snapshot
     state.lastSeq = event.seq;
     if (event.type === "final") { endSegment(event); return; }
@@ -104,7 +129,7 @@
       const event = JSON.parse(message.data);
       apply(event);
       if (state.follow) toLiveEdge();
-      if (typeof event.seq !== "number" || event.type === "snapshot") return;
+      if (typeof event.seq !== "number" || event.type === "snapshot" || event.type === "polish") return;
       // requestAnimationFrame runs before the next paint; the timeout after it runs once painted.
       requestAnimationFrame(() => setTimeout(() => {
         const renderMs = performance.now() - received;

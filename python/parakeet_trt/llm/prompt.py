@@ -1,0 +1,59 @@
+"""What the LLM is asked: the chat messages for one polish request (the heard words and the candidate
+windows) and, for servers that take one (llama.cpp), a GBNF grammar whose every sentence is a valid
+answer: the heard words or a window's alternative, each word lower-case, capitalized or as heard,
+followed by optional punctuation. The last line of the user message is the heard text alone (the
+project's test model reads only that line, see llm/test_model.py)."""
+
+from __future__ import annotations
+
+SYSTEM_PROMPT = (
+    "You restore punctuation and capitalization in speech-recognition transcripts. Never add, remove, reorder "
+    "or change words. Where alternatives are listed for a time span, you may use one of them instead of the "
+    "heard words there. Answer with the polished text only, on one line.")
+
+PUNCTUATION = (",", ".", "?", "!")
+
+
+def messages_for(heard: list[dict], windows: list[dict]) -> list[dict]:
+    lines = ["Polish this transcript."]
+    for k, window in enumerate(windows):
+        options = " | ".join(" ".join(w["word"] for w in alt["words"]) or "(nothing)" for alt in window["alternatives"])
+        lines.append(f"Alternatives {k} for {window['start_s']:.2f}-{window['end_s']:.2f} s: {options}")
+    lines.append(" ".join(w["word"] for w in heard))
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(lines)}]
+
+
+def _literal(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _word_rule(word: str) -> str:
+    forms = dict.fromkeys([word, word.lower(), word[:1].upper() + word[1:].lower()])
+    return '" " (' + " | ".join(_literal(f) for f in forms) + ") punct?"
+
+
+def grammar_for(heard: list[dict], windows: list[dict]) -> str:
+    """GBNF: every answer it allows is one the guard accepts (windows as in check_polish: by word midpoint)."""
+    items, i = [], 0
+    for window in windows:
+        while i < len(heard) and (heard[i]["start_s"] + heard[i]["end_s"]) / 2 < window["start_s"]:
+            items.append(_word_rule(heard[i]["word"]))
+            i += 1
+        covered = []
+        while i < len(heard) and (heard[i]["start_s"] + heard[i]["end_s"]) / 2 < window["end_s"]:
+            covered.append(heard[i]["word"])
+            i += 1
+        readings = [covered] + [[w["word"] for w in alt["words"]] for alt in window["alternatives"]]
+        branches = [" ".join(_word_rule(w) for w in words) or '""' for words in readings]
+        items.append("(" + " | ".join(f"({b})" for b in branches) + ")")
+    items.extend(_word_rule(w["word"]) for w in heard[i:])
+    punct = " | ".join(_literal(p) for p in PUNCTUATION)
+    return f"root ::= {' '.join(items) or chr(34) * 2}\npunct ::= {punct}\n"
+
+
+def max_tokens_for(heard: list[dict], windows: list[dict]) -> int:
+    """A bound generous for a byte-level model: two tokens per character of the longest reading, plus slack."""
+    chars = sum(len(w["word"]) + 2 for w in heard)
+    chars += sum(max((sum(len(w["word"]) + 2 for w in alt["words"]) for alt in win["alternatives"]), default=0)
+                 for win in windows)
+    return 2 * chars + 32
