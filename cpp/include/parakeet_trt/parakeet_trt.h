@@ -531,9 +531,28 @@ typedef struct ptrt_live_stream_options {
   int32_t reserved;
   int64_t segment_silence_ms;    /* 80..60000; default 600 */
   int64_t segment_pre_roll_ms;   /* audio before a segment's onset it starts with, 0..5000; default 320 */
+  /* Lanes and the aggregator (caption_lanes.hpp, caption_aggregator.hpp). */
+  const char* aggregator;        /* "v1" (NULL or "": one stream through the commit policy; default), "v2"
+                                    (the fast lane shows, the committing lane commits by local agreement),
+                                    "v3" (time-aligned word voting over the lanes); v2/v3 need
+                                    segment_on_endpoint and ignore stream_options and the commit policy */
+  const char* lanes;             /* v2/v3: lanes as `parakeet-trt live --lanes` writes them, e.g.
+                                    "redecode" or "buffered:chunk=560:right=560,redecode:decoding=beam";
+                                    NULL or "": one redecode lane. Read during the create call only. */
+  int64_t commit_lag_ms;         /* v2/v3: a word commits once this far behind its pass' live edge; default 900 */
+  int64_t final_timeout_ms;      /* v2/v3: a segment's end waits this long for a late lane; default 1500 */
+  int64_t stall_ms;              /* v2/v3: a lane this far behind and silent is reported stalled; default 1200 */
+  int32_t agreement_passes;      /* v2/v3: consecutive passes that must agree on a word; default 2 */
+  int32_t fast_lane;             /* v2: the lane (index) whose words are the partial text; default 0 */
+  int32_t commit_lane;           /* v2/v3: the lane whose passes commit; -1 (default): the last lane */
+  int32_t reserved2;
 } ptrt_live_stream_options;
 
+/* The library's defaults: one buffered stream (aggregator v1), as before lanes existed. */
 PTRT_API void ptrt_live_stream_options_init(ptrt_live_stream_options* options);
+/* The live captions' defaults (what `parakeet-trt live` runs): segment_on_endpoint, aggregator "v2",
+ * one redecode lane. The stream needs vad_silence_ms in its writes to find segments. */
+PTRT_API void ptrt_live_stream_options_init_captions(ptrt_live_stream_options* options);
 
 /* Values of ptrt_live_event.kind. */
 #define PTRT_LIVE_EVENT_STEP 0  /* one step of the stream */
@@ -563,6 +582,8 @@ typedef struct ptrt_live_event {
   int32_t error_status;              /* PTRT_LIVE_EVENT_ERROR: the ptrt_status of the failure; else PTRT_OK */
   int32_t reserved;
   const char* error_message;         /* PTRT_LIVE_EVENT_ERROR: its message; else "" */
+  const char* lane_notices;          /* v2/v3: lanes that failed or stalled since the last event, one line
+                                        each, "LANE KIND: MESSAGE\n" (each lane's failure or stall once); else "" */
 } ptrt_live_event;
 
 PTRT_API void ptrt_live_event_init(ptrt_live_event* event);

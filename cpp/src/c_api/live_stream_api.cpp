@@ -18,6 +18,7 @@ struct ptrt_live_stream {
   std::vector<ptrt_token> committed, tail;
   EventViews transcript;
   std::vector<const char*> redecoded;
+  std::string notices;
   std::vector<TranscriptEvent> snapshot;
   EventViews snapshot_view;
 };
@@ -41,26 +42,18 @@ ptrt_status to_live_options(const char* fn, const ptrt_stream_options* stream_op
   out.segment_on_endpoint = c.segment_on_endpoint != 0;
   out.segment_silence_ms = c.segment_silence_ms;
   out.segment_pre_roll_ms = c.segment_pre_roll_ms;
+  if (c.aggregator != nullptr && c.aggregator[0] != '\0') out.aggregator.strategy = c.aggregator;
+  if (c.lanes != nullptr && c.lanes[0] != '\0') out.lanes = parse_lanes(c.lanes);
+  out.aggregator.commit_lag_ms = c.commit_lag_ms;
+  out.aggregator.final_timeout_ms = c.final_timeout_ms;
+  out.aggregator.stall_ms = c.stall_ms;
+  out.aggregator.agreement_passes = c.agreement_passes;
+  out.aggregator.fast_lane = c.fast_lane;
+  out.aggregator.commit_lane = c.commit_lane;
   return PTRT_OK;
 }
 
-ptrt_live_stream* new_live_stream(const ptrt_model* model, std::shared_ptr<Engine> encoder,
-                                  const LiveStreamOptions& options) {
-  auto handle = std::make_unique<ptrt_live_stream>();
-  handle->sample_rate_hz = model->model->meta().features.sample_rate_hz;
-  handle->stream = std::make_unique<LiveStream>(model->model, std::move(encoder), options);
-  return handle.release();
-}
-
-const char* empty() { return ""; }
-
-}  // namespace
-
-extern "C" {
-
-void ptrt_live_stream_options_init(ptrt_live_stream_options* options) {
-  if (!options) return;
-  const LiveStreamOptions d;
+void fill_options(const LiveStreamOptions& d, ptrt_live_stream_options* options) {
   *options = ptrt_live_stream_options{};
   options->struct_size = sizeof(ptrt_live_stream_options);
   options->ring_ms = d.ring_ms;
@@ -71,6 +64,50 @@ void ptrt_live_stream_options_init(ptrt_live_stream_options* options) {
   options->segment_on_endpoint = d.segment_on_endpoint ? 1 : 0;
   options->segment_silence_ms = d.segment_silence_ms;
   options->segment_pre_roll_ms = d.segment_pre_roll_ms;
+  // The strategy names are static strings; lanes NULL means the default lane list.
+  options->aggregator = d.aggregator.strategy == "v2" ? "v2" : d.aggregator.strategy == "v3" ? "v3" : "v1";
+  options->lanes = nullptr;
+  options->commit_lag_ms = d.aggregator.commit_lag_ms;
+  options->final_timeout_ms = d.aggregator.final_timeout_ms;
+  options->stall_ms = d.aggregator.stall_ms;
+  options->agreement_passes = d.aggregator.agreement_passes;
+  options->fast_lane = d.aggregator.fast_lane;
+  options->commit_lane = d.aggregator.commit_lane;
+}
+
+ptrt_live_stream* new_live_stream(const ptrt_model* model, std::shared_ptr<Engine> encoder,
+                                  const LiveStreamOptions& options) {
+  auto handle = std::make_unique<ptrt_live_stream>();
+  handle->sample_rate_hz = model->model->meta().features.sample_rate_hz;
+  handle->stream = std::make_unique<LiveStream>(model->model, std::move(encoder), options);
+  return handle.release();
+}
+
+// Lanes on engines the library makes: the streaming encoder for cache-aware lanes, else the offline one.
+ptrt_live_stream* new_live_stream(const ptrt_model* model, const EngineOptions& engine, const LiveStreamOptions& options) {
+  auto handle = std::make_unique<ptrt_live_stream>();
+  handle->sample_rate_hz = model->model->meta().features.sample_rate_hz;
+  handle->stream = std::make_unique<LiveStream>(
+      model->model,
+      [model, engine](int, const LaneOptions& lane) {
+        return shared_engine(model, lane.kind == "cache_aware" ? "encoder_streaming" : "encoder", engine);
+      },
+      options);
+  return handle.release();
+}
+
+const char* empty() { return ""; }
+
+}  // namespace
+
+extern "C" {
+
+void ptrt_live_stream_options_init(ptrt_live_stream_options* options) {
+  if (options) fill_options(LiveStreamOptions(), options);
+}
+
+void ptrt_live_stream_options_init_captions(ptrt_live_stream_options* options) {
+  if (options) fill_options(captions_options(), options);
 }
 
 void ptrt_live_event_init(ptrt_live_event* event) {
@@ -94,7 +131,9 @@ ptrt_status ptrt_live_stream_create_with_engine(const ptrt_model* model, const p
     if (read == PTRT_OK) read = to_engine_options(fn, engine_options, engine);
     if (read != PTRT_OK) return read;
     live.validate();
-    *out_stream = new_live_stream(model, shared_engine(model, stream_graph(live.stream), engine), live);
+    *out_stream = live.aggregator.strategy == "v1"
+                      ? new_live_stream(model, shared_engine(model, stream_graph(live.stream), engine), live)
+                      : new_live_stream(model, engine, live);
     return PTRT_OK;
   });
 }
@@ -184,6 +223,9 @@ ptrt_status ptrt_live_stream_next_event(ptrt_live_stream* stream, int64_t timeou
     view.dropped_samples = e.dropped_samples;
     view.error_status = e.kind == LiveEvent::Kind::kError ? static_cast<int32_t>(e.error_code) : PTRT_OK;
     view.error_message = e.kind == LiveEvent::Kind::kError ? e.error.c_str() : empty();
+    stream->notices.clear();
+    for (const LaneNotice& n : e.notices) stream->notices += n.lane + " " + n.kind + ": " + n.message + "\n";
+    view.lane_notices = stream->notices.c_str();
     *out_has_event = 1;
     return write_prefix("ptrt_live_stream_next_event", "out_event", view, minimum, "ptrt_live_event_init", out_event);
   });

@@ -287,6 +287,15 @@ pub struct ptrt_live_stream_options {
     pub reserved: i32,
     pub segment_silence_ms: i64,
     pub segment_pre_roll_ms: i64,
+    pub aggregator: *const c_char,
+    pub lanes: *const c_char,
+    pub commit_lag_ms: i64,
+    pub final_timeout_ms: i64,
+    pub stall_ms: i64,
+    pub agreement_passes: i32,
+    pub fast_lane: i32,
+    pub commit_lane: i32,
+    pub reserved2: i32,
 }
 
 pub const PTRT_LIVE_EVENT_STEP: i32 = 0;
@@ -316,6 +325,7 @@ pub struct ptrt_live_event {
     pub error_status: i32,
     pub reserved: i32,
     pub error_message: *const c_char,
+    pub lane_notices: *const c_char,
 }
 
 extern "C" {
@@ -475,6 +485,7 @@ extern "C" {
     ) -> ptrt_status;
 
     pub fn ptrt_live_stream_options_init(options: *mut ptrt_live_stream_options);
+    pub fn ptrt_live_stream_options_init_captions(options: *mut ptrt_live_stream_options);
     pub fn ptrt_live_event_init(event: *mut ptrt_live_event);
     pub fn ptrt_live_stream_create_with_engine(
         model: *const ptrt_model,

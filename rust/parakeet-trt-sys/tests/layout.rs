@@ -92,7 +92,10 @@ fn rust_structs() -> Vec<StructLayout> {
             final_redecode => "final_redecode", redecode_pre_roll_ms => "redecode_pre_roll_ms",
             redecode_post_roll_ms => "redecode_post_roll_ms", segment_on_endpoint => "segment_on_endpoint",
             reserved => "reserved", segment_silence_ms => "segment_silence_ms",
-            segment_pre_roll_ms => "segment_pre_roll_ms",
+            segment_pre_roll_ms => "segment_pre_roll_ms", aggregator => "aggregator", lanes => "lanes",
+            commit_lag_ms => "commit_lag_ms", final_timeout_ms => "final_timeout_ms", stall_ms => "stall_ms",
+            agreement_passes => "agreement_passes", fast_lane => "fast_lane", commit_lane => "commit_lane",
+            reserved2 => "reserved2",
         }),
         layout!(ptrt_live_event {
             struct_size => "struct_size", kind => "kind", is_last => "is_last", seq => "seq",
@@ -101,7 +104,7 @@ fn rust_structs() -> Vec<StructLayout> {
             num_transcript => "num_transcript", redecoded_text => "redecoded_text",
             audio_end_sample => "audio_end_sample", decoded_frames => "decoded_frames",
             dropped_samples => "dropped_samples", error_status => "error_status", reserved => "reserved",
-            error_message => "error_message",
+            error_message => "error_message", lane_notices => "lane_notices",
         }),
     ]
 }

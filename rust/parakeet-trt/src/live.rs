@@ -6,7 +6,7 @@ use crate::session::Token;
 use crate::stream::{tokens, StreamOptions};
 use crate::transcript::{owned_event, CommitPolicy, TranscriptEvent};
 use parakeet_trt_sys as sys;
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, CStr, CString};
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,12 +31,46 @@ pub struct LiveStreamOptions {
     pub segment_silence_ms: i64,
     /// Audio before a segment's onset that the segment starts with.
     pub segment_pre_roll_ms: i64,
+    /// "v1": one stream (`stream`) through the commit policy (`commit`); "v2": the fast lane shows and
+    /// the committing lane commits by local agreement; "v3": time-aligned word voting over the lanes.
+    /// v2 and v3 need `segment_on_endpoint` (write `vad_silence_ms`).
+    pub aggregator: String,
+    /// v2/v3: the lanes as `parakeet-trt live --lanes` writes them ("" = one redecode lane).
+    pub lanes: String,
+    pub commit_lag_ms: i64,
+    pub final_timeout_ms: i64,
+    pub stall_ms: i64,
+    pub agreement_passes: i32,
+    pub fast_lane: i32,
+    pub commit_lane: i32,
 }
 
 impl Default for LiveStreamOptions {
+    /// The library's defaults: one buffered stream (aggregator v1).
     fn default() -> Self {
-        let raw = initialized(sys::ptrt_live_stream_options_init);
+        Self::from_raw(initialized(sys::ptrt_live_stream_options_init))
+    }
+}
+
+impl LiveStreamOptions {
+    /// The live captions' defaults (what `parakeet-trt live` runs): segments, aggregator v2, one
+    /// redecode lane.
+    pub fn captions() -> Self {
+        Self::from_raw(initialized(sys::ptrt_live_stream_options_init_captions))
+    }
+
+    fn from_raw(raw: sys::ptrt_live_stream_options) -> Self {
+        // SAFETY: the init functions set aggregator to a static string (lanes NULL).
+        let aggregator = unsafe { text(raw.aggregator) };
         LiveStreamOptions {
+            aggregator,
+            lanes: String::new(),
+            commit_lag_ms: raw.commit_lag_ms,
+            final_timeout_ms: raw.final_timeout_ms,
+            stall_ms: raw.stall_ms,
+            agreement_passes: raw.agreement_passes,
+            fast_lane: raw.fast_lane,
+            commit_lane: raw.commit_lane,
             stream: StreamOptions::default(),
             commit: CommitPolicy::default(),
             ring_ms: raw.ring_ms,
@@ -71,6 +105,8 @@ pub struct LiveEvent {
     pub is_last: bool,
     /// The stream stopped on this error (the last event).
     pub error: Option<Error>,
+    /// Lanes (v2/v3) that failed or stalled since the last event, one "LANE KIND: MESSAGE" each.
+    pub lane_notices: Vec<String>,
 }
 
 struct Handle {
@@ -120,6 +156,18 @@ pub fn live_stream(model: &Model, engine: &EngineOptions, options: &LiveStreamOp
     raw_options.segment_on_endpoint = options.segment_on_endpoint as i32;
     raw_options.segment_silence_ms = options.segment_silence_ms;
     raw_options.segment_pre_roll_ms = options.segment_pre_roll_ms;
+    let aggregator = CString::new(options.aggregator.as_str())
+        .map_err(|_| Error::new(Status::InvalidArgument, "aggregator contains a NUL byte"))?;
+    let lanes = CString::new(options.lanes.as_str())
+        .map_err(|_| Error::new(Status::InvalidArgument, "lanes contains a NUL byte"))?;
+    raw_options.aggregator = aggregator.as_ptr();
+    raw_options.lanes = lanes.as_ptr();
+    raw_options.commit_lag_ms = options.commit_lag_ms;
+    raw_options.final_timeout_ms = options.final_timeout_ms;
+    raw_options.stall_ms = options.stall_ms;
+    raw_options.agreement_passes = options.agreement_passes;
+    raw_options.fast_lane = options.fast_lane;
+    raw_options.commit_lane = options.commit_lane;
     let engine = engine.to_raw()?;
     let mut raw: *mut sys::ptrt_live_stream = ptr::null_mut();
     // SAFETY: live model; every options struct initialized and valid (strings alive) during the call.
@@ -211,6 +259,7 @@ impl LiveReader {
                 dropped_samples: raw.dropped_samples,
                 is_last: raw.is_last != 0,
                 error,
+                lane_notices: text(raw.lane_notices).lines().map(str::to_owned).collect(),
             }))
         }
     }

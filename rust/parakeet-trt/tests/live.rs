@@ -106,3 +106,57 @@ fn live_stream_refuses_bad_audio_and_bad_options() {
     let last = last.expect("at least the closing event");
     assert!(last.is_last && last.audio_end_sample == 1_000);
 }
+
+#[test]
+fn live_captions_commit_each_segment_through_the_lanes() {
+    // The captions' defaults (aggregator v2, one redecode lane, segments) on the demo sample with a
+    // VAD signal: three held-out-like phrases separated by written silence, as a VAD would report it.
+    let model = demo_model();
+    let samples = demo_samples();
+    let options = LiveStreamOptions::captions();
+    assert_eq!(options.aggregator, "v2");
+    assert!(options.segment_on_endpoint);
+    let (mut writer, mut reader) = live_stream(&model, &EngineOptions::default(), &options).unwrap();
+    let producer = std::thread::spawn(move || {
+        let silence = vec![0.0f32; 16_000];
+        for part in [&samples[..], &silence[..]] {
+            let is_speech = part.len() != silence.len();
+            let mut silent_ms = 0.0;
+            for block in part.chunks(320) {
+                silent_ms = if is_speech { 0.0 } else { silent_ms + 20.0 };
+                let mut rest = block;
+                while !rest.is_empty() {
+                    let stored = writer.write(rest, silent_ms, false).unwrap();
+                    rest = &rest[stored..];
+                    if stored == 0 {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
+            }
+        }
+        writer.close().unwrap();
+    });
+    let mut finals = String::new();
+    let mut notices = Vec::new();
+    let mut last = None;
+    while let Some(event) = reader.next_event(Some(Duration::from_secs(60))).unwrap() {
+        assert!(event.error.is_none(), "{:?}", event.error);
+        notices.extend(event.lane_notices.clone());
+        for t in event.transcript.iter().filter(|t| t.kind == TranscriptEventKind::Final) {
+            finals.push_str(&t.text);
+        }
+        last = Some(event);
+    }
+    producer.join().unwrap();
+    assert!(last.unwrap().is_last);
+    let snapshot = reader.snapshot().unwrap();
+    println!("finals: {finals:?}");
+    assert!(notices.is_empty(), "{notices:?}");
+    assert_eq!(finals, snapshot.text, "the finals add up to the committed text");
+    assert!(snapshot.text.ends_with("minus five is eighty two"), "{}", snapshot.text);
+
+    let bad = LiveStreamOptions { lanes: "redecode:every=1".into(), ..LiveStreamOptions::captions() };
+    let err = live_stream(&model, &EngineOptions::default(), &bad).err().expect("a bad lane list is refused");
+    assert_eq!(err.status, Status::InvalidArgument, "{err}");
+    assert!(err.to_string().contains("redecode_every_ms"), "{err}");
+}
