@@ -124,6 +124,11 @@ void bind_transcript(py::module_& m);   // transcript_bindings.cpp
 void bind_live_stream(py::module_& m);  // live_stream_bindings.cpp
 void bind_beam(py::module_& m);         // beam_bindings.cpp
 void bind_bench(py::module_& m);        // bench_bindings.cpp
+void bind_batching(py::module_& m);     // batching_bindings.cpp
+void bind_batch_transcriber(py::module_& m);  // batch_transcriber_bindings.cpp
+
+// For batch_transcriber_bindings.cpp (transcript_to_dict is this file's own).
+py::dict transcript_dict(const Transcript& t) { return transcript_to_dict(t); }
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "parakeet_trt C++ core (features, TDT decoding, engines). Use the parakeet_trt package API.";
@@ -445,4 +450,6 @@ PYBIND11_MODULE(_core, m) {
   bind_live_stream(m);
   bind_beam(m);
   bind_bench(m);
+  bind_batching(m);
+  bind_batch_transcriber(m);
 }

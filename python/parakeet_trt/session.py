@@ -74,6 +74,9 @@ class Session:
     without TensorRT). ``engine`` may also be a dict mapping graph names ("encoder",
     "encoder_streaming") to external engines: Python objects with ``run(inputs, outputs)``.
     Features, decoding and the engines run in C++: no Python runs per chunk or per token.
+    ``batching`` (a ``_core.BatchingOptions``): the encoder engines are shared through a C++
+    BatchingEngine, so streams on several threads whose encoder calls coincide run them as one
+    batched call (the server's replicas); None (default): every call runs on its own.
 
     Threads: a Session, its model and its engines may be shared by any number of threads, streams
     and live streams; its own transcribe() calls run one at a time.
@@ -81,7 +84,8 @@ class Session:
 
     def __init__(self, model: str | Path | None = None, providers: list[str] | None = None,
                  verify_hashes: bool = True, intra_op_threads: int = 0, engine: str | dict = "onnxruntime",
-                 trt_engine_dir: str | Path | None = None, onnxruntime_library_path: str | Path | None = None):
+                 trt_engine_dir: str | Path | None = None, onnxruntime_library_path: str | Path | None = None,
+                 batching=None):
         if isinstance(engine, str) and engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES} or a dict of external engines, got {engine!r}")
         self.model_dir = resolve_model_dir(model)
@@ -95,6 +99,7 @@ class Session:
             onnxruntime_library=str(onnxruntime_library_path or onnxruntime_library()),
             trt_engine_dir=str(trt_engine_dir or self.model_dir))
         self._engines: dict = {}
+        self._batching = batching
         # A folder with only a streaming encoder export (--component encoder_streaming) serves
         # cache-aware streams; offline transcription then says how to export the offline encoder.
         self.encoder_engine = self.graph_engine("encoder") if "encoder" in meta["graphs"] else None
@@ -113,6 +118,8 @@ class Session:
             else:
                 try:
                     self._engines[graph] = _core.make_engine(self.model, graph, **self._engine_kwargs)
+                    if self._batching is not None and graph.startswith("encoder"):
+                        self._engines[graph] = _core.batching_engine(self._engines[graph], self._batching)
                 except _core.UnavailableError as error:
                     if self.engine == "tensorrt":
                         from parakeet_trt.tensorrt import TensorRTUnavailable

@@ -40,7 +40,8 @@ class ParakeetServer:
         from parakeet_trt.session import Session
 
         self.config, self.limits = config, config.limits
-        self.session = Session(config.model)
+        batching = config.batching.options() if config.batching.max_batch > 1 else None
+        self.session = Session(config.model, batching=batching)
         self.slots = StreamSlots(self.limits.max_streams_per_replica)
         self.metrics = ServeMetrics()
         context = ray.get_runtime_context()
@@ -72,8 +73,12 @@ class ParakeetServer:
     @api.get("/healthz")
     async def healthz(self) -> dict:
         self._start_pushing()
+        from parakeet_trt import _core
+
+        batching = (_core.batching_stats(self.session.encoder_engine)
+                    if self.config.batching.max_batch > 1 and self.session.encoder_engine is not None else None)
         return {"status": "ok", "model": self.config.model_name, "streams_active": self.slots.active,
-                "max_streams": self.slots.limit, **self.about}
+                "max_streams": self.slots.limit, "encoder_batching": batching, **self.about}
 
     @api.get("/metrics")
     async def metrics_text(self) -> PlainTextResponse:

@@ -12,7 +12,7 @@ import sys
 import threading
 from dataclasses import fields
 
-from parakeet_trt.serve.config import API_KEY_ENV, ServeConfig, ServeLimits
+from parakeet_trt.serve.config import API_KEY_ENV, ServeBatching, ServeConfig, ServeLimits
 
 APP_NAME = "parakeet_trt"
 # Passed on to the workers of an existing cluster (--ray-address), so they load the same package and models.
@@ -78,12 +78,18 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-address", default=None, metavar="HOST:PORT",
                    help="join this Ray cluster (ray start --head ...) instead of starting a local one "
                         "(default: a local Ray instance with the CPUs the replicas need)")
-    limits = ServeLimits()
-    g = p.add_argument_group("limits")
-    for f in fields(ServeLimits):
-        kind = int if isinstance(getattr(limits, f.name), int) else float
-        g.add_argument(_flag(f.name), type=kind, default=getattr(limits, f.name),
-                       help=f"{ServeLimits.HELP[f.name]} (default {getattr(limits, f.name):g})")
+    _add_dataclass_flags(p, "limits", ServeLimits)
+    _add_dataclass_flags(p, "batching", ServeBatching)
+
+
+def _add_dataclass_flags(p: argparse.ArgumentParser, title: str, options) -> None:
+    """One flag per field of a frozen options dataclass, its default and help text from the class."""
+    defaults = options()
+    g = p.add_argument_group(title)
+    for f in fields(options):
+        kind = int if isinstance(getattr(defaults, f.name), int) else float
+        g.add_argument(_flag(f.name), type=kind, default=getattr(defaults, f.name),
+                       help=f"{options.HELP[f.name]} (default {getattr(defaults, f.name):g})")
 
 
 def config_from_args(args: argparse.Namespace) -> ServeConfig:
@@ -98,7 +104,10 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         raise ValueError(f"--replica-cpus must be positive, got {args.replica_cpus}")
     limits = ServeLimits(**{f.name: getattr(args, f.name) for f in fields(ServeLimits)})
     origins = tuple(o.strip() for o in args.allowed_origins.split(",") if o.strip())
-    return ServeConfig(model=args.model, api_key=args.api_key or None, allowed_origins=origins, limits=limits)
+    batching = ServeBatching(**{f.name: getattr(args, f.name) for f in fields(ServeBatching)})
+    batching.options()  # out-of-range values are refused here, before Ray starts
+    return ServeConfig(model=args.model, api_key=args.api_key or None, allowed_origins=origins, limits=limits,
+                       batching=batching)
 
 
 def free_port(host: str) -> int:

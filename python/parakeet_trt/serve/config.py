@@ -36,6 +36,33 @@ class ServeLimits:
                 raise ValueError(f"{f.name.replace('_', '-')} must be positive, got {getattr(self, f.name)}")
 
 
+def _batching_default(name: str):
+    from parakeet_trt import _core
+
+    return getattr(_core.BatchingOptions(), name)  # defined once, in C++ (batching_engine.hpp)
+
+
+@dataclass(frozen=True)
+class ServeBatching:
+    """Cross-stream encoder batching of a replica (C++ BatchingEngine). Each field is a CLI flag."""
+
+    batch_window_ms: float = field(default_factory=lambda: _batching_default("window_ms"))
+    max_batch: int = field(default_factory=lambda: _batching_default("max_batch"))
+
+    HELP = {
+        "batch_window_ms": "cross-stream batching: how long a stream's encoder call may wait for other streams' "
+                           "calls of the same shape to run with it as one batched call; a lone stream never "
+                           "waits (0..100)",
+        "max_batch": "most streams' encoder calls stacked into one batched call; 1 turns batching off",
+    }
+
+    def options(self):
+        """The C++ options (ValueError naming the field when out of range)."""
+        from parakeet_trt import _core
+
+        return _core.BatchingOptions(window_ms=self.batch_window_ms, max_batch=self.max_batch)
+
+
 @dataclass(frozen=True)
 class ServeConfig:
     """Everything a replica needs: the model, who may connect, the limits."""
@@ -44,6 +71,7 @@ class ServeConfig:
     api_key: str | None = None
     allowed_origins: tuple[str, ...] = ()
     limits: ServeLimits = field(default_factory=ServeLimits)
+    batching: ServeBatching = field(default_factory=ServeBatching)
 
     @property
     def model_name(self) -> str:
