@@ -58,9 +58,12 @@ void bind_batch_transcriber(py::module_& m) {
       .def_property_readonly("encoder_calls", &BatchTranscriber::encoder_calls)
       .def(
           "transcribe",
-          [m](BatchTranscriber& transcriber, const std::vector<FloatArray>& utterances) {
+          [m](BatchTranscriber& transcriber, const py::sequence& sequence) {
+            std::vector<FloatArray> utterances;
+            for (const py::handle item : sequence) utterances.push_back(FloatArray::ensure(item));
             std::vector<AudioSpan> spans;
             for (const FloatArray& a : utterances) {
+              if (!a) throw std::invalid_argument("each utterance must be an array of float32 samples");
               if (a.ndim() != 1) throw std::invalid_argument("each utterance must be 1-D mono samples");
               spans.push_back({a.data(), a.shape(0)});
             }

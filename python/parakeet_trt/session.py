@@ -11,7 +11,7 @@ import numpy as np
 
 from parakeet_trt import _core
 from parakeet_trt.audio import prepare_audio
-from parakeet_trt.errors import ModelError
+from parakeet_trt.errors import ModelError, ParakeetError
 from parakeet_trt.models import resolve_model_dir
 
 
@@ -61,6 +61,20 @@ def onnxruntime_library() -> str:
         if found:
             return str(found[0])
     return ""
+
+
+def _transcript_of(result: dict, source) -> Transcript:
+    """A Transcript from the core's transcript dict."""
+    return Transcript(
+        text=result["text"],
+        token_ids=list(result["token_ids"]),
+        token_frames=[int(f) for f in result["token_frames"]],
+        token_durations=list(result["token_durations"]),
+        words=[Word(w["word"], w["start_s"], w["end_s"]) for w in result["words"]],
+        file=source,
+        audio_duration_s=result["audio_duration_s"],
+        num_encoder_frames=int(result["num_encoder_frames"]),
+    )
 
 
 class Session:
@@ -158,13 +172,30 @@ class Session:
         samples, source = prepare_audio(audio, sample_rate_hz, self.sample_rate_hz)
         with self._lock:
             result = self._recognizer.transcribe(samples)
-        return Transcript(
-            text=result["text"],
-            token_ids=list(result["token_ids"]),
-            token_frames=[int(f) for f in result["token_frames"]],
-            token_durations=list(result["token_durations"]),
-            words=[Word(w["word"], w["start_s"], w["end_s"]) for w in result["words"]],
-            file=source,
-            audio_duration_s=result["audio_duration_s"],
-            num_encoder_frames=int(result["num_encoder_frames"]),
-        )
+        return _transcript_of(result, source)
+
+    def transcribe_batch(self, audios: list, batch_size: int = 8) -> list:
+        """Transcribe many files or arrays (at the model's rate) in length-sorted, padded encoder batches of
+        ``batch_size`` (C++ BatchTranscriber; the features of the next batch are computed while the encoder
+        runs). One entry per audio, in order: its Transcript, or the ParakeetError it got (not raised);
+        files that cannot be read get theirs too. Token-identical to transcribe() one by one."""
+        if self._recognizer is None:
+            self.transcribe(np.zeros(1, np.float32))  # raises the streaming-only export's ModelError
+        prepared: list = []
+        for audio in audios:
+            try:
+                rate = None if isinstance(audio, (str, Path, bytes)) else self.sample_rate_hz
+                prepared.append(prepare_audio(audio, rate, self.sample_rate_hz))
+            except ParakeetError as error:
+                prepared.append(error)
+        readable = [p for p in prepared if not isinstance(p, Exception)]
+        transcriber = _core.BatchTranscriber(self.model, self.encoder_engine, batch_size)
+        results = iter(transcriber.transcribe([samples for samples, _ in readable]))
+        out = []
+        for p in prepared:
+            if isinstance(p, Exception):
+                out.append(p)
+                continue
+            result = next(results)
+            out.append(result if isinstance(result, Exception) else _transcript_of(result, p[1]))
+        return out
