@@ -12,11 +12,13 @@ import sys
 import threading
 from dataclasses import fields
 
+from parakeet_trt.serve.auth import default_allowed_hosts
+from parakeet_trt.serve.proxy_close import CALLBACK_ENV, CALLBACK_PATH
 from parakeet_trt.serve.config import API_KEY_ENV, ServeBatching, ServeConfig, ServeLimits
 
 APP_NAME = "parakeet_trt"
 # Passed on to the workers of an existing cluster (--ray-address), so they load the same package and models.
-FORWARDED_ENV = ("PYTHONPATH", "PARAKEET_TRT_LIBRARY", "PARAKEET_TRT_CACHE", "PTRT_ONNXRUNTIME_LIBRARY")
+FORWARDED_ENV = ("PYTHONPATH", "PARAKEET_TRT_LIBRARY", "PARAKEET_TRT_CACHE", "PTRT_ONNXRUNTIME_LIBRARY", CALLBACK_ENV)
 
 DESCRIPTION = """\
 Serve live captions and transcription over HTTP and websockets, on Ray Serve (needs the 'serve' extra:
@@ -75,6 +77,11 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="browser origins whose pages may open websockets, comma-separated, e.g. "
                         "https://example.org; '*' allows any; clients that send no Origin are not affected "
                         "(default: none)")
+    p.add_argument("--allowed-hosts", default=None, metavar="NAME[,NAME...]",
+                   help="Host header names every route answers (others get HTTP 400, websockets close 1008), "
+                        "against DNS rebinding and requests meant for another site; '*' allows any (default: "
+                        "127.0.0.1, localhost, ::1, plus, when --host is not loopback, the bound address and "
+                        "this machine's host names)")
     p.add_argument("--ray-address", default=None, metavar="HOST:PORT",
                    help="join this Ray cluster (ray start --head ...) instead of starting a local one "
                         "(default: a local Ray instance with the CPUs the replicas need)")
@@ -104,10 +111,14 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         raise ValueError(f"--replica-cpus must be positive, got {args.replica_cpus}")
     limits = ServeLimits(**{f.name: getattr(args, f.name) for f in fields(ServeLimits)})
     origins = tuple(o.strip() for o in args.allowed_origins.split(",") if o.strip())
+    hosts = (tuple(h.strip().lower().strip("[]") for h in args.allowed_hosts.split(",") if h.strip())
+             if args.allowed_hosts is not None else default_allowed_hosts(args.host))
+    if not hosts:
+        raise ValueError("--allowed-hosts needs at least one name ('*' allows any)")
     batching = ServeBatching(**{f.name: getattr(args, f.name) for f in fields(ServeBatching)})
     batching.options()  # out-of-range values are refused here, before Ray starts
     return ServeConfig(model=args.model, api_key=args.api_key or None, allowed_origins=origins, limits=limits,
-                       batching=batching)
+                       batching=batching, allowed_hosts=hosts)
 
 
 def free_port(host: str) -> int:
@@ -129,6 +140,9 @@ def start_serving(config: ServeConfig, *, host: str, port: int, replicas: int, r
 
     from parakeet_trt.serve.app import build_app
 
+    # Ray's HTTP proxy closes a lost replica's websockets with 1011 (proxy_close.py). A local Ray inherits
+    # this; a cluster joined with --ray-address needs it in the environment of its `ray start` processes.
+    os.environ.setdefault(CALLBACK_ENV, CALLBACK_PATH)
     if ray_address:
         env = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
         ray.init(address=ray_address, runtime_env={"env_vars": env} if env else None, log_to_driver=False)

@@ -70,6 +70,8 @@ class ServeConfig:
     model: str = "demo"
     api_key: str | None = None
     allowed_origins: tuple[str, ...] = ()
+    # Host header allow-list of every route ('*': any); the CLI's default depends on --host (auth.py).
+    allowed_hosts: tuple[str, ...] = ("*",)
     limits: ServeLimits = field(default_factory=ServeLimits)
     batching: ServeBatching = field(default_factory=ServeBatching)
 
