@@ -28,10 +28,11 @@ scripts/setup.sh --serve). Each replica holds one model and many live streams.
   GET  /v1/models                 the served model
   GET  /v1/stream                 websocket: a JSON start message, binary PCM frames, {"type": "end"};
                                   patch-protocol events back (docs/PATCH_PROTOCOL.md)
-  GET  /healthz, GET /metrics     health (replica and node id) and Prometheus metrics
+  GET  /healthz, GET /metrics     health (replica and node id) and Prometheus metrics (no API key)
 
 Websocket close codes: 1000 done, 1003 unsupported message, 1007 bad frame or start message, 1008 bad key,
-foreign origin, idle or too long, 1009 frame too big, 1011 engine failure, 1013 replica full (retry).
+foreign origin or Host, idle or too long, 1009 frame too big, 1011 engine failure or replica lost
+(reconnect), 1013 replica full (retry). HTTP: 400 for a Host outside --allowed-hosts, 401 bad key.
 """
 
 EXAMPLES = """\
