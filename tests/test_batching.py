@@ -64,12 +64,12 @@ def test_batched_encoder_calls_match_batch_one_up_to_rounding(session):
     assert diff <= 1e-3 * max(1.0, scale)
 
 
-def stream_tokens(session, engine, audios: list[np.ndarray]) -> list[list[int]]:
+def stream_tokens(session, engine, audios: list[np.ndarray], **options) -> list[list[int]]:
     """Committed token ids of one live stream per audio, all running at once on `engine`."""
     tokens: list = [None] * len(audios)
 
     def one(i):
-        live = _core.LiveStream(session.model, engine)
+        live = _core.LiveStream(session.model, engine, **options)
         audio, written = audios[i], 0
         while written < len(audio):
             written += live.write(audio[written:written + 1600], lossless=True)
@@ -103,6 +103,25 @@ def test_live_streams_commit_the_same_tokens_with_batching_on_and_off(session):
     assert stats["batched_calls"] > 0, stats  # streams did share encoder calls
     assert all(plain), "every stream committed tokens"
     assert batched == plain
+
+
+def test_cache_aware_streams_commit_the_same_tokens_with_batching_on_and_off():
+    """Cache-aware windows all have one shape (cache tensors included, batch on dimension 0): every step
+    can batch. The tiny random-weight export: its tokens are nonsense, but must not change."""
+    from parakeet_trt.parity.streaming import cached_streaming_export
+
+    from conftest import CACHE
+
+    tiny = Session(cached_streaming_export("tiny", "cache_aware", CACHE), intra_op_threads=1)
+    audios = [np.concatenate([held_out_speech(i)[0], held_out_speech(i + 4)[0]]).astype(np.float32)
+              for i in range(4)]
+    plain = stream_tokens(tiny, tiny.streaming_encoder_engine, audios, mode="cache_aware")
+    batching = _core.batching_engine(tiny.streaming_encoder_engine, _core.BatchingOptions())
+    batched = stream_tokens(tiny, batching, audios, mode="cache_aware")
+    stats = _core.batching_stats(batching)
+    print(f"cache-aware batching stats over 4 streams: {stats}")
+    assert stats["batched_calls"] > 0, stats
+    assert any(plain) and batched == plain
 
 
 def test_serve_batching_options_are_defined_once_and_checked():
