@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from parakeet_trt import _core
-from parakeet_trt.session import Session
+from parakeet_trt.session import Session, onnxruntime_library
 from parakeet_trt.testing.held_out import held_out_speech
 
 STREAMS = 8
@@ -130,7 +130,13 @@ def test_serve_batching_options_are_defined_once_and_checked():
     defaults = _core.BatchingOptions()
     assert ServeBatching().batch_window_ms == defaults.window_ms
     assert ServeBatching().max_batch == defaults.max_batch
+    assert ServeBatching().max_inflight_batches == defaults.max_inflight
     with pytest.raises(ValueError, match="max_batch must be in 1..1024"):
         ServeBatching(max_batch=0).options()
+    with pytest.raises(ValueError, match="max_inflight must be in 1..64"):
+        _core.BatchingOptions(max_inflight=0)
+    # auto: on only where ONNX Runtime has its CUDA provider (this CPU machine: off).
+    cuda = "CUDAExecutionProvider" in _core.onnxruntime_available_providers(onnxruntime_library())
+    assert (ServeBatching(batching="auto").replica_options() is not None) == cuda
     with pytest.raises(ValueError, match="window_ms must be in 0..100"):
         _core.BatchingOptions(window_ms=-1)

@@ -40,3 +40,8 @@ def test_allowed_hosts_flag(monkeypatch):
         config_from_args(parser.parse_args(["--allowed-hosts", ","]))
     with pytest.raises(ValueError, match="max_batch must be in 1..1024"):
         config_from_args(parser.parse_args(["--max-batch", "0"]))
+    with pytest.raises(ValueError, match="batching must be one of auto, on, off"):
+        config_from_args(parser.parse_args(["--batching", "maybe"]))
+    assert config_from_args(parser.parse_args(["--batching", "off"])).batching.replica_options() is None
+    on = config_from_args(parser.parse_args(["--batching", "on", "--max-inflight-batches", "2"])).batching
+    assert on.replica_options().max_inflight == 2

@@ -36,17 +36,20 @@ void bind_batching(py::module_& m) {
   const BatchingOptions defaults;
   py::class_<BatchingOptions>(m, "BatchingOptions",
                               "Cross-stream batching options (batching_engine.hpp): window_ms (0..100), max_batch "
-                              "(1..1024; 1: no batching).")
-      .def(py::init([](double window_ms, int32_t max_batch) {
-             BatchingOptions o{window_ms, max_batch};
+                              "(1..1024; 1: no batching), max_inflight (1..64).")
+      .def(py::init([](double window_ms, int32_t max_batch, int32_t max_inflight) {
+             BatchingOptions o{window_ms, max_batch, max_inflight};
              o.validate();
              return o;
            }),
-           py::arg("window_ms") = defaults.window_ms, py::arg("max_batch") = defaults.max_batch)
+           py::arg("window_ms") = defaults.window_ms, py::arg("max_batch") = defaults.max_batch,
+           py::arg("max_inflight") = defaults.max_inflight)
       .def_readonly("window_ms", &BatchingOptions::window_ms)
       .def_readonly("max_batch", &BatchingOptions::max_batch)
+      .def_readonly("max_inflight", &BatchingOptions::max_inflight)
       .def("__repr__", [](const BatchingOptions& o) {
-        return "BatchingOptions(window_ms=" + std::to_string(o.window_ms) + ", max_batch=" + std::to_string(o.max_batch) + ")";
+        return "BatchingOptions(window_ms=" + std::to_string(o.window_ms) + ", max_batch=" + std::to_string(o.max_batch) +
+               ", max_inflight=" + std::to_string(o.max_inflight) + ")";
       });
   m.def(
       "batching_engine",

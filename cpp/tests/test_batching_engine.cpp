@@ -30,7 +30,12 @@ class RowEngine final : public Engine {
     const int64_t* length = static_cast<const int64_t*>(inputs[1].data);
     for (int64_t i = 0; i < batch * width; ++i)
       if (std::isnan(x[i])) throw std::runtime_error("NaN in x");
+    const int64_t now_running = running.fetch_add(1) + 1;
+    int64_t most = most_running.load();
+    while (now_running > most && !most_running.compare_exchange_weak(most, now_running)) {
+    }
     std::this_thread::sleep_for(busy_);
+    running.fetch_sub(1);
     float* y = static_cast<float*>(outputs[0].data);
     int64_t* y_length = static_cast<int64_t*>(outputs[1].data);
     for (int64_t b = 0; b < batch; ++b) {
@@ -46,6 +51,7 @@ class RowEngine final : public Engine {
 
   std::atomic<int64_t> calls{0};
   std::atomic<int64_t> largest{0};
+  std::atomic<int64_t> running{0}, most_running{0};  // inner calls at once
 
  private:
   std::chrono::microseconds busy_;
@@ -90,6 +96,16 @@ void test_equal_shapes_are_stacked_and_split_back() {
   PTRT_CHECK(stats.batches < stats.calls / 2);  // most calls shared an inner call
   PTRT_CHECK(stats.largest_batch >= 4);
   PTRT_CHECK_EQ(inner->largest.load(), stats.largest_batch);
+  PTRT_CHECK_EQ(inner->most_running.load(), int64_t{1});  // max_inflight 1: one batch at a time
+}
+
+void test_batches_in_flight_are_bounded() {
+  auto inner = std::make_shared<RowEngine>(std::chrono::microseconds(3000));
+  BatchingEngine engine(inner, BatchingOptions{1.0, 4, 2});
+  PTRT_CHECK_EQ(hammer(engine, 12, 20, [](int) { return int64_t{8}; }), 0);
+  PTRT_CHECK(inner->most_running.load() <= 2);
+  PTRT_CHECK_EQ(inner->most_running.load(), int64_t{2});  // 12 callers, batches of 4: two ran at once
+  PTRT_CHECK(inner->largest.load() <= 4);
 }
 
 void test_max_batch_is_respected() {
@@ -155,6 +171,7 @@ void test_options_are_checked() {
   auto inner = std::make_shared<RowEngine>(std::chrono::microseconds(0));
   PTRT_CHECK_THROWS(BatchingEngine(inner, BatchingOptions{-1.0, 4}), Error, "window_ms must be in 0..100");
   PTRT_CHECK_THROWS(BatchingEngine(inner, BatchingOptions{5.0, 0}), Error, "max_batch must be in 1..1024");
+  PTRT_CHECK_THROWS(BatchingEngine(inner, BatchingOptions{5.0, 4, 0}), Error, "max_inflight must be in 1..64");
   PTRT_CHECK_THROWS(BatchingEngine(nullptr, BatchingOptions{}), Error, "needs an engine");
   PTRT_CHECK_EQ(BatchingEngine(inner, BatchingOptions{}).description(), std::string("batching (window 5 ms, max 32) rows"));
 }
@@ -165,6 +182,7 @@ int main() {
   return ptrt_test::run_tests({
       {"equal_shapes_are_stacked_and_split_back", &test_equal_shapes_are_stacked_and_split_back},
       {"max_batch_is_respected", &test_max_batch_is_respected},
+      {"batches_in_flight_are_bounded", &test_batches_in_flight_are_bounded},
       {"unequal_shapes_run_separately", &test_unequal_shapes_run_separately},
       {"lone_caller_does_not_wait", &test_lone_caller_does_not_wait},
       {"failing_call_fails_only_its_caller", &test_failing_call_fails_only_its_caller},

@@ -334,11 +334,13 @@ class TdtBeamDecoder:
 # Cross-stream batching (batching_bindings.cpp, batching_engine.hpp).
 class BatchingOptions:
     """window_ms (0..100): how long a batch's first call waits for other active callers' calls; max_batch
-    (1..1024; 1: no batching). ValueError naming the field when out of range."""
+    (1..1024; 1: no batching); max_inflight (1..64): batches running at once. ValueError naming the field
+    when out of range."""
 
     window_ms: float
     max_batch: int
-    def __init__(self, window_ms: float = 5.0, max_batch: int = 32) -> None: ...
+    max_inflight: int
+    def __init__(self, window_ms: float = 5.0, max_batch: int = 32, max_inflight: int = 1) -> None: ...
 
 def batching_engine(engine: Engine | object, options: BatchingOptions = ...) -> Engine:
     """An engine shared by many streams that stacks their equal-shape calls (dimension 0) into one call of

@@ -2,15 +2,15 @@
 // share, so that encoder calls arriving together run as ONE call of the inner engine on the batch
 // dimension, and each caller gets its own slice back.
 //
-// Policy (one batch runs at a time; no thread of its own: the first waiting caller leads):
-// * Calls queue in arrival order. When the inner engine is free, the oldest queued call's thread
-//   becomes the leader: it takes every queued call whose tensors have the same names, dtypes and
-//   shapes past dimension 0 (up to max_batch), concatenates them on dimension 0, runs the inner
-//   engine once and copies each caller's rows of every output back. Calls queued while a batch runs
-//   form the next batch without any wait (continuous batching).
+// Policy (up to max_inflight batches run at once; no thread of its own: a waiting caller leads):
+// * Calls queue in arrival order. When no other leader is gathering and fewer than max_inflight
+//   batches run, the thread of a queued call becomes the leader: it takes every queued call whose tensors have the same names, dtypes and
+//   shapes past dimension 0 as the oldest queued call (up to max_batch), concatenates them on
+//   dimension 0, runs the inner engine once and copies each caller's rows of every output back. Calls
+//   queued while batches run form the next batch without any wait (continuous batching).
 // * The leader waits up to window_ms for more calls of its shape, but only while fewer are queued
-//   than the callers active in the last kActiveCallerMs (threads that called recently), so a lone
-//   stream never waits: its calls run at once.
+//   than the callers active in the last kActiveCallerMs (threads that called recently) whose calls
+//   are not already running, so a lone stream never waits: its calls run at once.
 // * Unequal shapes (a buffered stream's first windows, an offline utterance) are never padded: they
 //   run in their own batch, in arrival order. Padding a buffered window would change its result
 //   (the graph attends over every frame of the tensor), so equal-shape stacking is the only batching
@@ -41,8 +41,11 @@ struct BatchingOptions {
   // How long the first call of a batch may wait for other callers' calls (0..100 ms; 0: batch only
   // the calls that queued while the previous batch ran).
   double window_ms = 5.0;
-  // Most calls stacked into one inner call (1..1024; 1: no batching, calls run one at a time).
+  // Most calls stacked into one inner call (1..1024; 1: no batching).
   int32_t max_batch = 32;
+  // Batches that may run on the inner engine at once (1..64). 1 suits a GPU (one batch fills it); on a
+  // CPU a second batch fills the cores while one call's less parallel operators run.
+  int32_t max_inflight = 1;
 
   // Error(kInvalidArgument) naming the field and its range.
   void validate() const;
@@ -76,7 +79,7 @@ class BatchingEngine final : public Engine {
 
   std::vector<Call*> take_batch(std::unique_lock<std::mutex>& lock);
   void execute(const std::vector<Call*>& batch);
-  void execute_stacked(const std::vector<Call*>& batch);
+  void execute_stacked(const std::vector<Call*>& batch);  // allocates its stacking buffers per batch
   size_t active_callers(Clock::time_point now);
 
   std::shared_ptr<Engine> inner_;
@@ -85,11 +88,11 @@ class BatchingEngine final : public Engine {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<Call*> queue_;                                        // guarded by mutex_
-  bool leading_ = false;                                           // a leader gathers or runs a batch
+  bool gathering_ = false;                                         // a leader is forming a batch
+  int32_t inflight_ = 0;                                           // batches running on the inner engine
+  size_t inflight_calls_ = 0;                                      // calls in those batches
   std::unordered_map<std::thread::id, Clock::time_point> callers_;  // last call per thread
   BatchingStats stats_;
-  // The leader's stacking buffers (only the thread with leading_ set touches them).
-  std::vector<std::vector<unsigned char>> input_rows_, output_rows_;
 };
 
 }  // namespace parakeet_trt

@@ -41,6 +41,7 @@ struct BatchingEngine::Call {
   TensorView* outputs;
   size_t num_outputs;
   bool batchable;
+  bool taken = false;  // in a batch (a leader removed it from the queue)
   bool done = false;
   std::exception_ptr error;
 
@@ -64,6 +65,9 @@ void BatchingOptions::validate() const {
   if (max_batch < 1 || max_batch > 1024)
     throw Error(ErrorCode::kInvalidArgument,
                 "BatchingOptions.max_batch must be in 1..1024 (1: no batching), got " + std::to_string(max_batch));
+  if (max_inflight < 1 || max_inflight > 64)
+    throw Error(ErrorCode::kInvalidArgument,
+                "BatchingOptions.max_inflight must be in 1..64, got " + std::to_string(max_inflight));
 }
 
 BatchingEngine::BatchingEngine(std::shared_ptr<Engine> inner, const BatchingOptions& options)
@@ -74,7 +78,9 @@ BatchingEngine::BatchingEngine(std::shared_ptr<Engine> inner, const BatchingOpti
 
 std::string BatchingEngine::description() const {
   std::ostringstream os;
-  os << "batching (window " << options_.window_ms << " ms, max " << options_.max_batch << ") " << inner_->description();
+  os << "batching (window " << options_.window_ms << " ms, max " << options_.max_batch;
+  if (options_.max_inflight > 1) os << ", " << options_.max_inflight << " in flight";
+  os << ") " << inner_->description();
   return os.str();
 }
 
@@ -91,24 +97,30 @@ size_t BatchingEngine::active_callers(Clock::time_point now) {
 
 void BatchingEngine::run(const TensorView* inputs, size_t num_inputs, TensorView* outputs, size_t num_outputs) {
   Call call{inputs, num_inputs, outputs, num_outputs,
-            batchable(inputs, num_inputs) && batchable(outputs, num_outputs), false, nullptr};
+            batchable(inputs, num_inputs) && batchable(outputs, num_outputs), false, false, nullptr};
   std::unique_lock<std::mutex> lock(mutex_);
   callers_[std::this_thread::get_id()] = Clock::now();
   ++stats_.calls;
   queue_.push_back(&call);
   changed_.notify_all();
   while (!call.done) {
-    if (leading_) {
+    // Only a caller whose call still waits in the queue leads (a taken call's thread just waits for it).
+    if (call.taken || gathering_ || inflight_ >= options_.max_inflight) {
       changed_.wait(lock);
       continue;
     }
-    leading_ = true;
+    gathering_ = true;
     const std::vector<Call*> batch = take_batch(lock);
+    gathering_ = false;
+    ++inflight_;
+    inflight_calls_ += batch.size();
+    changed_.notify_all();  // another caller may gather the next batch while this one runs
     lock.unlock();
     execute(batch);  // never throws: errors are stored in each call
     lock.lock();
     for (Call* c : batch) c->done = true;
-    leading_ = false;
+    --inflight_;
+    inflight_calls_ -= batch.size();
     changed_.notify_all();
   }
   lock.unlock();
@@ -127,8 +139,9 @@ std::vector<BatchingEngine::Call*> BatchingEngine::take_batch(std::unique_lock<s
     const auto deadline =
         Clock::now() + std::chrono::microseconds(static_cast<int64_t>(options_.window_ms * 1000.0));
     bool waited = false;
-    // Wait only for callers that are active: a lone stream's calls never wait.
-    while (stackable() < std::min(active_callers(Clock::now()), max_batch)) {
+    // Wait only for active callers whose calls are not running already: a lone stream never waits.
+    while (stackable() < std::min(active_callers(Clock::now()) - std::min(inflight_calls_, callers_.size()),
+                                  max_batch)) {
       waited = true;
       if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) break;
     }
@@ -136,8 +149,10 @@ std::vector<BatchingEngine::Call*> BatchingEngine::take_batch(std::unique_lock<s
   }
   std::vector<Call*> batch{queue_.front()};
   queue_.pop_front();
+  batch.front()->taken = true;
   for (auto it = queue_.begin(); it != queue_.end() && batch.size() < max_batch;) {
     if ((*it)->stacks_with(*batch.front())) {
+      (*it)->taken = true;
       batch.push_back(*it);
       it = queue_.erase(it);
     } else {
@@ -170,17 +185,16 @@ void BatchingEngine::execute(const std::vector<Call*>& batch) {
 
 void BatchingEngine::execute_stacked(const std::vector<Call*>& batch) {
   const Call& first = *batch.front();
+  std::vector<std::vector<unsigned char>> input_rows(first.num_inputs), output_rows(first.num_outputs);
   auto stack = [&batch](const TensorView* (*pick)(const Call&, size_t), size_t count,
                         std::vector<std::vector<unsigned char>>& rows, bool copy_in) {
     std::vector<TensorView> views(count);
-    rows.resize(std::max(rows.size(), count));
     for (size_t i = 0; i < count; ++i) {
       views[i] = *pick(*batch.front(), i);
       int64_t total = 0;
       for (const Call* c : batch) total += pick(*c, i)->shape[0];
       views[i].shape[0] = total;
-      const size_t bytes = row_bytes(views[i]) * static_cast<size_t>(total);
-      if (rows[i].size() < bytes) rows[i].resize(bytes);
+      rows[i].resize(row_bytes(views[i]) * static_cast<size_t>(total));
       views[i].data = rows[i].data();
       if (!copy_in) continue;
       size_t offset = 0;
@@ -194,16 +208,16 @@ void BatchingEngine::execute_stacked(const std::vector<Call*>& batch) {
     return views;
   };
   std::vector<TensorView> inputs = stack([](const Call& c, size_t i) { return &c.inputs[i]; }, first.num_inputs,
-                                         input_rows_, true);
+                                         input_rows, true);
   std::vector<TensorView> outputs = stack([](const Call& c, size_t i) -> const TensorView* { return &c.outputs[i]; },
-                                          first.num_outputs, output_rows_, false);
+                                          first.num_outputs, output_rows, false);
   inner_->run(inputs.data(), inputs.size(), outputs.data(), outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {
     size_t offset = 0;
     for (Call* c : batch) {
       TensorView& t = c->outputs[i];
       const size_t n = row_bytes(t) * static_cast<size_t>(t.shape[0]);
-      std::memcpy(t.data, output_rows_[i].data() + offset, n);
+      std::memcpy(t.data, output_rows[i].data() + offset, n);
       offset += n;
     }
   }

@@ -41,8 +41,8 @@ class ParakeetServer:
         from parakeet_trt.session import Session
 
         self.config, self.limits = config, config.limits
-        batching = config.batching.options() if config.batching.max_batch > 1 else None
-        self.session = Session(config.model, batching=batching)
+        self.batching = config.batching.replica_options()
+        self.session = Session(config.model, batching=self.batching)
         self.slots = StreamSlots(self.limits.max_streams_per_replica)
         self.metrics = ServeMetrics()
         context = ray.get_runtime_context()
@@ -84,7 +84,7 @@ class ParakeetServer:
         from parakeet_trt import _core
 
         batching = (_core.batching_stats(self.session.encoder_engine)
-                    if self.config.batching.max_batch > 1 and self.session.encoder_engine is not None else None)
+                    if self.batching is not None and self.session.encoder_engine is not None else None)
         return {"status": "ok", "model": self.config.model_name, "streams_active": self.slots.active,
                 "max_streams": self.slots.limit, "encoder_batching": batching, **self.about}
 

@@ -95,9 +95,10 @@ def _add_dataclass_flags(p: argparse.ArgumentParser, title: str, options) -> Non
     defaults = options()
     g = p.add_argument_group(title)
     for f in fields(options):
-        kind = int if isinstance(getattr(defaults, f.name), int) else float
-        g.add_argument(_flag(f.name), type=kind, default=getattr(defaults, f.name),
-                       help=f"{options.HELP[f.name]} (default {getattr(defaults, f.name):g})")
+        default = getattr(defaults, f.name)
+        kind = str if isinstance(default, str) else int if isinstance(default, int) else float
+        shown = default if isinstance(default, str) else format(default, "g")
+        g.add_argument(_flag(f.name), type=kind, default=default, help=f"{options.HELP[f.name]} (default {shown})")
 
 
 def config_from_args(args: argparse.Namespace) -> ServeConfig:
