@@ -140,8 +140,11 @@ std::vector<BatchingEngine::Call*> BatchingEngine::take_batch(std::unique_lock<s
         Clock::now() + std::chrono::microseconds(static_cast<int64_t>(options_.window_ms * 1000.0));
     bool waited = false;
     // Wait only for active callers whose calls are not running already: a lone stream never waits.
-    while (stackable() < std::min(active_callers(Clock::now()) - std::min(inflight_calls_, callers_.size()),
-                                  max_batch)) {
+    auto expected = [this, max_batch] {
+      const size_t active = active_callers(Clock::now());
+      return std::min(active - std::min(inflight_calls_, active), max_batch);
+    };
+    while (stackable() < expected()) {
       waited = true;
       if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) break;
     }
