@@ -166,21 +166,23 @@ class Session:
 
     def transcribe(self, audio: str | Path | np.ndarray, sample_rate_hz: int | None = None) -> Transcript:
         """Transcribe a file path or an array ([frames] or [frames, channels]; any rate, resampled)."""
-        if self._recognizer is None:
-            raise ModelError(f"{self.model_dir} holds no offline encoder (a streaming-only export); export one with: "
-                             f"parakeet-trt export --model <model.nemo> --out <folder> --component all")
+        self._require_offline_encoder()
         samples, source = prepare_audio(audio, sample_rate_hz, self.sample_rate_hz)
         with self._lock:
             result = self._recognizer.transcribe(samples)
         return _transcript_of(result, source)
+
+    def _require_offline_encoder(self) -> None:
+        if self._recognizer is None:
+            raise ModelError(f"{self.model_dir} holds no offline encoder (a streaming-only export); export one with: "
+                             f"parakeet-trt export --model <model.nemo> --out <folder> --component all")
 
     def transcribe_batch(self, audios: list, batch_size: int = 8) -> list:
         """Transcribe many files or arrays (at the model's rate) in length-sorted, padded encoder batches of
         ``batch_size`` (C++ BatchTranscriber; the features of the next batch are computed while the encoder
         runs). One entry per audio, in order: its Transcript, or the ParakeetError it got (not raised);
         files that cannot be read get theirs too. Token-identical to transcribe() one by one."""
-        if self._recognizer is None:
-            self.transcribe(np.zeros(1, np.float32))  # raises the streaming-only export's ModelError
+        self._require_offline_encoder()
         prepared: list = []
         for audio in audios:
             try:
