@@ -217,6 +217,39 @@ def test_a_stream_over_the_duration_limit_is_flushed_and_closed(server, good_str
     assert long.committed_text == live_committed_text(audio[:MAX_STREAM_S * 16000], 16000, tmp_path, "limit")
 
 
+def test_a_hostile_host_or_origin_gets_refused(server):
+    """DNS rebinding / a request meant for another site: every route refuses a Host outside the allow-list
+    (here the loopback default), before the API key is even looked at. A hostile Origin on HTTP is
+    served only with the key and without CORS headers, so a browser page cannot read the answer."""
+    import urllib.request
+
+    port = int(server.rsplit(":", 1)[1])
+    for path in ("/healthz", "/metrics", "/v1/models"):
+        status, body = http_get(server + path, {"Host": "evil.example", "Authorization": f"Bearer {API_KEY}"})
+        assert status == 400 and "host 'evil.example' is not allowed" in body, (path, status, body)
+    assert http_get(server + "/healthz", {"Host": f"localhost:{port}"})[0] == 200
+
+    async def hostile_websocket():
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed
+
+        async with connect(f"ws://evil.example:{port}/v1/stream?token={API_KEY}", host="127.0.0.1", port=port,
+                           open_timeout=30) as ws:
+            try:
+                while True:  # the error status message, then the close
+                    await asyncio.wait_for(ws.recv(), 30)
+            except ConnectionClosed as closed:
+                return closed.rcvd.code, closed.rcvd.reason
+
+    code, reason = run(hostile_websocket())
+    assert code == 1008 and "host 'evil.example:" in reason and "not allowed" in reason
+    request = urllib.request.Request(server + "/v1/models", headers={"Origin": "https://evil.example",
+                                                                      "Authorization": f"Bearer {API_KEY}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200 and response.headers.get("access-control-allow-origin") is None
+    assert http_get(server + "/v1/models", {"Origin": "https://evil.example"})[0] == 401
+
+
 def test_health_and_metrics_count_what_happened(server):
     status, body = http_get(server + "/healthz")
     health = json.loads(body)
@@ -230,7 +263,7 @@ def test_health_and_metrics_count_what_happened(server):
             values[key] = float(value)
     assert values["parakeet_serve_replicas"] == 1 and values["parakeet_serve_streams_active"] == 0
     assert values["parakeet_serve_streams_total"] >= 10 and values["parakeet_serve_steps_total"] > 0
-    for reason in ("full", "auth", "origin", "frame_size", "bad_frame", "idle", "duration", "body_size"):
+    for reason in ("full", "auth", "origin", "host", "frame_size", "bad_frame", "idle", "duration", "body_size"):
         assert values[f'parakeet_serve_rejections_total{{reason="{reason}"}}'] >= 1, reason
     assert values["parakeet_serve_update_latency_seconds_count"] > 0
     assert values['parakeet_serve_update_latency_seconds_bucket{le="+Inf"}'] == \
@@ -242,7 +275,7 @@ def test_health_and_metrics_count_what_happened(server):
 def test_serve_help_and_bad_options():
     help_text = cli("serve", "--help").stdout
     for flag in ("--model", "--host", "--port", "--replicas", "--max-streams-per-replica", "--api-key",
-                 "--allowed-origins", "--ray-address", "--autoscale-max-replicas", "--max-frame-bytes",
+                 "--allowed-origins", "--allowed-hosts", "--batch-window-ms", "--max-batch", "--ray-address", "--autoscale-max-replicas", "--max-frame-bytes",
                  "--max-body-bytes", "--max-stream-s", "--idle-timeout-s", "PARAKEET_TRT_API_KEY", "1013"):
         assert flag in help_text
     failed = subprocess.run([sys.executable, "-m", "parakeet_trt.cli", "serve", "--idle-timeout-s", "0"],

@@ -5,8 +5,8 @@ Two ``ray start --block`` processes (a head and a node joining it, one CPU each)
 ``parakeet-trt serve --ray-address`` places one replica on each node (a replica reserves one CPU).
 Concurrent websocket streams must land on both nodes and each one's committed text must equal
 ``parakeet-trt live --no-realtime`` on the same audio. Then a replica is killed (``ray.kill``) while a
-stream runs on it: the client sees close code 1006 (Ray's proxy sends no close frame for a lost
-replica), keeps the finals it received (a prefix of the full committed text), opens a new stream at
+stream runs on it: the client sees close code 1011 with the replica-lost reason (sent by our middleware
+in Ray's proxy, serve/proxy_close.py; without it the proxy sends no close frame: 1006), keeps the finals it received (a prefix of the full committed text), opens a new stream at
 once on the other replica, and Serve replaces the dead replica.
 
 The cluster is torn down by terminating the ``ray start --block`` processes this test started, not
@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 from parakeet_trt.serve.client import stream_audio
+from parakeet_trt.serve.proxy_close import CALLBACK_ENV, CALLBACK_PATH, CLOSE_REPLICA_LOST, REPLICA_LOST_REASON
 from parakeet_trt.testing.processes import background_process
 from serve_support import free_port, reference_cases, run, serve_process, ws_url
 
@@ -36,7 +37,8 @@ NODE_START_S = 90
 RAY = [sys.executable, "-c", "import sys; from ray.scripts.scripts import main; sys.argv[0] = 'ray'; main()"]
 # Token authentication for every process of the cluster, with this run's own token: `ray start` does
 # not create one, and ~/.ray/auth_token may not exist (or belong to another cluster).
-CLUSTER_ENV = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+# The proxy callback (1011 for a lost replica) is set where the proxy runs: on the `ray start` nodes.
+CLUSTER_ENV = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), CALLBACK_ENV: CALLBACK_PATH}
 
 
 def ray_node(log: Path, *args: str):
@@ -111,7 +113,7 @@ def test_a_replica_killed_mid_stream(cluster, tmp_path):
     assert killed, "no final arrived before the end of the stream"
     print(f"replica {lost.started['replica']} on node {lost.started['node_id'][:8]} killed; the client saw "
           f"{lost.close_code} {time.monotonic() - killed['at']:.2f} s later, keeping {lost.committed_text!r}")
-    assert lost.close_code == 1006
+    assert lost.close_code == CLOSE_REPLICA_LOST and lost.close_reason == REPLICA_LOST_REASON
     assert lost.committed_text and expected.startswith(lost.committed_text)
     began = time.monotonic()
     again = run(stream_audio(ws_url(cluster), cases[0][0], timeout_s=60))

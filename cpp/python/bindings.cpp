@@ -129,6 +129,11 @@ void bind_live_stream(py::module_& m);  // live_stream_bindings.cpp
 void bind_beam(py::module_& m);         // beam_bindings.cpp
 void bind_bench(py::module_& m);        // bench_bindings.cpp
 void bind_polish_guard(py::module_& m); // polish_guard_bindings.cpp
+void bind_batching(py::module_& m);     // batching_bindings.cpp
+void bind_batch_transcriber(py::module_& m);  // batch_transcriber_bindings.cpp
+
+// For batch_transcriber_bindings.cpp (transcript_to_dict is this file's own).
+py::dict transcript_dict(const Transcript& t) { return transcript_to_dict(t); }
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "parakeet_trt C++ core (features, TDT decoding, engines). Use the parakeet_trt package API.";
@@ -458,4 +463,6 @@ PYBIND11_MODULE(_core, m) {
   bind_beam(m);
   bind_bench(m);
   bind_polish_guard(m);
+  bind_batching(m);
+  bind_batch_transcriber(m);
 }

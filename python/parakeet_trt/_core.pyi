@@ -342,3 +342,38 @@ def check_polish(heard: list[dict[str, Any]], candidates: list[dict[str, Any]], 
 
 
 def normalize_word(word: str) -> str: ...
+
+
+# Cross-stream batching (batching_bindings.cpp, batching_engine.hpp).
+class BatchingOptions:
+    """window_ms (0..100): how long a batch's first call waits for other active callers' calls; max_batch
+    (1..1024; 1: no batching); max_inflight (1..64): batches running at once. ValueError naming the field
+    when out of range."""
+
+    window_ms: float
+    max_batch: int
+    max_inflight: int
+    def __init__(self, window_ms: float = 5.0, max_batch: int = 32, max_inflight: int = 1) -> None: ...
+
+def batching_engine(engine: Engine | object, options: BatchingOptions = ...) -> Engine:
+    """An engine shared by many streams that stacks their equal-shape calls (dimension 0) into one call of
+    `engine`; unequal shapes run alone."""
+
+def batching_stats(engine: Engine) -> dict:
+    """{'calls', 'batches', 'batched_calls', 'largest_batch', 'window_waits'} of a batching_engine()."""
+
+def run_engine(engine: Engine | object, inputs: dict[str, npt.NDArray[Any]],
+               outputs: dict[str, npt.NDArray[Any]]) -> None:
+    """Run an engine once: inputs by name, pre-shaped outputs filled in place (GIL released)."""
+
+
+# Batched offline transcription (batch_transcriber_bindings.cpp, batch_transcriber.hpp).
+class BatchTranscriber:
+    """Many utterances in length-sorted, padded encoder batches of batch_size (1..256), decoder per utterance."""
+
+    batch_size: int
+    encoder_calls: int
+    def __init__(self, model: Model, encoder_engine: EncoderEngine, batch_size: int = 8) -> None: ...
+    def transcribe(self, utterances: list[npt.NDArray[np.float32]]) -> list[dict[str, Any] | Exception]:
+        """One entry per utterance, in order: its transcript dict (as OfflineRecognizer.transcribe) or the
+        exception it got (InvalidAudioError, EngineError, ...; not raised)."""

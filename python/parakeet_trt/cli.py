@@ -70,6 +70,10 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
                       trt_engine_dir=args.trt_engines)
     if args.mode == "cache_aware":
         session.streaming_encoder_engine  # a folder without a streaming export fails here, saying how to make one
+    if args.batch_size > 1:
+        if args.mode != "offline":
+            raise ValueError("--batch-size applies to --mode offline (streams are batched by the server)")
+        return transcribe_batched(session, files, args)
     status = EXIT_OK
     for path in files:
         started = time.perf_counter()
@@ -80,20 +84,44 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             print(f"parakeet-trt: {path}: {error}", file=sys.stderr)
             status = status or exit_code_for(error)
             continue
-        elapsed = time.perf_counter() - started
-        if args.json:
-            from parakeet_trt.live.protocol import round_floats
-
-            print(json.dumps(round_floats(transcript.to_json_dict()), ensure_ascii=False), flush=True)
-        else:
-            rtfx = transcript.audio_duration_s / elapsed if elapsed > 0 else float("inf")
-            print(f"{path}: {transcript.text}", flush=True)
-            if len(transcript.nbest) > 1:
-                for rank, h in enumerate(transcript.nbest, 1):
-                    print(f"  {rank}. [{h.score:.3f}] {h.text}", flush=True)
-            print(f"  ({transcript.audio_duration_s:.2f} s of audio in {elapsed * 1000:.0f} ms, RTFx {rtfx:.1f})",
-                  file=sys.stderr)
+        print_transcript(transcript, path, args, time.perf_counter() - started)
     return status
+
+
+def transcribe_batched(session, files: list[str], args: argparse.Namespace) -> int:
+    """--batch-size N: every file through the C++ BatchTranscriber, printed in the order given."""
+    started = time.perf_counter()
+    results = session.transcribe_batch(files, batch_size=args.batch_size)
+    elapsed = time.perf_counter() - started
+    status = EXIT_OK
+    for path, result in zip(files, results):
+        if isinstance(result, ParakeetError):
+            print(f"parakeet-trt: {path}: {result}", file=sys.stderr)
+            status = status or exit_code_for(result)
+            continue
+        print_transcript(result, path, args, None)
+    audio_s = sum(r.audio_duration_s for r in results if not isinstance(r, Exception))
+    if not args.json:
+        print(f"  ({len(files)} files, {audio_s:.2f} s of audio in {elapsed * 1000:.0f} ms, batches of "
+              f"{args.batch_size}, RTFx {audio_s / elapsed if elapsed > 0 else float('inf'):.1f})", file=sys.stderr)
+    return status
+
+
+def print_transcript(transcript, path: str, args: argparse.Namespace, elapsed: float | None) -> None:
+    """One file's result: a JSON line (--json) or 'path: text' (with its timing when it has its own)."""
+    if args.json:
+        from parakeet_trt.live.protocol import round_floats
+
+        print(json.dumps(round_floats(transcript.to_json_dict()), ensure_ascii=False), flush=True)
+        return
+    print(f"{path}: {transcript.text}", flush=True)
+    if len(transcript.nbest) > 1:
+        for rank, h in enumerate(transcript.nbest, 1):
+            print(f"  {rank}. [{h.score:.3f}] {h.text}", flush=True)
+    if elapsed is not None:
+        rtfx = transcript.audio_duration_s / elapsed if elapsed > 0 else float("inf")
+        print(f"  ({transcript.audio_duration_s:.2f} s of audio in {elapsed * 1000:.0f} ms, RTFx {rtfx:.1f})",
+              file=sys.stderr)
 
 
 def stream_file(session, path: str, args: argparse.Namespace):
@@ -207,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "the session decodes once a whole --chunk-ms has arrived)")
     t.add_argument("--final-redecode", action="store_true",
                    help="streaming: replace the final text by an offline decode of the whole stream")
+    t.add_argument("--batch-size", type=_positive_int, default=1, metavar="N",
+                   help="offline: transcribe the files in encoder batches of N utterances of similar length "
+                        "(padded, with lengths; the next batch's features computed while the encoder runs); "
+                        "same tokens as one by one (default 1: one file at a time)")
     t.set_defaults(handler=cmd_transcribe)
 
     from parakeet_trt.export.cli import add_export_arguments  # argparse only; torch/NeMo load on use

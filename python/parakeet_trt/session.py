@@ -11,7 +11,7 @@ import numpy as np
 
 from parakeet_trt import _core
 from parakeet_trt.audio import prepare_audio
-from parakeet_trt.errors import ModelError
+from parakeet_trt.errors import ModelError, ParakeetError
 from parakeet_trt.models import resolve_model_dir
 
 
@@ -100,6 +100,21 @@ def onnxruntime_library() -> str:
     return ""
 
 
+def _transcript_of(result: dict, source) -> Transcript:
+    """A Transcript from the core's transcript dict."""
+    return Transcript(
+        text=result["text"],
+        token_ids=list(result["token_ids"]),
+        token_frames=[int(f) for f in result["token_frames"]],
+        token_durations=list(result["token_durations"]),
+        words=[Word(w["word"], w["start_s"], w["end_s"]) for w in result["words"]],
+        file=source,
+        audio_duration_s=result["audio_duration_s"],
+        num_encoder_frames=int(result["num_encoder_frames"]),
+        nbest=[Hypothesis.from_core(h) for h in result.get("nbest", [])],
+    )
+
+
 class Session:
     """Offline transcription, and the model and engines every stream on it shares.
 
@@ -111,6 +126,9 @@ class Session:
     without TensorRT). ``engine`` may also be a dict mapping graph names ("encoder",
     "encoder_streaming") to external engines: Python objects with ``run(inputs, outputs)``.
     Features, decoding and the engines run in C++: no Python runs per chunk or per token.
+    ``batching`` (a ``_core.BatchingOptions``): the encoder engines are shared through a C++
+    BatchingEngine, so streams on several threads whose encoder calls coincide run them as one
+    batched call (the server's replicas); None (default): every call runs on its own.
 
     Threads: a Session, its model and its engines may be shared by any number of threads, streams
     and live streams; its own transcribe() calls run one at a time.
@@ -118,7 +136,8 @@ class Session:
 
     def __init__(self, model: str | Path | None = None, providers: list[str] | None = None,
                  verify_hashes: bool = True, intra_op_threads: int = 0, engine: str | dict = "onnxruntime",
-                 trt_engine_dir: str | Path | None = None, onnxruntime_library_path: str | Path | None = None):
+                 trt_engine_dir: str | Path | None = None, onnxruntime_library_path: str | Path | None = None,
+                 batching=None):
         if isinstance(engine, str) and engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES} or a dict of external engines, got {engine!r}")
         self.model_dir = resolve_model_dir(model)
@@ -132,6 +151,7 @@ class Session:
             onnxruntime_library=str(onnxruntime_library_path or onnxruntime_library()),
             trt_engine_dir=str(trt_engine_dir or self.model_dir))
         self._engines: dict = {}
+        self._batching = batching
         # A folder with only a streaming encoder export (--component encoder_streaming) serves
         # cache-aware streams; offline transcription then says how to export the offline encoder.
         self.encoder_engine = self.graph_engine("encoder") if "encoder" in meta["graphs"] else None
@@ -150,6 +170,8 @@ class Session:
             else:
                 try:
                     self._engines[graph] = _core.make_engine(self.model, graph, **self._engine_kwargs)
+                    if self._batching is not None and graph.startswith("encoder"):
+                        self._engines[graph] = _core.batching_engine(self._engines[graph], self._batching)
                 except _core.UnavailableError as error:
                     if self.engine == "tensorrt":
                         from parakeet_trt.tensorrt import TensorRTUnavailable
@@ -190,20 +212,38 @@ class Session:
         (1..64) and the ``nbest`` best (1..64) in ``Transcript.nbest`` with their scores and word
         confidences; the transcript's text is the best one's. A bad option is a ValueError naming it.
         """
-        if self._recognizer is None:
-            raise ModelError(f"{self.model_dir} holds no offline encoder (a streaming-only export); export one with: "
-                             f"parakeet-trt export --model <model.nemo> --out <folder> --component all")
+        self._require_offline_encoder()
         samples, source = prepare_audio(audio, sample_rate_hz, self.sample_rate_hz)
         with self._lock:
             result = self._recognizer.transcribe(samples, decoding, int(beam_size), int(nbest))
-        return Transcript(
-            text=result["text"],
-            token_ids=list(result["token_ids"]),
-            token_frames=[int(f) for f in result["token_frames"]],
-            token_durations=list(result["token_durations"]),
-            words=[Word(w["word"], w["start_s"], w["end_s"]) for w in result["words"]],
-            file=source,
-            audio_duration_s=result["audio_duration_s"],
-            num_encoder_frames=int(result["num_encoder_frames"]),
-            nbest=[Hypothesis.from_core(h) for h in result["nbest"]],
-        )
+        return _transcript_of(result, source)
+
+    def _require_offline_encoder(self) -> None:
+        if self._recognizer is None:
+            raise ModelError(f"{self.model_dir} holds no offline encoder (a streaming-only export); export one with: "
+                             f"parakeet-trt export --model <model.nemo> --out <folder> --component all")
+
+    def transcribe_batch(self, audios: list, batch_size: int = 8) -> list:
+        """Transcribe many files or arrays (at the model's rate) in length-sorted, padded encoder batches of
+        ``batch_size`` (C++ BatchTranscriber; the features of the next batch are computed while the encoder
+        runs). One entry per audio, in order: its Transcript, or the ParakeetError it got (not raised);
+        files that cannot be read get theirs too. Token-identical to transcribe() one by one."""
+        self._require_offline_encoder()
+        prepared: list = []
+        for audio in audios:
+            try:
+                rate = None if isinstance(audio, (str, Path, bytes)) else self.sample_rate_hz
+                prepared.append(prepare_audio(audio, rate, self.sample_rate_hz))
+            except ParakeetError as error:
+                prepared.append(error)
+        readable = [p for p in prepared if not isinstance(p, Exception)]
+        transcriber = _core.BatchTranscriber(self.model, self.encoder_engine, batch_size)
+        results = iter(transcriber.transcribe([samples for samples, _ in readable]))
+        out = []
+        for p in prepared:
+            if isinstance(p, Exception):
+                out.append(p)
+                continue
+            result = next(results)
+            out.append(result if isinstance(result, Exception) else _transcript_of(result, p[1]))
+        return out

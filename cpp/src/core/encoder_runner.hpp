@@ -16,6 +16,15 @@ struct EncoderOutput {
   int64_t num_valid_frames = 0;  // encoded_lengths[0]
 };
 
+// The checks every encoder call makes, shared with the batch transcriber:
+// InvalidAudio when `out_frames` encoder frames exceed the export's positional table.
+void check_encoder_frames_fit(const ModelMeta& meta, int64_t out_frames);
+// Runs the encoder engine; a non-Error exception becomes EngineError naming the engine.
+void run_encoder_engine(Engine& engine, const TensorView* inputs, size_t num_inputs, TensorView* outputs,
+                        size_t num_outputs);
+// EngineError naming the first non-finite element of 'outputs', if any.
+void check_encoder_output_finite(const Engine& engine, const float* outputs, size_t count);
+
 class EncoderRunner {
  public:
   EncoderRunner(std::shared_ptr<const Model> model, std::shared_ptr<Engine> engine);

@@ -1,8 +1,9 @@
 """The Ray Serve deployment: a FastAPI ingress whose replicas each hold one ``Session`` (the model and
 its engines, shared by every stream) and many live streams.
 
-Routes: ``GET /healthz``, ``GET /metrics`` (open); ``GET /v1/models``, ``POST /v1/audio/transcriptions``,
-``GET /v1/stream`` (websocket) (the API key when one is configured; websockets also the Origin list).
+Routes: ``GET /healthz``, ``GET /metrics`` (no API key: docs/DECISION_LOG.md); ``GET /v1/models``,
+``POST /v1/audio/transcriptions``, ``GET /v1/stream`` (websocket) (the API key when one is configured; websockets
+also the Origin list). Every route checks the Host header against --allowed-hosts first (HTTP 400, websocket 1008).
 """
 
 
@@ -13,7 +14,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, PlainTextResponse
 from ray import serve
 
-from parakeet_trt.serve.auth import key_error, origin_error
+from parakeet_trt.serve.auth import host_error, key_error, origin_error
 from parakeet_trt.serve.config import ServeConfig
 from parakeet_trt.serve.metrics import HUB_NAME, MetricsHub, ServeMetrics, render
 from parakeet_trt.serve.openai_api import (RequestError, check_request, models_list, response_body,
@@ -40,7 +41,8 @@ class ParakeetServer:
         from parakeet_trt.session import Session
 
         self.config, self.limits = config, config.limits
-        self.session = Session(config.model)
+        self.batching = config.batching.replica_options()
+        self.session = Session(config.model, batching=self.batching)
         self.slots = StreamSlots(self.limits.max_streams_per_replica)
         self.metrics = ServeMetrics()
         context = ray.get_runtime_context()
@@ -65,19 +67,33 @@ class ParakeetServer:
         self.metrics.reject(reason)
         return JSONResponse(RequestError(status, message, param).body(), status_code=status)
 
+    def _http_host_error(self, request: Request) -> JSONResponse | None:
+        error = host_error(request.headers.get("host"), self.config.allowed_hosts)
+        return self._refused(400, error, "host") if error else None
+
     def _http_key_error(self, request: Request) -> JSONResponse | None:
         error = key_error(self.config.api_key, request.headers.get("authorization"), None)
-        return self._refused(401, error, "auth") if error else None
+        return self._http_host_error(request) or (self._refused(401, error, "auth") if error else None)
 
     @api.get("/healthz")
-    async def healthz(self) -> dict:
+    async def healthz(self, request: Request):
         self._start_pushing()
+        refused = self._http_host_error(request)
+        if refused:
+            return refused
+        from parakeet_trt import _core
+
+        batching = (_core.batching_stats(self.session.encoder_engine)
+                    if self.batching is not None and self.session.encoder_engine is not None else None)
         return {"status": "ok", "model": self.config.model_name, "streams_active": self.slots.active,
-                "max_streams": self.slots.limit, **self.about}
+                "max_streams": self.slots.limit, "encoder_batching": batching, **self.about}
 
     @api.get("/metrics")
-    async def metrics_text(self) -> PlainTextResponse:
+    async def metrics_text(self, request: Request):
         self._start_pushing()
+        refused = self._http_host_error(request)
+        if refused:
+            return refused
         await self._push_metrics()
         state, replicas = await self.hub.merged.remote()
         return PlainTextResponse(render(state, replicas), media_type="text/plain; version=0.0.4")
@@ -125,8 +141,10 @@ class ParakeetServer:
     async def stream(self, ws: WebSocket) -> None:
         self._start_pushing()
         await ws.accept()
-        denied = key_error(self.config.api_key, ws.headers.get("authorization"), ws.query_params.get("token"))
-        label = "auth"
+        denied, label = host_error(ws.headers.get("host"), self.config.allowed_hosts), "host"
+        if not denied:
+            denied, label = key_error(self.config.api_key, ws.headers.get("authorization"),
+                                      ws.query_params.get("token")), "auth"
         if not denied:
             denied, label = origin_error(ws.headers.get("origin"), self.config.allowed_origins), "origin"
         try:

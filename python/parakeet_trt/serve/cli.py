@@ -12,11 +12,13 @@ import sys
 import threading
 from dataclasses import fields
 
-from parakeet_trt.serve.config import API_KEY_ENV, ServeConfig, ServeLimits
+from parakeet_trt.serve.auth import default_allowed_hosts
+from parakeet_trt.serve.proxy_close import CALLBACK_ENV, CALLBACK_PATH
+from parakeet_trt.serve.config import API_KEY_ENV, ServeBatching, ServeConfig, ServeLimits
 
 APP_NAME = "parakeet_trt"
 # Passed on to the workers of an existing cluster (--ray-address), so they load the same package and models.
-FORWARDED_ENV = ("PYTHONPATH", "PARAKEET_TRT_LIBRARY", "PARAKEET_TRT_CACHE", "PTRT_ONNXRUNTIME_LIBRARY")
+FORWARDED_ENV = ("PYTHONPATH", "PARAKEET_TRT_LIBRARY", "PARAKEET_TRT_CACHE", "PTRT_ONNXRUNTIME_LIBRARY", CALLBACK_ENV)
 
 DESCRIPTION = """\
 Serve live captions and transcription over HTTP and websockets, on Ray Serve (needs the 'serve' extra:
@@ -26,10 +28,11 @@ scripts/setup.sh --serve). Each replica holds one model and many live streams.
   GET  /v1/models                 the served model
   GET  /v1/stream                 websocket: a JSON start message, binary PCM frames, {"type": "end"};
                                   patch-protocol events back (docs/PATCH_PROTOCOL.md)
-  GET  /healthz, GET /metrics     health (replica and node id) and Prometheus metrics
+  GET  /healthz, GET /metrics     health (replica and node id) and Prometheus metrics (no API key)
 
 Websocket close codes: 1000 done, 1003 unsupported message, 1007 bad frame or start message, 1008 bad key,
-foreign origin, idle or too long, 1009 frame too big, 1011 engine failure, 1013 replica full (retry).
+foreign origin or Host, idle or too long, 1009 frame too big, 1011 engine failure or replica lost
+(reconnect), 1013 replica full (retry). HTTP: 400 for a Host outside --allowed-hosts, 401 bad key.
 """
 
 EXAMPLES = """\
@@ -75,15 +78,16 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="browser origins whose pages may open websockets, comma-separated, e.g. "
                         "https://example.org; '*' allows any; clients that send no Origin are not affected "
                         "(default: none)")
+    p.add_argument("--allowed-hosts", default=None, metavar="NAME[,NAME...]",
+                   help="Host header names every route answers (others get HTTP 400, websockets close 1008), "
+                        "against DNS rebinding and requests meant for another site; '*' allows any (default: "
+                        "127.0.0.1, localhost, ::1, plus, when --host is not loopback, the bound address and "
+                        "this machine's host names)")
     p.add_argument("--ray-address", default=None, metavar="HOST:PORT",
                    help="join this Ray cluster (ray start --head ...) instead of starting a local one "
                         "(default: a local Ray instance with the CPUs the replicas need)")
-    limits = ServeLimits()
-    g = p.add_argument_group("limits")
-    for f in fields(ServeLimits):
-        kind = int if isinstance(getattr(limits, f.name), int) else float
-        g.add_argument(_flag(f.name), type=kind, default=getattr(limits, f.name),
-                       help=f"{ServeLimits.HELP[f.name]} (default {getattr(limits, f.name):g})")
+    _add_dataclass_flags(p, "limits", ServeLimits)
+    _add_dataclass_flags(p, "batching", ServeBatching)
     add_polish_arguments(p)
 
 
@@ -92,6 +96,17 @@ def add_polish_arguments(p: argparse.ArgumentParser) -> None:
     from parakeet_trt.llm.options import add_llm_arguments
 
     add_llm_arguments(p)
+
+
+def _add_dataclass_flags(p: argparse.ArgumentParser, title: str, options) -> None:
+    """One flag per field of a frozen options dataclass, its default and help text from the class."""
+    defaults = options()
+    g = p.add_argument_group(title)
+    for f in fields(options):
+        default = getattr(defaults, f.name)
+        kind = str if isinstance(default, str) else int if isinstance(default, int) else float
+        shown = default if isinstance(default, str) else format(default, "g")
+        g.add_argument(_flag(f.name), type=kind, default=default, help=f"{options.HELP[f.name]} (default {shown})")
 
 
 def config_from_args(args: argparse.Namespace) -> ServeConfig:
@@ -106,10 +121,16 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         raise ValueError(f"--replica-cpus must be positive, got {args.replica_cpus}")
     limits = ServeLimits(**{f.name: getattr(args, f.name) for f in fields(ServeLimits)})
     origins = tuple(o.strip() for o in args.allowed_origins.split(",") if o.strip())
+    hosts = (tuple(h.strip().lower().strip("[]") for h in args.allowed_hosts.split(",") if h.strip())
+             if args.allowed_hosts is not None else default_allowed_hosts(args.host))
+    if not hosts:
+        raise ValueError("--allowed-hosts needs at least one name ('*' allows any)")
+    batching = ServeBatching(**{f.name: getattr(args, f.name) for f in fields(ServeBatching)})
+    batching.options()  # out-of-range values are refused here, before Ray starts
     from parakeet_trt.llm.options import options_from_args
 
     return ServeConfig(model=args.model, api_key=args.api_key or None, allowed_origins=origins, limits=limits,
-                       llm=options_from_args(args))
+                       batching=batching, allowed_hosts=hosts, llm=options_from_args(args))
 
 
 def free_port(host: str) -> int:
@@ -131,6 +152,9 @@ def start_serving(config: ServeConfig, *, host: str, port: int, replicas: int, r
 
     from parakeet_trt.serve.app import build_app
 
+    # Ray's HTTP proxy closes a lost replica's websockets with 1011 (proxy_close.py). A local Ray inherits
+    # this; a cluster joined with --ray-address needs it in the environment of its `ray start` processes.
+    os.environ.setdefault(CALLBACK_ENV, CALLBACK_PATH)
     if ray_address:
         env = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
         ray.init(address=ray_address, runtime_env={"env_vars": env} if env else None, log_to_driver=False)
