@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
 """Live captions: end-to-end latency and stability on CPU, into docs/LIVE_REPORT.md, and the
-recorded demo in docs/live_demo/ (browser screenshots over time, a terminal recording).
+recorded demo in docs/live_demo/ (browser screenshots over time, a terminal recording); with
+--captions, the accuracy of each aggregator and lane set into docs/LIVE_CAPTIONS.md.
 
     tools/live_report.py [--models demo random-weights-test] [--chunks 560:560 160:160] [--out docs/LIVE_REPORT.md]
                          [--demo-dir docs/live_demo] [--no-browser] [--no-terminal-recording]
+    tools/live_report.py --captions [--utterances 60] [--configs NAME ...] [--out docs/LIVE_CAPTIONS.md]
+
+--captions plays held-out utterances of the demo corpus joined five at a time (the corpus's own pause
+edges; parakeet_trt.testing.joined_streams) in real time through `parakeet-trt live`'s pipeline with
+the demo model, once per configuration (CAPTION_CONFIGS), and compares the committed text with the
+offline decode of the same utterances.
 
 Each run plays a speech file (four held-out sentences of the demo corpus, parakeet_trt.testing.held_out,
 each followed by 1.2 s of silence)
@@ -55,7 +62,9 @@ async def one_run(model: str, chunk_ms: int, right_ms: int, wav: Path, *, browse
     from parakeet_trt.live.sinks.terminal import TerminalSink
     from parakeet_trt.live.sources import FileSource
 
-    config = LiveConfig(model=model, vad="energy", streaming=StreamingOptions(chunk_ms=chunk_ms, right_ms=right_ms),
+    config = LiveConfig(model=model, vad="energy",
+                        streaming=StreamingOptions(chunk_ms=chunk_ms, right_ms=right_ms, aggregator="v1",
+                                                   segment_on_endpoint=False),
                         policy=CommitPolicy(endpoint_vad_ms=600))
     devnull = open(os.devnull, "w")
     log = tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False)
@@ -147,6 +156,116 @@ def record_terminal(wav: Path, demo_dir: Path, model: str) -> list[tuple[float, 
 
 # --- report ----------------------------------------------------------------------------------------
 
+# Aggregator and lane sets compared by --captions: name -> (StreamingOptions fields, CommitPolicy fields,
+# the same as `parakeet-trt live` options).
+CAPTION_CONFIGS = {
+    "v1 buffered 560/560": ({"aggregator": "v1", "segment_on_endpoint": False}, {"endpoint_vad_ms": 300},
+                            "--aggregator v1"),
+    "v1 buffered 560/560, segments": ({"aggregator": "v1", "segment_on_endpoint": True}, {"endpoint_vad_ms": 300},
+                                      "--aggregator v1 --segments"),
+    "v2 redecode (default)": ({}, {}, "(defaults)"),
+    "v2 buffered 320/320 shows, redecode commits": ({"lanes": "buffered:chunk=320:right=320,redecode"}, {},
+                                                    "--lanes buffered:chunk=320:right=320,redecode"),
+    "v3 buffered + redecode + redecode beam 4": (
+        {"aggregator": "v3", "lanes": "buffered:chunk=560:right=560,redecode,redecode:decoding=beam:beam=4"}, {},
+        "--aggregator v3 --lanes buffered:chunk=560:right=560,redecode,redecode:decoding=beam:beam=4"),
+}
+
+
+def caption_rows(utterances: int, configs: list[str], work: Path) -> tuple[list, float]:
+    """Plays the joined held-out streams once per configuration; returns rows and the offline WER."""
+    import soundfile
+
+    from parakeet_trt.live.engine_lane import CommitPolicy, StreamingOptions
+    from parakeet_trt.live.pipeline import LiveConfig, run_live
+    from parakeet_trt.live.sources import FileSource
+    from parakeet_trt.session import Session
+    from parakeet_trt.testing.held_out import word_error_rate
+    from parakeet_trt.testing.joined_streams import joined_streams
+
+    session = Session("demo")
+    streams = joined_streams(utterances=utterances)
+    paths, references, offline = [], [], []
+    for k, stream in enumerate(streams):
+        paths.append(work / f"joined{k}.wav")
+        soundfile.write(paths[-1], stream.audio, 16000)
+        references.append(stream.reference)
+        bounds = stream.offsets_s + [stream.duration_s]
+        offline.append(" ".join(session.transcribe(stream.audio[int(a * 16000):int(b * 16000)], 16000).text
+                                for a, b in zip(bounds, bounds[1:])))
+    audio_s = sum(s.duration_s for s in streams)
+    rows = []
+    for name in configs:
+        streaming, policy, _ = CAPTION_CONFIGS[name]
+        config = LiveConfig(model="demo", vad="energy", streaming=StreamingOptions(**streaming),
+                            policy=CommitPolicy(**policy))
+        committed, partial, final, revisions, words, calls, notices = [], [], [], [], 0, 0, 0
+        cpu = time.process_time()
+        for k, path in enumerate(paths):
+            print(f"[live_report] {name}: stream {k + 1}/{len(paths)} ({streams[k].duration_s:.1f} s in real time)",
+                  file=sys.stderr)
+            summary = asyncio.run(run_live(FileSource(path, realtime=True), [], config, session=session))
+            m = summary["metrics"]
+            committed.append(summary["lane"]["committed_text"])
+            partial += m["partial_text_latency_samples_ms"]
+            final += m["final_text_latency_samples_ms"]
+            revisions.append(m["revisions_per_committed_word"] * m["committed_words"])
+            words += m["committed_words"]
+            # v1 runs one encoder call per step; lanes count theirs (a shared redecode worker once).
+            lanes = summary["lane"]["lanes"]
+            calls += (sum(lane["encoder_calls"] for lane in lanes if lane["compute_s"] > 0 or lane["kind"] != "redecode")
+                      if lanes else summary["lane"]["steps"])
+            notices += len(summary["lane"]["lane_notices"])
+        cpu = time.process_time() - cpu
+        rows.append({"name": name, "wer": word_error_rate(references, committed), "partial": percentiles(partial),
+                     "final": percentiles(final), "revisions": sum(revisions) / max(1, words),
+                     "calls_per_s": calls / audio_s, "cpu_rtf": cpu / audio_s, "notices": notices})
+    return rows, word_error_rate(references, offline), audio_s, len(streams)
+
+
+def percentiles(values_ms: list[float]) -> dict:
+    if not values_ms:
+        return {"count": 0}
+    v = np.asarray(values_ms)
+    return {"count": len(v), "p50": float(np.percentile(v, 50)), "p95": float(np.percentile(v, 95)),
+            "p99": float(np.percentile(v, 99))}
+
+
+def captions_report(args) -> int:
+    work = Path(tempfile.mkdtemp())
+    configs = args.configs or list(CAPTION_CONFIGS)
+    rows, offline_wer, audio_s, num_streams = caption_rows(args.utterances, configs, work)
+    out = ["# Live captions: accuracy per aggregator and lane set", "",
+           f"Generated by `tools/live_report.py --captions --utterances {args.utterances}` on {platform.machine()} "
+           f"({os.cpu_count()} CPU threads visible), ONNX Runtime on the CPU, the packaged demo model. Input: "
+           f"{args.utterances} held-out utterances of the demo corpus with the corpus's own pause edges, joined five "
+           f"at a time into {num_streams} streams ({audio_s:.0f} s), each played in real time through "
+           "`parakeet-trt live`'s pipeline (energy VAD, segment silence 600 ms). Offline: each utterance alone "
+           "(`parakeet-trt transcribe`).", "",
+           f"**Offline WER on the same utterances: {100 * offline_wer:.1f}%.** Goals (issue 14): committed WER within "
+           "2 points of offline, partial text p50 ≤ 300 ms, final text p50 ≤ 1200 ms and p95 ≤ 1600 ms.", "",
+           "Definitions (python/parakeet_trt/live/metrics.py): *partial text latency* = capture of a word's last "
+           "sample to its first display; *final text latency* = the same to its commit; *revisions* = text changes "
+           "of a word before its commit; *encoder calls/s* = encoder calls per second of audio (a redecode worker "
+           "shared by several lanes counts once); *CPU RTF* = process CPU time over audio time (all threads).", "",
+           "| aggregator and lanes | committed WER | vs offline | partial p50 / p95 (ms) | final p50 / p95 (ms) | "
+           "revisions / word | encoder calls / s | CPU RTF | lane notices | meets the goals |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        p, f = r["partial"], r["final"]
+        meets = (r["wer"] <= offline_wer + 0.02 and p.get("p50", 1e9) <= 300 and f.get("p50", 1e9) <= 1200
+                 and f.get("p95", 1e9) <= 1600)
+        out.append(f"| {r['name']} | {100 * r['wer']:.1f}% | {100 * (r['wer'] - offline_wer):+.1f} | "
+                   f"{p.get('p50', 0):.0f} / {p.get('p95', 0):.0f} | {f.get('p50', 0):.0f} / {f.get('p95', 0):.0f} | "
+                   f"{r['revisions']:.2f} | {r['calls_per_s']:.1f} | {r['cpu_rtf']:.3f} | {r['notices']} | "
+                   f"{'yes' if meets else 'no'} |")
+    out += ["", "Configurations as `parakeet-trt live` options: " +
+            "; ".join(f"*{name}*: `{CAPTION_CONFIGS[name][2]}`" for name in configs) + "."]
+    Path(args.out).write_text("\n".join(out) + "\n", encoding="utf-8")
+    print(f"[live_report] wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 def fmt(p: dict) -> str:
     return f"{p['p50']:.0f} / {p['p95']:.0f} / {p['p99']:.0f}" if p.get("count") else "–"
 
@@ -160,7 +279,16 @@ def main(argv=None) -> int:
     parser.add_argument("--demo-dir", default=str(REPO / "docs" / "live_demo"))
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--no-terminal-recording", action="store_true")
+    parser.add_argument("--captions", action="store_true",
+                        help="the accuracy table per aggregator and lane set instead (docs/LIVE_CAPTIONS.md)")
+    parser.add_argument("--utterances", type=int, default=60, help="--captions: held-out utterances (default 60)")
+    parser.add_argument("--configs", nargs="+", choices=sorted(CAPTION_CONFIGS), metavar="NAME",
+                        help="--captions: the configurations to run (default all: " + "; ".join(CAPTION_CONFIGS) + ")")
     args = parser.parse_args(argv)
+    if args.captions:
+        if args.out == str(REPO / "docs" / "LIVE_REPORT.md"):
+            args.out = str(REPO / "docs" / "LIVE_CAPTIONS.md")
+        return captions_report(args)
 
     from parakeet_trt.models import resolve_model_dir
     from parakeet_trt.testing.held_out import word_error_rate

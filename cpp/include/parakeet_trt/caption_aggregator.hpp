@@ -88,7 +88,8 @@ class CaptionAggregator {
   // Deadlines (call often): a segment whose lanes are late is finalized from what they gave.
   void poll(double now_s, std::vector<AggregatorDecision>& out);
   // Whether audio arrives in real time (the default). Faster input (a file decoded as fast as it
-  // goes) has no wall-clock deadlines: lanes are waited for, never reported stalled.
+  // goes) has no wall-clock deadlines (lanes are waited for, never reported stalled) and commits only
+  // from whole-segment passes: which intermediate passes run depends on timing, the result must not.
   void set_realtime(bool realtime) { realtime_ = realtime; }
   // Lane notices since the last call (each lane's failure or stall once).
   std::vector<LaneNotice> take_notices();
@@ -122,6 +123,9 @@ class CaptionAggregator {
   int commit_lane() const;
   bool lagging(int lane) const;
   int freshest_lane() const;
+  // Whose hypothesis the committing pass is: the committing lane, or at a segment's end without its
+  // final, a lane that finished the segment, else the freshest live lane.
+  int source_lane() const;
 
   std::shared_ptr<const Vocabulary> vocabulary_;
   std::vector<LaneOptions> lanes_;
@@ -130,6 +134,8 @@ class CaptionAggregator {
   int sample_rate_hz_;
   std::vector<char> failed_;
   std::vector<LaneHypothesis> latest_;  // per lane, for segment_ (segment < 0: none yet)
+  std::vector<char> final_seen_;        // per lane: its whole-segment pass (or a later segment) arrived
+  bool open_ = false, ended_ = false;   // a segment is open; the bus ended it
 
  private:
   void commit_from_pass(double now_s, std::vector<AggregatorDecision>& out);
@@ -139,9 +145,9 @@ class CaptionAggregator {
   void note_committed(const std::vector<TokenEmission>& tokens);
 
   int64_t segment_ = -1, origin_ = 0;
-  bool open_ = false, ended_ = false, finalized_ = false;
+  bool finalized_ = false;
   double ended_at_s_ = 0.0;
-  std::vector<char> final_seen_, stall_reported_, fail_reported_;
+  std::vector<char> stall_reported_, fail_reported_;
   std::vector<int64_t> heard_until_;  // per lane: the newest audio_end_sample of any of its hypotheses
   std::vector<double> heard_at_s_;    // per lane: when its last hypothesis arrived
   double now_s_ = 0.0;                // the newest clock reading seen

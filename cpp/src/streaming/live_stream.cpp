@@ -142,6 +142,8 @@ LiveStream::LiveStream(Parts parts, const LiveStreamOptions& options)
       block_(static_cast<size_t>(std::max<int64_t>(session_ ? session_->samples_needed() + 1 : 0, 4096))),
       vad_marks_(4096) {
   if (options_.aggregator.strategy != "v1") {
+    // The single-stream settings are not used by lanes, but a bad value is still refused by name.
+    options_.stream.buffered.validate(model_->meta().encoder.frame_stride_s * 1000.0);
     if (session_ || !parts.engine_for) {
       throw std::invalid_argument("aggregator '" + options_.aggregator.strategy +
                                   "' runs lanes on the model's engines, not on a session made elsewhere");
@@ -602,7 +604,7 @@ void LiveStream::pump_lanes() {
   if (first_audio_at_s_ < 0.0 && read_end_ > 0) first_audio_at_s_ = now;
   if (first_audio_at_s_ >= 0.0) {
     const double heard_s = static_cast<double>(read_end_) / sample_rate_hz_;
-    aggregator_->set_realtime(heard_s <= 1.5 * (now - first_audio_at_s_) + 1.0);
+    aggregator_->set_realtime(heard_s <= 1.5 * (now - first_audio_at_s_) + 0.3);
   }
   decisions_.clear();
   LaneHypothesis h;

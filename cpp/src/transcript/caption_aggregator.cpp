@@ -157,6 +157,17 @@ int CaptionAggregator::commit_lane() const {
   return best < 0 ? wanted : best;
 }
 
+int CaptionAggregator::source_lane() const {
+  const int commit = commit_lane();
+  if (latest(commit) && (!ended_ || final_seen_[static_cast<size_t>(commit)])) return commit;
+  if (ended_) {  // finalizing without the committing lane: a lane that finished the segment
+    for (int i = static_cast<int>(lanes_.size()) - 1; i >= 0; --i) {
+      if (latest(i) && final_seen_[static_cast<size_t>(i)] && latest(i)->segment_final) return i;
+    }
+  }
+  return latest(commit) ? commit : freshest_lane();
+}
+
 int CaptionAggregator::freshest_lane() const {
   int best = -1;
   for (int i = 0; i < static_cast<int>(lanes_.size()); ++i) {
@@ -283,9 +294,12 @@ void CaptionAggregator::commit_from_pass(double /*now_s*/, std::vector<Aggregato
   const int64_t lag_frames = options_.commit_lag_ms * sample_rate_hz_ / 1000 / frame_samples_;
   size_t commit = 0;
   while (commit < agreed && words[commit].end_frame <= edge_frame - lag_frames) ++commit;
+  // Faster than real time (a file): which passes run depends on timing, so only the whole-segment
+  // pass commits; the committed text is then the same on every run.
+  if (!realtime_) commit = 0;
   // A redecode lane's window is capped: words about to leave it commit as they stand.
   const LaneOptions& clock_lane = lanes_[static_cast<size_t>(commit_lane())];
-  if (clock_lane.kind == "redecode") {
+  if (clock_lane.kind == "redecode" && realtime_) {
     const int64_t leaving = edge_frame - (clock_lane.redecode_window_ms - 3000) * sample_rate_hz_ / 1000 / frame_samples_;
     size_t forced = 0;
     while (forced < words.size() && words[forced].end_frame <= leaving) ++forced;
@@ -374,7 +388,8 @@ void CaptionAggregator::finalize(std::vector<AggregatorDecision>& out) {
 // ---- strategies ---------------------------------------------------------------------------------
 
 std::vector<TokenEmission> LocalAgreementAggregator::combine() const {
-  const LaneHypothesis* h = latest(commit_lane());
+  const int lane = source_lane();
+  const LaneHypothesis* h = lane < 0 ? nullptr : latest(lane);
   return h ? h->tokens : std::vector<TokenEmission>();
 }
 

@@ -101,6 +101,9 @@ class MetricsRecorder:
             "update_latency_ms": {sink: percentiles_ms(v) for sink, v in sorted(self.render_latency.items())},
             "partial_text_latency_ms": percentiles_ms(partial),
             "final_text_latency_ms": percentiles_ms(final),
+            # per word, for pooling several runs (tools/live_report.py --captions)
+            "partial_text_latency_samples_ms": [round(1000 * v, 1) for v in partial],
+            "final_text_latency_samples_ms": [round(1000 * v, 1) for v in final],
             "first_appearance_to_commit_ms": percentiles_ms(to_commit),
             "revisions_per_committed_word": float(np.mean([self.revisions[k] for k in committed])) if committed else 0.0,
             "committed_words": len(committed),
