@@ -543,7 +543,11 @@ void CaptionLanes::run_redecode(Worker& worker, std::unique_lock<std::mutex>& lo
         break;
       }
       const bool ended = s->ended;
-      const int64_t available = static_cast<int64_t>(s->samples.size());
+      // Passes end on multiples of `every` from the segment's start (the newest one reached; a lane
+      // that keeps up decodes every one), so the same audio gives the same passes whatever the
+      // arrival timing; the segment's last pass reads all of it.
+      const int64_t received = static_cast<int64_t>(s->samples.size());
+      const int64_t available = ended ? received : received / every * every;
       // CONTRACT: the window starts on an encoder frame of the stream (origin is frame-aligned).
       int64_t start = std::max<int64_t>(s->floor - s->origin, available - window);
       start = std::max<int64_t>(0, start / frame * frame);

@@ -10,7 +10,8 @@ Start message (every field optional)::
 
     {"type": "start", "sample_rate": 16000, "format": "s16le" | "f32le", "channels": 1,
      "vad": "energy" | "none",
-     "streaming": {"chunk_ms", "left_ms", "right_ms", "final_redecode"},
+     "streaming": {"aggregator", "lanes", "commit_lag_ms", "agreement_passes",
+                   "chunk_ms", "left_ms", "right_ms", "final_redecode"},
      "commit": {"stable_updates", "max_lag_ms", "max_window_tokens", "endpoint_blank_ms",
                 "endpoint_vad_ms", "endpoint_require_both", "commit_whole_words"}}
 
@@ -40,7 +41,9 @@ CLOSE_TRY_AGAIN = 1013     # the replica is full
 
 PCM_FORMATS = {"s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
 START_KEYS = {"type", "sample_rate", "format", "channels", "vad", "streaming", "commit"}
-STREAMING_KEYS = {"chunk_ms", "left_ms", "right_ms", "final_redecode"}
+# As parakeet-trt live: aggregator v2/v3 with lanes, or v1 with chunk/left/right and final_redecode.
+STREAMING_KEYS = {"aggregator", "lanes", "commit_lag_ms", "agreement_passes", "chunk_ms", "left_ms", "right_ms",
+                  "final_redecode"}
 VADS = ("energy", "none")
 
 
@@ -114,6 +117,9 @@ class StartOptions:
             if commit.get("endpoint_vad_ms"):
                 raise _invalid("commit.endpoint_vad_ms needs a VAD (\"vad\": \"energy\")")
             commit.setdefault("endpoint_vad_ms", 0)
+            if streaming.get("aggregator", defaults.streaming.aggregator) != "v1":
+                raise _invalid("streaming.aggregator v2/v3 decodes VAD segments: it needs \"vad\": \"energy\" "
+                               "(or \"streaming\": {\"aggregator\": \"v1\"})")
         self.streaming = StreamingOptions(**{**asdict(defaults.streaming), **streaming})
         self.policy = CommitPolicy(**{**asdict(defaults.policy), **commit})
         self.dtype = PCM_FORMATS[self.format]
