@@ -242,5 +242,8 @@ def decoder_meta(model) -> Dict[str, Any]:
 
 
 def graph_entry(info: Dict[str, Any], io: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Any]:
-    return {"file": info["file"], "external_data": list(info["external_data"]), "inputs": io["inputs"],
-            "outputs": io["outputs"]}
+    entry = {"file": info["file"], "external_data": list(info["external_data"]), "inputs": io["inputs"],
+             "outputs": io["outputs"], "precision": info.get("precision", "fp32")}
+    if "conversion" in info:
+        entry["conversion"] = info["conversion"]
+    return entry
