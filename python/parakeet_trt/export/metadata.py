@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 FORMAT_VERSION = 1
-EXPORTER_VERSION = 3
+EXPORTER_VERSION = 4  # 4: graphs carry "precision" (issue 20)
 
 
 def _plain(v):
