@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/sha256_shani.hpp"
 #include "parakeet_trt/errors.hpp"
 
 namespace parakeet_trt {
@@ -57,6 +58,13 @@ void Sha256::update(const void* data, size_t size) {
   const uint8_t* bytes = static_cast<const uint8_t*>(data);
   total_bytes_ += size;
   while (size > 0) {
+    if (buffered_ == 0 && size >= sizeof(buffer_) && sha256_shani_available()) {
+      const size_t blocks = size / sizeof(buffer_);
+      sha256_shani_blocks(state_, bytes, blocks);
+      bytes += blocks * sizeof(buffer_);
+      size -= blocks * sizeof(buffer_);
+      continue;
+    }
     size_t take = std::min(size, sizeof(buffer_) - buffered_);
     std::memcpy(buffer_ + buffered_, bytes, take);
     buffered_ += take;
