@@ -167,6 +167,8 @@ def bench_model(name: str, args, peer_py: Path, root: Path) -> dict:
         runs: dict = {i: [] for i in range(len(specs))}
         for r in range(args.repeats):
             for i, spec in enumerate(specs):
+                if spec["system"] == "nemo" and r >= args.nemo_repeats:
+                    continue
                 log(f"{name}: repeat {r + 1}/{args.repeats}: {spec['label']} {spec['precision']}")
                 runs[i].append(run_worker(spec, long_path, short_paths, args.threads, work))
     nemo_run = runs[len(specs) - 1][0]
@@ -177,7 +179,7 @@ def bench_model(name: str, args, peer_py: Path, root: Path) -> dict:
         texts = [first["long_text"], *first["short_texts"]]
         errs = [word_errors_vs(ref, hyp) for ref, hyp in zip(nemo_texts, texts)]
         med = {k: statistics.median(run[k] for run in runs[i]) for k in ("load_s", "long_s", "short_s", "peak_rss_mb")}
-        rows.append({"system": spec["label"], "precision": spec["precision"], **med,
+        rows.append({"system": spec["label"], "precision": spec["precision"], **med, "versions": first["versions"],
                      "long_rtfx": long_s / med["long_s"], "short_rtfx": shorts_s / med["short_s"],
                      "same_text": sum(a == b for a, b in zip(nemo_texts, texts)), "utterances": len(texts),
                      "wer_vs_nemo": sum(e for e, _ in errs) / max(1, sum(n for _, n in errs))})
@@ -209,7 +211,8 @@ def report(results: list[dict], args, load: tuple, png: Path | None) -> list[str
     lines = report_header(
         "Peer benchmark: parakeet_trt vs sherpa-onnx vs onnx-asr vs NeMo", command_line("bench_peers.py", args.argv),
         f"; {args.threads} threads per system; load average {load[0]:.2f} before, {load[1]:.2f} after "
-        f"(other processes share this machine: timings are medians of {args.repeats} interleaved repeats)")
+        f"(other processes share this machine: timings are medians of {args.repeats} interleaved repeats, "
+        f"NeMo {min(args.nemo_repeats, args.repeats)})")
     lines += ["Each system runs its own export of the same `.nemo` (bench/peer_exports.py: sherpa-onnx's "
               "NeMo TDT recipe, fp32 and its int8; NeMo's `ASRModel.export` for onnx-asr; `parakeet-trt export "
               "--precision fp32|int8` for ours) in its own process; the peers in their own venv. "
@@ -218,6 +221,9 @@ def report(results: list[dict], args, load: tuple, png: Path | None) -> list[str
               "`parakeet-trt verify` first (a full hash, then verified stamps: see docs/DECISION_LOG.md).", ""]
     if png:
         lines += [f"![RTFx per system]({png.name})", ""]
+    found = {r["system"]: ", ".join(f"{k} {v}" for k, v in r["versions"].items())
+             for res in results for r in res["rows"]}
+    lines += ["Versions: " + "; ".join(f"{system}: {v}" for system, v in found.items()) + ".", ""]
     for res in results:
         lines += [f"## {res['model']}", "",
                   f"Audio: one {res['long_s']:.0f} s file; {res['shorts']} short utterances, {res['shorts_s']:.0f} s "
@@ -242,6 +248,8 @@ def main(argv=None) -> int:
     parser.add_argument("--models", nargs="+", default=["demo", "parakeet-tdt-0.6b-v3"],
                         choices=["demo", "tiny", "parakeet-tdt-0.6b-v3"])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--nemo-repeats", type=int, default=1,
+                        help="runs of NeMo (the reference text; the slowest system by far), at most --repeats")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--shorts", type=int, default=50, help="short utterances (held-out speech)")
     parser.add_argument("--long-s", type=float, default=60.0, help="length of the long file, seconds")

@@ -69,6 +69,21 @@ def _onnx_asr(job):
 
 
 SYSTEMS = {"parakeet_trt": _parakeet_trt, "nemo": _nemo, "sherpa-onnx": _sherpa_onnx, "onnx-asr": _onnx_asr}
+# Distributions whose versions the report names, per system.
+PACKAGES = {"parakeet_trt": ["onnxruntime"], "nemo": ["nemo_toolkit", "torch"], "sherpa-onnx": ["sherpa-onnx"],
+            "onnx-asr": ["onnx-asr", "onnxruntime"]}
+
+
+def versions(system: str) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in PACKAGES[system]:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "?"
+    return out
 
 
 def main(path: str) -> int:
@@ -88,7 +103,8 @@ def main(path: str) -> int:
     print(json.dumps({"load_s": load_s, "long_s": long_s, "short_s": short_s,
                       "long_text": " ".join(str(long_text).split()),
                       "short_texts": [" ".join(str(t).split()) for t in short_texts],
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                      "versions": versions(job["system"])}))
     return 0
 
 
