@@ -160,6 +160,7 @@ def word_errors_vs(reference: str, hypothesis: str) -> tuple[int, int]:
 
 def bench_model(name: str, args, peer_py: Path, root: Path) -> dict:
     src = model_sources(name, root)
+    load_before = os.getloadavg()[0]
     specs = systems(src, peer_py)
     with tempfile.TemporaryDirectory(prefix="ptrt_peers_") as td:
         work = Path(td)
@@ -183,7 +184,10 @@ def bench_model(name: str, args, peer_py: Path, root: Path) -> dict:
                      "long_rtfx": long_s / med["long_s"], "short_rtfx": shorts_s / med["short_s"],
                      "same_text": sum(a == b for a, b in zip(nemo_texts, texts)), "utterances": len(texts),
                      "wer_vs_nemo": sum(e for e, _ in errs) / max(1, sum(n for _, n in errs))})
-    return {"model": name, "long_s": long_s, "shorts": len(short_paths), "shorts_s": shorts_s, "rows": rows}
+    return {"model": name, "long_s": long_s, "shorts": len(short_paths), "shorts_s": shorts_s, "rows": rows,
+            "repeats": args.repeats, "nemo_repeats": min(args.nemo_repeats, args.repeats),
+            "load_average": [load_before, os.getloadavg()[0]],
+            "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -207,12 +211,11 @@ def plot(results: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
-def report(results: list[dict], args, load: tuple, png: Path | None) -> list[str]:
+def report(results: list[dict], args, png: Path | None) -> list[str]:
     lines = report_header(
         "Peer benchmark: parakeet_trt vs sherpa-onnx vs onnx-asr vs NeMo", command_line("bench_peers.py", args.argv),
-        f"; {args.threads} threads per system; load average {load[0]:.2f} before, {load[1]:.2f} after "
-        f"(other processes share this machine: timings are medians of {args.repeats} interleaved repeats, "
-        f"NeMo {min(args.nemo_repeats, args.repeats)})")
+        f"; {args.threads} threads per system. Other processes may share the machine: each model's section "
+        "gives the load average before and after its runs; timings are medians of interleaved repeats")
     lines += ["Each system runs its own export of the same `.nemo` (bench/peer_exports.py: sherpa-onnx's "
               "NeMo TDT recipe, fp32 and its int8; NeMo's `ASRModel.export` for onnx-asr; `parakeet-trt export "
               "--precision fp32|int8` for ours) in its own process; the peers in their own venv. "
@@ -227,7 +230,11 @@ def report(results: list[dict], args, load: tuple, png: Path | None) -> list[str
     for res in results:
         lines += [f"## {res['model']}", "",
                   f"Audio: one {res['long_s']:.0f} s file; {res['shorts']} short utterances, {res['shorts_s']:.0f} s "
-                  "in all (held-out speech of the demo corpus).", "",
+                  "in all (held-out speech of the demo corpus). Measured " + res.get("measured_at", "?") +
+                  f"; {res['repeats']} repeats (NeMo {res['nemo_repeats']}); load average "
+                  f"{res['load_average'][0]:.2f} before, {res['load_average'][1]:.2f} after"
+                  + (" (results of an earlier run of this command, included with --include)" if res.get("included")
+                     else "") + ".", "",
                   "| system | precision | load s | long file s | RTFx | shorts s | RTFx | peak RSS MB | same text as NeMo | WER vs NeMo |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in res["rows"]:
@@ -255,21 +262,24 @@ def main(argv=None) -> int:
     parser.add_argument("--long-s", type=float, default=60.0, help="length of the long file, seconds")
     parser.add_argument("--markdown", type=Path, default=None, help="write the report here (and the plot beside it)")
     parser.add_argument("--json", type=Path, default=None, help="write the raw results here")
+    parser.add_argument("--include", type=Path, nargs="*", default=[],
+                        help="--json files of earlier runs whose models are reported too (marked as included)")
     args = parser.parse_args(argv)
     args.argv = argv if argv is not None else sys.argv[1:]
     root = peers_root()
     peer_py = peer_python(root)
-    before = os.getloadavg()[0]
     start = time.monotonic()
-    results = [bench_model(name, args, peer_py, root) for name in args.models]
-    load = (before, os.getloadavg()[0])
+    results = []
+    for path in args.include:
+        results += [{**res, "included": True} for res in json.loads(path.read_text())]
+    results += [bench_model(name, args, peer_py, root) for name in args.models]
     log(f"measured in {time.monotonic() - start:.0f} s")
     png = args.markdown.with_name("bench_peers.png") if args.markdown else None
     if png:
         plot(results, png)
-    publish(report(results, args, load, png), args.markdown)
+    publish(report(results, args, png), args.markdown)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps([r for r in results if not r.get("included")], indent=2))
     return 0
 
 
