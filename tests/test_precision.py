@@ -121,3 +121,18 @@ def test_cpp_runtime_tokens_equal_onnxruntime_python_on_the_int8_graph(int8_dir,
         if list(a) != list(b):
             differ.append(k)
     assert not differ and tokens > 100, differ
+
+
+def test_fp16_export_is_recorded_and_reads_speech(tmp_path, held_out):
+    """fp16 (for GPU engines) is a valid graph with float32 I/O that ONNX Runtime also runs on the CPU."""
+    from parakeet_trt.export import export_model
+
+    out = tmp_path / "fp16"
+    export_model(DEMO / "demo.nemo", out, component="encoder", precision="fp16", log=None)
+    meta = _meta(out)
+    assert meta["graphs"]["encoder"]["precision"] == "fp16"
+    assert meta["graphs"]["encoder"]["inputs"][0]["dtype"] == "float32"
+    session = Session(out, providers=["CPUExecutionProvider"])
+    assert session.model.encoder_precision == "fp16"
+    audio, text = held_out[0]
+    assert session.transcribe(audio, 16000).text == Session(DEMO).transcribe(audio, 16000).text

@@ -72,8 +72,13 @@ def apply_precision(out_dir: Path, info: Dict[str, Any], precision: str,
             from onnxruntime.transformers.float16 import convert_float_to_float16
 
             log(f"converting {info['file']} to fp16 (float32 inputs and outputs)")
+            from onnxruntime.transformers.onnx_model import OnnxModel
+
             proto = convert_float_to_float16(onnx.load(str(src), load_external_data=True), keep_io_types=True,
                                              disable_shape_infer=True)
+            sorted_model = OnnxModel(proto)  # the converter appends the input casts after their users
+            sorted_model.topological_sort()
+            proto = sorted_model.model
             onnx.save_model(proto, str(converted), save_as_external_data=bool(info["external_data"]),
                             all_tensors_to_one_file=True, location=info["file"] + ".data")
             del proto
