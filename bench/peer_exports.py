@@ -32,6 +32,8 @@ def _write_tokens(pieces, path: Path) -> None:
 
 
 def _set_metadata(path: Path, values: dict) -> None:
+    """The recipe's metadata on one graph; a graph over 2 GB is re-saved with one external data file
+    ``<stem>.weights`` (as the recipe does for the encoder)."""
     import onnx
 
     model = onnx.load(str(path), load_external_data=True)
@@ -39,15 +41,19 @@ def _set_metadata(path: Path, values: dict) -> None:
     for key, value in values.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, str(value)
-    big = sum(len(t.raw_data) for t in model.graph.initializer) > 1_800_000_000
-    for stale in path.parent.iterdir():  # the exporter's scattered external tensors are re-saved as one file
-        if stale.suffix not in (".onnx", ".txt", ".json") and stale.is_file():
-            stale.unlink()
-    if big:
+    if sum(len(t.raw_data) for t in model.graph.initializer) > 1_800_000_000:
         onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
                         location=path.stem + ".weights")
     else:
         onnx.save_model(model, str(path))
+
+
+def _drop_scattered_tensors(folder: Path) -> None:
+    """NeMo's exporter writes a big graph's tensors as one file each; after the re-save they are unused."""
+    keep = {".onnx", ".txt", ".json", ".weights"}
+    for stale in folder.iterdir():
+        if stale.is_file() and stale.suffix not in keep and stale.name != "DONE":
+            stale.unlink()
 
 
 def sherpa_onnx_export(model, out: Path) -> None:
@@ -67,10 +73,12 @@ def sherpa_onnx_export(model, out: Path) -> None:
             "url": "https://huggingface.co/nvidia/parakeet-tdt-0.6b-v3",
             "feat_dim": model.cfg.preprocessor.features}
     for name in ("encoder", "decoder", "joiner"):
-        quantize_dynamic(model_input=str(out / f"{name}.onnx"), model_output=str(out / f"{name}.int8.onnx"),
-                         weight_type=QuantType.QUInt8 if name == "encoder" else QuantType.QInt8)
+        if not (out / f"{name}.int8.onnx").is_file():  # kept from an interrupted run: same inputs, same bytes
+            quantize_dynamic(model_input=str(out / f"{name}.onnx"), model_output=str(out / f"{name}.int8.onnx"),
+                             weight_type=QuantType.QUInt8 if name == "encoder" else QuantType.QInt8)
     _set_metadata(out / "encoder.int8.onnx", meta)
     _set_metadata(out / "encoder.onnx", meta)
+    _drop_scattered_tensors(out)
 
 
 def onnx_asr_export(model, out: Path) -> None:
