@@ -172,12 +172,15 @@ PYBIND11_MODULE(_core, m) {
   py::class_<Model, std::shared_ptr<Model>>(m, "Model")
       .def_static(
           "load",
-          [](const std::string& directory, bool verify_hashes) {
+          [](const std::string& directory, bool verify_hashes, bool full_verify) {
             ModelLoadOptions options;
             options.verify_hashes = verify_hashes;
+            options.full_verify = full_verify;
             return std::const_pointer_cast<Model>(Model::load(directory, options));
           },
-          py::arg("directory"), py::arg("verify_hashes") = true)
+          py::arg("directory"), py::arg("verify_hashes") = true, py::arg("full_verify") = false)
+      .def_property_readonly("hash_checks", &Model::hash_checks)
+      .def_property_readonly("encoder_precision", [](const Model& mdl) { return mdl.meta().encoder_graph.precision; })
       .def_property_readonly("directory", &Model::directory)
       .def_property_readonly("name", [](const Model& mdl) { return mdl.meta().model_name; })
       .def_property_readonly("sample_rate_hz", [](const Model& mdl) { return mdl.meta().features.sample_rate_hz; })

@@ -164,6 +164,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return run_export(args)
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Hash every file of a model folder in full (verified stamps ignored, then refreshed)."""
+    from parakeet_trt.models import resolve_model_dir
+
+    folder = resolve_model_dir(args.model)
+    start = time.perf_counter()
+    model = _core.Model.load(str(folder), True, True)
+    print(json.dumps({"model": str(folder), "verified": "every file hashed in full and matching its contract",
+                      "encoder_precision": model.encoder_precision, "files": model.hash_checks,
+                      "seconds": round(time.perf_counter() - start, 2)}, indent=2, sort_keys=True))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     from parakeet_trt import __version__
     from parakeet_trt.models import DEFAULT_MODEL
@@ -247,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(needs the 'export' extra)")
     add_export_arguments(e)
     e.set_defaults(handler=cmd_export)
+
+    v = sub.add_parser("verify", help="hash every file of a model folder against its contract in full (loads trust "
+                                      "verified stamps; this ignores and refreshes them); exit code 5 on a mismatch")
+    v.add_argument("model", help="exported model folder or packaged model name ('demo')")
+    v.set_defaults(handler=cmd_verify)
 
     from parakeet_trt.tensorrt.build import add_build_trt_arguments, run_build_trt  # tensorrt imports on use
 

@@ -23,12 +23,17 @@ struct TensorSpec {
   std::vector<int64_t> shape;
 };
 
+// Precisions an exported graph may have (`parakeet-trt export --precision`); anything else is a ModelError.
+// Returns the value, or throws ModelError naming `field`.
+const std::string& check_graph_precision(const std::string& value, const std::string& field);
+
 struct EngineContract {
   std::string name;                           // "encoder", "decoder_joint", "encoder_streaming"
   std::string file;                           // graph file in the model folder
   std::map<std::string, std::string> sha256;  // graph file and its external-data files
   std::vector<TensorSpec> inputs;             // symbolic dimensions are -1
   std::vector<TensorSpec> outputs;
+  std::string precision = "fp32";             // "fp32" | "int8" | "fp16" (absent in older contracts: fp32)
   const TensorSpec& input(const std::string& name) const;  // ContractViolation if absent
   const TensorSpec& output(const std::string& name) const;
 };

@@ -23,6 +23,9 @@ struct GraphSpec {
   std::vector<std::string> external_data;
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
+  // Numeric precision of the graph's weights and arithmetic: "fp32" (absent in older exports),
+  // "int8" (ONNX Runtime dynamic quantization), "fp16" (GPU engines). See kGraphPrecisions.
+  std::string precision = "fp32";
   const TensorSpec& input(const std::string& name) const;   // throws ContractViolation if absent
   const TensorSpec& output(const std::string& name) const;
 };
@@ -62,6 +65,10 @@ struct ModelLoadOptions {
   // Also hash every graph file against the contract (a graph from another model is refused at
   // load). Engines that load the graph may hash it again; this makes the C ABI check it too.
   bool verify_graph_hashes = true;
+  // Hash every file in full, ignoring verified stamps (`parakeet-trt verify`). Off: a file whose
+  // stamp matches its identity and expected hash is not re-hashed (core/verified_stamps.hpp says
+  // what a stamp does and does not see). PARAKEET_TRT_STAMPS=off turns stamps off everywhere.
+  bool full_verify = false;
 };
 
 class Model {
@@ -79,6 +86,8 @@ class Model {
   // every session and stream on this model (never copied per stream).
   const std::shared_ptr<const NativeDecoderWeights>& native_decoder_weights() const { return decoder_weights_; }
   std::string path_of(const std::string& file) const { return directory_ + "/" + file; }
+  // How each file's hash was checked at load: "hashed" (in full) or "stamped" (a verified stamp).
+  const std::map<std::string, std::string>& hash_checks() const { return hash_checks_; }
 
   // The engine running `graph` with `options`, shared: every session and stream that asks for the same
   // graph and options (EngineOptions::key) while one is alive gets the same engine (one ONNX Runtime
@@ -92,6 +101,7 @@ class Model {
   Contract contract_;
   Vocabulary vocabulary_;
   std::shared_ptr<const NativeDecoderWeights> decoder_weights_;
+  std::map<std::string, std::string> hash_checks_;
   // Engines by graph + options key: weak, so an engine lives as long as a session or stream uses it.
   mutable std::mutex engines_mutex_;
   mutable std::map<std::string, std::weak_ptr<Engine>> engines_;

@@ -21,6 +21,7 @@ EngineContract parse_engine(const std::string& name, const Json& e) {
   }
   if (e.has("inputs")) c.inputs = json_tensor_specs(e.at("inputs"), path + ".inputs");
   if (e.has("outputs")) c.outputs = json_tensor_specs(e.at("outputs"), path + ".outputs");
+  if (e.has("precision")) c.precision = check_graph_precision(e.at("precision").as_string(path + ".precision"), path + ".precision");
   return c;
 }
 
@@ -102,6 +103,11 @@ void check_graph(const Contract& c, const std::string& name, const GraphSpec& gr
   }
   const EngineContract& e = c.engine(name);
   require_equal("engines." + name + ".file", e.file, graph.file);
+  // CONTRACT: the graph's precision (fp32 / int8 / fp16) is the one its contract was written for.
+  // SOURCE: `parakeet-trt export --precision`; model_meta.json graphs.<name>.precision.
+  // WHY: an int8 graph behind an fp32 contract (or the reverse) changes the numbers the contract's
+  // tolerances and the reports were measured with.
+  require_equal("engines." + name + ".precision", e.precision, graph.precision);
   check_tensors("engines." + name + ".inputs", e.inputs, graph.inputs);
   check_tensors("engines." + name + ".outputs", e.outputs, graph.outputs);
   std::vector<std::string> files = graph.external_data;
@@ -117,6 +123,13 @@ void check_graph(const Contract& c, const std::string& name, const GraphSpec& gr
 }
 
 }  // namespace
+
+const std::string& check_graph_precision(const std::string& value, const std::string& field) {
+  if (value != "fp32" && value != "int8" && value != "fp16") {
+    throw ModelError(field + " '" + value + "' is not a graph precision (fp32, int8, fp16)");
+  }
+  return value;
+}
 
 const TensorSpec& EngineContract::input(const std::string& n) const {
   return find_tensor_spec(inputs, n, "engines." + name + " input");

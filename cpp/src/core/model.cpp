@@ -11,6 +11,7 @@
 #include "core/json.hpp"
 #include "core/model_limits.hpp"
 #include "core/sha256.hpp"
+#include "core/verified_stamps.hpp"
 #include "parakeet_trt/errors.hpp"
 
 namespace parakeet_trt {
@@ -78,6 +79,9 @@ GraphSpec parse_graph(const Json& g, const std::string& path) {
   }
   spec.inputs = json_tensor_specs(g.at("inputs", path), path + ".inputs");
   spec.outputs = json_tensor_specs(g.at("outputs", path), path + ".outputs");
+  if (g.has("precision")) {
+    spec.precision = check_graph_precision(g.at("precision").as_string(path + ".precision"), path + ".precision");
+  }
   return spec;
 }
 
@@ -109,13 +113,25 @@ std::vector<float> take_tensor(const Json& tensors, const std::string& blob, con
   return values;
 }
 
-void verify_hash(const ModelMeta& meta, const std::string& directory, const std::string& file) {
+// Checks `file` against `expected` (a stamp may stand for the hash, see verified_stamps.hpp) and
+// records how it was checked.
+void check_file_hash(const std::string& directory, const std::string& file, const std::string& expected,
+                     const std::string& field, const ModelLoadOptions& options,
+                     std::map<std::string, std::string>& checks) {
+  std::string actual = stamped_sha256(directory + "/" + file, expected, !options.full_verify);
+  if (actual != expected) throw ContractViolation(field, expected, actual);
+  const bool stamped = last_hash_was_stamped();
+  auto it = checks.find(file);
+  if (it == checks.end() || !stamped) checks[file] = stamped ? "stamped" : "hashed";
+}
+
+void verify_hash(const ModelMeta& meta, const std::string& directory, const std::string& file,
+                 const ModelLoadOptions& options, std::map<std::string, std::string>& checks) {
   auto it = meta.artifact_sha256.find(file);
   if (it == meta.artifact_sha256.end()) {
     throw ModelError("model_meta.json lists no sha256 for '" + file + "' under 'artifacts'");
   }
-  std::string actual = sha256_file(directory + "/" + file);
-  if (actual != it->second) throw ContractViolation("artifacts." + file + " sha256", it->second, actual);
+  check_file_hash(directory, file, it->second, "artifacts." + file + " sha256", options, checks);
 }
 
 }  // namespace
@@ -241,10 +257,8 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
   if (options.verify_hashes && options.verify_graph_hashes) {
     for (const auto& kv : model->contract_.engines) {
       for (const auto& file_hash : kv.second.sha256) {
-        std::string actual = sha256_file(directory + "/" + file_hash.first);
-        if (actual != file_hash.second) {
-          throw ContractViolation("engines." + kv.first + "." + file_hash.first + " sha256", file_hash.second, actual);
-        }
+        check_file_hash(directory, file_hash.first, file_hash.second,
+                        "engines." + kv.first + "." + file_hash.first + " sha256", options, model->hash_checks_);
       }
     }
   }
@@ -254,7 +268,7 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
     const Json& vocab = root.at("vocabulary");
     std::string vocab_file = vocab.at("file", "vocabulary").as_string("vocabulary.file");
     model_file_path(directory, vocab_file, "vocabulary.file", kMaxVocabularyBytes);
-    if (options.verify_hashes) verify_hash(meta, directory, vocab_file);
+    if (options.verify_hashes) verify_hash(meta, directory, vocab_file, options, model->hash_checks_);
     auto id_list = [&](const char* key) {
       std::vector<int> ids;
       if (vocab.has(key)) {
@@ -270,10 +284,8 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
                               std::to_string(model->vocabulary_.size()));
     }
     if (options.verify_hashes) {
-      std::string actual = sha256_file(directory + "/" + vocab_file);
-      if (actual != model->contract_.vocabulary_sha256) {
-        throw ContractViolation("vocabulary.sha256", model->contract_.vocabulary_sha256, actual);
-      }
+      check_file_hash(directory, vocab_file, model->contract_.vocabulary_sha256, "vocabulary.sha256", options,
+                      model->hash_checks_);
     }
     if (declared != meta.decoding.vocab_size) {
       throw ContractViolation("vocabulary.size", std::to_string(meta.decoding.vocab_size) + " (decoding.vocab_size)",
@@ -284,7 +296,7 @@ std::shared_ptr<const Model> Model::load(const std::string& directory, const Mod
     const Json& step = root.at("decoder_step");
     std::string step_file = step.at("file", "decoder_step").as_string("decoder_step.file");
     model_file_path(directory, step_file, "decoder_step.file", kMaxDecoderStepBytes);
-    if (options.verify_hashes) verify_hash(meta, directory, step_file);
+    if (options.verify_hashes) verify_hash(meta, directory, step_file, options, model->hash_checks_);
     std::string blob = read_model_file(directory, step_file, "decoder_step.file", kMaxDecoderStepBytes);
     const Json& tensors = step.at("tensors", "decoder_step");
 

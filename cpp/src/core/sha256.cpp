@@ -5,12 +5,12 @@
 #include <cstring>
 #include <vector>
 
+#include "core/sha256_shani.hpp"
 #include "parakeet_trt/errors.hpp"
 
 namespace parakeet_trt {
-namespace {
 
-constexpr uint32_t kRoundConstants[64] = {
+const uint32_t kSha256RoundConstants[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
     0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -19,6 +19,8 @@ constexpr uint32_t kRoundConstants[64] = {
     0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
     0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+namespace {
 
 inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
@@ -43,7 +45,7 @@ void Sha256::transform(const uint8_t* block) {
   for (int i = 0; i < 64; ++i) {
     uint32_t s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
     uint32_t ch = (e & f) ^ (~e & g);
-    uint32_t t1 = h + s1 + ch + kRoundConstants[i] + w[i];
+    uint32_t t1 = h + s1 + ch + kSha256RoundConstants[i] + w[i];
     uint32_t s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
     uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
     uint32_t t2 = s0 + maj;
@@ -57,6 +59,13 @@ void Sha256::update(const void* data, size_t size) {
   const uint8_t* bytes = static_cast<const uint8_t*>(data);
   total_bytes_ += size;
   while (size > 0) {
+    if (buffered_ == 0 && size >= sizeof(buffer_) && sha256_shani_available()) {
+      const size_t blocks = size / sizeof(buffer_);
+      sha256_shani_blocks(state_, bytes, blocks);
+      bytes += blocks * sizeof(buffer_);
+      size -= blocks * sizeof(buffer_);
+      continue;
+    }
     size_t take = std::min(size, sizeof(buffer_) - buffered_);
     std::memcpy(buffer_ + buffered_, bytes, take);
     buffered_ += take;

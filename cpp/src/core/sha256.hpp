@@ -7,6 +7,9 @@
 
 namespace parakeet_trt {
 
+// FIPS 180-4 §4.2.2: the 64 round constants (shared by the portable and the SHA-NI block functions).
+extern const uint32_t kSha256RoundConstants[64];
+
 class Sha256 {
  public:
   Sha256();

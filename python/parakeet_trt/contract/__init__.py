@@ -58,11 +58,20 @@ def _graph_hashes(graph: Dict[str, Any], artifacts: Dict[str, str]) -> Dict[str,
     return {f: artifacts[f] for f in [graph["file"], *graph.get("external_data", [])]}
 
 
+def _graph_precision(graph: Dict[str, Any]) -> Dict[str, Any]:
+    """The graph's precision and, when converted from fp32, how (export/precision.py)."""
+    out: Dict[str, Any] = {"precision": graph.get("precision", "fp32")}
+    if "conversion" in graph:
+        out["conversion"] = graph["conversion"]
+    return out
+
+
 def _encoder_engine(meta: Dict[str, Any]) -> Dict[str, Any]:
     g, enc, feats = meta["graphs"]["encoder"], meta["encoder"], meta["features"]
     return {
         "file": g["file"],
         "sha256": _graph_hashes(g, meta["artifacts"]),
+        **_graph_precision(g),
         "inputs": _io(g["inputs"]),
         "outputs": _io(g["outputs"]),
         "profile": {"batch": [1, 1, 1],
@@ -83,6 +92,7 @@ def _decoder_joint_engine(meta: Dict[str, Any]) -> Dict[str, Any]:
     return {
         "file": g["file"],
         "sha256": _graph_hashes(g, meta["artifacts"]),
+        **_graph_precision(g),
         "inputs": _io(g["inputs"]),
         "outputs": _io(g["outputs"]),
         "profile": {"batch": [1, 1, 1], "encoder_time": [1, 1, int(meta["encoder"]["max_encoder_frames"])],
@@ -102,6 +112,7 @@ def _streaming_engine(meta: Dict[str, Any]) -> Dict[str, Any]:
     return {
         "file": g["file"],
         "sha256": _graph_hashes(g, meta["artifacts"]),
+        **_graph_precision(g),
         "inputs": _io(g["inputs"]),
         "outputs": _io(g["outputs"]),
         "profile": {"batch": [1, 1, 1]},

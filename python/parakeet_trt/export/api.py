@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from . import artifacts, decoder_weights, loading, metadata, onnx_export, streaming
+from . import artifacts, decoder_weights, loading, metadata, onnx_export, precision as precisions, streaming
 from .errors import ExportError
 
 COMPONENTS = ("all", "encoder", "decoder_joint", "encoder_streaming")
@@ -69,6 +69,7 @@ def export_model(
     streaming_left_chunks: Optional[int] = None,
     streaming_cache_size: Optional[int] = None,
     streaming_cache_drop_size: Optional[int] = None,
+    precision: str = "fp32",
 ) -> ExportResult:
     """Export ``nemo_path`` into ``out_dir``.
 
@@ -80,6 +81,7 @@ def export_model(
     streaming_*: the cache-aware streaming encoder (component ``encoder_streaming``): profile
     ``chunk_isolated`` (NeMo's defaults) or ``cache_aware`` (chunk/shift/left_chunks in encoder
     frames); cache sizes override NeMo's derived values. See export/streaming.py.
+    precision: ``fp32``, ``int8`` or ``fp16`` for the encoder graphs (export/precision.py).
     """
     log = log or (lambda m: None)
     components = parse_components(component)
@@ -90,6 +92,7 @@ def export_model(
                                                           streaming_left_chunks, streaming_cache_size,
                                                           streaming_cache_drop_size)):
         raise ExportError("streaming options apply to --component encoder_streaming only")
+    precisions.check_precision(precision)
     if max_audio_s is not None and not (max_audio_s > 0):
         raise ExportError(f"max_audio_s must be > 0, got {max_audio_s!r}")
     t0 = time.monotonic()
@@ -114,6 +117,7 @@ def export_model(
         t = time.monotonic()
         info = onnx_export.export_encoder(model, out, log=log)
         onnx_export.check_graph(out / "encoder.onnx")
+        info = precisions.apply_precision(out, info, precision, log)
         graphs["encoder"] = metadata.graph_entry(info, onnx_export.graph_io(out / "encoder.onnx"))
         timings["encoder"] = time.monotonic() - t
     if "decoder_joint" in components:
@@ -132,6 +136,7 @@ def export_model(
             f"{stream_prof.output_frames_per_call} output frame(s)/call, cache {stream_prof.last_channel_cache_size}")
         info = streaming.export_encoder_streaming(model, out, stream_prof, log=log)
         onnx_export.check_graph(out / "encoder_streaming.onnx")
+        info = precisions.apply_precision(out, info, precision, log)
         graphs["encoder_streaming"] = metadata.graph_entry(info, onnx_export.graph_io(out / "encoder_streaming.onnx"))
         timings["encoder_streaming"] = time.monotonic() - t
     for name, expected_in, expected_out in (
@@ -171,6 +176,7 @@ def export_model(
             "exporter_version": metadata.EXPORTER_VERSION,
             "component": component,
             "max_audio_s_requested": max_audio_s,
+            "precision": precision,
         },
         "features": metadata.feature_meta(model),
         "encoder": metadata.encoder_meta(model),

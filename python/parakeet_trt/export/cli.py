@@ -53,6 +53,11 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
                              "its cache_drop_size, since NeMo's 10000 does not fit the positional table")
     parser.add_argument("--streaming-cache-drop-size", type=int, default=None,
                         help="override NeMo's cache_drop_size (encoder frames recomputed each call)")
+    parser.add_argument("--precision", default="fp32",
+                        help="encoder graphs' precision: fp32 (default, token-identical to NeMo), int8 (ONNX "
+                             "Runtime dynamic quantization of the MatMul weights, per channel; the fastest on CPU), "
+                             "fp16 (for GPU engines). bf16 is refused: ONNX Runtime's CPU provider has no bf16 "
+                             "kernels; TensorRT builds bf16 from the fp32 graph. Recorded in the contract")
     parser.add_argument("--device", default="cpu", help="torch device used for tracing (default cpu)")
     parser.add_argument("--smoke-test-ort", action="store_true",
                         help="run the exported graphs in ONNX Runtime on random inputs and report the max abs "
@@ -78,7 +83,7 @@ def run_export(args: argparse.Namespace) -> int:
                            streaming_shift_size=args.streaming_shift_size,
                            streaming_left_chunks=args.streaming_left_chunks,
                            streaming_cache_size=args.streaming_cache_size,
-                           streaming_cache_drop_size=args.streaming_cache_drop_size,
+                           streaming_cache_drop_size=args.streaming_cache_drop_size, precision=args.precision,
                            log=(lambda m: None) if args.quiet else _log)
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)

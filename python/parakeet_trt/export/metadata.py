@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 FORMAT_VERSION = 1
-EXPORTER_VERSION = 3
+EXPORTER_VERSION = 4  # 4: graphs carry "precision" (issue 20)
 
 
 def _plain(v):
@@ -242,5 +242,8 @@ def decoder_meta(model) -> Dict[str, Any]:
 
 
 def graph_entry(info: Dict[str, Any], io: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Any]:
-    return {"file": info["file"], "external_data": list(info["external_data"]), "inputs": io["inputs"],
-            "outputs": io["outputs"]}
+    entry = {"file": info["file"], "external_data": list(info["external_data"]), "inputs": io["inputs"],
+             "outputs": io["outputs"], "precision": info.get("precision", "fp32")}
+    if "conversion" in info:
+        entry["conversion"] = info["conversion"]
+    return entry

@@ -167,30 +167,40 @@ def export_graph(
         log(f"re-saving {out_path.name}" + (f" with external data {data_name}" if external_data else ""))
         proto = onnx.load(str(raw), load_external_data=True)
         shutil.rmtree(raw.parent)
-        staged = Path(td) / "staged"
-        staged.mkdir()
-        if external_data:
-            onnx.save_model(
-                proto,
-                str(staged / out_path.name),
-                save_as_external_data=True,
-                all_tensors_to_one_file=True,
-                location=data_name,
-                size_threshold=1024,
-                convert_attribute=False,
-            )
-        else:
-            onnx.save_model(proto, str(staged / out_path.name))
-        del proto
-        for name in (out_path.name, data_name):
-            dst = out_path.parent / name
-            if dst.exists():
-                dst.unlink()
-        os.replace(staged / out_path.name, out_path)
-        os.chmod(out_path, 0o644)
-        if external_data:
-            os.replace(staged / data_name, out_path.parent / data_name)
-            os.chmod(out_path.parent / data_name, 0o644)  # onnx creates it 0600
+        return save_graph(proto, out_path, external_data, Path(td))
+
+
+def save_graph(proto, out_path: Path, external_data: bool, work_dir: Path) -> Dict[str, Any]:
+    """Write ``proto`` to ``out_path`` (all tensors in ``<graph>.onnx.data`` when ``external_data``),
+    staged in ``work_dir`` and moved over any previous graph and data file.
+    Returns {"file", "external_data": [...]}."""
+    import onnx
+
+    data_name = out_path.name + ".data"
+    staged = Path(work_dir) / "staged"
+    staged.mkdir()
+    if external_data:
+        onnx.save_model(
+            proto,
+            str(staged / out_path.name),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=data_name,
+            size_threshold=1024,
+            convert_attribute=False,
+        )
+    else:
+        onnx.save_model(proto, str(staged / out_path.name))
+    del proto
+    for name in (out_path.name, data_name):
+        dst = out_path.parent / name
+        if dst.exists():
+            dst.unlink()
+    os.replace(staged / out_path.name, out_path)
+    os.chmod(out_path, 0o644)
+    if external_data:
+        os.replace(staged / data_name, out_path.parent / data_name)
+        os.chmod(out_path.parent / data_name, 0o644)  # onnx creates it 0600
     return {"file": out_path.name, "external_data": [data_name] if external_data else []}
 
 
