@@ -81,9 +81,11 @@ elif [ "$live" = 1 ] || [ "$serve" = 1 ]; then
   if [ "$serve" = 1 ]; then extras="${extras:+$extras,}serve"; fi
   echo "[setup] building and installing parakeet_trt with the extras: $extras" >&2
   pip_install --no-build-isolation ".[$extras]"
-  if [ "$live" = 1 ]; then pip_install --no-deps "silero-vad==6.2.3"; fi
+  pip_install --no-deps "silero-vad==6.2.3"
 else
   echo "[setup] building and installing parakeet_trt" >&2
   pip_install --no-build-isolation .
+  # Silero VAD's ONNX model: the live captions' default VAD (--no-deps: its metadata pulls torch).
+  pip_install --no-deps "silero-vad==6.2.3"
 fi
 echo "[setup] done: $(.venv/bin/python -c 'import parakeet_trt; print("parakeet_trt", parakeet_trt.__version__)')" >&2

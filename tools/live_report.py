@@ -197,8 +197,7 @@ def caption_rows(utterances: int, configs: list[str], work: Path) -> tuple[list,
     rows = []
     for name in configs:
         streaming, policy, _ = CAPTION_CONFIGS[name]
-        config = LiveConfig(model="demo", vad="energy", streaming=StreamingOptions(**streaming),
-                            policy=CommitPolicy(**policy))
+        config = LiveConfig(model="demo", streaming=StreamingOptions(**streaming), policy=CommitPolicy(**policy))
         committed, partial, final, revisions, words, calls, notices = [], [], [], [], 0, 0, 0
         cpu = time.process_time()
         for k, path in enumerate(paths):
@@ -232,6 +231,9 @@ def percentiles(values_ms: list[float]) -> dict:
 
 
 def captions_report(args) -> int:
+    from parakeet_trt.live.engine_lane import StreamingOptions
+    from parakeet_trt.live.pipeline import LiveConfig
+
     work = Path(tempfile.mkdtemp())
     configs = args.configs or list(CAPTION_CONFIGS)
     rows, offline_wer, audio_s, num_streams = caption_rows(args.utterances, configs, work)
@@ -240,7 +242,8 @@ def captions_report(args) -> int:
            f"({os.cpu_count()} CPU threads visible), ONNX Runtime on the CPU, the packaged demo model. Input: "
            f"{args.utterances} held-out utterances of the demo corpus with the corpus's own pause edges, joined five "
            f"at a time into {num_streams} streams ({audio_s:.0f} s), each played in real time through "
-           "`parakeet-trt live`'s pipeline (energy VAD, segment silence 600 ms). Offline: each utterance alone "
+           f"`parakeet-trt live`'s pipeline ({LiveConfig().vad} VAD, segment silence "
+           f"{StreamingOptions().segment_silence_ms} ms). Offline: each utterance alone "
            "(`parakeet-trt transcribe`).", "",
            f"**Offline WER on the same utterances: {100 * offline_wer:.1f}%.** Goals (issue 14): committed WER within "
            "2 points of offline, partial text p50 ≤ 300 ms, final text p50 ≤ 1200 ms and p95 ≤ 1600 ms.", "",

@@ -64,7 +64,8 @@ struct LiveStreamOptions {
   // no sentence is decoded with earlier ones in its left context and the pause never reaches the
   // encoder. Audio without VAD information (vad_silence_ms < 0) counts as speech.
   bool segment_on_endpoint = false;
-  int64_t segment_silence_ms = 600;   // 80..60000
+  // 900 ms: with Silero VAD it cuts at sentence pauses, not inside them (docs/DECISION_LOG.md)
+  int64_t segment_silence_ms = 900;   // 80..60000
   int64_t segment_pre_roll_ms = 320;  // 0..5000; 320 ms: the onset VAD reports lags the first phoneme
   // Lanes and the aggregator (issue 14, caption_lanes.hpp, caption_aggregator.hpp). Aggregator "v1"
   // runs `stream` as the one lane through the transcript's commit policy (TranscriptOptions); "v2" and

@@ -37,7 +37,7 @@ def default_policy() -> CommitPolicy:
 class LiveConfig:
     model: str | None = None
     agc: bool = False
-    vad: str = "energy"               # none | energy | silero
+    vad: str = "silero"               # none | energy | silero (Silero VAD's ONNX model: segments at pauses)
     streaming: StreamingOptions = field(default_factory=StreamingOptions)
     policy: CommitPolicy = field(default_factory=default_policy)
     llm: "LlmOptions | None" = None   # the LLM polish lane (parakeet_trt.llm); None: no lane

@@ -9,7 +9,7 @@ converts bytes and JSON only: the transcript is the core's.
 Start message (every field optional)::
 
     {"type": "start", "sample_rate": 16000, "format": "s16le" | "f32le", "channels": 1,
-     "vad": "energy" | "none",
+     "vad": "silero" | "energy" | "none",
      "streaming": {"aggregator", "lanes", "commit_lag_ms", "agreement_passes",
                    "chunk_ms", "left_ms", "right_ms", "final_redecode"},
      "commit": {"stable_updates", "max_lag_ms", "max_window_tokens", "endpoint_blank_ms",
@@ -44,7 +44,7 @@ START_KEYS = {"type", "sample_rate", "format", "channels", "vad", "streaming", "
 # As parakeet-trt live: aggregator v2/v3 with lanes, or v1 with chunk/left/right and final_redecode.
 STREAMING_KEYS = {"aggregator", "lanes", "commit_lag_ms", "agreement_passes", "chunk_ms", "left_ms", "right_ms",
                   "final_redecode"}
-VADS = ("energy", "none")
+VADS = ("silero", "energy", "none")
 
 
 class StreamClosed(Exception):
