@@ -70,7 +70,7 @@ def streams(tmp_path_factory):
 
 def play(session, path, streaming: StreamingOptions, realtime: bool, lane_engines=None):
     sink = Collect()
-    config = LiveConfig(model="demo", vad="energy", streaming=streaming)
+    config = LiveConfig(model="demo", streaming=streaming)  # the default VAD (Silero)
     summary = asyncio.run(run_live(FileSource(path, realtime=realtime), [sink], config, session=session,
                                    lane_engines=lane_engines))
     return sink.events, summary

@@ -155,7 +155,7 @@ def test_finals_at_pauses_by_default(tmp_path):
                      "--events-out", str(logs[name]), *extra)
         assert result.returncode == 0, result.stderr
     assert len(finals_of(logs["no_vad_endpoint"])) == 1
-    assert len(finals_of(logs["default"])) >= 4  # the sample has three pauses and an end
+    assert len(finals_of(logs["default"])) >= 3  # the sample's two longest pauses (900 ms segments) and its end
     demo_log = tmp_path / "demo.jsonl"
     assert run("live", "--demo", "--no-realtime", "--ui", "none", "--events-out", str(demo_log)).returncode == 0
     assert len(finals_of(demo_log)) >= 3

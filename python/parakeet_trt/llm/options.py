@@ -48,7 +48,7 @@ def add_llm_arguments(p: argparse.ArgumentParser) -> None:
                    help="base URL of an OpenAI-compatible chat-completions server (vLLM, llama.cpp, Ollama, a hosted "
                         "API), e.g. http://127.0.0.1:8080/v1; the lane polishes finals behind the captions "
                         "(default: no LLM lane)")
-    g.add_argument("--llm-model", default=None, metavar="NAME", help="model name to request (required with --llm-url)")
+    g.add_argument("--llm-model", default=None, metavar="NAME", help="model name to request (required with --llm-url) (default: none)")
     g.add_argument("--llm-api-key-env", default=d.api_key_env, metavar="VAR",
                    help=f"environment variable holding the API key; unset: no key is sent (default {d.api_key_env})")
     g.add_argument("--llm-timeout-s", type=float, default=d.timeout_s, metavar="S",
