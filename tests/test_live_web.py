@@ -42,7 +42,7 @@ def speech_wav(tmp_path_factory):
 
 
 def config() -> LiveConfig:
-    return LiveConfig(vad="energy", policy=CommitPolicy(endpoint_vad_ms=600))
+    return LiveConfig(policy=CommitPolicy(endpoint_vad_ms=600))
 
 
 def test_bad_websocket_clients_do_not_hurt_the_others(speech_wav, tmp_path):

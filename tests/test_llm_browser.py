@@ -48,7 +48,7 @@ def test_the_polished_layer_updates_behind_untouched_captions(tmp_path):
                     seen["page"] = await open_captions(browser, web.url)
                     seen["box_before"] = await seen["page"].evaluate(CAPTION_BOX)
 
-                config = LiveConfig(vad="energy", policy=CommitPolicy(endpoint_vad_ms=600),
+                config = LiveConfig(policy=CommitPolicy(endpoint_vad_ms=600),
                                     llm=LlmOptions(url=responder.url, model="polite", timeout_s=5.0))
                 summary = await run_live(FileSource(wav, realtime=True), [web], config, on_ready=ready)
                 page = seen["page"]

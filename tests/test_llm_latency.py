@@ -36,7 +36,7 @@ def speech_with_pauses(path) -> None:
 
 
 def caption(path, log, llm=None) -> dict:
-    config = LiveConfig(vad="energy", policy=CommitPolicy(endpoint_vad_ms=600, endpoint_blank_ms=0), llm=llm)
+    config = LiveConfig(policy=CommitPolicy(endpoint_vad_ms=600, endpoint_blank_ms=0), llm=llm)
     return asyncio.run(run_live(FileSource(path, realtime=True), [JsonlSink(str(log))], config))
 
 
