@@ -51,11 +51,29 @@ def speech(index: int) -> np.ndarray:
     return np.concatenate([held_out_speech(3 * index + k)[0] for k in range(3)])
 
 
+# The serving tests compare a server's streams with `parakeet-trt live` on the same audio. They use
+# aggregator v1 on both sides: its commits do not depend on timing, while the default v2 commits by
+# the agreement of re-decode passes, whose timing differs between a real-time client and a file
+# (tests/test_captions.py covers v2).
+V1 = {"streaming": {"aggregator": "v1"}}
+
+
+def stream_v1(*args, start: dict | None = None, **kwargs):
+    """serve.client.stream_audio with aggregator v1 (merged into `start`)."""
+    from parakeet_trt.serve.client import stream_audio
+
+    start = dict(start or {})
+    start["streaming"] = {**V1["streaming"], **start.get("streaming", {})}
+    return stream_audio(*args, start=start, **kwargs)
+
+
 def live_committed_text(audio: np.ndarray, rate: int, tmp_path: Path, name: str) -> str:
-    """The finals of ``parakeet-trt live --no-realtime`` on ``audio`` (written as 16-bit PCM, as streamed)."""
+    """The finals of ``parakeet-trt live --aggregator v1 --no-realtime`` on ``audio`` (written as 16-bit PCM,
+    as streamed)."""
     wav, events = tmp_path / f"{name}.wav", tmp_path / f"{name}.jsonl"
     soundfile.write(wav, audio, rate, subtype="PCM_16")
-    cli("live", "--no-realtime", "--input", str(wav), "--ui", "none", "--events-out", str(events))
+    cli("live", "--aggregator", "v1", "--no-realtime", "--input", str(wav), "--ui", "none", "--events-out",
+        str(events))
     return "".join(e["text"] for e in map(json.loads, events.read_text().splitlines()) if e["type"] == "final")
 
 

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from parakeet_trt.models import demo_sample
-from parakeet_trt.serve.client import pcm_bytes, stream_audio
-from serve_support import cli, http_get, live_committed_text, reference_cases, run, serve_process
+from parakeet_trt.serve.client import pcm_bytes
+from serve_support import cli, http_get, live_committed_text, reference_cases, run, serve_process, stream_v1
 from serve_support import ws_url as _ws_url
 
 API_KEY = "test-key-0123"
@@ -102,7 +102,7 @@ def test_transcription_refusals_are_clear(server):
 def test_concurrent_streams_equal_parakeet_trt_live(server, references):
     async def streams():
         return await asyncio.gather(*[
-            stream_audio(ws_url(server), audio, sample_rate=rate, fmt="f32le" if rate != 16000 else "s16le",
+            stream_v1(ws_url(server), audio, sample_rate=rate, fmt="f32le" if rate != 16000 else "s16le",
                          timeout_s=90)
             for audio, rate, _ in references.values()])
 
@@ -119,7 +119,7 @@ def _hit(server, good, **kwargs):
     audio, rate, expected = good
 
     async def both():
-        return await asyncio.gather(stream_audio(**kwargs), stream_audio(ws_url(server), audio, timeout_s=90))
+        return await asyncio.gather(stream_v1(**kwargs), stream_v1(ws_url(server), audio, timeout_s=90))
 
     bad, good = run(both())
     assert good.close_code == 1000 and good.committed_text == expected  # unaffected
@@ -176,7 +176,7 @@ def test_who_may_connect(server, good_stream, case):
                 "foreign origin": "origin https://evil.example is not allowed"}[case]
     assert bad.close_code == 1008 and expected in bad.close_reason and not bad.events
     # The key also works as a bearer header, and the allowed origin may connect.
-    ok = run(stream_audio(ws_url(server, token=None), audio, headers={"Authorization": f"Bearer {API_KEY}"},
+    ok = run(stream_v1(ws_url(server, token=None), audio, headers={"Authorization": f"Bearer {API_KEY}"},
                           origin=GOOD_ORIGIN, timeout_s=60))
     assert ok.close_code == 1000 and ok.committed_text == good_stream[2]
 
@@ -185,11 +185,11 @@ def test_a_full_replica_refuses_a_new_stream_and_the_others_continue(server, ref
     holders = [references[i] for i in range(MAX_STREAMS)]
 
     async def scenario():
-        running = [asyncio.create_task(stream_audio(ws_url(server), audio, sample_rate=rate, realtime=True,
+        running = [asyncio.create_task(stream_v1(ws_url(server), audio, sample_rate=rate, realtime=True,
                                                     fmt="f32le" if rate != 16000 else "s16le", timeout_s=90))
                    for audio, rate, _ in holders]
         await asyncio.sleep(2.0)  # every holder is streaming (real time: several seconds each)
-        refused = await stream_audio(ws_url(server), holders[0][0], timeout_s=30)
+        refused = await stream_v1(ws_url(server), holders[0][0], timeout_s=30)
         return refused, await asyncio.gather(*running)
 
     refused, results = run(scenario())

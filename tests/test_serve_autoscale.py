@@ -14,8 +14,7 @@ import time
 
 import numpy as np
 
-from parakeet_trt.serve.client import stream_audio
-from serve_support import live_committed_text, run, serve_process, speech, ws_url
+from serve_support import live_committed_text, run, serve_process, speech, ws_url, stream_v1
 
 SCALE_UP_S = 60
 
@@ -26,13 +25,13 @@ def test_a_loaded_server_adds_a_replica_and_new_streams_use_it(tmp_path):
     with serve_process(tmp_path, "--replicas", "1", "--autoscale-max-replicas", "2", "--autoscale-target-streams", "1",
                        "--replica-cpus", "0.5") as url:
         async def scenario():
-            running = [asyncio.create_task(stream_audio(ws_url(url), holders, realtime=True, timeout_s=120))
+            running = [asyncio.create_task(stream_v1(ws_url(url), holders, realtime=True, timeout_s=120))
                        for _ in range(3)]
-            first = await stream_audio(ws_url(url), speech(3)[:16000], timeout_s=30)
+            first = await stream_v1(ws_url(url), speech(3)[:16000], timeout_s=30)
             replicas, began = {first.started["replica"]}, time.monotonic()
             while len(replicas) < 2 and time.monotonic() - began < SCALE_UP_S:
                 await asyncio.sleep(2)
-                probe = await stream_audio(ws_url(url), speech(3)[:16000], timeout_s=30)
+                probe = await stream_v1(ws_url(url), speech(3)[:16000], timeout_s=30)
                 assert probe.close_code == 1000
                 replicas.add(probe.started["replica"])
             return replicas, time.monotonic() - began, await asyncio.gather(*running)

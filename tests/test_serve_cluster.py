@@ -26,10 +26,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parakeet_trt.serve.client import stream_audio
 from parakeet_trt.serve.proxy_close import CALLBACK_ENV, CALLBACK_PATH, CLOSE_REPLICA_LOST, REPLICA_LOST_REASON
 from parakeet_trt.testing.processes import background_process
-from serve_support import free_port, reference_cases, run, serve_process, ws_url
+from serve_support import free_port, reference_cases, run, serve_process, ws_url, stream_v1
 
 pytestmark = pytest.mark.cluster
 
@@ -80,7 +79,7 @@ def test_streams_run_on_both_nodes_and_equal_parakeet_trt_live(cluster, tmp_path
     async def staggered():
         tasks = []
         for audio, rate, _ in cases.values():
-            tasks.append(asyncio.create_task(stream_audio(ws_url(cluster), audio, sample_rate=rate, realtime=True,
+            tasks.append(asyncio.create_task(stream_v1(ws_url(cluster), audio, sample_rate=rate, realtime=True,
                                                           fmt="f32le" if rate != 16000 else "s16le", timeout_s=90)))
             await asyncio.sleep(0.3)
         return await asyncio.gather(*tasks)
@@ -109,14 +108,14 @@ def test_a_replica_killed_mid_stream(cluster, tmp_path):
             killed["at"] = time.monotonic()
             ray.kill(ray.get_actor(result.started["actor_name"], namespace="serve"), no_restart=False)
 
-    lost = run(stream_audio(ws_url(cluster), audio, realtime=True, on_event=kill_on_first_final, timeout_s=90))
+    lost = run(stream_v1(ws_url(cluster), audio, realtime=True, on_event=kill_on_first_final, timeout_s=90))
     assert killed, "no final arrived before the end of the stream"
     print(f"replica {lost.started['replica']} on node {lost.started['node_id'][:8]} killed; the client saw "
           f"{lost.close_code} {time.monotonic() - killed['at']:.2f} s later, keeping {lost.committed_text!r}")
     assert lost.close_code == CLOSE_REPLICA_LOST and lost.close_reason == REPLICA_LOST_REASON
     assert lost.committed_text and expected.startswith(lost.committed_text)
     began = time.monotonic()
-    again = run(stream_audio(ws_url(cluster), cases[0][0], timeout_s=60))
+    again = run(stream_v1(ws_url(cluster), cases[0][0], timeout_s=60))
     assert again.close_code == 1000 and again.committed_text == cases[0][2]
     assert again.started["replica"] != lost.started["replica"] and time.monotonic() - began < 10
     deadline = time.monotonic() + 90  # Serve replaces the dead replica

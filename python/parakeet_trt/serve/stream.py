@@ -45,6 +45,7 @@ START_KEYS = {"type", "sample_rate", "format", "channels", "vad", "streaming", "
 STREAMING_KEYS = {"aggregator", "lanes", "commit_lag_ms", "agreement_passes", "chunk_ms", "left_ms", "right_ms",
                   "final_redecode"}
 VADS = ("silero", "energy", "none")
+TEXT_KEYS = {"aggregator", "lanes"}  # the start message's string options (the others are numbers)
 
 
 class StreamClosed(Exception):
@@ -120,6 +121,8 @@ class StartOptions:
             if streaming.get("aggregator", defaults.streaming.aggregator) != "v1":
                 raise _invalid("streaming.aggregator v2/v3 decodes VAD segments: it needs \"vad\": \"energy\" "
                                "(or \"streaming\": {\"aggregator\": \"v1\"})")
+        if streaming.get("aggregator") == "v1":  # as parakeet-trt live --aggregator v1: segments only if asked
+            streaming.setdefault("segment_on_endpoint", False)
         self.streaming = StreamingOptions(**{**asdict(defaults.streaming), **streaming})
         self.policy = CommitPolicy(**{**asdict(defaults.policy), **commit})
         self.dtype = PCM_FORMATS[self.format]
@@ -134,6 +137,10 @@ class StartOptions:
         if unknown:
             raise _invalid(f"unknown {name} option(s) {unknown}; known: {sorted(known)}")
         for key, value in section.items():
+            if key in TEXT_KEYS:
+                if not isinstance(value, str) or len(value) > 1000:
+                    raise _invalid(f"{name}.{key} must be a string of at most 1000 characters, got {value!r:.60}")
+                continue
             if not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
                 raise _invalid(f"{name}.{key} must be a number or a boolean, got {value!r}")
         return dict(section)
