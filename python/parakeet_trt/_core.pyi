@@ -251,9 +251,20 @@ class LiveStream:
     stopped on one; next_event() returns a dict (``type`` 'step' or 'error', ``seq``, ``committed``,
     ``tail``, ``committed_text_added``, ``tail_text``, ``events`` (transcript events; finals carry
     ``redecoded_text``), ``audio_end_sample``, ``decoded_frames``, ``dropped_samples``, ``is_last``,
-    ``error``, ``error_code``) or None on timeout / at the end."""
+    ``error``, ``error_code``, ``lane_notices``) or None on timeout / at the end.
 
-    def __init__(self, model: Model, encoder_engine: Engine | EncoderEngine, **options: Any) -> None: ...
+    Lanes (aggregator='v2'/'v3', lanes='redecode,...', commit_lag_ms, agreement_passes, fast_lane,
+    commit_lane, final_timeout_ms, stall_ms; needs segment_on_endpoint): caption_lanes.hpp and
+    caption_aggregator.hpp. Lanes run on encoder_engine (buffered, redecode), streaming_engine
+    (cache_aware) or lane_engines[lane name]."""
+
+    def __init__(self, model: Model, encoder_engine: Engine | EncoderEngine,
+                 streaming_engine: Engine | EncoderEngine | None = None,
+                 lane_engines: dict[str, Engine | EncoderEngine] | None = None, **options: Any) -> None: ...
+    def lane_stats(self) -> list[dict[str, Any]]:
+        """Per lane (v2/v3): name, kind, encoder_calls, hypotheses, skipped_segments, compute_s, failed, error."""
+    @property
+    def uses_lanes(self) -> bool: ...
     def write(self, samples: npt.NDArray[np.float32], vad_silence_ms: float = -1.0, lossless: bool = False) -> int:
         """Stores what fits; the rest is dropped and counted, or with lossless=True left to the caller."""
     def close(self) -> None: ...
