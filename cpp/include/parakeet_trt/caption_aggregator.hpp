@@ -94,9 +94,6 @@ class CaptionAggregator {
   // Lane notices since the last call (each lane's failure or stall once).
   std::vector<LaneNotice> take_notices();
 
-  // The redecode lanes' floor for the open segment: a stream sample some context before the end of
-  // its committed words (CaptionLanes::set_commit_floor).
-  int64_t commit_floor_sample() const;
   int64_t open_segment() const { return segment_; }
   bool all_lanes_failed() const;
   // No segment is waiting for its final.

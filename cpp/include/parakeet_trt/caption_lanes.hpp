@@ -10,7 +10,7 @@
 //                                                      |   redecode:    an offline decode of the segment's audio every
 //                                                      |                `redecode_every_ms` of new audio and once at its end,
 //                                                      |                over at most `redecode_window_ms` ending at the live
-//                                                      |                edge and starting no earlier than the commit floor
+//                                                      |                edge (the aggregator commits words before they leave it)
 //
 // Shared encoder, several decoders: redecode lanes with equal cadence and window run on ONE worker
 // and one encoder call per pass; each lane decodes the same projected frames with its own decoder
@@ -68,7 +68,7 @@ struct LaneOptions {
   StreamOptions stream;             // buffered / cache_aware: the mode's settings (mode is set from kind)
   int64_t redecode_every_ms = 240;  // redecode: new audio between passes (40..10000)
   // redecode: the most audio one pass decodes (1000..120000). A segment longer than this is decoded
-  // over its newest window_ms only, starting no earlier than the aggregator's commit floor, so a
+  // over its newest window_ms only (the aggregator commits words about to leave the window), so a
   // pass costs at most one window however long the segment runs.
   int64_t redecode_window_ms = 12000;
   std::string decoding = "greedy";  // redecode: "greedy" | "beam"
@@ -133,8 +133,6 @@ class CaptionLanes {
   // No more audio: workers finish every segment, then exit. stop(): exit now (join).
   void close();
   void stop();
-  // A redecode pass of `segment` starts no earlier than stream sample `floor` (the end of committed text).
-  void set_commit_floor(int64_t segment, int64_t floor_sample);
 
   // Takes the oldest queued hypothesis. Any thread (the bus).
   bool pop(LaneHypothesis& out);
@@ -151,7 +149,6 @@ class CaptionLanes {
     int64_t origin = 0;            // stream sample of samples[0]
     std::vector<float> samples;
     bool ended = false;
-    int64_t floor = 0;             // commit floor (stream sample)
   };
   struct Worker;
 

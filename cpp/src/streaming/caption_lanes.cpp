@@ -270,7 +270,6 @@ void CaptionLanes::start_segment(int64_t segment, int64_t origin) {
     Segment s;
     s.id = segment;
     s.origin = origin;
-    s.floor = origin;
     segments_.push_back(std::move(s));
     trim_retained();
   }
@@ -306,13 +305,6 @@ void CaptionLanes::close() {
     closed_ = true;
   }
   work_cv_.notify_all();
-}
-
-void CaptionLanes::set_commit_floor(int64_t segment, int64_t floor_sample) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (Segment& s : segments_) {
-    if (s.id == segment) s.floor = std::max(s.floor, floor_sample);
-  }
 }
 
 bool CaptionLanes::pop(LaneHypothesis& out) {
@@ -549,7 +541,8 @@ void CaptionLanes::run_redecode(Worker& worker, std::unique_lock<std::mutex>& lo
       const int64_t received = static_cast<int64_t>(s->samples.size());
       const int64_t available = ended ? received : received / every * every;
       // CONTRACT: the window starts on an encoder frame of the stream (origin is frame-aligned).
-      int64_t start = std::max<int64_t>(s->floor - s->origin, available - window);
+      // Past the window the oldest audio is left out (the aggregator commits words before they leave it).
+      int64_t start = std::max<int64_t>(0, available - window);
       start = std::max<int64_t>(0, start / frame * frame);
       worker.window.assign(s->samples.begin() + start, s->samples.begin() + available);
       const int64_t origin = s->origin;

@@ -592,9 +592,6 @@ void LiveStream::apply_decisions(std::vector<AggregatorDecision>& decisions, boo
     lock.lock();
     publish(e, lock, last);
   }
-  if (aggregator_->open_segment() > 0) {
-    lanes_->set_commit_floor(aggregator_->open_segment(), aggregator_->commit_floor_sample());
-  }
 }
 
 void LiveStream::pump_lanes() {

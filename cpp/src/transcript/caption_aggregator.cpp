@@ -177,10 +177,6 @@ int CaptionAggregator::freshest_lane() const {
   return best;
 }
 
-int64_t CaptionAggregator::commit_floor_sample() const {
-  // Two seconds of context before the committed words' end.
-  return std::max<int64_t>(origin_, committed_end_frame_ * frame_samples_ - 2 * sample_rate_hz_);
-}
 
 // ---- words and the commit point -----------------------------------------------------------------
 
