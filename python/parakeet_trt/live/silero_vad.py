@@ -8,7 +8,8 @@ last 64 samples; a (2, 1, 128) recurrent state). Install the package with ``pip 
 
 from __future__ import annotations
 
-from importlib import resources
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 
@@ -19,11 +20,12 @@ CONTEXT = 64   # samples of the previous window prepended to each window
 
 
 def silero_model_path():
-    try:
-        return resources.files("silero_vad") / "data" / "silero_vad.onnx"
-    except ModuleNotFoundError:
+    # Found without importing the package: its __init__ imports torch, which a runtime setup lacks.
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
         raise AudioSourceError("--vad silero needs the silero-vad package's ONNX model: "
-                               "pip install --no-deps silero-vad (or use --vad energy)") from None
+                               "pip install --no-deps silero-vad (or use --vad energy)")
+    return Path(list(spec.submodule_search_locations)[0]) / "data" / "silero_vad.onnx"
 
 
 class SileroVad:
