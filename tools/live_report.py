@@ -327,7 +327,9 @@ def main(argv=None) -> int:
            f"({os.cpu_count()} CPU threads visible), ONNX Runtime on the CPU. Input: "
            f"{duration:.1f} s of espeak-ng speech (4 held-out sentences of the demo corpus, each followed by 1.2 s "
            "of silence), played in "
-           "real time through the live pipeline (energy VAD; endpoint after 600 ms of VAD silence or 800 ms "
+           "real time through the live pipeline with `--aggregator v1` (one buffered stream per chunk size; "
+           "the captions' default, v2 over a redecode lane, is measured in docs/LIVE_CAPTIONS.md) (energy VAD; "
+           "endpoint after 600 ms of VAD silence or 800 ms "
            "of decoder blanks; commit policy K = 2 updates, W = 1200 ms, N = 32 tokens, whole words). "
            "Sinks: JSONL log, terminal (to /dev/null as a terminal), browser (headless Chromium; its render time "
            "is reported by the page). All times in ms, p50 / p95 / p99.", "",
