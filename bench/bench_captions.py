@@ -34,15 +34,6 @@ async def play_all(paths, config, session):
     return await asyncio.gather(*(run_live(FileSource(p, realtime=True), [], config, session=session) for p in paths))
 
 
-def encoder_calls(summary: dict) -> int:
-    lanes = summary["lane"]["lanes"]
-    if not lanes:
-        return summary["lane"]["steps"]  # v1: one encoder call per step
-    # A redecode worker shared by several lanes reports its calls on each: count it once (its first
-    # lane carries the compute time).
-    return sum(lane["encoder_calls"] for lane in lanes if lane["kind"] != "redecode" or lane["compute_s"] > 0)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--utterances", type=int, default=5, help="held-out utterances joined into the stream")
@@ -53,7 +44,7 @@ def main(argv=None) -> int:
     import numpy as np
     import soundfile
 
-    from live_report import CAPTION_CONFIGS
+    from live_report import CAPTION_CONFIGS, encoder_calls
     from parakeet_trt.live.engine_lane import CommitPolicy, StreamingOptions
     from parakeet_trt.live.pipeline import LiveConfig
     from parakeet_trt.session import Session

@@ -172,6 +172,15 @@ CAPTION_CONFIGS = {
 }
 
 
+def encoder_calls(summary: dict) -> int:
+    """Encoder calls of one run_live summary: v1 makes one per step; lanes count theirs, a call shared
+    by several redecode lanes once."""
+    lanes = summary["lane"]["lanes"]
+    if not lanes:
+        return summary["lane"]["steps"]
+    return sum(lane["encoder_calls"] for lane in lanes if not lane["shares_encoder"])
+
+
 def caption_rows(utterances: int, configs: list[str], work: Path) -> tuple[list, float]:
     """Plays the joined held-out streams once per configuration; returns rows and the offline WER."""
     import soundfile
@@ -210,10 +219,7 @@ def caption_rows(utterances: int, configs: list[str], work: Path) -> tuple[list,
             final += m["final_text_latency_samples_ms"]
             revisions.append(m["revisions_per_committed_word"] * m["committed_words"])
             words += m["committed_words"]
-            # v1 runs one encoder call per step; lanes count theirs (a shared redecode worker once).
-            lanes = summary["lane"]["lanes"]
-            calls += (sum(lane["encoder_calls"] for lane in lanes if lane["compute_s"] > 0 or lane["kind"] != "redecode")
-                      if lanes else summary["lane"]["steps"])
+            calls += encoder_calls(summary)
             notices += len(summary["lane"]["lane_notices"])
         cpu = time.process_time() - cpu
         rows.append({"name": name, "wer": word_error_rate(references, committed), "partial": percentiles(partial),

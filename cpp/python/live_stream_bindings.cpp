@@ -273,6 +273,7 @@ void bind_live_stream(py::module_& m) {
                d["name"] = l.name;
                d["kind"] = l.kind;
                d["encoder_calls"] = l.encoder_calls;
+               d["shares_encoder"] = l.shares_encoder;
                d["hypotheses"] = l.hypotheses;
                d["skipped_segments"] = l.skipped_segments;
                d["compute_s"] = l.compute_s;

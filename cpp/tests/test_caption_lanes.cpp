@@ -171,6 +171,7 @@ void test_redecode_lanes_share_one_encoder_call_per_pass() {
   const std::vector<LaneStats> stats = stream.lane_stats();
   PTRT_CHECK_EQ(stats.size(), static_cast<size_t>(2));
   PTRT_CHECK_EQ(stats[0].encoder_calls, stats[1].encoder_calls);  // the worker's calls, reported per lane
+  PTRT_CHECK(!stats[0].shares_encoder && stats[1].shares_encoder);
   PTRT_CHECK_EQ(encoder->calls.load(), stats[0].encoder_calls);     // one encoder call serves both decoders
   PTRT_CHECK_EQ(stats[0].hypotheses, stats[1].hypotheses);
 }

@@ -262,7 +262,8 @@ class LiveStream:
                  streaming_engine: Engine | EncoderEngine | None = None,
                  lane_engines: dict[str, Engine | EncoderEngine] | None = None, **options: Any) -> None: ...
     def lane_stats(self) -> list[dict[str, Any]]:
-        """Per lane (v2/v3): name, kind, encoder_calls, hypotheses, skipped_segments, compute_s, failed, error."""
+        """Per lane (v2/v3): name, kind, encoder_calls, shares_encoder (its calls are an earlier lane's),
+        hypotheses, skipped_segments, compute_s, failed, error."""
     @property
     def uses_lanes(self) -> bool: ...
     def write(self, samples: npt.NDArray[np.float32], vad_silence_ms: float = -1.0, lossless: bool = False) -> int:

@@ -106,6 +106,7 @@ struct LaneStats {
   std::string name;
   std::string kind;
   int64_t encoder_calls = 0;   // shared-encoder lanes report their worker's calls
+  bool shares_encoder = false; // its encoder calls are an earlier lane's (one worker, one call per pass)
   int64_t hypotheses = 0;
   int64_t skipped_segments = 0;
   double compute_s = 0.0;      // time in the lane's passes/steps (shared workers: once, on its first lane)

@@ -168,8 +168,10 @@ class LiveStream {
   // The inference thread: runs `loop`; an exception ends the stream with an error event.
   void run_guarded(void (LiveStream::*loop)());
   void run();
+  // VAD segments; with lanes, the lanes' hypotheses go to the aggregator between marks.
   void run_segmented();
-  void run_lanes();
+  // Lanes at the end of input: the last segment ends, every segment is finalized, the transcript closes.
+  void finish_lanes();
   // Lanes: hands queued lane hypotheses and deadlines to the aggregator and applies its decisions.
   void pump_lanes();
   void apply_decisions(std::vector<AggregatorDecision>& decisions, bool stream_last);

@@ -3,16 +3,10 @@
 #include <string>
 
 #include "parakeet_trt/decoding.hpp"
+#include "core/option_range.hpp"
 
 namespace parakeet_trt {
 namespace {
-
-void check_range(const char* field, int value, int low, int high) {
-  if (value < low || value > high) {
-    throw std::invalid_argument(std::string("decoding option ") + field + " must be in [" + std::to_string(low) +
-                                ", " + std::to_string(high) + "], got " + std::to_string(value));
-  }
-}
 
 TdtBeamConfig beam_config(const DecodingOptions& options) {
   options.validate();
@@ -27,8 +21,8 @@ void DecodingOptions::validate() const {
   if (strategy != "greedy" && strategy != "beam") {
     throw std::invalid_argument("decoding option strategy must be 'greedy' or 'beam', got '" + strategy + "'");
   }
-  check_range("beam_size", beam_size, 1, kMaxBeamSize);
-  check_range("nbest", nbest, 1, kMaxNBest);
+  check_option_range("decoding option beam_size", beam_size, 1, kMaxBeamSize);
+  check_option_range("decoding option nbest", nbest, 1, kMaxNBest);
   if (!is_beam() && nbest != 1) {
     throw std::invalid_argument("decoding option nbest is " + std::to_string(nbest) +
                                 ", but an n-best list needs strategy 'beam' (greedy decoding gives one hypothesis)");

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/encoder_runner.hpp"
+#include "core/option_range.hpp"
 #include "core/offline_decode.hpp"
 #include "parakeet_trt/decoder_step.hpp"
 #include "parakeet_trt/features.hpp"
@@ -17,13 +18,6 @@
 namespace parakeet_trt {
 
 namespace {
-
-void check_range(const std::string& field, int64_t value, int64_t min, int64_t max) {
-  if (value < min || value > max) {
-    throw std::invalid_argument(field + " must be in [" + std::to_string(min) + ", " + std::to_string(max) +
-                                "], got " + std::to_string(value));
-  }
-}
 
 int64_t parse_int(const std::string& lane, const std::string& key, const std::string& value) {
   size_t used = 0;
@@ -70,15 +64,15 @@ void LaneOptions::validate() const {
     s.mode = kind;
     s.validate();
   }
-  check_range(lane + "redecode_every_ms", redecode_every_ms, 40, 10000);
-  check_range(lane + "redecode_window_ms", redecode_window_ms, 1000, 120000);
+  check_option_range(lane + "redecode_every_ms", redecode_every_ms, 40, 10000);
+  check_option_range(lane + "redecode_window_ms", redecode_window_ms, 1000, 120000);
   if (decoding != "greedy" && decoding != "beam") {
     throw std::invalid_argument(lane + "decoding must be 'greedy' or 'beam', got '" + decoding + "'");
   }
   if (decoding == "beam" && kind != "redecode") {
     throw std::invalid_argument(lane + "decoding 'beam' needs a redecode lane (streaming lanes decode greedily)");
   }
-  check_range(lane + "beam_size", beam_size, 1, kMaxBeamSize);
+  check_option_range(lane + "beam_size", beam_size, 1, kMaxBeamSize);
   if (!(weight > 0.0 && weight <= 100.0)) {
     throw std::invalid_argument(lane + "weight must be in (0, 100], got " + std::to_string(weight));
   }
@@ -191,7 +185,7 @@ CaptionLanes::CaptionLanes(std::shared_ptr<const Model> model, std::vector<LaneO
   if (lanes_.empty() || lanes_.size() > 16) {
     throw std::invalid_argument("lanes: 1 to 16 lanes, got " + std::to_string(lanes_.size()));
   }
-  check_range("max_retained_ms", max_retained_ms, 1000, 3600000);
+  check_option_range("max_retained_ms", max_retained_ms, 1000, 3600000);
   std::map<std::string, int> names;
   for (LaneOptions& lane : lanes_) {
     lane.stream.mode = lane.kind == "cache_aware" ? "cache_aware" : "buffered";
@@ -331,6 +325,7 @@ std::vector<LaneStats> CaptionLanes::stats() const {
       s.encoder_calls = w->encoder_calls;
       s.hypotheses = w->hypotheses;
       s.skipped_segments = w->skipped;
+      s.shares_encoder = k > 0;
       s.compute_s = k == 0 ? static_cast<double>(w->compute_ns.load()) * 1e-9 : 0.0;
       s.failed = w->failed;
       s.error = w->error;

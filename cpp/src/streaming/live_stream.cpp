@@ -6,16 +6,10 @@
 #include <stdexcept>
 #include <utility>
 
+#include "core/option_range.hpp"
 namespace parakeet_trt {
 
 namespace {
-
-void check_range(const char* field, int64_t value, int64_t min, int64_t max) {
-  if (value < min || value > max) {
-    throw std::invalid_argument(std::string(field) + " must be in [" + std::to_string(min) + ", " +
-                                std::to_string(max) + "], got " + std::to_string(value));
-  }
-}
 
 // Ends the producer's exclusive section however write() leaves.
 struct WriterGuard {
@@ -28,15 +22,15 @@ struct WriterGuard {
 void LiveStreamOptions::validate() const {
   stream.validate();
   transcript.validate();
-  check_range("ring_ms", ring_ms, 1, 600000);
-  check_range("event_slots", event_slots, 2, 65536);
-  check_range("redecode_pre_roll_ms", redecode_pre_roll_ms, 0, 10000);
-  check_range("redecode_post_roll_ms", redecode_post_roll_ms, 0, 10000);
+  check_option_range("ring_ms", ring_ms, 1, 600000);
+  check_option_range("event_slots", event_slots, 2, 65536);
+  check_option_range("redecode_pre_roll_ms", redecode_pre_roll_ms, 0, 10000);
+  check_option_range("redecode_post_roll_ms", redecode_post_roll_ms, 0, 10000);
   if (final_redecode && stream.mode != "buffered") {
     throw std::invalid_argument("final_redecode needs the buffered mode (a cache-aware stream keeps no audio history)");
   }
-  check_range("segment_silence_ms", segment_silence_ms, 80, 60000);
-  check_range("segment_pre_roll_ms", segment_pre_roll_ms, 0, 5000);
+  check_option_range("segment_silence_ms", segment_silence_ms, 80, 60000);
+  check_option_range("segment_pre_roll_ms", segment_pre_roll_ms, 0, 5000);
   if (final_redecode && stream.buffered.history_ms <= 0) {
     throw std::invalid_argument("final_redecode needs history_ms > 0 (the audio the re-decode reads)");
   }
@@ -51,7 +45,7 @@ void LiveStreamOptions::validate() const {
     if (final_redecode) {
       throw std::invalid_argument("final_redecode is aggregator v1's: v2 and v3 finalize from the lanes' whole-segment passes");
     }
-    check_range("lanes_retained_ms", lanes_retained_ms, 1000, 3600000);
+    check_option_range("lanes_retained_ms", lanes_retained_ms, 1000, 3600000);
   }
 }
 
@@ -177,9 +171,8 @@ LiveStream::LiveStream(Parts parts, const LiveStreamOptions& options)
     in_segment_ = false;  // the first segment starts at the first speech
   }
   last_snapshot_ = transcript_.snapshot();
-  void (LiveStream::*loop)() = lanes_                         ? &LiveStream::run_lanes
-                               : options_.segment_on_endpoint ? &LiveStream::run_segmented
-                                                              : &LiveStream::run;
+  // Lanes always segment (validate() requires segment_on_endpoint).
+  void (LiveStream::*loop)() = options_.segment_on_endpoint ? &LiveStream::run_segmented : &LiveStream::run;
   thread_ = std::thread([this, loop] { run_guarded(loop); });
 }
 
@@ -534,15 +527,24 @@ void LiveStream::run_segmented() {
       last_mark_ = mark;
       on_vad(mark.silence_ms);
     }
+    if (lanes_) pump_lanes();
     if (closing) {
       int64_t n;  // audio whose mark was dropped (a full mark ring): taken as speech
       while ((n = ring_.read(block_.data(), static_cast<int64_t>(block_.size()))) > 0) take_audio(block_.data(), n);
       break;
     }
     std::unique_lock<std::mutex> lock(mutex_);
-    audio_cv_.wait(lock, [this] { return vad_marks_.available() > 0 || closed_.load(); });
+    if (lanes_) {
+      // The timeout serves the aggregator's deadlines (a lane that stalls at a segment's end).
+      audio_cv_.wait_for(lock, std::chrono::milliseconds(20),
+                         [this] { return vad_marks_.available() > 0 || closed_.load() || lane_ready_.load(); });
+    } else {
+      audio_cv_.wait(lock, [this] { return vad_marks_.available() > 0 || closed_.load(); });
+    }
   }
-  if (in_segment_) {
+  if (lanes_) {
+    finish_lanes();
+  } else if (in_segment_) {
     finish_segment(true);
   } else {
     const double end_s = static_cast<double>(read_end_) / sample_rate_hz_;
@@ -610,33 +612,7 @@ void LiveStream::pump_lanes() {
   apply_decisions(decisions_, false);
 }
 
-void LiveStream::run_lanes() {
-  for (;;) {
-    const bool closing = closed_.load();  // read before draining: audio written before close() is consumed
-    for (;;) {
-      VadMark mark;
-      if (vad_marks_.read(&mark, 1) != 1) break;
-      int64_t want = mark.end_sample - read_end_;
-      while (want > 0) {
-        const int64_t n = ring_.read(block_.data(), std::min<int64_t>(want, static_cast<int64_t>(block_.size())));
-        if (n == 0) break;
-        take_audio(block_.data(), n);
-        want -= n;
-      }
-      last_mark_ = mark;
-      on_vad(mark.silence_ms);
-    }
-    pump_lanes();
-    if (closing) {
-      int64_t n;  // audio whose mark was dropped (a full mark ring): taken as speech
-      while ((n = ring_.read(block_.data(), static_cast<int64_t>(block_.size()))) > 0) take_audio(block_.data(), n);
-      break;
-    }
-    std::unique_lock<std::mutex> lock(mutex_);
-    // The timeout serves the aggregator's deadlines (a lane that stalls at a segment's end).
-    audio_cv_.wait_for(lock, std::chrono::milliseconds(20),
-                       [this] { return vad_marks_.available() > 0 || closed_.load() || lane_ready_.load(); });
-  }
+void LiveStream::finish_lanes() {
   if (in_segment_) finish_segment(false);
   lanes_->close();
   // Drain: every lane finishes its segments; the aggregator finalizes them (or times out on a stalled lane).

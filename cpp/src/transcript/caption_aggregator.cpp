@@ -6,16 +6,10 @@
 #include <stdexcept>
 #include <utility>
 
+#include "core/option_range.hpp"
 namespace parakeet_trt {
 
 namespace {
-
-void check_range(const char* field, int64_t value, int64_t min, int64_t max) {
-  if (value < min || value > max) {
-    throw std::invalid_argument(std::string(field) + " must be in [" + std::to_string(min) + ", " +
-                                std::to_string(max) + "], got " + std::to_string(value));
-  }
-}
 
 std::string trimmed(std::string s) {
   const size_t b = s.find_first_not_of(' ');
@@ -30,12 +24,12 @@ void AggregatorOptions::validate(int num_lanes) const {
   if (strategy != "v1" && strategy != "v2" && strategy != "v3") {
     throw std::invalid_argument("aggregator must be 'v1', 'v2' or 'v3', got '" + strategy + "'");
   }
-  check_range("fast_lane", fast_lane, 0, num_lanes - 1);
-  check_range("commit_lane", commit_lane, -1, num_lanes - 1);
-  check_range("agreement_passes", agreement_passes, 1, 8);
-  check_range("commit_lag_ms", commit_lag_ms, 0, 10000);
-  check_range("final_timeout_ms", final_timeout_ms, 100, 60000);
-  check_range("stall_ms", stall_ms, 200, 60000);
+  check_option_range("fast_lane", fast_lane, 0, num_lanes - 1);
+  check_option_range("commit_lane", commit_lane, -1, num_lanes - 1);
+  check_option_range("agreement_passes", agreement_passes, 1, 8);
+  check_option_range("commit_lag_ms", commit_lag_ms, 0, 10000);
+  check_option_range("final_timeout_ms", final_timeout_ms, 100, 60000);
+  check_option_range("stall_ms", stall_ms, 200, 60000);
 }
 
 CaptionAggregator::CaptionAggregator(std::shared_ptr<const Vocabulary> vocabulary, std::vector<LaneOptions> lanes,
