@@ -83,11 +83,10 @@ async def _deliver(lane: EngineLane, sinks: list, metrics: MetricsRecorder, on_e
     async for event in lane.events():
         if failure is not None:
             continue
-        out = event  # the lanes' aggregator runs in the core (caption_aggregator.hpp)
-        metrics.event(out)
+        metrics.event(event)
         for sink in list(sinks):
             try:
-                await sink.emit(out)
+                await sink.emit(event)
             except DurableSinkError as error:  # the event log: its failure ends the run with an error
                 failure = failure or error
                 if stop_input is not None:
@@ -96,7 +95,7 @@ async def _deliver(lane: EngineLane, sinks: list, metrics: MetricsRecorder, on_e
                 log(f"sink {sink.name} failed and was dropped: {error}")
                 sinks.remove(sink)
         if on_event is not None:
-            on_event(out)
+            on_event(event)
     if failure is not None:
         raise failure
 
