@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import REPO, command_line, model_folder, publish, report_header  # noqa: E402
+from bench_common import command_line, model_folder, publish, report_header  # noqa: E402
 
 PEER_PACKAGES = ["sherpa-onnx", "onnx-asr[cpu]", "numpy"]
 WORKER = Path(__file__).resolve().parent / "peer_worker.py"
@@ -64,12 +64,6 @@ def peer_python(root: Path) -> Path:
     return python
 
 
-def _project_env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "python"), env.get("PYTHONPATH", "")]))
-    return env
-
-
 def model_sources(name: str, root: Path) -> dict:
     """Every system's model folder for ``name``: ours (fp32, int8), the peers' exports, the .nemo."""
     from parakeet_trt.export import export_model
@@ -91,11 +85,10 @@ def model_sources(name: str, root: Path) -> dict:
     sherpa, onnx_asr = base / "sherpa-onnx", base / "onnx-asr"
     if not ((sherpa / "DONE").is_file() and (onnx_asr / "DONE").is_file()):
         log(f"building the peers' own exports of {nemo.name} -> {base}")
-        subprocess.run([sys.executable, str(EXPORTS), str(nemo), str(sherpa), str(onnx_asr)], check=True,
-                       env=_project_env())
+        subprocess.run([sys.executable, str(EXPORTS), str(nemo), str(sherpa), str(onnx_asr)], check=True)
     for folder in (ours, int8):  # hash in full once and stamp, so the timed loads are the steady state
         subprocess.run([sys.executable, "-m", "parakeet_trt.cli", "verify", str(folder)], check=True,
-                       stdout=subprocess.DEVNULL, env=_project_env())
+                       stdout=subprocess.DEVNULL)
     return {"nemo": nemo, "ours_fp32": ours, "ours_int8": int8, "sherpa": sherpa, "onnx_asr": onnx_asr}
 
 
@@ -146,7 +139,7 @@ def run_worker(spec: dict, long_path: Path, short_paths: list[Path], threads: in
     job_path = work / "job.json"
     job_path.write_text(json.dumps(job))
     done = subprocess.run([spec["python"], str(WORKER), str(job_path)], capture_output=True, text=True,
-                          env=_project_env() if spec["python"] == sys.executable else dict(os.environ))
+                          env=dict(os.environ))
     if done.returncode != 0:
         raise RuntimeError(f"{spec['label']} {spec['precision']} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

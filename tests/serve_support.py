@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,12 @@ import numpy as np
 import soundfile
 
 from parakeet_trt.testing.held_out import held_out_speech
+from parakeet_trt.serve.cli import free_port  # noqa: F401  (the cluster test's GCS port too)
 from parakeet_trt.testing.processes import background_process
 
 SERVER_START_S = 150
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

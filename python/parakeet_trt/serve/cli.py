@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import random
 import signal
 import socket
 import sys
@@ -133,10 +134,24 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
                        batching=batching, allowed_hosts=hosts, llm=options_from_args(args))
 
 
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+# Ray's own processes bind ports the OS picks from its ephemeral range, and its workers take
+# 10002-19999: a port picked by binding to 0 can be taken by Ray before its HTTP proxy binds it
+# (seen in CI as "Failed to bind to address"). Free ports are picked from a range neither uses.
+FREE_PORT_RANGE = (20000, 32768)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port in FREE_PORT_RANGE that ``host`` can bind now."""
+    generator = random.Random()
+    for _ in range(500):
+        port = generator.randrange(*FREE_PORT_RANGE)
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port on {host} in {FREE_PORT_RANGE[0]}-{FREE_PORT_RANGE[1] - 1}")
 
 
 def url_of(host: str, port: int) -> str:
