@@ -6,6 +6,7 @@ model (ONNX Runtime through the C++ core).
   the patches replay to the final text, and the finals concatenated are the committed text;
 * the default captions (v2 over a redecode lane) commit text within 2 WER points of offline decoding
   of the same utterances;
+* the finals carry candidate windows from the default lane's n-best, which an LLM can choose from;
 * a lane that stalls (an engine that takes 5 s per call) or fails is reported once, and the captions
   go on from the other lane with the same latency.
 """
@@ -20,10 +21,9 @@ import pytest
 import soundfile
 
 from parakeet_trt.live.engine_lane import StreamingOptions
-from parakeet_trt.live.pipeline import LiveConfig, run_live
 from parakeet_trt.live.protocol import Display
-from parakeet_trt.live.sources import FileSource
 from parakeet_trt.testing.held_out import word_error_rate
+from parakeet_trt.testing.collect_sink import play_file
 from parakeet_trt.testing.joined_streams import joined_streams
 
 AGGREGATORS = {
@@ -31,23 +31,6 @@ AGGREGATORS = {
     "v2": StreamingOptions(),  # the captions' defaults
     "v3": StreamingOptions(aggregator="v3", lanes="buffered,redecode,redecode:decoding=beam:beam=4"),
 }
-
-
-class Collect:
-    name = "collect"
-    metrics = None
-
-    def __init__(self):
-        self.events = []
-
-    async def start(self, lane):
-        pass
-
-    async def emit(self, event):
-        self.events.append(event)
-
-    async def close(self):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +52,7 @@ def streams(tmp_path_factory):
 
 
 def play(session, path, streaming: StreamingOptions, realtime: bool, lane_engines=None):
-    sink = Collect()
-    config = LiveConfig(model="demo", streaming=streaming)  # the default VAD (Silero)
-    summary = asyncio.run(run_live(FileSource(path, realtime=realtime), [sink], config, session=session,
-                                   lane_engines=lane_engines))
-    return sink.events, summary
+    return play_file(path, streaming, session=session, realtime=realtime, lane_engines=lane_engines)
 
 
 def check_protocol(events: list[dict]) -> str:
@@ -113,6 +92,63 @@ def test_default_captions_commit_within_two_points_of_offline(demo_session, stre
     live_wer, offline_wer = word_error_rate(references, committed), word_error_rate(references, offline)
     print(f"committed WER {100 * live_wer:.1f}% vs offline {100 * offline_wer:.1f}% ({len(references)} streams)")
     assert live_wer <= offline_wer + 0.02
+
+
+def test_finals_carry_candidates_an_llm_can_choose_from(demo_session, streams):
+    """The default lane's n-best becomes candidate windows on the finals (candidate_windows.hpp); they
+    pass the LLM lane's validation, and an LLM that takes every window's first alternative gets each
+    answer accepted with choice edits, its words only heard ones or those alternatives."""
+    from parakeet_trt import _core
+    from parakeet_trt.llm.lane import PolishLane, validate_windows
+    from parakeet_trt.llm.options import LlmOptions
+    from parakeet_trt.testing.llm_responder import LlmResponder
+
+    finals = []
+    for k, (path, _) in enumerate(streams):
+        events, _ = play(demo_session, path, StreamingOptions(), realtime=False)
+        # One lane for every stream here: segment numbers made unique across the streams.
+        finals += [dict(e, segment=1000 * k + e["segment"]) for e in events if e["type"] == "final"]
+    with_candidates = [f for f in finals if f.get("candidates")]
+    assert with_candidates, "no final carries candidates"
+    for f in with_candidates:
+        validate_windows(f["candidates"])
+        heard = [_core.normalize_word(w["word"]) for w in f["words"]]
+        for window in f["candidates"]:
+            # Inside the segment's audio (a decode may hear a word in the pause after the last heard one).
+            # (A last token's predicted duration may reach a few frames past the audio.)
+            assert 0.0 <= window["start_s"] < window["end_s"] <= f["audio_end_s"] + 0.4, (window, f)
+            for alt in window["alternatives"]:
+                # n-best entries, within 3 nats of their lane's best (candidate_windows.hpp)
+                assert alt["source"].startswith("beam:") and alt["score"] >= -3.0
+                covered = [_core.normalize_word(w["word"]) for w in f["words"]
+                           if window["start_s"] <= (w["start_s"] + w["end_s"]) / 2 < window["end_s"]]
+                assert [_core.normalize_word(w["word"]) for w in alt["words"]] != covered  # a real alternative
+        assert heard
+
+    async def main():
+        events = []
+
+        async def emit(event):
+            events.append(event)
+
+        async with LlmResponder("choose") as responder:
+            lane = PolishLane(LlmOptions(url=responder.url, model="test", merge_max_words=1,
+                                         queue_segments=len(with_candidates) + 1), emit)
+            for f in with_candidates:
+                lane.submit_final(f)
+            await lane.finish()
+        return events, lane.summary()
+
+    events, summary = asyncio.run(main())
+    assert summary["accepted"] == len(with_candidates) and summary["rejected"] == 0, summary
+    assert summary["edits"].get("choice", 0) >= len(with_candidates), summary
+    by_segment = {f["segment"]: f for f in with_candidates}
+    for event in events:
+        f = by_segment[event["segment"]]
+        allowed = {_core.normalize_word(w["word"]) for w in f["words"]}
+        allowed |= {_core.normalize_word(w["word"]) for win in f["candidates"] for alt in win["alternatives"]
+                    for w in alt["words"]}
+        assert {_core.normalize_word(w["word"]) for w in event["words"]} <= allowed
 
 
 class SlowEncoder:

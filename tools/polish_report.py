@@ -11,6 +11,14 @@ punctuated reference (corpus.written_form) on the words the ASR got right (align
 punctuation F1 (the mark after each word) and casing accuracy (each word's letters, case-sensitive).
 The raw ASR text is the baseline. The guardrails keep the polished words equal to the heard words,
 so the word error rate is the same by construction (shown).
+
+Candidate choice: the same utterances joined five at a time with the corpus's pause edges
+(testing/joined_streams.py) go through `parakeet-trt live`'s pipeline at its defaults (v2 over a
+beam-4 redecode lane, decoded as fast as it goes); each final carries candidate windows (the lane's
+n-best where it disagrees with the final). The finals go through the LLM lane; the word error rate of
+the polished view (the LLM's choices) is compared with the greedy 1-best (each utterance alone,
+offline) and the aggregator's committed text without the LLM. An oracle row shows the best any
+choice among the windows could do.
 """
 
 from __future__ import annotations
@@ -18,8 +26,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import difflib
+import itertools
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -61,14 +71,119 @@ def score(pairs: list[tuple[list[str], list[str]]]) -> dict:
             "casing_accuracy": cased / total if total else 0.0, "aligned_words": total}
 
 
+def live_finals(streams) -> list[list[dict]]:
+    """Per joined stream, the finals of the live pipeline at its defaults (file decoded as fast as it goes)."""
+    import soundfile
+
+    from parakeet_trt.live.engine_lane import StreamingOptions
+    from parakeet_trt.testing.collect_sink import play_file
+
+    out = []
+    with tempfile.TemporaryDirectory() as folder:
+        for k, stream in enumerate(streams):
+            path = Path(folder) / f"joined{k}.wav"
+            soundfile.write(path, stream.audio, 16000)
+            events, _ = play_file(path, StreamingOptions())
+            # One LLM lane for every stream here: segment numbers made unique across the streams.
+            out.append([dict(e, segment=1000 * k + e["segment"]) for e in events if e["type"] == "final"])
+            print(f"[polish-report] live pipeline {k + 1}/{len(streams)}", file=sys.stderr, flush=True)
+    return out
+
+
+def polish(url: str, model_name: str, finals: list[dict]) -> tuple[list[dict], dict]:
+    """(polish events, lane summary) of every final through the LLM lane, one request per final."""
+    from parakeet_trt.llm.lane import PolishLane
+    from parakeet_trt.llm.options import LlmOptions
+
+    events = []
+
+    async def run():
+        async def emit(event):
+            events.append(event)
+
+        lane = PolishLane(LlmOptions(url=url, model=model_name, timeout_s=120.0, merge_max_words=1,
+                                     queue_segments=len(finals) + 1), emit)
+        for f in finals:
+            lane.submit_final(f)
+        await lane.finish(timeout_s=60.0 * len(finals))
+        return lane.summary()
+
+    summary = asyncio.run(run())
+    return events, summary
+
+
+def readings(final: dict) -> list[str]:
+    """Every text the final's candidate windows allow (heard or an alternative per window; at most 4096)."""
+    heard = final["words"]
+    pieces, i = [], 0
+    for window in final.get("candidates") or []:
+        while i < len(heard) and (heard[i]["start_s"] + heard[i]["end_s"]) / 2 < window["start_s"]:
+            pieces.append([[heard[i]["word"]]])
+            i += 1
+        covered = []
+        while i < len(heard) and (heard[i]["start_s"] + heard[i]["end_s"]) / 2 < window["end_s"]:
+            covered.append(heard[i]["word"])
+            i += 1
+        pieces.append([covered] + [[w["word"] for w in alt["words"]] for alt in window["alternatives"]])
+    pieces += [[[w["word"]]] for w in heard[i:]]
+    return [" ".join(w for words in combination for w in words)
+            for combination in itertools.islice(itertools.product(*pieces), 4096)]
+
+
+def oracle_stream(finals: list[dict], reference: str, norm) -> str:
+    """The stream's text with each final's reading chosen (one final at a time, the others fixed) to leave
+    the fewest word errors against the reference: the most a choice among these candidates could gain."""
+    from parakeet_trt.parity.ladder import word_errors
+
+    texts = [norm(f["text"]) for f in finals]
+    for j, final in enumerate(finals):
+        texts[j] = min((norm(r) for r in readings(final)),
+                       key=lambda r: word_errors(reference, " ".join(texts[:j] + [r] + texts[j + 1:]))[0])
+    return " ".join(texts)
+
+
+def candidate_choice(url: str, model_name: str, utterances: int) -> dict:
+    """WER of the greedy 1-best, the aggregator without the LLM, the LLM's choices and the oracle."""
+    from parakeet_trt import _core
+    from parakeet_trt.session import Session
+    from parakeet_trt.testing.held_out import word_error_rate
+    from parakeet_trt.testing.joined_streams import joined_streams
+
+    streams = joined_streams(utterances=utterances)
+    session = Session("demo")
+    greedy = []
+    for stream in streams:
+        bounds = list(zip(stream.offsets_s, stream.offsets_s[1:] + [stream.duration_s]))
+        greedy.append(" ".join(session.transcribe(stream.audio[int(a * 16000):int(b * 16000)], 16000).text
+                               for a, b in bounds))
+    finals = live_finals(streams)
+    events, summary = polish(url, model_name, [f for stream_finals in finals for f in stream_finals])
+    norm = lambda s: " ".join(_core.normalize_word(w) for w in s.split())  # noqa: E731
+    polished = {e["segment"]: e["text"] for e in events}
+    committed = ["".join(f["text"] for f in fs) for fs in finals]
+    chosen = [" ".join(norm(polished.get(f["segment"], f["text"])) for f in fs) for fs in finals]
+    oracle = [oracle_stream(fs, s.reference, norm) for fs, s in zip(finals, streams)]
+    refs = [s.reference for s in streams]
+    every = [f for fs in finals for f in fs]
+    windows = [w for f in every for w in f.get("candidates") or []]
+    choices = sum(1 for e in events for edit in e["edits"] if edit["kind"] == "choice")
+    return {
+        "streams": len(streams), "finals": len(every), "with_candidates": sum(bool(f.get("candidates")) for f in every),
+        "windows": len(windows), "alternatives": sum(len(w["alternatives"]) for w in windows), "choices": choices,
+        "summary": summary,
+        "wer": {"greedy 1-best (offline, each utterance alone)": word_error_rate(refs, [norm(g) for g in greedy]),
+                "aggregator without the LLM (live defaults)": word_error_rate(refs, [norm(c) for c in committed]),
+                "LLM choice among the candidates (polished view)": word_error_rate(refs, chosen),
+                "oracle choice among the same candidates": word_error_rate(refs, oracle)},
+    }
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--utterances", type=int, default=40)
     p.add_argument("--out", type=Path, default=REPO / "docs" / "POLISH_REPORT.md")
     args = p.parse_args(argv)
 
-    from parakeet_trt.llm.lane import PolishLane
-    from parakeet_trt.llm.options import LlmOptions
     from parakeet_trt.session import Session
     from parakeet_trt.testing.held_out import word_error_rate
     from parakeet_trt.testing.llama_server import POLISH_MODEL_NAME, llama_server
@@ -94,19 +209,9 @@ def main(argv=None) -> int:
     events = []
     started = time.monotonic()
     with llama_server(model) as url:
-        async def run():
-            async def emit(event):
-                events.append(event)
-
-            lane = PolishLane(LlmOptions(url=url, model=POLISH_MODEL_NAME, timeout_s=120.0, merge_max_words=1,
-                                         queue_segments=len(finals) + 1), emit)
-            for f in finals:
-                lane.submit_final(f)
-            await lane.finish(timeout_s=60.0 * len(finals))
-            return lane.summary()
-
-        summary = asyncio.run(run())
-    elapsed = time.monotonic() - started
+        events, summary = polish(url, POLISH_MODEL_NAME, finals)
+        elapsed = time.monotonic() - started
+        choice = candidate_choice(url, POLISH_MODEL_NAME, args.utterances)
     polished = {e["segment"]: e["text"] for e in events}
     polished_texts = [polished.get(i, heard_texts[i]) for i in range(args.utterances)]
     raw = score([(r.split(), h.split()) for r, h in zip(references, heard_texts)])
@@ -142,9 +247,24 @@ def main(argv=None) -> int:
         f"| polished (LLM lane) | {pol['punct_precision']:.3f} | {pol['punct_recall']:.3f} | {pol['punct_f1']:.3f} "
         f"| {pol['casing_accuracy']:.3f} | {pol['aligned_words']} | {wer_pol:.3f} |",
         "",
-        "Candidate choice (WER of the LLM's choice among n-best/lane candidates against the greedy 1-best and the "
-        "aggregator without the LLM) is not measured here: the candidates come from the aggregator's n-best "
-        "(issue 14), which feeds `PolishLane.submit_final(final, candidates)`.",
+        "## Candidate choice",
+        "",
+        f"The same {args.utterances} utterances joined five at a time with the corpus's pause edges "
+        f"({choice['streams']} streams) through `parakeet-trt live`'s pipeline at its defaults (v2 over a beam-4 "
+        f"redecode lane, decoded as fast as it goes): {choice['finals']} finals, {choice['with_candidates']} with "
+        f"candidates; {choice['windows']} windows with {choice['alternatives']} alternatives (the lane's n-best "
+        f"where it disagrees with the final). The LLM lane (same server and model) accepted "
+        f"{choice['summary']['accepted']} finals, rejected {choice['summary']['rejected']}, and made "
+        f"{choice['choices']} choice edits.",
+        "",
+        "| text | WER (normalized) |",
+        "|---|---|",
+        *[f"| {name} | {100 * value:.2f}% |" for name, value in choice["wer"].items()],
+        "",
+        "The oracle picks, per final, the reading (heard words or an alternative per window) that leaves the fewest "
+        "errors against the reference: the most any choice among these candidates could gain. The polish test model is a "
+        f"{PolishLmConfig().layers}-layer, {PolishLmConfig().dim}-wide language model trained for minutes on the "
+        "corpus's sentences; it sees the alternatives only through the grammar (it reads the heard line).",
         "",
         "Examples (reference / raw / polished):",
         "",

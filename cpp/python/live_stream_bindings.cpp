@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "candidate_conversion.hpp"
 #include "engine_conversion.hpp"
 #include "parakeet_trt/decoding.hpp"
 #include "parakeet_trt/engine_factory.hpp"
@@ -16,6 +17,7 @@ namespace py = pybind11;
 using namespace parakeet_trt;
 using parakeet_trt_python::as_engine;
 using parakeet_trt_python::EngineHandle;
+using parakeet_trt_python::windows_to_list;
 
 py::dict emissions_to_dict(const TokenEmission* tokens, int64_t count);  // bindings.cpp
 py::dict event_to_dict(const TranscriptEvent& e);                        // transcript_bindings.cpp
@@ -169,8 +171,12 @@ py::dict live_event_to_dict(const LiveEvent& e) {
   size_t final_index = 0;
   for (const TranscriptEvent& t : e.transcript) {
     py::dict event = event_to_dict(t);
-    if (t.type == TranscriptEventType::kFinal && final_index < e.redecoded_text.size()) {
-      event["redecoded_text"] = e.redecoded_text[final_index++];
+    if (t.type == TranscriptEventType::kFinal) {
+      if (final_index < e.redecoded_text.size()) event["redecoded_text"] = e.redecoded_text[final_index];
+      if (final_index < e.candidates.size() && !e.candidates[final_index].empty()) {
+        event["candidates"] = windows_to_list(e.candidates[final_index]);
+      }
+      ++final_index;
     }
     events.append(event);
   }

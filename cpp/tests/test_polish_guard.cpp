@@ -5,6 +5,7 @@
 // oracle (every reading of the heard words and the windows' alternatives) on thousands of random
 // requests and hostile answers: accepted exactly when the answer, normalized, is one of those readings.
 #include "test_support.hpp"
+#include "guard_words.hpp"
 
 #include <algorithm>
 #include <random>
@@ -19,16 +20,9 @@ using namespace parakeet_trt;
 
 namespace {
 
-// Words 0.5 s apart, 0.4 s long.
-std::vector<GuardWord> heard_words(const std::vector<std::string>& texts, double t0 = 0.0) {
-  std::vector<GuardWord> out;
-  for (size_t i = 0; i < texts.size(); ++i) out.push_back({texts[i], t0 + 0.5 * i, t0 + 0.5 * i + 0.4});
-  return out;
-}
-
 PolishRequest request_of(const std::vector<std::string>& texts) {
   PolishRequest r;
-  r.heard = heard_words(texts);
+  r.heard = ptrt_test::spaced_words(texts);
   r.editable_start_s = 0.0;
   r.editable_end_s = 0.5 * texts.size();
   return r;

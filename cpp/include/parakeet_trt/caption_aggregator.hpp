@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "parakeet_trt/caption_lanes.hpp"
+#include "parakeet_trt/polish_guard.hpp"
 #include "parakeet_trt/tdt_decoder.hpp"
 #include "parakeet_trt/vocabulary.hpp"
 
@@ -65,6 +66,11 @@ struct AggregatorDecision {
   std::vector<TokenEmission> window;
   int64_t audio_end_sample = 0;
   bool endpoint = false;
+  // endpoint: every whole-segment decode of the segment (each lane's final pass, its n-best entries;
+  // the committing lane first), for the LLM lane's candidate windows (candidate_windows.hpp).
+  // Sources: "lane:NAME", "beam:NAME:K" (K-th n-best entry, 2 = the runner-up); scores: log-probability
+  // relative to the lane's best (its 1-best 0, n-best entries the gap in summed token log-probabilities).
+  std::vector<CandidateAlternative> decodes;
 };
 
 struct LaneNotice {
@@ -140,6 +146,8 @@ class CaptionAggregator {
   void maybe_finalize(double now_s, std::vector<AggregatorDecision>& out);
   void notice(int lane, const std::string& kind, const std::string& message);
   void note_committed(const std::vector<TokenEmission>& tokens);
+  // The segment's whole-segment decodes, `source` lane first (decision.decodes).
+  std::vector<CandidateAlternative> segment_decodes(int source) const;
 
   int64_t segment_ = -1, origin_ = 0;
   bool finalized_ = false;

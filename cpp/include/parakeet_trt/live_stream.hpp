@@ -40,6 +40,7 @@
 #include "parakeet_trt/caption_aggregator.hpp"
 #include "parakeet_trt/caption_lanes.hpp"
 #include "parakeet_trt/errors.hpp"
+#include "parakeet_trt/polish_guard.hpp"
 #include "parakeet_trt/spsc_ring.hpp"
 #include "parakeet_trt/stream_hypothesis.hpp"
 #include "parakeet_trt/streaming.hpp"
@@ -98,6 +99,9 @@ struct LiveEvent {
   std::string tail_text;                        // the open word and the speculative tail (replace)
   std::vector<TranscriptEvent> transcript;      // the transcript events this step caused (patch, final)
   std::vector<std::string> redecoded_text;      // per final in `transcript` (same order): its re-decode, "" if none
+  // per final in `transcript` (same order; lanes only, else empty): where the segment's other decodes
+  // disagree with the final's words (candidate_windows.hpp), for the LLM lane
+  std::vector<std::vector<CandidateWindow>> candidates;
   int64_t audio_end_sample = 0;                 // stream samples consumed (dropped samples included)
   int64_t decoded_frames = 0;
   int64_t dropped_samples = 0;                  // ring overflow so far

@@ -584,6 +584,10 @@ typedef struct ptrt_live_event {
   const char* error_message;         /* PTRT_LIVE_EVENT_ERROR: its message; else "" */
   const char* lane_notices;          /* v2/v3: lanes that failed or stalled since the last event, one line
                                         each, "LANE KIND: MESSAGE\n" (each lane's failure or stall once); else "" */
+  const char* const* candidates_json; /* num_transcript entries: a final's candidate windows for an LLM
+                                         (v2/v3: where the segment's other decodes, n-best entries included,
+                                         disagree with its words) as the JSON array of docs/PATCH_PROTOCOL.md
+                                         ("Candidate input"), "" for other events and finals without any */
 } ptrt_live_event;
 
 PTRT_API void ptrt_live_event_init(ptrt_live_event* event);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "c_api/c_api_support.hpp"
+#include "parakeet_trt/candidate_windows.hpp"
 
 using namespace parakeet_trt;
 using namespace parakeet_trt::c_api;
@@ -18,6 +19,8 @@ struct ptrt_live_stream {
   std::vector<ptrt_token> committed, tail;
   EventViews transcript;
   std::vector<const char*> redecoded;
+  std::vector<std::string> candidates;          // per transcript event: JSON, "" when none
+  std::vector<const char*> candidates_view;
   std::string notices;
   std::vector<TranscriptEvent> snapshot;
   EventViews snapshot_view;
@@ -201,9 +204,15 @@ ptrt_status ptrt_live_stream_next_event(ptrt_live_stream* stream, int64_t timeou
     to_c_tokens(e.tail.data(), e.tail.size(), stream->tail);
     stream->transcript.publish(e.transcript);
     stream->redecoded.assign(e.transcript.size(), empty());
+    stream->candidates.assign(e.transcript.size(), std::string());
+    stream->candidates_view.assign(e.transcript.size(), empty());
     for (size_t i = 0, final_index = 0; i < e.transcript.size(); ++i) {
       if (e.transcript[i].type != TranscriptEventType::kFinal) continue;
       if (final_index < e.redecoded_text.size()) stream->redecoded[i] = e.redecoded_text[final_index].c_str();
+      if (final_index < e.candidates.size() && !e.candidates[final_index].empty()) {
+        stream->candidates[i] = candidate_windows_json(e.candidates[final_index]);
+        stream->candidates_view[i] = stream->candidates[i].c_str();
+      }
       ++final_index;
     }
     view.kind = e.kind == LiveEvent::Kind::kError ? PTRT_LIVE_EVENT_ERROR : PTRT_LIVE_EVENT_STEP;
@@ -226,6 +235,7 @@ ptrt_status ptrt_live_stream_next_event(ptrt_live_stream* stream, int64_t timeou
     stream->notices.clear();
     for (const LaneNotice& n : e.notices) stream->notices += n.lane + " " + n.kind + ": " + n.message + "\n";
     view.lane_notices = stream->notices.c_str();
+    view.candidates_json = stream->candidates_view.data();
     *out_has_event = 1;
     return write_prefix("ptrt_live_stream_next_event", "out_event", view, minimum, "ptrt_live_event_init", out_event);
   });

@@ -354,6 +354,7 @@ void CaptionAggregator::finalize(std::vector<AggregatorDecision>& out) {
   }
   d.audio_end_sample = edge;
   d.endpoint = true;
+  d.decodes = segment_decodes(source_lane());
   out.push_back(std::move(d));
   finalized_ = true;
   if (queued_.empty()) return;
@@ -373,6 +374,39 @@ void CaptionAggregator::finalize(std::vector<AggregatorDecision>& out) {
     ended_at_s_ = next.ended_at_s;
   }
   for (const LaneHypothesis& h : replay) on_hypothesis(h, next.ended_at_s, out);
+}
+
+std::vector<CandidateAlternative> CaptionAggregator::segment_decodes(int source) const {
+  const double stride_s = static_cast<double>(frame_samples_) / sample_rate_hz_;
+  auto words = [&](const std::vector<TokenEmission>& tokens) {
+    std::vector<GuardWord> out;
+    for (const Word& w : vocabulary_->words(tokens, stride_s)) out.push_back(GuardWord{w.text, w.start_s, w.end_s});
+    return out;
+  };
+  auto summed_logprob = [](const std::vector<TokenEmission>& tokens) {
+    double sum = 0.0;
+    for (const TokenEmission& t : tokens) sum += t.score;
+    return sum;
+  };
+  std::vector<CandidateAlternative> out;
+  // The committing lane first, then the others in lane order; each lane's 1-best, then its n-best.
+  // (Readings equal to the final's words give no alternative: candidate_windows drops them.)
+  std::vector<int> order{source};
+  for (int i = 0; i < static_cast<int>(lanes_.size()); ++i) {
+    if (i != source) order.push_back(i);
+  }
+  for (int i : order) {
+    const LaneHypothesis* h = i < 0 ? nullptr : latest(i);
+    if (h == nullptr || !h->segment_final) continue;
+    // Scores relative to the lane's own best (0); n-best entries below it by their log-probability gap.
+    const double best = summed_logprob(h->tokens);
+    out.push_back({words(h->tokens), "lane:" + lanes_[static_cast<size_t>(i)].name, 0.0});
+    for (size_t k = 0; k < h->alternatives.size(); ++k) {
+      out.push_back({words(h->alternatives[k]), "beam:" + lanes_[static_cast<size_t>(i)].name + ":" + std::to_string(k + 2),
+                     summed_logprob(h->alternatives[k]) - best});
+    }
+  }
+  return out;
 }
 
 // ---- strategies ---------------------------------------------------------------------------------

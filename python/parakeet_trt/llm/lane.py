@@ -121,7 +121,11 @@ class PolishLane:
     async def _polish(self, batch: list[dict]) -> None:
         finals = [item["final"] for item in batch]
         heard = [{"word": w["word"], "start_s": w["start_s"], "end_s": w["end_s"]} for f in finals for w in f["words"]]
-        start, end = heard[0]["start_s"], max(w["end_s"] for w in heard)
+        # The editable span: the heard words, widened by the finals' own windows (a decode may hear a
+        # word in the pause after the last heard one); offered windows must lie inside it.
+        own = [w for item in batch for w in item["windows"]]
+        start = min([heard[0]["start_s"]] + [w["start_s"] for w in own])
+        end = max([w["end_s"] for w in heard] + [w["end_s"] for w in own])
         windows = self._windows_for(batch, start, end)
         self.counters["requests"] += 1
         sent = time.monotonic()
@@ -143,7 +147,7 @@ class PolishLane:
             self.log(f"polish rejected (segments {[f['segment'] for f in finals]}): {verdict['reason']}")
             return
         self.counters["accepted"] += len(finals)
-        for final, words, edits in _split_by_segment(finals, verdict):
+        for final, words, edits in _split_by_segment(finals, verdict, windows):
             self.seq += 1
             for e in edits:
                 self.counters["edits"][e["kind"]] += 1
@@ -181,19 +185,28 @@ class PolishLane:
         return out
 
 
-def _split_by_segment(finals: list[dict], verdict: dict):
+def _split_by_segment(finals: list[dict], verdict: dict, windows: list[dict]):
     """The accepted words and edits of a merged request, per final: a word belongs to the final whose
-    span holds its midpoint (the next final's start is the boundary)."""
+    span holds its midpoint (the next final's start is the boundary), a choice to the final holding its
+    window's midpoint (a choice that drops words may have no word of its own)."""
     bounds = [f["words"][0]["start_s"] for f in finals[1:]] + [float("inf")]
-    owner = []
-    k = 0
-    for w in verdict["words"]:
-        while (w["start_s"] + w["end_s"]) / 2 >= bounds[k]:
+
+    def owner_at(t: float) -> int:
+        k = 0
+        while t >= bounds[k]:
             k += 1
-        owner.append(k)
+        return k
+
+    owner = [owner_at((w["start_s"] + w["end_s"]) / 2) for w in verdict["words"]]  # non-decreasing
+    starts = [sum(1 for o in owner if o < k) for k in range(len(finals))]
+    edits_of = [[] for _ in finals]
+    for e in verdict["edits"]:
+        if e["kind"] == "choice":
+            window = windows[e["window"]]
+            k = owner_at((window["start_s"] + window["end_s"]) / 2)
+        else:
+            k = owner[e["word"]]
+        edits_of[k].append(dict(e, word=e["word"] - starts[k]))
     for k, final in enumerate(finals):
-        indices = [i for i, o in enumerate(owner) if o == k]
-        local = {i: n for n, i in enumerate(indices)}
-        words = [verdict["words"][i] for i in indices]
-        edits = [dict(e, word=local[e["word"]]) for e in verdict["edits"] if e["word"] in local]
-        yield final, words, edits
+        words = [w for w, o in zip(verdict["words"], owner) if o == k]
+        yield final, words, edits_of[k]

@@ -1,8 +1,9 @@
 """What the LLM is asked: the chat messages for one polish request (the heard words and the candidate
 windows) and, for servers that take one (llama.cpp), a GBNF grammar whose every sentence is a valid
 answer: the heard words or a window's alternative, each word lower-case, capitalized or as heard,
-followed by optional punctuation. The last line of the user message is the heard text alone (the
-project's test model reads only that line, see llm/test_model.py)."""
+followed by optional punctuation. The user message marks the spans that have alternatives in the
+heard text; its last line is the heard text alone (the project's polish test model reads only that
+line, training/polish_lm.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,34 @@ SYSTEM_PROMPT = (
 PUNCTUATION = (",", ".", "?", "!")
 
 
-def messages_for(heard: list[dict], windows: list[dict]) -> list[dict]:
-    lines = ["Polish this transcript."]
+def spans(heard: list[dict], windows: list[dict]) -> list[tuple[int | None, list[str]]]:
+    """The heard words in order, grouped: (window index, the heard words it covers: those whose midpoint
+    lies in the window, as check_polish decides) or (None, [a word outside every window])."""
+    out, i = [], 0
     for k, window in enumerate(windows):
-        options = " | ".join(" ".join(w["word"] for w in alt["words"]) or "(nothing)" for alt in window["alternatives"])
-        lines.append(f"Alternatives {k} for {window['start_s']:.2f}-{window['end_s']:.2f} s: {options}")
+        while i < len(heard) and (heard[i]["start_s"] + heard[i]["end_s"]) / 2 < window["start_s"]:
+            out.append((None, [heard[i]["word"]]))
+            i += 1
+        covered = []
+        while i < len(heard) and (heard[i]["start_s"] + heard[i]["end_s"]) / 2 < window["end_s"]:
+            covered.append(heard[i]["word"])
+            i += 1
+        out.append((k, covered))
+    out.extend((None, [w["word"]]) for w in heard[i:])
+    return out
+
+
+def messages_for(heard: list[dict], windows: list[dict]) -> list[dict]:
+    """The user message: the alternatives per window, the heard text with each window's span marked
+    "[k: words]" (a window may cover no word: words may come there), and last the heard text alone."""
+    lines = ["Polish this transcript."]
+    if windows:
+        for k, window in enumerate(windows):
+            options = " | ".join(" ".join(w["word"] for w in alt["words"]) or "(nothing)"
+                                 for alt in window["alternatives"])
+            lines.append(f"Alternatives {k} for {window['start_s']:.2f}-{window['end_s']:.2f} s: {options}")
+        marked = [" ".join(words) if k is None else f"[{k}: {' '.join(words)}]" for k, words in spans(heard, windows)]
+        lines.append("Heard, with the spans that have alternatives marked: " + " ".join(marked))
     lines.append(" ".join(w["word"] for w in heard))
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(lines)}]
 
@@ -34,19 +58,14 @@ def _word_rule(word: str) -> str:
 
 def grammar_for(heard: list[dict], windows: list[dict]) -> str:
     """GBNF: every answer it allows is one the guard accepts (windows as in check_polish: by word midpoint)."""
-    items, i = [], 0
-    for window in windows:
-        while i < len(heard) and (heard[i]["start_s"] + heard[i]["end_s"]) / 2 < window["start_s"]:
-            items.append(_word_rule(heard[i]["word"]))
-            i += 1
-        covered = []
-        while i < len(heard) and (heard[i]["start_s"] + heard[i]["end_s"]) / 2 < window["end_s"]:
-            covered.append(heard[i]["word"])
-            i += 1
-        readings = [covered] + [[w["word"] for w in alt["words"]] for alt in window["alternatives"]]
+    items = []
+    for k, covered in spans(heard, windows):
+        if k is None:
+            items.append(_word_rule(covered[0]))
+            continue
+        readings = [covered] + [[w["word"] for w in alt["words"]] for alt in windows[k]["alternatives"]]
         branches = [" ".join(_word_rule(w) for w in words) or '""' for words in readings]
         items.append("(" + " | ".join(f"({b})" for b in branches) + ")")
-    items.extend(_word_rule(w["word"]) for w in heard[i:])
     punct = " | ".join(_literal(p) for p in PUNCTUATION)
     return f"root ::= {' '.join(items) or chr(34) * 2}\npunct ::= {punct}\n"
 

@@ -10,6 +10,8 @@ Manners (the heard text is the last line of the last user message, as llm/prompt
   extra    the heard words plus one more
   reorder  the heard words reversed
   drop     the heard words without the first
+  choose   the heard words with every marked span replaced by its window's first alternative (a
+           valid choice; the heard words where no window is offered)
   garbage  not JSON at all (HTTP 200 with a text body)
   error    HTTP 500
 """
@@ -18,8 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 
-MANNERS = ("polite", "random", "extra", "reorder", "drop", "garbage", "error")
+MANNERS = ("polite", "random", "extra", "reorder", "drop", "choose", "garbage", "error")
 RANDOM_WORDS = ("banana", "quantum", "seven", "purple", "elephant", "the", "cat", "dog", "ran", "because")
 
 
@@ -36,6 +39,22 @@ def answer(manner: str, heard: str, rng: random.Random) -> str:
     if manner == "drop":
         return " ".join(words[1:])
     raise ValueError(f"no text answer for manner {manner!r}")
+
+
+def chosen(message: str) -> str:
+    """The "choose" manner: the marked heard line with each "[k: ...]" replaced by alternative 0 of window k."""
+    lines = message.split("\n")
+    first = {}
+    for line in lines:
+        found = re.match(r"Alternatives (\d+) for [^:]*: (.*)$", line)
+        if found:
+            option = found.group(2).split(" | ")[0]
+            first[found.group(1)] = "" if option == "(nothing)" else option
+    marked = next((line.split(": ", 1)[1] for line in lines if line.startswith("Heard, with the spans")), None)
+    if marked is None:
+        return lines[-1]
+    text = re.sub(r"\[(\d+):[^\]]*\]", lambda m: first[m.group(1)], marked)
+    return " ".join(text.split())
 
 
 class LlmResponder:
@@ -59,8 +78,8 @@ class LlmResponder:
             return web.Response(status=500, text="the model fell over")
         if self.manner == "garbage":
             return web.Response(status=200, text="<html>not json</html>")
-        heard = body["messages"][-1]["content"].split("\n")[-1]
-        text = answer(self.manner, heard, self.rng)
+        message = body["messages"][-1]["content"]
+        text = chosen(message) if self.manner == "choose" else answer(self.manner, message.split("\n")[-1], self.rng)
         self.answers.append(text)
         return web.json_response({"id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion",
                                   "model": body.get("model", ""),

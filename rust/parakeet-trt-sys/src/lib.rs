@@ -326,6 +326,7 @@ pub struct ptrt_live_event {
     pub reserved: i32,
     pub error_message: *const c_char,
     pub lane_notices: *const c_char,
+    pub candidates_json: *const *const c_char,
 }
 
 extern "C" {

@@ -105,6 +105,7 @@ fn rust_structs() -> Vec<StructLayout> {
             audio_end_sample => "audio_end_sample", decoded_frames => "decoded_frames",
             dropped_samples => "dropped_samples", error_status => "error_status", reserved => "reserved",
             error_message => "error_message", lane_notices => "lane_notices",
+            candidates_json => "candidates_json",
         }),
     ]
 }

@@ -107,6 +107,9 @@ pub struct LiveEvent {
     pub error: Option<Error>,
     /// Lanes (v2/v3) that failed or stalled since the last event, one "LANE KIND: MESSAGE" each.
     pub lane_notices: Vec<String>,
+    /// Per transcript event: a final's candidate windows for an LLM (where the segment's other
+    /// decodes disagree with its words) as the JSON array of docs/PATCH_PROTOCOL.md, else empty.
+    pub candidates_json: Vec<String>,
 }
 
 struct Handle {
@@ -244,6 +247,7 @@ impl LiveReader {
                 std::slice::from_raw_parts(raw.transcript, raw.num_transcript).iter().map(|e| owned_event(e)).collect()
             };
             let redecoded_text = (0..raw.num_transcript).map(|i| text(*raw.redecoded_text.add(i))).collect();
+            let candidates_json = (0..raw.num_transcript).map(|i| text(*raw.candidates_json.add(i))).collect();
             let error = (raw.kind == sys::PTRT_LIVE_EVENT_ERROR)
                 .then(|| Error::new(Status::from_raw(raw.error_status), text(raw.error_message)));
             Ok(Some(LiveEvent {
@@ -260,6 +264,7 @@ impl LiveReader {
                 is_last: raw.is_last != 0,
                 error,
                 lane_notices: text(raw.lane_notices).lines().map(str::to_owned).collect(),
+                candidates_json,
             }))
         }
     }

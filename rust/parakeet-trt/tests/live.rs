@@ -142,6 +142,13 @@ fn live_captions_commit_each_segment_through_the_lanes() {
     while let Some(event) = reader.next_event(Some(Duration::from_secs(60))).unwrap() {
         assert!(event.error.is_none(), "{:?}", event.error);
         notices.extend(event.lane_notices.clone());
+        assert_eq!(event.candidates_json.len(), event.transcript.len());
+        for (t, candidates) in event.transcript.iter().zip(&event.candidates_json) {
+            // Only finals carry candidate windows; each is a JSON array of windows with alternatives.
+            assert!(candidates.is_empty() || t.kind == TranscriptEventKind::Final, "{candidates}");
+            assert!(candidates.is_empty() || candidates.starts_with("[{\"start_s\": ") && candidates.contains("\"alternatives\": [{\"words\": ["),
+                    "{candidates}");
+        }
         for t in event.transcript.iter().filter(|t| t.kind == TranscriptEventKind::Final) {
             finals.push_str(&t.text);
         }
