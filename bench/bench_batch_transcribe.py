@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Batched offline transcription: many short utterances one by one vs `transcribe --batch-size N`.
 
-    bench/bench_batch_transcribe.py [--utterances 50] [--batch-sizes 1,4,8] [--repeats 3] [--threads 0]
+    bench/bench_batch_transcribe.py [--models demo,parakeet-tdt-0.6b-v3] [--utterances 50]
+                                    [--batch-sizes 1,4,8] [--repeats 3] [--threads 0]
                                     [--out docs/BENCH_BATCH_TRANSCRIBE.md]
 
-The demo model's held-out utterances (eval split of the rendered corpus), already in memory as float32
+Per model (the packaged demo model, or a random-weight test export of an architecture), the demo corpus's held-out utterances (eval split of the rendered corpus), already in memory as float32
 at 16 kHz, transcribed (a) one by one through Session.transcribe (the OfflineRecognizer) and (b) with
 the C++ BatchTranscriber at each batch size (length-sorted padded encoder batches, decoder per
 utterance, next batch's features on a second thread). Modes are interleaved in each repeat; the table
@@ -23,26 +24,20 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import command_line, publish, report_header  # noqa: E402
+from bench_common import command_line, display_path, model_folder, publish, report_header  # noqa: E402
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--utterances", type=int, default=50)
-    parser.add_argument("--batch-sizes", default="1,4,8")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: its default)")
-    parser.add_argument("--out", type=Path, default=None, help="also write the Markdown report here")
-    args = parser.parse_args(argv)
-    sizes = [int(b) for b in args.batch_sizes.split(",")]
-
+def bench_model(name: str, args, sizes: list[int]) -> tuple[list[str], bool]:
+    """The report section of one model, and whether every batched mode's tokens equal one by one's."""
     from parakeet_trt import _core
     from parakeet_trt.session import Session
     from parakeet_trt.testing.held_out import held_out_speech
 
-    session = Session("demo", intra_op_threads=args.threads)
+    folder = model_folder(name)
+    session = Session(str(folder), intra_op_threads=args.threads)
     audios = [held_out_speech(i)[0].astype(np.float32) for i in range(args.utterances)]
     audio_s = sum(len(a) for a in audios) / session.sample_rate_hz
+    print(f"[bench] {name}: warming up on {args.utterances} utterances", file=sys.stderr, flush=True)
     reference = [session.transcribe(a, session.sample_rate_hz).token_ids for a in audios]  # also warms up
 
     def one_by_one():
@@ -54,31 +49,54 @@ def main(argv=None) -> int:
 
     modes = {"one by one (Session.transcribe)": one_by_one,
              **{f"--batch-size {b}": batched(b) for b in sizes}}
-    times: dict[str, list[float]] = {name: [] for name in modes}
-    equal: dict[str, bool] = {name: True for name in modes}
-    for _ in range(args.repeats):
-        for name, run in modes.items():
+    times: dict[str, list[float]] = {mode: [] for mode in modes}
+    equal: dict[str, bool] = {mode: True for mode in modes}
+    for repeat in range(args.repeats):
+        for mode, run in modes.items():
             started = time.perf_counter()
             tokens = run()
-            times[name].append(time.perf_counter() - started)
-            equal[name] &= tokens == reference
+            times[mode].append(time.perf_counter() - started)
+            equal[mode] &= tokens == reference
+        print(f"[bench] {name}: repeat {repeat + 1}/{args.repeats}", file=sys.stderr, flush=True)
 
     base = statistics.median(times["one by one (Session.transcribe)"])
+    lines = [f"## {name}", "",
+             f"Model `{display_path(folder)}`; {args.utterances} held-out utterances of the demo corpus "
+             f"({audio_s:.1f} s of audio, {min(len(a) for a in audios) / 16000:.1f}-"
+             f"{max(len(a) for a in audios) / 16000:.1f} s each), ONNX Runtime CPU, intra-op threads "
+             f"{args.threads or 'default'}, median of {args.repeats} interleaved repeats.", "",
+             "| mode | wall (s) | RTFx | speed-up vs one by one | tokens equal to one by one |",
+             "|---|---:|---:|---:|---|"]
+    for mode in modes:
+        wall = statistics.median(times[mode])
+        lines.append(f"| {mode} | {wall:.3f} | {audio_s / wall:.1f} | {base / wall:.2f}x | "
+                     f"{'yes' if equal[mode] else 'NO'} |")
+    return lines + [""], all(equal.values())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="demo",
+                        help="comma-separated: demo, tiny, parakeet-tdt-0.6b-v3 (random weights, built once into the "
+                             "cache) (default demo)")
+    parser.add_argument("--utterances", type=int, default=50)
+    parser.add_argument("--batch-sizes", default="1,4,8")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: its default)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the Markdown report here")
+    args = parser.parse_args(argv)
+    sizes = [int(b) for b in args.batch_sizes.split(",")]
+
     lines = report_header("Batched offline transcription (`parakeet-trt transcribe --batch-size N`)",
                           command_line("bench_batch_transcribe.py", argv),
                           "; shared with other jobs, so absolute times vary run to run")
-    lines += [f"Demo model, {args.utterances} held-out utterances ({audio_s:.1f} s of audio, "
-              f"{min(len(a) for a in audios) / 16000:.1f}-{max(len(a) for a in audios) / 16000:.1f} s each), "
-              f"ONNX Runtime CPU, intra-op threads {args.threads or 'default'}, median of {args.repeats} interleaved "
-              f"repeats.", "",
-              "| mode | wall (s) | RTFx | speed-up vs one by one | tokens equal to one by one |",
-              "|---|---:|---:|---:|---|"]
-    for name in modes:
-        wall = statistics.median(times[name])
-        lines.append(f"| {name} | {wall:.3f} | {audio_s / wall:.1f} | {base / wall:.2f}x | "
-                     f"{'yes' if equal[name] else 'NO'} |")
+    ok = True
+    for name in args.models.split(","):
+        section, equal = bench_model(name, args, sizes)
+        lines += section
+        ok &= equal
     publish(lines, args.out)
-    return 0 if all(equal.values()) else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 
-CONFIGS = ["v1 buffered 560/560", "v2 redecode (default)", "v3 buffered + redecode + redecode beam 4"]
+CONFIGS = ["v1 buffered 560/560", "v2 redecode (default)", "v2 redecode + beam candidates (with --llm-url)",
+           "v3 buffered + redecode + redecode beam 4"]
 
 
 async def play_all(paths, config, session):

@@ -158,12 +158,18 @@ def record_terminal(wav: Path, demo_dir: Path, model: str) -> list[tuple[float, 
 
 # Aggregator and lane sets compared by --captions: name -> (StreamingOptions fields, CommitPolicy fields,
 # the same as `parakeet-trt live` options).
+from parakeet_trt.llm.options import CANDIDATE_LANES  # noqa: E402  (what --llm-url adds to the lanes)
+
 CAPTION_CONFIGS = {
     "v1 buffered 560/560": ({"aggregator": "v1", "segment_on_endpoint": False}, {"endpoint_vad_ms": 300},
                             "--aggregator v1"),
     "v1 buffered 560/560, segments": ({"aggregator": "v1", "segment_on_endpoint": True}, {"endpoint_vad_ms": 300},
                                       "--aggregator v1 --segments"),
     "v2 redecode (default)": ({}, {}, "(defaults)"),
+    "v2 redecode beam 4": ({"lanes": "redecode:decoding=beam:beam=4"}, {}, "--lanes redecode:decoding=beam:beam=4"),
+    "v2 redecode + beam candidates (with --llm-url)": (
+        {"lanes": CANDIDATE_LANES, "fast_lane": 1, "commit_lane": 1}, {},
+        f"--lanes {CANDIDATE_LANES} --fast-lane 1 --commit-lane 1 (what --llm-url sets, llm/options.py)"),
     "v2 buffered 320/320 shows, redecode commits": ({"lanes": "buffered:chunk=320:right=320,redecode"}, {},
                                                     "--lanes buffered:chunk=320:right=320,redecode"),
     "v3 buffered + redecode + redecode beam 4": (

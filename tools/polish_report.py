@@ -13,9 +13,10 @@ The raw ASR text is the baseline. The guardrails keep the polished words equal t
 so the word error rate is the same by construction (shown).
 
 Candidate choice: the same utterances joined five at a time with the corpus's pause edges
-(testing/joined_streams.py) go through `parakeet-trt live`'s pipeline at its defaults (v2 over a
-beam-4 redecode lane, decoded as fast as it goes); each final carries candidate windows (the lane's
-n-best where it disagrees with the final). The finals go through the LLM lane; the word error rate of
+(testing/joined_streams.py) go through `parakeet-trt live`'s pipeline as `--llm-url` runs it (v2, the
+default greedy redecode lane committing, a beam-4 lane on the same encoder calls; decoded as fast as it
+goes); each final carries candidate windows (the beam lane's 1-best and n-best where they disagree
+with the final). The finals go through the LLM lane; the word error rate of
 the polished view (the LLM's choices) is compared with the greedy 1-best (each utterance alone,
 offline) and the aggregator's committed text without the LLM. An oracle row shows the best any
 choice among the windows could do.
@@ -76,6 +77,7 @@ def live_finals(streams) -> list[list[dict]]:
     import soundfile
 
     from parakeet_trt.live.engine_lane import StreamingOptions
+    from parakeet_trt.llm.options import with_candidate_lanes
     from parakeet_trt.testing.collect_sink import play_file
 
     out = []
@@ -83,7 +85,7 @@ def live_finals(streams) -> list[list[dict]]:
         for k, stream in enumerate(streams):
             path = Path(folder) / f"joined{k}.wav"
             soundfile.write(path, stream.audio, 16000)
-            events, _ = play_file(path, StreamingOptions())
+            events, _ = play_file(path, with_candidate_lanes(StreamingOptions()))
             # One LLM lane for every stream here: segment numbers made unique across the streams.
             out.append([dict(e, segment=1000 * k + e["segment"]) for e in events if e["type"] == "final"])
             print(f"[polish-report] live pipeline {k + 1}/{len(streams)}", file=sys.stderr, flush=True)
@@ -162,8 +164,8 @@ def candidate_choice(url: str, model_name: str, utterances: int) -> dict:
     polished = {e["segment"]: e["text"] for e in events}
     committed = ["".join(f["text"] for f in fs) for fs in finals]
     chosen = [" ".join(norm(polished.get(f["segment"], f["text"])) for f in fs) for fs in finals]
-    oracle = [oracle_stream(fs, s.reference, norm) for fs, s in zip(finals, streams)]
-    refs = [s.reference for s in streams]
+    oracle = [oracle_stream(fs, norm(s.reference), norm) for fs, s in zip(finals, streams)]
+    refs = [norm(s.reference) for s in streams]  # the hypotheses are normalized the same way
     every = [f for fs in finals for f in fs]
     windows = [w for f in every for w in f.get("candidates") or []]
     choices = sum(1 for e in events for edit in e["edits"] if edit["kind"] == "choice")
@@ -172,7 +174,7 @@ def candidate_choice(url: str, model_name: str, utterances: int) -> dict:
         "windows": len(windows), "alternatives": sum(len(w["alternatives"]) for w in windows), "choices": choices,
         "summary": summary,
         "wer": {"greedy 1-best (offline, each utterance alone)": word_error_rate(refs, [norm(g) for g in greedy]),
-                "aggregator without the LLM (live defaults)": word_error_rate(refs, [norm(c) for c in committed]),
+                "aggregator without the LLM (its greedy lane commits)": word_error_rate(refs, [norm(c) for c in committed]),
                 "LLM choice among the candidates (polished view)": word_error_rate(refs, chosen),
                 "oracle choice among the same candidates": word_error_rate(refs, oracle)},
     }
@@ -186,6 +188,7 @@ def main(argv=None) -> int:
 
     from parakeet_trt.session import Session
     from parakeet_trt.testing.held_out import word_error_rate
+    from parakeet_trt.llm.options import CANDIDATE_LANES
     from parakeet_trt.testing.llama_server import POLISH_MODEL_NAME, llama_server
     from parakeet_trt.training.corpus import make_utterance, plan_utterance, utterance_seed, written_form
     from parakeet_trt.training.polish_lm import PolishLmConfig, cached_polish_lm
@@ -250,10 +253,10 @@ def main(argv=None) -> int:
         "## Candidate choice",
         "",
         f"The same {args.utterances} utterances joined five at a time with the corpus's pause edges "
-        f"({choice['streams']} streams) through `parakeet-trt live`'s pipeline at its defaults (v2 over a beam-4 "
-        f"redecode lane, decoded as fast as it goes): {choice['finals']} finals, {choice['with_candidates']} with "
-        f"candidates; {choice['windows']} windows with {choice['alternatives']} alternatives (the lane's n-best "
-        f"where it disagrees with the final). The LLM lane (same server and model) accepted "
+        f"({choice['streams']} streams) through `parakeet-trt live`'s pipeline as `--llm-url` runs it (v2 over "
+        f"`{CANDIDATE_LANES}`, the greedy lane committing; decoded as fast as it goes): {choice['finals']} finals, "
+        f"{choice['with_candidates']} with candidates; {choice['windows']} windows with {choice['alternatives']} "
+        f"alternatives (the beam lane's 1-best and n-best where they disagree with the final). The LLM lane (same server and model) accepted "
         f"{choice['summary']['accepted']} finals, rejected {choice['summary']['rejected']}, and made "
         f"{choice['choices']} choice edits.",
         "",

@@ -54,13 +54,10 @@ LiveStreamOptions captions_options() {
   LiveStreamOptions o;
   o.segment_on_endpoint = true;
   o.aggregator.strategy = "v2";
-  // One redecode lane (every 240 ms, window 12 s) with TDT beam search (beam 4): whole-segment passes
-  // 0.7 WER points better than greedy on the joined held-out streams, and its n-best gives the LLM
-  // lane candidates (docs/DECISION_LOG.md).
-  LaneOptions lane;
-  lane.decoding = "beam";
-  lane.beam_size = 4;
-  o.lanes = {lane};
+  // One greedy redecode lane (every 240 ms, window 12 s). A beam lane commits worse in real time
+  // (18.4% against 17.7%: its passes disagree more, docs/LIVE_CAPTIONS.md); with an LLM lane the
+  // Python skins add one for its n-best (llm/options.py, CANDIDATE_LANES).
+  o.lanes = {LaneOptions()};
   return o;
 }
 

@@ -14,7 +14,7 @@ Live captions: audio from a microphone, a file (played in real time) or raw PCM 
 resampled to 16 kHz, goes through a VAD, and comes out as captions that revise their tail
 (partial, dimmed) and commit text that never changes again. By default (--aggregator v2) each VAD
 segment is decoded by engine lanes (--lanes; default one `redecode` lane: the segment re-decoded
-offline every 240 ms, with TDT beam search): the newest pass is the partial text, a word commits once two consecutive
+offline every 240 ms; with --llm-url a beam lane joins it for candidates): the newest pass is the partial text, a word commits once two consecutive
 passes agree on it and it is --commit-lag-ms behind the live edge, and after --segment-silence-ms of
 silence the whole segment's pass commits the rest and the segment becomes a final: a line of its
 own. --aggregator v1 is one buffered stream with the commit policy and endpoint options below.

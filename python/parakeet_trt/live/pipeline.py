@@ -114,7 +114,12 @@ async def run_live(source, sinks: list, config: LiveConfig | None = None, *, ses
     config = config or LiveConfig()
     session = session or Session(config.model)
     origin = time.monotonic()
-    lane = EngineLane(session, streaming=config.streaming, policy=config.policy, clock_origin=origin,
+    streaming = config.streaming
+    if config.llm is not None:
+        from parakeet_trt.llm.options import with_candidate_lanes
+
+        streaming = with_candidate_lanes(streaming)
+    lane = EngineLane(session, streaming=streaming, policy=config.policy, clock_origin=origin,
                       lane_engines=lane_engines)
     metrics = MetricsRecorder(origin, lambda t: lane.clock.capture_time(int(t * lane.rate)))
     polish = _start_polish_lane(config.llm, sinks, origin)

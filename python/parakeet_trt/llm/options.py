@@ -41,13 +41,36 @@ class LlmOptions:
         return os.environ.get(self.api_key_env) or None
 
 
+# With an LLM lane, the captions' default lane set gains a beam lane on the same encoder calls: the
+# greedy lane (1) still shows and commits (fast_lane and commit_lane 1), and the beam lane's 1-best and
+# n-best become the finals' candidate windows. The beam lane comes first: a shared worker publishes its
+# lanes' passes in order, so its whole-segment pass is there when the committing lane's pass finalizes the
+# segment. (A beam lane that commits is worse in real time: docs/LIVE_CAPTIONS.md.)
+CANDIDATE_LANES = "redecode:decoding=beam:beam=4,redecode"
+
+
+def with_candidate_lanes(streaming):
+    """``streaming`` (live.engine_lane.StreamingOptions) for a stream with an LLM lane: the default v2 lane
+    set becomes CANDIDATE_LANES, committing from the greedy lane; lanes the user chose stay."""
+    from dataclasses import replace
+
+    from parakeet_trt.live.engine_lane import StreamingOptions
+
+    default = StreamingOptions()
+    if (streaming.aggregator != "v2" or streaming.lanes != default.lanes or streaming.fast_lane != default.fast_lane
+            or streaming.commit_lane != default.commit_lane):
+        return streaming
+    return replace(streaming, lanes=CANDIDATE_LANES, fast_lane=1, commit_lane=1)
+
+
 def add_llm_arguments(p: argparse.ArgumentParser) -> None:
     d = LlmOptions(url="http://x", model="x")
     g = p.add_argument_group("LLM polish lane (punctuation, casing, choices among candidates; never new words)")
     g.add_argument("--llm-url", default=None, metavar="URL",
                    help="base URL of an OpenAI-compatible chat-completions server (vLLM, llama.cpp, Ollama, a hosted "
-                        "API), e.g. http://127.0.0.1:8080/v1; the lane polishes finals behind the captions "
-                        "(default: no LLM lane)")
+                        "API), e.g. http://127.0.0.1:8080/v1; the lane polishes finals behind the captions, "
+                        f"choosing among candidates where the default lanes gain a beam lane ({CANDIDATE_LANES}, "
+                        "the greedy one committing) (default: no LLM lane)")
     g.add_argument("--llm-model", default=None, metavar="NAME", help="model name to request (required with --llm-url) (default: none)")
     g.add_argument("--llm-api-key-env", default=d.api_key_env, metavar="VAR",
                    help=f"environment variable holding the API key; unset: no key is sent (default {d.api_key_env})")

@@ -217,8 +217,13 @@ class LiveWebSocketStream:
             if first.get("text") is None:
                 raise _invalid("the first message must be the JSON start message, got a binary frame")
             options = StartOptions(parse_json(first["text"]))
+            streaming = options.streaming
+            if self.llm is not None:
+                from parakeet_trt.llm.options import with_candidate_lanes
+
+                streaming = with_candidate_lanes(streaming)
             try:
-                lane = EngineLane(self.session, streaming=options.streaming, policy=options.policy, name="ws")
+                lane = EngineLane(self.session, streaming=streaming, policy=options.policy, name="ws")
             except (ValueError, RuntimeError) as error:  # option values the core refuses name themselves
                 raise _invalid(f"bad stream options: {error}") from None
         except StreamClosed as closed:
