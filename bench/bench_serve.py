@@ -111,7 +111,6 @@ async def one_step(url: str, streams: int, audios: list[np.ndarray], chunk_s: fl
 
 
 def batching_stats(port: int) -> dict:
-    import json
     import urllib.request
 
     try:
@@ -122,7 +121,7 @@ def batching_stats(port: int) -> dict:
         return {}
 
 
-def run_mode(mode: str, steps: list[int], args, audios, chunk_s: float, budget_ms: float) -> list[dict]:
+def run_mode(mode: str, steps: list[int], args, audios, chunk_s: float) -> list[dict]:
     from parakeet_trt.serve.cli import free_port
     from parakeet_trt.testing.processes import background_process
 
@@ -175,7 +174,7 @@ def main(argv=None) -> int:
     chunk_s = _core.option_defaults()["stream"]["chunk_ms"] / 1000
     budget_ms = chunk_s * 1000 / 2
     audios = [np.roll(speech_of(args.duration_s), 16000 * k) for k in range(4)]  # a few different starts
-    rows = [row for mode in modes for row in run_mode(mode, steps, args, audios, chunk_s, budget_ms)]
+    rows = [row for mode in modes for row in run_mode(mode, steps, args, audios, chunk_s)]
 
     def best_of(mode):
         passing = [r for r in rows if r["mode"] == mode and r["p99"] <= budget_ms and not r["rejected"]]

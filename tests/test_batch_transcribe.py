@@ -68,3 +68,6 @@ def test_cli_batch_size_prints_what_one_by_one_prints(tmp_path, held_out, capsys
     assert "missing.wav: audio file not found" in captured.err
     assert main(["transcribe", "--model", "demo", "--mode", "buffered", "--batch-size", "2", *files]) != 0
     assert "--batch-size applies to --mode offline" in capsys.readouterr().err
+    # Batches decode greedily: beam search or an n-best with --batch-size is refused, not dropped.
+    assert main(["transcribe", "--model", "demo", "--decoding", "beam", "--batch-size", "2", *files]) == 2
+    assert "not available with --batch-size" in capsys.readouterr().err

@@ -152,6 +152,16 @@ def test_finals_carry_candidates_an_llm_can_choose_from(demo_session, streams):
         assert {_core.normalize_word(w["word"]) for w in event["words"]} <= allowed
 
 
+def test_a_segment_longer_than_the_redecode_window_keeps_its_words(demo_session, streams):
+    """Faster than real time only a segment's last pass commits; it reads the whole segment, so a
+    window shorter than the segment (2 s here, 12 s by default) loses no words."""
+    for path, stream in streams:
+        whole = check_protocol(play(demo_session, path, StreamingOptions(), realtime=False)[0])
+        windowed = check_protocol(play(demo_session, path, StreamingOptions(lanes="redecode:window=2000"),
+                                       realtime=False)[0])
+        assert windowed.split() == whole.split(), (windowed, whole)
+
+
 class SlowEncoder:
     """The offline encoder in Python's ONNX Runtime, 5 s per call (or raising, to fail)."""
 

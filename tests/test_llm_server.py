@@ -98,7 +98,9 @@ def test_without_the_grammar_the_guard_judges_what_the_model_writes(server_url):
     pairs = held_out_finals(3)
     events, summary = polish(server_url, [f for f, _ in pairs], grammar=False)
     print(json.dumps(summary), *(e["text"] for e in events), sep="\n")
-    assert summary["accepted"] + summary["rejected"] + summary["failed"] + summary["timed_out"] == len(pairs)
+    # The server answered every request; each answer was judged (accepted or rejected by the guard).
+    assert summary["failed"] == 0 and summary["timed_out"] == 0, summary
+    assert summary["accepted"] + summary["rejected"] == len(pairs), summary
     heard = {k: [w["word"] for w in f["words"]] for k, (f, _) in enumerate(pairs)}
     for e in events:  # whatever got through is the heard words, cased and punctuated
         assert [_core.normalize_word(w["word"]) for w in e["words"]] == heard[e["segment"]]

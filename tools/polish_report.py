@@ -116,18 +116,13 @@ def polish(url: str, model_name: str, finals: list[dict]) -> tuple[list[dict], d
 
 def readings(final: dict) -> list[str]:
     """Every text the final's candidate windows allow (heard or an alternative per window; at most 4096)."""
-    heard = final["words"]
-    pieces, i = [], 0
-    for window in final.get("candidates") or []:
-        while i < len(heard) and (heard[i]["start_s"] + heard[i]["end_s"]) / 2 < window["start_s"]:
-            pieces.append([[heard[i]["word"]]])
-            i += 1
-        covered = []
-        while i < len(heard) and (heard[i]["start_s"] + heard[i]["end_s"]) / 2 < window["end_s"]:
-            covered.append(heard[i]["word"])
-            i += 1
-        pieces.append([covered] + [[w["word"] for w in alt["words"]] for alt in window["alternatives"]])
-    pieces += [[[w["word"]]] for w in heard[i:]]
+    from parakeet_trt.llm.prompt import spans
+
+    windows = final.get("candidates") or []
+    heard = [{"word": w["word"], "start_s": w["start_s"], "end_s": w["end_s"]} for w in final["words"]]
+    pieces = [[covered] if k is None else [covered] + [[w["word"] for w in alt["words"]]
+                                                        for alt in windows[k]["alternatives"]]
+              for k, covered in spans(heard, windows)]
     return [" ".join(w for words in combination for w in words)
             for combination in itertools.islice(itertools.product(*pieces), 4096)]
 

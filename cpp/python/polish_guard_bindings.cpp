@@ -4,7 +4,6 @@
 #include <pybind11/stl.h>
 
 #include "parakeet_trt/errors.hpp"
-#include "parakeet_trt/candidate_windows.hpp"
 #include "parakeet_trt/polish_guard.hpp"
 #include "candidate_conversion.hpp"
 
@@ -55,25 +54,6 @@ void bind_polish_guard(py::module_& m) {
       py::arg("polished"),
       "Checks an LLM's polished text against the heard words and the candidate windows (the guardrails of "
       "docs/PATCH_PROTOCOL.md, 'polish'); returns {accepted, rejection, reason, text, words, edits}.");
-  m.def(
-      "candidate_windows",
-      [](const py::list& heard, const py::list& decodes, int max_alternatives, double max_score_gap) {
-        std::vector<CandidateAlternative> readings;
-        size_t k = 0;
-        for (const py::handle& item : decodes) {
-          const std::string name = "decode " + std::to_string(k++);
-          if (!py::isinstance<py::dict>(item)) throw Error(ErrorCode::kInvalidArgument, name + " is not a dict");
-          const py::dict d = py::reinterpret_borrow<py::dict>(item);
-          readings.push_back({to_words(required(d, "words", name), name),
-                              d.contains("source") ? field<std::string>(d, "source", name) : std::string(),
-                              d.contains("score") ? field<double>(d, "score", name) : 0.0});
-        }
-        return windows_to_list(candidate_windows(to_words(heard, "heard"), readings, max_alternatives, max_score_gap));
-      },
-      py::arg("heard"), py::arg("decodes"), py::arg("max_alternatives") = 4,
-      py::arg("max_score_gap") = kDefaultMaxScoreGap,
-      "Candidate windows (docs/PATCH_PROTOCOL.md) where other decodes ({words, source, score}) of a segment "
-      "disagree with its heard words; what the live stream attaches to its finals.");
   m.def("normalize_word", [](const std::string& word) { return normalize_word(word); }, py::arg("word"),
         "A word as the polish guard compares it: punctuation removed, lower-cased.");
 }

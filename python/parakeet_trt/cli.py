@@ -73,6 +73,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     if args.batch_size > 1:
         if args.mode != "offline":
             raise ValueError("--batch-size applies to --mode offline (streams are batched by the server)")
+        if (args.decoding, args.nbest) != (DECODING["strategy"], DECODING["nbest"]):
+            raise ValueError("--decoding and --nbest are not available with --batch-size (batches decode greedily)")
         return transcribe_batched(session, files, args)
     status = EXIT_OK
     for path in files:
@@ -95,7 +97,7 @@ def transcribe_batched(session, files: list[str], args: argparse.Namespace) -> i
     elapsed = time.perf_counter() - started
     status = EXIT_OK
     for path, result in zip(files, results):
-        if isinstance(result, ParakeetError):
+        if isinstance(result, Exception):  # ParakeetError, or ValueError for an invalid argument
             print(f"parakeet-trt: {path}: {result}", file=sys.stderr)
             status = status or exit_code_for(result)
             continue

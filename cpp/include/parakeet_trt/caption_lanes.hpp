@@ -10,7 +10,8 @@
 //                                                      |   redecode:    an offline decode of the segment's audio every
 //                                                      |                `redecode_every_ms` of new audio and once at its end,
 //                                                      |                over at most `redecode_window_ms` ending at the live
-//                                                      |                edge (the aggregator commits words before they leave it)
+//                                                      |                edge (the aggregator commits words before they leave it);
+//                                                      |                the last pass reads the whole segment
 //
 // Shared encoder, several decoders: redecode lanes with equal cadence and window run on ONE worker
 // and one encoder call per pass; each lane decodes the same projected frames with its own decoder
@@ -69,7 +70,8 @@ struct LaneOptions {
   int64_t redecode_every_ms = 240;  // redecode: new audio between passes (40..10000)
   // redecode: the most audio one pass decodes (1000..120000). A segment longer than this is decoded
   // over its newest window_ms only (the aggregator commits words about to leave the window), so a
-  // pass costs at most one window however long the segment runs.
+  // pass costs at most one window however long the segment runs; the segment's last pass, once it
+  // ended, reads the whole segment (faster than real time it is the only pass that commits).
   int64_t redecode_window_ms = 12000;
   std::string decoding = "greedy";  // redecode: "greedy" | "beam"
   int beam_size = 4;                // decoding "beam": 1..64

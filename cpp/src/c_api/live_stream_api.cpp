@@ -1,6 +1,7 @@
 // The C ABI's live stream (ptrt_live_stream_*): a thin wrapper over parakeet_trt::LiveStream.
 // The producer's calls touch only the LiveStream (which is safe for one producer and one consumer);
 // the consumer's calls also own the views below.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -233,7 +234,11 @@ ptrt_status ptrt_live_stream_next_event(ptrt_live_stream* stream, int64_t timeou
     view.error_status = e.kind == LiveEvent::Kind::kError ? static_cast<int32_t>(e.error_code) : PTRT_OK;
     view.error_message = e.kind == LiveEvent::Kind::kError ? e.error.c_str() : empty();
     stream->notices.clear();
-    for (const LaneNotice& n : e.notices) stream->notices += n.lane + " " + n.kind + ": " + n.message + "\n";
+    for (const LaneNotice& n : e.notices) {  // one line per notice: a multi-line message is joined
+      std::string message = n.message;
+      std::replace(message.begin(), message.end(), '\n', ' ');
+      stream->notices += n.lane + " " + n.kind + ": " + message + "\n";
+    }
     view.lane_notices = stream->notices.c_str();
     view.candidates_json = stream->candidates_view.data();
     *out_has_event = 1;

@@ -536,8 +536,10 @@ void CaptionLanes::run_redecode(Worker& worker, std::unique_lock<std::mutex>& lo
       const int64_t received = static_cast<int64_t>(s->samples.size());
       const int64_t available = ended ? received : received / every * every;
       // CONTRACT: the window starts on an encoder frame of the stream (origin is frame-aligned).
-      // Past the window the oldest audio is left out (the aggregator commits words before they leave it).
-      int64_t start = std::max<int64_t>(0, available - window);
+      // Past the window the oldest audio is left out (in real time the aggregator commits words before
+      // they leave it). A segment's last pass reads all of it: faster than real time only that pass
+      // commits, and the words before the window would otherwise be lost.
+      int64_t start = ended ? 0 : std::max<int64_t>(0, available - window);
       start = std::max<int64_t>(0, start / frame * frame);
       worker.window.assign(s->samples.begin() + start, s->samples.begin() + available);
       const int64_t origin = s->origin;

@@ -374,6 +374,8 @@ void LiveStream::emit_transcript_only(const std::vector<TranscriptEvent>& events
   e.transcript = events;
   e.redecoded_text.assign(events.size(), std::string());
   e.candidates.clear();
+  e.notices.swap(pending_notices_);  // a reused slot must not repeat old notices; pending ones go out now
+  pending_notices_.clear();
   e.audio_end_sample = read_end_;
   e.decoded_frames = read_end_ / frame_samples_;
   e.dropped_samples = dropped_.load();
@@ -408,6 +410,8 @@ void LiveStream::emit_error(ErrorCode code, const std::string& message) {
   e.transcript = std::move(closing);
   e.redecoded_text.assign(e.transcript.size(), std::string());
   e.candidates.clear();
+  e.notices.swap(pending_notices_);  // a reused slot must not repeat old notices; pending ones go out now
+  pending_notices_.clear();
   e.audio_end_sample = session_ ? origin_ + session_->samples_consumed() : read_end_;
   e.dropped_samples = dropped_.load();
   e.is_last = true;

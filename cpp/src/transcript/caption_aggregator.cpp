@@ -247,8 +247,9 @@ void CaptionAggregator::on_hypothesis(const LaneHypothesis& h, double now_s, std
     }
   }
   if (ended_) {
+    const size_t before = out.size();  // out may hold decisions of earlier hypotheses of this batch
     maybe_finalize(now_s, out);
-    if (finalized_ || !out.empty()) return;
+    if (finalized_ || out.size() != before) return;
   }
   if (h.lane == commit_lane()) {
     commit_from_pass(now_s, out);

@@ -150,12 +150,7 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--token", default=None,
                    help="require ?token=TOKEN on the caption websocket (the page passes on the one in its URL; "
                         "for non-browser clients) (default: none)")
-    add_polish_arguments(p)
-
-
-def add_polish_arguments(p: argparse.ArgumentParser) -> None:
-    """The LLM polish lane's options (defined once in parakeet_trt.llm.options; serve takes the same)."""
-    from parakeet_trt.llm.options import add_llm_arguments
+    from parakeet_trt.llm.options import add_llm_arguments  # the same --llm-* options as live/serve
 
     add_llm_arguments(p)
 

@@ -104,7 +104,7 @@ class PolishLane:
             try:
                 await self._polish(batch)
             except Exception as error:  # a bug or a sink failure must not stop the lane
-                self.counters["failed"] += 1
+                self.counters["failed"] += len(batch)
                 self.log(f"polish failed: {error}")
             finally:
                 self.in_flight -= 1

@@ -93,6 +93,9 @@ def options_from_args(args: argparse.Namespace) -> LlmOptions | None:
         if args.llm_model is not None:
             raise ValueError("--llm-model needs --llm-url")
         return None
+    from parakeet_trt.extras import require
+
+    require("aiohttp", "--llm-url (the LLM lane's HTTP client)")
     return LlmOptions(url=args.llm_url, model=args.llm_model or "", api_key_env=args.llm_api_key_env,
                       timeout_s=args.llm_timeout_s, concurrency=args.llm_concurrency, retries=args.llm_retries,
                       queue_segments=args.llm_queue_segments, grammar=not args.llm_no_grammar)

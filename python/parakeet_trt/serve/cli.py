@@ -89,12 +89,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: a local Ray instance with the CPUs the replicas need)")
     _add_dataclass_flags(p, "limits", ServeLimits)
     _add_dataclass_flags(p, "batching", ServeBatching)
-    add_polish_arguments(p)
-
-
-def add_polish_arguments(p: argparse.ArgumentParser) -> None:
-    """The LLM polish lane of /v1/stream: the same options as parakeet-trt live (parakeet_trt.llm.options)."""
-    from parakeet_trt.llm.options import add_llm_arguments
+    from parakeet_trt.llm.options import add_llm_arguments  # the same --llm-* options as live/serve
 
     add_llm_arguments(p)
 

@@ -52,8 +52,8 @@ class ServeBatching:
     ``auto`` batches when the encoder runs on a GPU (ONNX Runtime's CUDA provider available): there one
     batched call costs little more than one call. On a CPU it does not: with ONNX Runtime's CPU provider a
     stacked call of B buffered windows costs about B single calls and runs one batch where unbatched
-    streams run several calls at once (bench/bench_batching_engine.py: 0.5x the encoder calls per second
-    at 8 streams on the 2-core machine), so ``auto`` leaves CPU replicas unbatched; ``on`` forces it.
+    streams run several calls at once (docs/BENCH_BATCHING_ENGINE.md: 0.79-0.81x the encoder calls per
+    second at 8-32 streams on the 2-core machine), so ``auto`` leaves CPU replicas unbatched; ``on`` forces it.
     """
 
     batching: str = "auto"

@@ -8,12 +8,12 @@ lane's tests and report.
 
 from __future__ import annotations
 
-import socket
 import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from parakeet_trt.serve.cli import free_port  # a port neither Ray nor the OS hands out by itself
 from parakeet_trt.testing.processes import background_process
 
 POLISH_MODEL_NAME = "polish-lm"
@@ -27,18 +27,12 @@ def llama_server_available() -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def llama_server(model: Path | None = None, *, start_s: float = 120.0, log: Path | None = None):
     from parakeet_trt.training.polish_lm import cached_polish_lm
 
     model = model or cached_polish_lm(progress=lambda line: print(line, file=sys.stderr, flush=True))
-    port = _free_port()
+    port = free_port()
     log = log or Path(tempfile.mkdtemp(prefix="llama-server-")) / "server.log"
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", POLISH_MODEL_NAME,
                "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "512", "--n_threads", "2"]

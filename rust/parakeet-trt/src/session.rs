@@ -154,7 +154,7 @@ impl Session {
             let view = view.assume_init();
             Ok(Transcript {
                 text: c_string(view.text),
-                tokens: tokens(view.tokens, view.num_tokens),
+                tokens: crate::stream::tokens(view.tokens, view.num_tokens),
                 words: c_slice(view.words, view.num_words).iter().map(|w| word(w)).collect(),
                 num_encoder_frames: view.num_encoder_frames,
                 audio_duration_s: view.audio_duration_s,
@@ -182,15 +182,11 @@ impl Session {
                             ScoredWord { text: w.text, start_s: w.start_s, end_s: w.end_s, confidence }
                         })
                         .collect();
-                    Ok(Hypothesis { text: c_string(h.text), score: h.score, tokens: tokens(h.tokens, h.num_tokens), words })
+                    Ok(Hypothesis { text: c_string(h.text), score: h.score, tokens: crate::stream::tokens(h.tokens, h.num_tokens), words })
                 })
                 .collect()
         }
     }
-}
-
-unsafe fn tokens(data: *const sys::ptrt_token, len: usize) -> Vec<Token> {
-    c_slice(data, len).iter().map(|t| Token { id: t.id, frame: t.frame, duration: t.duration }).collect()
 }
 
 unsafe fn word(w: &sys::ptrt_word) -> Word {

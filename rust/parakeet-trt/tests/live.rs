@@ -107,16 +107,11 @@ fn live_stream_refuses_bad_audio_and_bad_options() {
     assert!(last.is_last && last.audio_end_sample == 1_000);
 }
 
-#[test]
-fn live_captions_commit_each_segment_through_the_lanes() {
-    // The captions' defaults (aggregator v2, one redecode lane, segments) on the demo sample with a
-    // VAD signal: three held-out-like phrases separated by written silence, as a VAD would report it.
-    let model = demo_model();
+/// The demo sample, then 1 s of silence that a VAD reports as such, through a live stream with
+/// `options`: (the finals' texts joined, each final's candidates_json, lane notices, the snapshot text).
+fn play_captions(model: &Model, options: &LiveStreamOptions) -> (String, Vec<String>, Vec<String>, String) {
     let samples = demo_samples();
-    let options = LiveStreamOptions::captions();
-    assert_eq!(options.aggregator, "v2");
-    assert!(options.segment_on_endpoint);
-    let (mut writer, mut reader) = live_stream(&model, &EngineOptions::default(), &options).unwrap();
+    let (mut writer, mut reader) = live_stream(model, &EngineOptions::default(), options).unwrap();
     let producer = std::thread::spawn(move || {
         let silence = vec![0.0f32; 16_000];
         for part in [&samples[..], &silence[..]] {
@@ -136,34 +131,65 @@ fn live_captions_commit_each_segment_through_the_lanes() {
         }
         writer.close().unwrap();
     });
-    let mut finals = String::new();
-    let mut notices = Vec::new();
+    let (mut finals, mut candidates, mut notices) = (String::new(), Vec::new(), Vec::new());
     let mut last = None;
     while let Some(event) = reader.next_event(Some(Duration::from_secs(60))).unwrap() {
         assert!(event.error.is_none(), "{:?}", event.error);
         notices.extend(event.lane_notices.clone());
         assert_eq!(event.candidates_json.len(), event.transcript.len());
-        for (t, candidates) in event.transcript.iter().zip(&event.candidates_json) {
-            // Only finals carry candidate windows; each is a JSON array of windows with alternatives.
-            assert!(candidates.is_empty() || t.kind == TranscriptEventKind::Final, "{candidates}");
-            assert!(candidates.is_empty() || candidates.starts_with("[{\"start_s\": ") && candidates.contains("\"alternatives\": [{\"words\": ["),
-                    "{candidates}");
-        }
-        for t in event.transcript.iter().filter(|t| t.kind == TranscriptEventKind::Final) {
-            finals.push_str(&t.text);
+        for (t, windows) in event.transcript.iter().zip(&event.candidates_json) {
+            if t.kind == TranscriptEventKind::Final {
+                finals.push_str(&t.text);
+                candidates.push(windows.clone());
+            } else {
+                assert!(windows.is_empty(), "only finals carry candidate windows: {windows}");
+            }
         }
         last = Some(event);
     }
     producer.join().unwrap();
     assert!(last.unwrap().is_last);
-    let snapshot = reader.snapshot().unwrap();
+    (finals, candidates, notices, reader.snapshot().unwrap().text)
+}
+
+#[test]
+fn live_captions_commit_each_segment_through_the_lanes() {
+    // The captions' defaults (aggregator v2, one redecode lane, segments) on the demo sample.
+    let model = demo_model();
+    let options = LiveStreamOptions::captions();
+    assert_eq!(options.aggregator, "v2");
+    assert!(options.segment_on_endpoint);
+    let (finals, _, notices, committed) = play_captions(&model, &options);
     println!("finals: {finals:?}");
     assert!(notices.is_empty(), "{notices:?}");
-    assert_eq!(finals, snapshot.text, "the finals add up to the committed text");
-    assert!(snapshot.text.ends_with("minus five is eighty two"), "{}", snapshot.text);
+    assert_eq!(finals, committed, "the finals add up to the committed text");
+    assert!(committed.ends_with("minus five is eighty two"), "{committed}");
 
     let bad = LiveStreamOptions { lanes: "redecode:every=1".into(), ..LiveStreamOptions::captions() };
     let err = live_stream(&model, &EngineOptions::default(), &bad).err().expect("a bad lane list is refused");
     assert_eq!(err.status, Status::InvalidArgument, "{err}");
     assert!(err.to_string().contains("redecode_every_ms"), "{err}");
+}
+
+
+#[test]
+fn finals_carry_candidate_windows_where_lanes_disagree() {
+    // v3 over a buffered and a redecode lane (v3 finalizes once every lane's whole-segment pass is in):
+    // where a lane's hypothesis disagrees with a final, the final carries candidate windows (the C
+    // ABI's candidates_json, docs/PATCH_PROTOCOL.md).
+    let model = demo_model();
+    let options = LiveStreamOptions {
+        aggregator: "v3".into(),
+        lanes: "buffered:chunk=320:right=320,redecode".into(),
+        ..LiveStreamOptions::captions()
+    };
+    let (finals, candidates, _, committed) = play_captions(&model, &options);
+    assert_eq!(finals, committed);
+    let with_windows: Vec<&String> = candidates.iter().filter(|c| !c.is_empty()).collect();
+    println!("finals: {finals:?}; candidates: {with_windows:?}");
+    assert!(!with_windows.is_empty(), "no final carries candidates: {finals:?}");
+    for windows in with_windows {
+        assert!(windows.starts_with("[{\"start_s\": ") && windows.contains("\"alternatives\": [{\"words\": ["), "{windows}");
+        assert!(windows.contains("\"source\": \"lane:"), "{windows}");
+    }
 }
