@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Batched offline transcription: many short utterances one by one vs `transcribe --batch-size N`.
 
-    bench/bench_batch_transcribe.py [--models demo,parakeet-tdt-0.6b-v3] [--utterances 50]
+    bench/bench_batch_transcribe.py [--models demo,parakeet-tdt-0.6b-v3] [--precisions fp32,int8] [--utterances 50]
                                     [--batch-sizes 1,4,8] [--repeats 3] [--threads 0]
                                     [--out docs/BENCH_BATCH_TRANSCRIBE.md]
 
@@ -24,16 +24,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import command_line, display_path, model_folder, publish, report_header  # noqa: E402
+from bench_common import command_line, display_path, int8_model_folder, model_folder, publish, report_header  # noqa: E402
 
 
-def bench_model(name: str, args, sizes: list[int]) -> tuple[list[str], bool]:
-    """The report section of one model, and whether every batched mode's tokens equal one by one's."""
+def bench_model(name: str, precision: str, args, sizes: list[int]) -> tuple[list[str], bool]:
+    """The report section of one model at one precision, and whether every batched mode's tokens equal one by
+    one's."""
     from parakeet_trt import _core
     from parakeet_trt.session import Session
     from parakeet_trt.testing.held_out import held_out_speech
 
-    folder = model_folder(name)
+    log = lambda line: print(f"[bench] {line}", file=sys.stderr, flush=True)  # noqa: E731
+    folder = model_folder(name) if precision == "fp32" else int8_model_folder(name, log)
     session = Session(str(folder), intra_op_threads=args.threads)
     audios = [held_out_speech(i)[0].astype(np.float32) for i in range(args.utterances)]
     audio_s = sum(len(a) for a in audios) / session.sample_rate_hz
@@ -60,7 +62,7 @@ def bench_model(name: str, args, sizes: list[int]) -> tuple[list[str], bool]:
         print(f"[bench] {name}: repeat {repeat + 1}/{args.repeats}", file=sys.stderr, flush=True)
 
     base = statistics.median(times["one by one (Session.transcribe)"])
-    lines = [f"## {name}", "",
+    lines = [f"## {name}, {precision}", "",
              f"Model `{display_path(folder)}`; {args.utterances} held-out utterances of the demo corpus "
              f"({audio_s:.1f} s of audio, {min(len(a) for a in audios) / 16000:.1f}-"
              f"{max(len(a) for a in audios) / 16000:.1f} s each), ONNX Runtime CPU, intra-op threads "
@@ -79,6 +81,9 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default="demo",
                         help="comma-separated: demo, tiny, parakeet-tdt-0.6b-v3 (random weights, built once into the "
                              "cache) (default demo)")
+    parser.add_argument("--precisions", default="fp32",
+                        help="comma-separated encoder precisions: fp32 (the model folder), int8 (`parakeet-trt export "
+                             "--precision int8` of the same .nemo, built once into the cache) (default fp32)")
     parser.add_argument("--utterances", type=int, default=50)
     parser.add_argument("--batch-sizes", default="1,4,8")
     parser.add_argument("--repeats", type=int, default=3)
@@ -92,9 +97,12 @@ def main(argv=None) -> int:
                           "; shared with other jobs, so absolute times vary run to run")
     ok = True
     for name in args.models.split(","):
-        section, equal = bench_model(name, args, sizes)
-        lines += section
-        ok &= equal
+        for precision in args.precisions.split(","):
+            if precision not in ("fp32", "int8"):
+                parser.error(f"--precisions: fp32 or int8, got {precision!r}")
+            section, equal = bench_model(name, precision, args, sizes)
+            lines += section
+            ok &= equal
     publish(lines, args.out)
     return 0 if ok else 1
 

@@ -23,6 +23,46 @@ def model_folder(name: str) -> Path:
     return resolve_model_dir(name) if name == "demo" else cached_export_dir(name, None, cache_root())
 
 
+def nemo_of(name: str) -> Path:
+    """The .nemo that model_folder(name) was exported from (packaged beside the demo model, else the cached
+    random-weight checkpoint)."""
+    import json
+
+    folder = model_folder(name)
+    nemo = folder / f"{json.loads((folder / 'model_meta.json').read_text())['model_name']}.nemo"
+    if nemo.is_file():
+        return nemo
+    from parakeet_trt.testing.exports import cached_nemo_path
+
+    return cached_nemo_path(name)
+
+
+def int8_model_folder(name: str, log=lambda line: None) -> Path:
+    """``parakeet-trt export --precision int8`` of the same .nemo as model_folder(name), cached under
+    <cache>/peers/<name>-<nemo hash>/parakeet_trt-int8 (shared by the benchmarks) and made again when
+    the cached one was made with another int8 recipe (export/precision.py INT8_RECIPE)."""
+    import json
+    import shutil
+
+    from parakeet_trt.export import export_model
+    from parakeet_trt.export.precision import INT8_RECIPE
+    from parakeet_trt.hashing import sha256_file
+    from parakeet_trt.testing.exports import cache_root
+
+    nemo = nemo_of(name)
+    folder = cache_root() / "peers" / f"{name}-{sha256_file(nemo)[:16]}" / "parakeet_trt-int8"
+    try:
+        conversion = json.loads((folder / "model_meta.json").read_text())["graphs"]["encoder"]["conversion"]
+        current = {k: v for k, v in conversion.items() if k != "onnxruntime_version"} == INT8_RECIPE
+    except (OSError, ValueError, KeyError):
+        current = False
+    if not current:
+        shutil.rmtree(folder, ignore_errors=True)
+        log(f"exporting {nemo.name} at int8 -> {folder}")
+        export_model(nemo, folder, precision="int8")
+    return folder
+
+
 def display_path(path: Path) -> str:
     """``path`` relative to the checkout, ``<cache>/...`` inside the test-model cache, else absolute."""
     from parakeet_trt.testing.exports import cache_root

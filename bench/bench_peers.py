@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import command_line, model_folder, publish, report_header  # noqa: E402
+from bench_common import command_line, int8_model_folder, model_folder, nemo_of, publish, report_header  # noqa: E402
 
 PEER_PACKAGES = ["sherpa-onnx", "onnx-asr[cpu]", "numpy"]
 WORKER = Path(__file__).resolve().parent / "peer_worker.py"
@@ -66,22 +66,10 @@ def peer_python(root: Path) -> Path:
 
 def model_sources(name: str, root: Path) -> dict:
     """Every system's model folder for ``name``: ours (fp32, int8), the peers' exports, the .nemo."""
-    from parakeet_trt.export import export_model
-    from parakeet_trt.hashing import sha256_file
-
     ours = model_folder(name)
-    meta = json.loads((ours / "model_meta.json").read_text())
-    nemo = ours / f"{meta['model_name']}.nemo"
-    if not nemo.is_file():
-        from parakeet_trt.testing.exports import cached_nemo_path
-
-        nemo = cached_nemo_path(name)
-    key = sha256_file(nemo)[:16]
-    base = root / f"{name}-{key}"
-    int8 = base / "parakeet_trt-int8"
-    if not (int8 / "model_meta.json").is_file():
-        log(f"exporting {nemo.name} at int8 -> {int8}")
-        export_model(nemo, int8, precision="int8")
+    nemo = nemo_of(name)
+    int8 = int8_model_folder(name, log)
+    base = int8.parent
     sherpa, onnx_asr = base / "sherpa-onnx", base / "onnx-asr"
     if not ((sherpa / "DONE").is_file() and (onnx_asr / "DONE").is_file()):
         log(f"building the peers' own exports of {nemo.name} -> {base}")

@@ -13,7 +13,6 @@ it works in the peers' venv (no parakeet_trt there) as well as in the project's.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 
@@ -86,6 +85,17 @@ def versions(system: str) -> dict:
     return out
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS: VmHWM belongs to the address space made at exec. (getrusage's ru_maxrss
+    is not: Linux carries it over fork and exec, so a worker started by a large parent reports the parent's
+    peak.)"""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError("/proc/self/status has no VmHWM line")
+
+
 def main(path: str) -> int:
     with open(path, encoding="utf-8") as f:
         job = json.load(f)
@@ -103,7 +113,7 @@ def main(path: str) -> int:
     print(json.dumps({"load_s": load_s, "long_s": long_s, "short_s": short_s,
                       "long_text": " ".join(str(long_text).split()),
                       "short_texts": [" ".join(str(t).split()) for t in short_texts],
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                      "peak_rss_mb": peak_rss_mb(),
                       "versions": versions(job["system"])}))
     return 0
 

@@ -306,7 +306,8 @@ def test_c_abi_stream_equals_python_streaming(lib, tiny_export_dir, tiny_session
 class EngineOptionsC(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("name", ctypes.c_char_p), ("providers", ctypes.c_char_p),
                 ("intra_op_threads", ctypes.c_int32), ("device_id", ctypes.c_int32),
-                ("onnxruntime_library", ctypes.c_char_p), ("trt_engine_dir", ctypes.c_char_p)]
+                ("onnxruntime_library", ctypes.c_char_p), ("trt_engine_dir", ctypes.c_char_p),
+                ("allow_spinning", ctypes.c_int32)]
 
 
 FloatPtr = ctypes.POINTER(ctypes.c_float)
@@ -379,6 +380,33 @@ def test_c_abi_native_engine_transcribes_like_python(native, tiny_export_dir, ti
     assert [result.tokens[i].id for i in range(result.num_tokens)] == list(expected.token_ids)
     assert result.text.decode() == expected.text
     native.ptrt_session_destroy(session)
+    native.ptrt_model_destroy(model)
+
+
+def test_c_abi_engine_threads_spin_or_block_with_the_same_tokens(native, tiny_export_dir, speech_signal):
+    """allow_spinning: 1 by default (ONNX Runtime's own default), 0 for streaming callers, the same
+    tokens either way; any other value is refused naming the field."""
+    model = load_model(native, tiny_export_dir)
+    tokens = {}
+    for spinning in (1, 0):
+        options = EngineOptionsC()
+        native.ptrt_engine_options_init(ctypes.byref(options))
+        assert options.allow_spinning == 1
+        options.allow_spinning = spinning
+        session = ctypes.c_void_p()
+        assert native.ptrt_session_create_with_engine(model, ctypes.byref(options), None,
+                                                      ctypes.byref(session)) == PTRT_OK, native.ptrt_last_error()
+        result = transcribe(native, session, speech_signal)
+        tokens[spinning] = [result.tokens[i].id for i in range(result.num_tokens)]
+        native.ptrt_session_destroy(session)
+    assert tokens[0] == tokens[1] and tokens[0]
+    options = EngineOptionsC()
+    native.ptrt_engine_options_init(ctypes.byref(options))
+    options.allow_spinning = 2
+    session = ctypes.c_void_p()
+    assert native.ptrt_session_create_with_engine(model, ctypes.byref(options), None,
+                                                  ctypes.byref(session)) == PTRT_ERROR_INVALID_ARGUMENT
+    assert b"engine_options.allow_spinning must be 0 or 1, got 2" in native.ptrt_last_error()
     native.ptrt_model_destroy(model)
 
 

@@ -137,6 +137,33 @@ def test_backpressure_skips_the_oldest_and_deadlines_hold():
     assert events == [] and lane.summary()["timed_out"] == 1
 
 
+def test_a_cancelled_finish_still_closes_the_lane_at_once():
+    """The server's stream cancelled while its polish lane waits on a 5 s LLM: close() stops the request
+    in flight and the client at once, and a second close is harmless."""
+    async def main():
+        async def emit(event):
+            raise AssertionError("no polish event can come from a cancelled request")
+
+        async with LlmResponder("polite", delay_s=5.0) as responder:
+            lane = PolishLane(LlmOptions(url=responder.url, model="test", timeout_s=10.0), emit)
+            lane.submit_final(final(0, SEGMENTS[0], 0.0))
+            waiting = asyncio.create_task(lane.finish())
+            await asyncio.sleep(0.3)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            started = asyncio.get_running_loop().time()
+            await lane.close()
+            await lane.close()
+            took = asyncio.get_running_loop().time() - started
+            return lane, took
+
+    lane, took = asyncio.run(main())
+    assert took < 1.0, took
+    assert all(worker.done() for worker in lane._workers)
+    assert lane.summary()["polish_events"] == 0
+
+
 def test_bad_candidates_and_options_are_named():
     with pytest.raises(ValueError, match="must not overlap"):
         validate_windows([{"start_s": 0, "end_s": 1, "alternatives": []}, {"start_s": 0.5, "end_s": 2, "alternatives": []}])

@@ -55,10 +55,40 @@ def test_int8_export_is_recorded_in_meta_and_contract(int8_dir):
     assert (enc["conversion"]["weight_type"], enc["conversion"]["per_channel"]) == ("QInt8", True)
     assert meta["graphs"]["decoder_joint"]["precision"] == contract["engines"]["decoder_joint"]["precision"] == "fp32"
     assert meta["source"]["precision"] == "int8"
-    ops = {n.op_type for n in onnx.load(str(int8_dir / "encoder.onnx")).graph.node}
+    assert enc["conversion"]["pointwise_convs_as_matmuls"] is True
+    graph = onnx.load(str(int8_dir / "encoder.onnx")).graph
+    ops = {n.op_type for n in graph.node}
     assert {"MatMulInteger", "DynamicQuantizeLinear"} <= ops and "ConvInteger" not in ops
+    kernels = {init.name: tuple(init.dims) for init in graph.initializer}
+    conv_kernels = [kernels[n.input[1]] for n in graph.node if n.op_type == "Conv"]
+    assert conv_kernels and not [k for k in conv_kernels if len(k) == 3 and k[2] == 1], conv_kernels
     assert contract_enc["sha256"]["encoder.onnx"] == meta["artifacts"]["encoder.onnx"]
     assert _core.Model.load(str(int8_dir)).encoder_precision == "int8"
+
+
+def test_pointwise_convs_as_matmuls_compute_the_same_encoder_outputs():
+    """The int8 path's fp32 rewrite (kernel-1 Conv -> Transpose, MatMul, Add, Transpose) changes only the
+    summation order: the demo encoder's outputs on real speech agree to float32 rounding."""
+    import numpy as np
+    import onnx
+    import onnxruntime
+
+    from parakeet_trt.export.pointwise_conv import pointwise_convs_as_matmuls
+    from parakeet_trt.testing.held_out import held_out_speech
+
+    original = onnx.load(str(DEMO / "encoder.onnx"))
+    rewritten = onnx.load(str(DEMO / "encoder.onnx"))
+    count = pointwise_convs_as_matmuls(rewritten)
+    layers = sum(1 for n in original.graph.node if n.op_type == "Conv" and "pointwise_conv" in n.name)
+    assert count == layers > 0
+    assert not [n for n in rewritten.graph.node if n.op_type == "Conv" and "pointwise_conv" in n.name]
+    features, valid = _core.FeatureExtractor(_core.Model.load(str(DEMO))).compute(
+        held_out_speech(3, edge_silence_s=None)[0])
+    feed = {"audio_signal": features[None].astype(np.float32), "length": np.array([valid], np.int64)}
+    run = [onnxruntime.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feed)[0]
+           for m in (original, rewritten)]
+    assert run[0].shape == run[1].shape
+    np.testing.assert_allclose(run[1], run[0], rtol=0, atol=1e-4 * float(np.abs(run[0]).max()))
 
 
 def test_precision_mismatch_is_a_contract_violation(int8_dir, tmp_path):

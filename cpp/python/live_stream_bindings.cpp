@@ -209,8 +209,9 @@ void bind_live_stream(py::module_& m) {
       "make_engine",
       [](const std::shared_ptr<Model>& mdl, const std::string& graph, const std::string& name,
          const std::vector<std::string>& providers, int32_t intra_op_threads, int32_t device_id,
-         const std::string& onnxruntime_library, const std::string& trt_engine_dir) {
+         const std::string& onnxruntime_library, const std::string& trt_engine_dir, bool allow_spinning) {
         EngineOptions o;
+        o.allow_spinning = allow_spinning;
         o.name = name;
         o.providers = providers;
         o.intra_op_threads = intra_op_threads;
@@ -223,6 +224,7 @@ void bind_live_stream(py::module_& m) {
       py::arg("model"), py::arg("graph"), py::arg("name") = EngineOptions().name,
       py::arg("providers") = std::vector<std::string>(), py::arg("intra_op_threads") = 0, py::arg("device_id") = 0,
       py::arg("onnxruntime_library") = "", py::arg("trt_engine_dir") = "",
+      py::arg("allow_spinning") = EngineOptions().allow_spinning,
       "The native engine running `graph` of the model (engine_factory.hpp).");
   m.def(
       "onnxruntime_available_providers",

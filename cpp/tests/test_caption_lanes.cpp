@@ -244,6 +244,9 @@ void test_options_are_validated() {
   LiveStreamOptions o = lane_options("v2", "redecode");
   o.segment_on_endpoint = false;
   PTRT_CHECK_THROWS(LiveStream(model, encoder, o), std::invalid_argument, "needs segment_on_endpoint");
+  // A streaming lane's chunk that is no whole number of encoder frames: refused when the stream is made.
+  PTRT_CHECK_THROWS(LiveStream(model, encoder, lane_options("v2", "buffered:chunk=100,redecode")), std::invalid_argument,
+                    "lane 'buffered': chunk_ms must be a positive multiple of the encoder frame");
   PTRT_CHECK_THROWS(parse_lanes("redecode:every=5"), std::invalid_argument, "redecode_every_ms");
   PTRT_CHECK_THROWS(parse_lanes("magic"), std::invalid_argument, "kind must be");
   PTRT_CHECK_THROWS(parse_lanes("buffered:decoding=beam"), std::invalid_argument, "needs a redecode lane");
@@ -315,6 +318,39 @@ void test_v2_commits_only_agreed_words_behind_the_lag() {
   PTRT_CHECK(agg.idle());
 }
 
+void test_a_pause_between_segments_is_not_a_stall() {
+  // Two lanes finish a segment; after a 10 s pause the faster lane delivers first for the next one.
+  // The slower lane was silent through the pause, but it is not behind: nothing was there to hear.
+  auto model = Model::load(kModelDir);
+  auto vocab = std::shared_ptr<const Vocabulary>(model, &model->vocabulary());
+  const std::vector<int> w = word_starting_ids(*vocab, 2);
+  AggregatorOptions o;
+  o.strategy = "v2";
+  LocalAgreementAggregator agg(vocab, lanes("redecode,redecode"), o, 1280, 16000);
+  std::vector<AggregatorDecision> out;
+  agg.segment_started(1, 0);
+  agg.segment_ended(1, 0.5, out);
+  for (int lane = 0; lane < 2; ++lane) {
+    LaneHypothesis last = hyp(lane, {w[0], w[1]}, {2, 6}, 20);
+    last.segment_final = true;
+    agg.on_hypothesis(last, 0.6, out);
+  }
+  PTRT_CHECK(agg.idle());
+  const int64_t origin_frame = 125;  // 10 s
+  agg.segment_started(2, origin_frame * 1280);
+  LaneHypothesis first = hyp(0, {w[0]}, {origin_frame + 2}, origin_frame + 5);
+  first.segment = 2;
+  agg.on_hypothesis(first, 10.5, out);
+  PTRT_CHECK(agg.take_notices().empty());
+  // A real stall in the new segment is still reported: 1.6 s of audio behind and silent for 2 s.
+  LaneHypothesis later = hyp(0, {w[0], w[1]}, {origin_frame + 2, origin_frame + 10}, origin_frame + 20);
+  later.segment = 2;
+  agg.on_hypothesis(later, 12.6, out);
+  const std::vector<LaneNotice> notices = agg.take_notices();
+  PTRT_CHECK_EQ(notices.size(), static_cast<size_t>(1));
+  PTRT_CHECK_EQ(notices[0].kind, std::string("stalled"));
+}
+
 void test_v3_votes_by_time_and_weight() {
   auto model = Model::load(kModelDir);
   auto vocab = std::shared_ptr<const Vocabulary>(model, &model->vocabulary());
@@ -345,6 +381,7 @@ int main() {
       {"redecode_lanes_share_one_encoder_call_per_pass", &test_redecode_lanes_share_one_encoder_call_per_pass},
       {"a_failing_lane_is_reported_once_and_the_captions_go_on", &test_a_failing_lane_is_reported_once_and_the_captions_go_on},
       {"a_stalled_lane_does_not_hold_the_captions", &test_a_stalled_lane_does_not_hold_the_captions},
+      {"a_pause_between_segments_is_not_a_stall", &test_a_pause_between_segments_is_not_a_stall},
       {"every_lane_failing_ends_the_stream_with_an_error", &test_every_lane_failing_ends_the_stream_with_an_error},
       {"options_are_validated", &test_options_are_validated},
       {"v2_commits_only_agreed_words_behind_the_lag", &test_v2_commits_only_agreed_words_behind_the_lag},

@@ -129,6 +129,10 @@ class Session:
     ``batching`` (a ``_core.BatchingOptions``): the encoder engines are shared through a C++
     BatchingEngine, so streams on several threads whose encoder calls coincide run them as one
     batched call (the server's replicas); None (default): every call runs on its own.
+    ``allow_spinning`` (onnxruntime): True (default, ONNX Runtime's own): its threads spin-wait for work,
+    the fastest for offline transcription; False: they block, which costs a little latency per call but
+    saves most of the CPU when many short streaming calls come one after another (the live pipeline
+    and the server pass False).
 
     Threads: a Session, its model and its engines may be shared by any number of threads, streams
     and live streams; its own transcribe() calls run one at a time.
@@ -137,7 +141,7 @@ class Session:
     def __init__(self, model: str | Path | None = None, providers: list[str] | None = None,
                  verify_hashes: bool = True, intra_op_threads: int = 0, engine: str | dict = "onnxruntime",
                  trt_engine_dir: str | Path | None = None, onnxruntime_library_path: str | Path | None = None,
-                 batching=None):
+                 batching=None, allow_spinning: bool = True):
         if isinstance(engine, str) and engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES} or a dict of external engines, got {engine!r}")
         self.model_dir = resolve_model_dir(model)
@@ -148,6 +152,7 @@ class Session:
         self._external = dict(engine) if isinstance(engine, dict) else {}
         self._engine_kwargs = dict(
             name=self.engine, providers=list(providers or []), intra_op_threads=int(intra_op_threads),
+            allow_spinning=bool(allow_spinning),
             onnxruntime_library=str(onnxruntime_library_path or onnxruntime_library()),
             trt_engine_dir=str(trt_engine_dir or self.model_dir))
         self._engines: dict = {}

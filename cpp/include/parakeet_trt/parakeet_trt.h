@@ -129,6 +129,10 @@ typedef struct ptrt_engine_vtable {
  *                        loader's path. Not found: PTRT_ERROR_UNAVAILABLE naming every place looked.
  *   trt_engine_dir       tensorrt: folder of the engines `parakeet-trt build-trt` wrote. NULL or "":
  *                        the model folder. TensorRT absent: PTRT_ERROR_UNAVAILABLE naming what is missing.
+ *   allow_spinning       onnxruntime: 1 (default): the intra-op threads spin-wait for work (faster
+ *                        single calls); 0: they block (far less CPU for many short streaming calls:
+ *                        what live streams and servers want). Added after trt_engine_dir: a caller
+ *                        whose struct_size ends before it gets 1.
  * Engines are shared: sessions and streams created on one model with equal engine options (and
  * the same graph) use one engine instance while any of them is alive (the C++ Model::engine cache):
  * one ONNX Runtime session, one copy of the encoder's weights.
@@ -141,6 +145,7 @@ typedef struct ptrt_engine_options {
   int32_t device_id;
   const char* onnxruntime_library;
   const char* trt_engine_dir;
+  int32_t allow_spinning;
 } ptrt_engine_options;
 
 PTRT_API void ptrt_engine_options_init(ptrt_engine_options* options);

@@ -96,6 +96,11 @@ ptrt_status to_engine_options(const char* fn, const ptrt_engine_options* options
   out.device_id = c.device_id;
   out.onnxruntime_library = text_or(c.onnxruntime_library, d.onnxruntime_library);
   out.trt_engine_dir = text_or(c.trt_engine_dir, d.trt_engine_dir);
+  if (c.allow_spinning != 0 && c.allow_spinning != 1) {
+    return fail(PTRT_ERROR_INVALID_ARGUMENT, std::string(fn) + ": engine_options.allow_spinning must be 0 or 1, got " +
+                                                 std::to_string(c.allow_spinning));
+  }
+  out.allow_spinning = c.allow_spinning != 0;
   return PTRT_OK;
 }
 
@@ -304,6 +309,7 @@ void ptrt_engine_options_init(ptrt_engine_options* options) {
   options->name = d.name.c_str();
   options->intra_op_threads = d.intra_op_threads;
   options->device_id = d.device_id;
+  options->allow_spinning = d.allow_spinning ? 1 : 0;
 }
 
 void ptrt_session_options_init(ptrt_session_options* options) {

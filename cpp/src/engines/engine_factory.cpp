@@ -79,7 +79,8 @@ std::string EngineOptions::key() const {
   std::ostringstream os;
   os << "name=" << name << ";providers=";
   for (size_t i = 0; i < providers.size(); ++i) os << (i ? "," : "") << providers[i];
-  os << ";intra_op_threads=" << intra_op_threads << ";device_id=" << device_id
+  os << ";intra_op_threads=" << intra_op_threads << ";allow_spinning=" << (allow_spinning ? 1 : 0)
+     << ";device_id=" << device_id
      << ";onnxruntime_library=" << onnxruntime_library << ";trt_engine_dir=" << trt_engine_dir
      << ";verify_graph_hash=" << (verify_graph_hash ? 1 : 0);
   return os.str();

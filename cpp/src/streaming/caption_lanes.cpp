@@ -220,7 +220,17 @@ CaptionLanes::CaptionLanes(std::shared_ptr<const Model> model, std::vector<LaneO
     workers_.push_back(std::move(worker));
   }
   for (auto& w : workers_) {
-    if (w->kind != "redecode") continue;
+    if (w->kind != "redecode") {
+      // A streaming lane's settings against the model (chunk a whole number of encoder frames, ...) are
+      // refused here, when the stream is made, not when its first segment starts.
+      const LaneOptions& lane = lanes_[static_cast<size_t>(w->lanes.front())];
+      try {
+        make_streaming_session(model_, w->encoder, lane.stream);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument("lane '" + lane.name + "': " + e.what());
+      }
+      continue;
+    }
     w->features = std::make_unique<FeatureExtractor>(model_->meta().features);
     w->runner = std::make_unique<EncoderRunner>(model_, w->encoder);
     w->step = std::make_unique<NativeDecoderStep>(model_->native_decoder_weights());

@@ -76,6 +76,9 @@ void CaptionAggregator::segment_started(int64_t segment, int64_t origin) {
   }
   segment_ = segment;
   origin_ = origin;
+  // No lane hears the pause before a segment: every lane is caught up to its origin, so a lane that has
+  // not yet delivered for this segment is judged from here, not from the previous segment's audio.
+  for (int64_t& heard : heard_until_) heard = std::max(heard, origin);
   open_ = true;
   ended_ = false;
   finalized_ = false;

@@ -4,9 +4,12 @@
 - ``int8``: ONNX Runtime's dynamic quantization (``onnxruntime.quantization.quantize_dynamic``) of
   the encoder's MatMul weights, int8 per output channel; activations are quantized per call from
   their own range (``DynamicQuantizeLinear``), so no calibration set is needed and the result does
-  not depend on which speech was rendered. Convolutions stay fp32: ORT's ``ConvInteger`` runs
-  slower than its fp32 Conv on this CPU (measured, docs/DECISION_LOG.md "int8 export"), and the
-  MatMuls are where the Conformer spends its time. Signed int8 weights with uint8 activations are
+  not depend on which speech was rendered. The pointwise (kernel-1) convolutions are first rewritten
+  as MatMuls (pointwise_conv.py) so they are quantized too; the other convolutions stay fp32: ORT's
+  ``ConvInteger`` runs slower than its fp32 Conv on this CPU (measured, docs/DECISION_LOG.md "int8
+  export"). MatMuls of two activations (attention scores and context) stay fp32
+  (``MatMulConstBOnly``): quantizing them too was 3% faster on the v3 encoder but 0.14 WER points
+  worse on the demo model. Signed int8 weights with uint8 activations are
   the pair ORT's x86 int8 GEMM (VNNI u8·s8) runs natively.
 - ``fp16``: float16 weights and arithmetic with float32 inputs and outputs
   (``onnxruntime.transformers.float16``), for GPU engines; ONNX Runtime's CPU provider lacks fp16
@@ -34,7 +37,9 @@ REFUSED = {"bf16": "ONNX Runtime's CPU provider has no bfloat16 MatMul/Add/Softm
 # Graphs whose precision --precision sets; the others stay fp32.
 QUANTIZED_GRAPHS = ("encoder", "encoder_streaming")
 INT8_RECIPE = {"method": "onnxruntime.quantization.quantize_dynamic", "weight_type": "QInt8",
-               "activation_type": "QUInt8 (dynamic, per call)", "per_channel": True, "op_types": ["MatMul"]}
+               "activation_type": "QUInt8 (dynamic, per call)", "per_channel": True, "op_types": ["MatMul"],
+               "pointwise_convs_as_matmuls": True,
+               "matmul_const_b_only": True}
 
 
 def check_precision(precision: str) -> str:
@@ -63,10 +68,21 @@ def apply_precision(out_dir: Path, info: Dict[str, Any], precision: str,
         if precision == "int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            log(f"quantizing {info['file']} to int8 (dynamic, per-channel MatMul weights)")
-            quantize_dynamic(str(src), str(converted), weight_type=QuantType.QInt8, per_channel=True,
+            from .pointwise_conv import pointwise_convs_as_matmuls
+
+            proto = onnx.load(str(src), load_external_data=True)
+            rewritten = pointwise_convs_as_matmuls(proto)
+            matmul_graph = Path(td) / "matmuls" / info["file"]
+            matmul_graph.parent.mkdir()
+            onnx.save_model(proto, str(matmul_graph), save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=info["file"] + ".data")
+            del proto
+            log(f"quantizing {info['file']} to int8 (dynamic, per-channel MatMul weights; "
+                f"{rewritten} pointwise convolutions rewritten as MatMuls)")
+            quantize_dynamic(str(matmul_graph), str(converted), weight_type=QuantType.QInt8, per_channel=True,
                              op_types_to_quantize=list(INT8_RECIPE["op_types"]),
-                             use_external_data_format=bool(info["external_data"]))
+                             use_external_data_format=bool(info["external_data"]),
+                             extra_options={"MatMulConstBOnly": INT8_RECIPE["matmul_const_b_only"]})
             recipe = dict(INT8_RECIPE)
         else:
             from onnxruntime.transformers.float16 import convert_float_to_float16

@@ -112,7 +112,7 @@ async def run_live(source, sinks: list, config: LiveConfig | None = None, *, ses
     from parakeet_trt.session import Session
 
     config = config or LiveConfig()
-    session = session or Session(config.model)
+    session = session or Session(config.model, allow_spinning=False)  # many short calls: block, do not spin
     origin = time.monotonic()
     streaming = config.streaming
     if config.llm is not None:

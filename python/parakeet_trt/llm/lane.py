@@ -43,6 +43,7 @@ class PolishLane:
         self._idle = asyncio.Event()
         self._idle.set()
         self._finished = False
+        self._closed = False
         self.round_trips_s: list[float] = []
         self.counters = {"finals": 0, "requests": 0, "merged": 0, "skipped": 0, "accepted": 0, "rejected": 0,
                          "failed": 0, "timed_out": 0, "polish_events": 0, "candidate_windows": 0,
@@ -170,6 +171,15 @@ class PolishLane:
         except asyncio.TimeoutError:
             self.counters["skipped"] += len(self.pending)
             self.pending.clear()
+        await self.close()
+
+    async def close(self) -> None:
+        """Stops at once (what waits is dropped, requests in flight are cancelled); safe to call again, and
+        the way out when the stream itself is cancelled mid-finish."""
+        self._finished = True
+        if self._closed:
+            return
+        self._closed = True
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)

@@ -42,7 +42,8 @@ class ParakeetServer:
 
         self.config, self.limits = config, config.limits
         self.batching = config.batching.replica_options()
-        self.session = Session(config.model, batching=self.batching)
+        # Many streams' short calls: the encoder's threads block between them instead of spinning.
+        self.session = Session(config.model, batching=self.batching, allow_spinning=False)
         self.slots = StreamSlots(self.limits.max_streams_per_replica)
         self.metrics = ServeMetrics()
         context = ray.get_runtime_context()

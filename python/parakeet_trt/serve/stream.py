@@ -253,11 +253,15 @@ class LiveWebSocketStream:
         finally:
             self.feeding = False
             lane.close()
-        await sender  # the lane flushes what it holds: every committed word reaches the client
-        if self.polish is not None:  # bounded: the request deadline
-            await self.polish.finish()
-            self.metrics.count("polish_events_total", self.polish.counters["polish_events"])
-            self.metrics.count("polish_rejected_total", self.polish.counters["rejected"])
+        try:
+            await sender  # the lane flushes what it holds: every committed word reaches the client
+            if self.polish is not None:  # bounded: the request deadline
+                await self.polish.finish()
+                self.metrics.count("polish_events_total", self.polish.counters["polish_events"])
+                self.metrics.count("polish_rejected_total", self.polish.counters["rejected"])
+        finally:  # cancelled (the replica shutting down): the polish lane's requests and client go too
+            if self.polish is not None:
+                await self.polish.close()
         outcome = getattr(self, "engine_failure", None) or outcome
         self.metrics.count("steps_total", lane.steps)
         self.metrics.count("audio_seconds_total", self.audio_s)

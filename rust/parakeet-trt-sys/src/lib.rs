@@ -75,6 +75,7 @@ pub struct ptrt_engine_options {
     pub device_id: i32,
     pub onnxruntime_library: *const c_char,
     pub trt_engine_dir: *const c_char,
+    pub allow_spinning: i32,
 }
 
 /// Opaque.

@@ -41,6 +41,7 @@ fn rust_structs() -> Vec<StructLayout> {
             struct_size => "struct_size", name => "name", providers => "providers",
             intra_op_threads => "intra_op_threads", device_id => "device_id",
             onnxruntime_library => "onnxruntime_library", trt_engine_dir => "trt_engine_dir",
+            allow_spinning => "allow_spinning",
         }),
         layout!(ptrt_model_options { struct_size => "struct_size", verify_hashes => "verify_hashes" }),
         layout!(ptrt_model_info {

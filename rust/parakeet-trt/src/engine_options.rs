@@ -37,6 +37,9 @@ pub struct EngineOptions {
     pub onnxruntime_library: Option<PathBuf>,
     /// Folder of TensorRT engines (`parakeet-trt build-trt`); `None`: the model folder.
     pub trt_engine_dir: Option<PathBuf>,
+    /// ONNX Runtime's intra-op threads spin-wait for work (default, faster single calls) or block (far
+    /// less CPU for many short streaming calls).
+    pub allow_spinning: bool,
 }
 
 impl Default for EngineOptions {
@@ -51,6 +54,7 @@ impl Default for EngineOptions {
             device_id: raw.device_id,
             onnxruntime_library: text(raw.onnxruntime_library).map(PathBuf::from),
             trt_engine_dir: text(raw.trt_engine_dir).map(PathBuf::from),
+            allow_spinning: raw.allow_spinning != 0,
         }
     }
 }
@@ -72,6 +76,11 @@ impl EngineOptions {
         S: Into<String>,
     {
         self.providers = providers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn allow_spinning(mut self, allow: bool) -> Self {
+        self.allow_spinning = allow;
         self
     }
 
@@ -111,6 +120,7 @@ impl EngineOptions {
         raw.device_id = self.device_id;
         raw.onnxruntime_library = onnxruntime_library.as_ref().map_or(ptr::null(), |p| p.as_ptr());
         raw.trt_engine_dir = trt_engine_dir.as_ref().map_or(ptr::null(), |p| p.as_ptr());
+        raw.allow_spinning = i32::from(self.allow_spinning);
         Ok(RawEngineOptions { raw, _strings: [Some(name), Some(providers), onnxruntime_library, trt_engine_dir] })
     }
 }

@@ -140,6 +140,11 @@ class OnnxRuntimeEngine final : public Engine {
           "SetSessionGraphOptimizationLevel");
     check(api.SetSessionLogSeverityLevel(session_options.get(), static_cast<int>(ort::LoggingLevel::kWarning)),
           "SetSessionLogSeverityLevel");
+    // Spin-waiting intra-op threads (EngineOptions.allow_spinning): faster single calls, cores burned
+    // after every call; streams turn it off.
+    check(api.AddSessionConfigEntry(session_options.get(), "session.intra_op.allow_spinning",
+                                    options.allow_spinning ? "1" : "0"),
+          "AddSessionConfigEntry(session.intra_op.allow_spinning)");
     provider_ = kCpu;
     if (choice.cuda) {
       const std::string why = append_cuda(session_options.get(), options.device_id);

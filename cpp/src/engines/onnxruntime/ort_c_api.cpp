@@ -47,6 +47,7 @@ Api bind_api(const void* table) {
   slot(table, kReleaseSessionOptions, a.ReleaseSessionOptions);
   slot(table, kGetAvailableProviders, a.GetAvailableProviders);
   slot(table, kReleaseAvailableProviders, a.ReleaseAvailableProviders);
+  slot(table, kAddSessionConfigEntry, a.AddSessionConfigEntry);
   slot(table, kSessionOptionsAppendExecutionProvider_CUDA_V2, a.SessionOptionsAppendExecutionProvider_CUDA_V2);
   slot(table, kCreateCUDAProviderOptions, a.CreateCUDAProviderOptions);
   slot(table, kUpdateCUDAProviderOptions, a.UpdateCUDAProviderOptions);

@@ -84,6 +84,7 @@ enum ApiSlot : size_t {
   kReleaseSessionOptions = 100,           // v1  void ReleaseSessionOptions(OrtSessionOptions*)
   kGetAvailableProviders = 125,           // v4  GetAvailableProviders(char***, int*)
   kReleaseAvailableProviders = 126,       // v4  ReleaseAvailableProviders(char**, int)
+  kAddSessionConfigEntry = 130,           // v5  AddSessionConfigEntry(options, const char* key, const char* value)
   kSessionOptionsAppendExecutionProvider_CUDA_V2 = 204,  // v11 (options, const OrtCUDAProviderOptionsV2*)
   kCreateCUDAProviderOptions = 205,       // v11 CreateCUDAProviderOptions(OrtCUDAProviderOptionsV2**)
   kUpdateCUDAProviderOptions = 206,       // v11 UpdateCUDAProviderOptions(options, keys, values, n)
@@ -130,6 +131,7 @@ struct Api {
   void (*ReleaseSessionOptions)(OrtSessionOptions*) noexcept;
   Status (*GetAvailableProviders)(char***, int*) noexcept;
   Status (*ReleaseAvailableProviders)(char**, int) noexcept;
+  Status (*AddSessionConfigEntry)(OrtSessionOptions*, const char*, const char*) noexcept;
   Status (*SessionOptionsAppendExecutionProvider_CUDA_V2)(OrtSessionOptions*, const OrtCUDAProviderOptionsV2*) noexcept;
   Status (*CreateCUDAProviderOptions)(OrtCUDAProviderOptionsV2**) noexcept;
   Status (*UpdateCUDAProviderOptions)(OrtCUDAProviderOptionsV2*, const char* const*, const char* const*,
