@@ -6,7 +6,7 @@
 
 Starts ``parakeet-trt serve --model demo`` (a local Ray instance, ``--replicas`` replicas), then for
 each N in ``--streams`` runs N streams at once, each ``--duration-s`` of held-out speech sent in real
-time (20 ms s16le frames, each sent once its last sample would have been captured; starts spread
+time (``--frame-ms`` s16le frames, each sent once its last sample would have been captured; starts spread
 over one chunk). Every N is run (on and off see the same steps); the report names the most streams
 whose p99 update latency stays within chunk/2. Per N:
 
@@ -86,7 +86,8 @@ def percentile_ms(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1000, q)) if values else float("nan")
 
 
-async def one_step(url: str, streams: int, audios: list[np.ndarray], chunk_s: float, start: dict) -> dict:
+async def one_step(url: str, streams: int, audios: list[np.ndarray], chunk_s: float, start: dict,
+                   frame_ms: int) -> dict:
     from parakeet_trt.serve.client import stream_audio
 
     latencies: list[float] = []
@@ -97,6 +98,7 @@ async def one_step(url: str, streams: int, audios: list[np.ndarray], chunk_s: fl
     async def one(i: int):
         await asyncio.sleep(chunk_s * i / max(1, streams))
         return await stream_audio(url, audios[i % len(audios)], realtime=True, on_event=on_event, start=start,
+                                  frame_ms=frame_ms,
                                   timeout_s=len(audios[0]) / 16000 + 120)
 
     results = await asyncio.gather(*[one(i) for i in range(streams)], return_exceptions=True)
@@ -136,7 +138,7 @@ def run_mode(mode: str, steps: list[int], args, audios, chunk_s: float) -> list[
         for n in steps:
             cpu0, wall0, load0 = tree_cpu_seconds(server.pid), time.monotonic(), os.getloadavg()[0]
             batch0 = batching_stats(port)
-            step = asyncio.run(one_step(url, n, audios, chunk_s, args.start))
+            step = asyncio.run(one_step(url, n, audios, chunk_s, args.start, args.frame_ms))
             wall = time.monotonic() - wall0
             cores = (tree_cpu_seconds(server.pid) - cpu0) / wall
             batch1 = batching_stats(port)
@@ -157,6 +159,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--streams", default="1,8,16,32", help="concurrent stream counts to step through")
     parser.add_argument("--duration-s", type=float, default=60.0, help="audio per stream, sent in real time")
+    parser.add_argument("--frame-ms", type=int, default=20,
+                        help="audio per websocket frame a client sends (each sent when its last sample is captured, "
+                             "so a longer frame adds its own length to the update latency measured)")
     parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--batching", default="on,off", help="cross-stream batching modes to run, in order")
     parser.add_argument("--start", type=json.loads, default={}, metavar="JSON",
@@ -195,7 +200,7 @@ def main(argv=None) -> int:
         f"`--batch-window-ms {defaults.window_ms:g} --max-batch {defaults.max_batch} --max-inflight-batches "
         f"{defaults.max_inflight}` (C++ BatchingEngine: equal-shape encoder calls of the replica's streams stacked "
         f"into one call); off: `--batching off`",
-        f"- Load: N streams of {args.duration_s:g} s held-out speech each, 20 ms s16le frames in real time, from "
+        f"- Load: N streams of {args.duration_s:g} s held-out speech each, {args.frame_ms} ms s16le frames in real time, from "
         f"one asyncio client process on the same machine",
         f"- Budget: p99 update latency <= chunk/2 = {budget_ms:.0f} ms. Throughput per replica: events (stream "
         f"steps) delivered per second; mean batch: encoder calls per batched inner call",

@@ -126,3 +126,18 @@ def test_stream_memory_small(tmp_path):
         assert number(rows["after", history][3]) >= 0.9 * weights_kb  # the model holds them, once
     assert f"demo: the decoder weights (NativeDecoderWeights) hold {weights_kb * 1024 / 1e6:.1f} MB" in report
     assert "6,981 KB per stream" in report
+
+
+def test_thread_spinning_bench_runs_both_settings_on_both_workloads():
+    """bench/bench_thread_spinning.py in a small mode: four rows (offline and streaming, spinning and
+    blocking), each with its own wall and CPU time; the streaming rows take at least the audio's length
+    (paced in real time)."""
+    out = run_tool("bench_thread_spinning.py", "--utterances", "4", "--stream-s", "2", "--repeats", "1")
+    rows = table_rows(out, "offline|streaming")
+    assert [(r[0], r[1].split()[0]) for r in rows] == [("offline", "spin"), ("offline", "block"),
+                                                       ("streaming", "spin"), ("streaming", "block")]
+    for row in rows:
+        wall, cpu = number(row[2]), number(row[3])
+        assert wall > 0 and cpu > 0
+        if row[0] == "streaming":
+            assert wall >= 2.0

@@ -253,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_positive_int, default=1, metavar="N",
                    help="offline: transcribe the files in encoder batches of N utterances of similar length "
                         "(padded, with lengths; the next batch's features computed while the encoder runs); "
-                        "same tokens as one by one (default 1: one file at a time)")
+                        "same tokens as one by one with an fp32 export (an int8 export quantizes each activation "
+                        "with the whole batch's range, so a word may differ) (default 1: one file at a time)")
     t.set_defaults(handler=cmd_transcribe)
 
     from parakeet_trt.export.cli import add_export_arguments  # argparse only; torch/NeMo load on use
