@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     from parakeet_trt.session import Session
     from parakeet_trt.testing.joined_streams import joined_streams
 
-    session = Session("demo")
+    session = Session("demo", allow_spinning=False)  # as `parakeet-trt live` makes it: blocking ONNX Runtime threads
     stream = joined_streams(utterances=args.utterances)[0]
     work = Path(tempfile.mkdtemp())
     path = work / "joined.wav"

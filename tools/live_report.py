@@ -198,7 +198,7 @@ def caption_rows(utterances: int, configs: list[str], work: Path) -> tuple[list,
     from parakeet_trt.testing.held_out import word_error_rate
     from parakeet_trt.testing.joined_streams import joined_streams
 
-    session = Session("demo")
+    session = Session("demo", allow_spinning=False)  # as `parakeet-trt live` makes it: blocking ONNX Runtime threads
     streams = joined_streams(utterances=utterances)
     paths, references, offline = [], [], []
     for k, stream in enumerate(streams):
