@@ -34,8 +34,9 @@ def bench_model(name: str, precision: str, args, sizes: list[int]) -> tuple[list
     from parakeet_trt.session import Session
     from parakeet_trt.testing.held_out import held_out_speech
 
-    log = lambda line: print(f"[bench] {line}", file=sys.stderr, flush=True)  # noqa: E731
-    folder = model_folder(name) if precision == "fp32" else int8_model_folder(name, log)
+    folder = model_folder(name)
+    if precision == "int8":
+        folder = int8_model_folder(name, folder, lambda line: print(f"[bench] {line}", file=sys.stderr, flush=True))
     session = Session(str(folder), intra_op_threads=args.threads)
     audios = [held_out_speech(i)[0].astype(np.float32) for i in range(args.utterances)]
     audio_s = sum(len(a) for a in audios) / session.sample_rate_hz
@@ -91,9 +92,9 @@ def main(argv=None) -> int:
     parser.add_argument("--precisions", default="fp32",
                         help="comma-separated encoder precisions: fp32 (the model folder), int8 (`parakeet-trt export "
                              "--precision int8` of the same .nemo, built once into the cache) (default fp32)")
-    parser.add_argument("--utterances", type=int, default=50)
-    parser.add_argument("--batch-sizes", default="1,4,8")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--utterances", type=int, default=50, help="held-out utterances transcribed (default 50)")
+    parser.add_argument("--batch-sizes", default="1,4,8", help="comma-separated batch sizes to compare (default 1,4,8)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the table gives medians")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: its default)")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown report here")
     args = parser.parse_args(argv)

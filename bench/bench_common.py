@@ -23,12 +23,11 @@ def model_folder(name: str) -> Path:
     return resolve_model_dir(name) if name == "demo" else cached_export_dir(name, None, cache_root())
 
 
-def nemo_of(name: str) -> Path:
-    """The .nemo that model_folder(name) was exported from (packaged beside the demo model, else the cached
-    random-weight checkpoint)."""
+def nemo_of(name: str, folder: Path) -> Path:
+    """The .nemo that ``folder`` (model_folder(name)) was exported from: packaged beside the demo model,
+    else the cached random-weight checkpoint."""
     import json
 
-    folder = model_folder(name)
     nemo = folder / f"{json.loads((folder / 'model_meta.json').read_text())['model_name']}.nemo"
     if nemo.is_file():
         return nemo
@@ -37,20 +36,20 @@ def nemo_of(name: str) -> Path:
     return cached_nemo_path(name)
 
 
-def int8_model_folder(name: str, log=lambda line: None) -> Path:
-    """``parakeet-trt export --precision int8`` of the same .nemo as model_folder(name), cached under
-    <cache>/peers/<name>-<nemo hash>/parakeet_trt-int8 (shared by the benchmarks) and made again when
-    the cached one was made with another int8 recipe (export/precision.py INT8_RECIPE)."""
+def int8_model_folder(name: str, fp32_folder: Path, log=lambda line: None) -> Path:
+    """``parakeet-trt export --precision int8`` of the .nemo ``fp32_folder`` (model_folder(name)) was exported
+    from, cached under <cache>/peers/<name>-<nemo hash>/parakeet_trt-int8 (shared by the benchmarks; the hash
+    is the one the fp32 export recorded, so the 2.5 GB checkpoint is not read again) and made again when the
+    cached one was made with another int8 recipe (export/precision.py INT8_RECIPE)."""
     import json
     import shutil
 
     from parakeet_trt.export import export_model
     from parakeet_trt.export.precision import INT8_RECIPE
-    from parakeet_trt.hashing import sha256_file
     from parakeet_trt.testing.exports import cache_root
 
-    nemo = nemo_of(name)
-    folder = cache_root() / "peers" / f"{name}-{sha256_file(nemo)[:16]}" / "parakeet_trt-int8"
+    nemo_sha256 = json.loads((fp32_folder / "model_meta.json").read_text())["source"]["nemo_sha256"]
+    folder = cache_root() / "peers" / f"{name}-{nemo_sha256[:16]}" / "parakeet_trt-int8"
     try:
         conversion = json.loads((folder / "model_meta.json").read_text())["graphs"]["encoder"]["conversion"]
         current = {k: v for k, v in conversion.items() if k != "onnxruntime_version"} == INT8_RECIPE
@@ -58,6 +57,7 @@ def int8_model_folder(name: str, log=lambda line: None) -> Path:
         current = False
     if not current:
         shutil.rmtree(folder, ignore_errors=True)
+        nemo = nemo_of(name, fp32_folder)
         log(f"exporting {nemo.name} at int8 -> {folder}")
         export_model(nemo, folder, precision="int8")
     return folder

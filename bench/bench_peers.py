@@ -67,8 +67,8 @@ def peer_python(root: Path) -> Path:
 def model_sources(name: str, root: Path) -> dict:
     """Every system's model folder for ``name``: ours (fp32, int8), the peers' exports, the .nemo."""
     ours = model_folder(name)
-    nemo = nemo_of(name)
-    int8 = int8_model_folder(name, log)
+    nemo = nemo_of(name, ours)
+    int8 = int8_model_folder(name, ours, log)
     base = int8.parent
     sherpa, onnx_asr = base / "sherpa-onnx", base / "onnx-asr"
     if not ((sherpa / "DONE").is_file() and (onnx_asr / "DONE").is_file()):

@@ -159,15 +159,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--streams", default="1,8,16,32", help="concurrent stream counts to step through")
     parser.add_argument("--duration-s", type=float, default=60.0, help="audio per stream, sent in real time")
-    parser.add_argument("--frame-ms", type=int, default=20,
+    parser.add_argument("--frame-ms", type=int, default=100,
                         help="audio per websocket frame a client sends (each sent when its last sample is captured, "
-                             "so a longer frame adds its own length to the update latency measured)")
-    parser.add_argument("--replicas", type=int, default=1)
+                             "so a longer frame adds its own length to the update latency measured; default 100)")
+    parser.add_argument("--replicas", type=int, default=1, help="serve replicas on the local Ray instance (default 1)")
     parser.add_argument("--batching", default="on,off", help="cross-stream batching modes to run, in order")
     parser.add_argument("--start", type=json.loads, default={}, metavar="JSON",
                         help="fields every stream adds to its start message, e.g. '{\"vad\": \"energy\", \"streaming\": "
                              "{\"aggregator\": \"v1\", \"left_ms\": 2000}}' (default: none, the server's defaults)")
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "BENCH_SERVE.md")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "BENCH_SERVE.md",
+                        help="where the Markdown report goes (default docs/BENCH_SERVE.md)")
     args = parser.parse_args(argv)
     steps = [int(n) for n in args.streams.split(",")]
 

@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="demo", help="demo, tiny or parakeet-tdt-0.6b-v3 (default demo)")
     parser.add_argument("--utterances", type=int, default=50, help="held-out utterances for the offline workload")
     parser.add_argument("--stream-s", type=float, default=20.0, help="seconds of audio streamed in real time")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the table gives medians")
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown report here")
     args = parser.parse_args(argv)

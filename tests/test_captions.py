@@ -155,11 +155,14 @@ def test_finals_carry_candidates_an_llm_can_choose_from(demo_session, streams):
 def test_a_segment_longer_than_the_redecode_window_keeps_its_words(demo_session, streams):
     """Faster than real time only a segment's last pass commits; it reads the whole segment, so a
     window shorter than the segment (2 s here, 12 s by default) loses no words."""
+    longest = 0.0
     for path, stream in streams:
         whole = check_protocol(play(demo_session, path, StreamingOptions(), realtime=False)[0])
-        windowed = check_protocol(play(demo_session, path, StreamingOptions(lanes="redecode:window=2000"),
-                                       realtime=False)[0])
+        events = play(demo_session, path, StreamingOptions(lanes="redecode:window=2000"), realtime=False)[0]
+        windowed = check_protocol(events)
         assert windowed.split() == whole.split(), (windowed, whole)
+        longest = max([longest] + [e["end_s"] - e["start_s"] for e in events if e["type"] == "final" and e["words"]])
+    assert longest > 2.0, f"no segment outlasted the 2 s window (longest final {longest:.2f} s): nothing was tested"
 
 
 class SlowEncoder:

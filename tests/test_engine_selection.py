@@ -76,3 +76,15 @@ def test_the_onnxruntime_library_variable_is_honoured(monkeypatch, tmp_path):
     monkeypatch.setenv("PTRT_ONNXRUNTIME_LIBRARY", str(missing))
     with pytest.raises(_core.UnavailableError, match=str(missing)):
         parakeet_trt.Session("demo")
+
+
+def test_allow_spinning_takes_a_bool_and_either_value_reads_the_same(tiny_export_dir, speech_signal):
+    """Session(allow_spinning=...) is a bool ('False' would be truthy); spinning and blocking engines give the
+    same tokens."""
+    for bad in ("False", 0, None):
+        with pytest.raises(TypeError, match="allow_spinning must be True or False"):
+            parakeet_trt.Session(tiny_export_dir, allow_spinning=bad)
+    spinning = parakeet_trt.Session(tiny_export_dir, allow_spinning=True)
+    blocking = parakeet_trt.Session(tiny_export_dir, allow_spinning=False)
+    assert list(spinning.transcribe(speech_signal, 16000).token_ids) == \
+        list(blocking.transcribe(speech_signal, 16000).token_ids)

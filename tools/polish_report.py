@@ -119,10 +119,9 @@ def readings(final: dict) -> list[str]:
     from parakeet_trt.llm.prompt import spans
 
     windows = final.get("candidates") or []
-    heard = [{"word": w["word"], "start_s": w["start_s"], "end_s": w["end_s"]} for w in final["words"]]
     pieces = [[covered] if k is None else [covered] + [[w["word"] for w in alt["words"]]
                                                         for alt in windows[k]["alternatives"]]
-              for k, covered in spans(heard, windows)]
+              for k, covered in spans(final["words"], windows)]
     return [" ".join(w for words in combination for w in words)
             for combination in itertools.islice(itertools.product(*pieces), 4096)]
 

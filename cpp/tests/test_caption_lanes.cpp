@@ -351,6 +351,40 @@ void test_a_pause_between_segments_is_not_a_stall() {
   PTRT_CHECK_EQ(notices[0].kind, std::string("stalled"));
 }
 
+// The window start of a segment's last redecode pass over 3 s of audio with a 1 s window.
+int64_t final_pass_window_start(bool read_all) {
+  auto model = Model::load(kModelDir);
+  std::shared_ptr<Engine> encoder = std::make_shared<FormulaEncoder>(*model);
+  CaptionLanes lanes(model, parse_lanes("redecode:window=1000"), [&](int, const LaneOptions&) { return encoder; },
+                     [] {}, 60000);
+  const std::vector<float> audio(48000, 0.01f);
+  lanes.start_segment(0, 0);
+  lanes.append(audio.data(), static_cast<int64_t>(audio.size()));
+  lanes.end_segment(read_all);
+  lanes.close();
+  int64_t start = -1;
+  for (int i = 0; i < 500 && !lanes.drained(); ++i) {
+    LaneHypothesis h;
+    while (lanes.pop(h)) {
+      if (h.segment_final) start = h.window_start_frame;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  LaneHypothesis h;
+  while (lanes.pop(h)) {
+    if (h.segment_final) start = h.window_start_frame;
+  }
+  return start;
+}
+
+void test_the_last_pass_reads_the_whole_segment_only_when_asked() {
+  // In real time the cap holds for every pass (bounded cost); faster than real time the last pass reads
+  // the whole segment, as only it commits there.
+  const int64_t capped = final_pass_window_start(false), whole = final_pass_window_start(true);
+  PTRT_CHECK_EQ(whole, static_cast<int64_t>(0));
+  PTRT_CHECK(capped >= 20);  // 3 s - 1 s = 2 s = 25 encoder frames of 80 ms, frame-aligned
+}
+
 void test_v3_votes_by_time_and_weight() {
   auto model = Model::load(kModelDir);
   auto vocab = std::shared_ptr<const Vocabulary>(model, &model->vocabulary());
@@ -382,6 +416,7 @@ int main() {
       {"a_failing_lane_is_reported_once_and_the_captions_go_on", &test_a_failing_lane_is_reported_once_and_the_captions_go_on},
       {"a_stalled_lane_does_not_hold_the_captions", &test_a_stalled_lane_does_not_hold_the_captions},
       {"a_pause_between_segments_is_not_a_stall", &test_a_pause_between_segments_is_not_a_stall},
+      {"the_last_pass_reads_the_whole_segment_only_when_asked", &test_the_last_pass_reads_the_whole_segment_only_when_asked},
       {"every_lane_failing_ends_the_stream_with_an_error", &test_every_lane_failing_ends_the_stream_with_an_error},
       {"options_are_validated", &test_options_are_validated},
       {"v2_commits_only_agreed_words_behind_the_lag", &test_v2_commits_only_agreed_words_behind_the_lag},

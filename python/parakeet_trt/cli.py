@@ -64,7 +64,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     if args.streaming_profile is not None and args.mode != "cache_aware":
         raise ValueError("--streaming-profile applies to --mode cache_aware")
     decoding = {"decoding": args.decoding, "beam_size": args.beam_size, "nbest": args.nbest}
-    if args.mode != "offline" and (args.decoding, args.nbest) != (DECODING["strategy"], DECODING["nbest"]):
+    chose_decoding = (args.decoding, args.nbest) != (DECODING["strategy"], DECODING["nbest"])
+    if args.mode != "offline" and chose_decoding:
         raise ValueError("--decoding and --nbest apply to --mode offline (streams decode greedily)")
     session = Session(args.model, providers=args.providers, verify_hashes=not args.no_verify, engine=args.engine,
                       trt_engine_dir=args.trt_engines)
@@ -73,7 +74,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     if args.batch_size > 1:
         if args.mode != "offline":
             raise ValueError("--batch-size applies to --mode offline (streams are batched by the server)")
-        if (args.decoding, args.nbest) != (DECODING["strategy"], DECODING["nbest"]):
+        if chose_decoding:
             raise ValueError("--decoding and --nbest are not available with --batch-size (batches decode greedily)")
         return transcribe_batched(session, files, args)
     status = EXIT_OK

@@ -129,10 +129,10 @@ class Session:
     ``batching`` (a ``_core.BatchingOptions``): the encoder engines are shared through a C++
     BatchingEngine, so streams on several threads whose encoder calls coincide run them as one
     batched call (the server's replicas); None (default): every call runs on its own.
-    ``allow_spinning`` (onnxruntime): True (default, ONNX Runtime's own): its threads spin-wait for work,
-    the fastest for offline transcription; False: they block, which costs a little latency per call but
-    saves most of the CPU when many short streaming calls come one after another (the live pipeline
-    and the server pass False).
+    ``allow_spinning`` (onnxruntime, a bool): True (default, ONNX Runtime's own): its threads spin-wait for
+    work, the fastest for offline transcription; False: they block, which makes offline work about 1.28x
+    slower but saves most of the CPU when short streaming calls come with gaps between them (a real-time
+    stream used 0.35x the CPU; docs/BENCH_THREAD_SPINNING.md). The live pipeline and the server pass False.
 
     Threads: a Session, its model and its engines may be shared by any number of threads, streams
     and live streams; its own transcribe() calls run one at a time.
@@ -142,6 +142,8 @@ class Session:
                  verify_hashes: bool = True, intra_op_threads: int = 0, engine: str | dict = "onnxruntime",
                  trt_engine_dir: str | Path | None = None, onnxruntime_library_path: str | Path | None = None,
                  batching=None, allow_spinning: bool = True):
+        if not isinstance(allow_spinning, bool):
+            raise TypeError(f"allow_spinning must be True or False, got {allow_spinning!r}")
         if isinstance(engine, str) and engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES} or a dict of external engines, got {engine!r}")
         self.model_dir = resolve_model_dir(model)
@@ -152,7 +154,7 @@ class Session:
         self._external = dict(engine) if isinstance(engine, dict) else {}
         self._engine_kwargs = dict(
             name=self.engine, providers=list(providers or []), intra_op_threads=int(intra_op_threads),
-            allow_spinning=bool(allow_spinning),
+            allow_spinning=allow_spinning,
             onnxruntime_library=str(onnxruntime_library_path or onnxruntime_library()),
             trt_engine_dir=str(trt_engine_dir or self.model_dir))
         self._engines: dict = {}
@@ -231,8 +233,10 @@ class Session:
     def transcribe_batch(self, audios: list, batch_size: int = 8) -> list:
         """Transcribe many files or arrays (at the model's rate) in length-sorted, padded encoder batches of
         ``batch_size`` (C++ BatchTranscriber; the features of the next batch are computed while the encoder
-        runs). One entry per audio, in order: its Transcript, or the ParakeetError it got (not raised);
-        files that cannot be read get theirs too. Token-identical to transcribe() one by one."""
+        runs). One entry per audio, in order: its Transcript, or the error it got (not raised: a ParakeetError,
+        or a ValueError for a bad argument of that audio);
+        files that cannot be read get theirs too. Token-identical to transcribe() one by one with an fp32
+        export; an int8 export quantizes each activation with the whole batch's range, so a word may differ."""
         self._require_offline_encoder()
         prepared: list = []
         for audio in audios:

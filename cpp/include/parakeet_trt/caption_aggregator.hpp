@@ -97,6 +97,7 @@ class CaptionAggregator {
   // goes) has no wall-clock deadlines (lanes are waited for, never reported stalled) and commits only
   // from whole-segment passes: which intermediate passes run depends on timing, the result must not.
   void set_realtime(bool realtime) { realtime_ = realtime; }
+  bool realtime() const { return realtime_; }
   // Lane notices since the last call (each lane's failure or stall once).
   std::vector<LaneNotice> take_notices();
 

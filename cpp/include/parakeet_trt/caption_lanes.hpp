@@ -132,7 +132,10 @@ class CaptionLanes {
   // Bus side (one thread). origin: the segment's first stream sample (frame-aligned).
   void start_segment(int64_t segment, int64_t origin);
   void append(const float* samples, int64_t num_samples);
-  void end_segment();
+  // read_all: the segment's last redecode pass reads all of it instead of the capped window. For input
+  // faster than real time, where only that pass commits; in real time the aggregator commits words
+  // before they leave the window, so the cap (and a pass's bounded cost) holds there.
+  void end_segment(bool read_all = false);
   // No more audio: workers finish every segment, then exit. stop(): exit now (join).
   void close();
   void stop();
@@ -152,6 +155,7 @@ class CaptionLanes {
     int64_t origin = 0;            // stream sample of samples[0]
     std::vector<float> samples;
     bool ended = false;
+    bool read_all = false;         // the last pass reads the whole segment (end_segment)
   };
   struct Worker;
 

@@ -36,9 +36,10 @@ struct EngineOptions {
   // onnxruntime: intra-op threads per engine (0: ONNX Runtime's default, one per core).
   int32_t intra_op_threads = 0;
   // onnxruntime: whether the intra-op threads spin-wait for work (ONNX Runtime's default) or block.
-  // Spinning makes one call faster (offline: up to 1.4x on the demo model) but burns the pool's cores
-  // after every call until the spin runs out; streaming makes many short calls, so live streams and the
-  // server turn it off (docs/DECISION_LOG.md "ONNX Runtime threads spin only for offline work").
+  // Spinning makes one call faster (blocking is 1.28x slower offline) but burns the pool's cores after
+  // every call until the spin runs out; streaming makes many short calls, so live streams and the server
+  // turn it off (docs/BENCH_THREAD_SPINNING.md; docs/DECISION_LOG.md "ONNX Runtime threads spin only
+  // for offline work").
   bool allow_spinning = true;
   // onnxruntime / tensorrt: CUDA device ordinal.
   int32_t device_id = 0;

@@ -237,6 +237,7 @@ ptrt_status ptrt_live_stream_next_event(ptrt_live_stream* stream, int64_t timeou
     for (const LaneNotice& n : e.notices) {  // one line per notice: a multi-line message is joined
       std::string message = n.message;
       std::replace(message.begin(), message.end(), '\n', ' ');
+      std::replace(message.begin(), message.end(), '\r', ' ');
       stream->notices += n.lane + " " + n.kind + ": " + message + "\n";
     }
     view.lane_notices = stream->notices.c_str();

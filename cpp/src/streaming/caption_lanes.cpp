@@ -294,10 +294,13 @@ void CaptionLanes::append(const float* samples, int64_t num_samples) {
   work_cv_.notify_all();
 }
 
-void CaptionLanes::end_segment() {
+void CaptionLanes::end_segment(bool read_all) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!segments_.empty()) segments_.back().ended = true;
+    if (!segments_.empty()) {
+      segments_.back().ended = true;
+      segments_.back().read_all = read_all;
+    }
   }
   work_cv_.notify_all();
 }
@@ -539,17 +542,17 @@ void CaptionLanes::run_redecode(Worker& worker, std::unique_lock<std::mutex>& lo
         ++worker.skipped;
         break;
       }
-      const bool ended = s->ended;
+      const bool ended = s->ended, read_all = s->read_all;
       // Passes end on multiples of `every` from the segment's start (the newest one reached; a lane
       // that keeps up decodes every one), so the same audio gives the same passes whatever the
-      // arrival timing; the segment's last pass reads all of it.
+      // arrival timing; the segment's last pass reads up to its end.
       const int64_t received = static_cast<int64_t>(s->samples.size());
       const int64_t available = ended ? received : received / every * every;
       // CONTRACT: the window starts on an encoder frame of the stream (origin is frame-aligned).
       // Past the window the oldest audio is left out (in real time the aggregator commits words before
-      // they leave it). A segment's last pass reads all of it: faster than real time only that pass
-      // commits, and the words before the window would otherwise be lost.
-      int64_t start = ended ? 0 : std::max<int64_t>(0, available - window);
+      // they leave it). Faster than real time only the last pass commits, so it reads the whole segment
+      // (read_all), or the words before the window would be lost.
+      int64_t start = ended && read_all ? 0 : std::max<int64_t>(0, available - window);
       start = std::max<int64_t>(0, start / frame * frame);
       worker.window.assign(s->samples.begin() + start, s->samples.begin() + available);
       const int64_t origin = s->origin;

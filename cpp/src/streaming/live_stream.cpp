@@ -467,7 +467,7 @@ void LiveStream::take_audio(const float* samples, int64_t n) {
 
 void LiveStream::finish_segment(bool stream_last) {
   if (lanes_) {
-    lanes_->end_segment();
+    lanes_->end_segment(/*read_all=*/!aggregator_->realtime());
     decisions_.clear();
     aggregator_->segment_ended(segment_id_, now_s(), decisions_);
     apply_decisions(decisions_, false);

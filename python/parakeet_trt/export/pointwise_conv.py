@@ -11,8 +11,8 @@ padding becomes
 
 which computes the same sums (fp32 outputs differ only by summation order, ~1e-6 relative). ONNX
 Runtime's transpose optimizer cancels the transposes against the module's own ``transpose(1, 2)``
-where the layout allows. Measured on the v3 architecture (60 s, 2 threads): the int8 encoder runs in
-1.92 s instead of 2.33 s (docs/DECISION_LOG.md "int8: pointwise convolutions as MatMuls").
+where the layout allows. With it, the v3 architecture's int8 export runs the 60 s file 2.19x faster than
+fp32 (docs/BENCH_PEERS.md; 1.88x before; docs/DECISION_LOG.md "int8: pointwise convolutions as MatMuls").
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@
   as MatMuls (pointwise_conv.py) so they are quantized too; the other convolutions stay fp32: ORT's
   ``ConvInteger`` runs slower than its fp32 Conv on this CPU (measured, docs/DECISION_LOG.md "int8
   export"). MatMuls of two activations (attention scores and context) stay fp32
-  (``MatMulConstBOnly``): quantizing them too was 3% faster on the v3 encoder but 0.14 WER points
-  worse on the demo model. Signed int8 weights with uint8 activations are
+  (``MatMulConstBOnly``): in a one-off trial, quantizing them too was barely faster on the v3
+  encoder and worse on the demo model's held-out WER. Signed int8 weights with uint8 activations are
   the pair ORT's x86 int8 GEMM (VNNI u8·s8) runs natively.
 - ``fp16``: float16 weights and arithmetic with float32 inputs and outputs
   (``onnxruntime.transformers.float16``), for GPU engines; ONNX Runtime's CPU provider lacks fp16

@@ -147,7 +147,6 @@ class PolishLane:
             self.counters["rejections"][verdict["rejection"]] += 1
             self.log(f"polish rejected (segments {[f['segment'] for f in finals]}): {verdict['reason']}")
             return
-        self.counters["accepted"] += len(finals)
         for final, words, edits in _split_by_segment(finals, verdict, windows):
             self.seq += 1
             for e in edits:
@@ -157,6 +156,8 @@ class PolishLane:
                      "emit_time_s": time.monotonic() - self.origin}
             self.counters["polish_events"] += 1
             await self.emit(event)
+        # Counted once every event is out: a sink that fails counts the finals as failed (the worker), not both.
+        self.counters["accepted"] += len(finals)
 
     # --- out --------------------------------------------------------------------------------------
 
