@@ -14,8 +14,15 @@ each chunk size and right context (left context fixed) in blocks of 1600 samples
 .nemo's own offline decoding (NeMo forward + greedy TDT) is scored too, and the report counts the
 utterances whose tokens equal the runtime's, and each of ``--profiles`` is exported from it as a
 streaming encoder and streamed in ``cache_aware`` mode (the chunk column is its shift per call).
-Deterministic: the same command gives the same file
-except for the timing column.
+A model folder that ships a cache-aware export (the demo model v2) is streamed with it too, and with
+``--nemo`` its tokens are compared with NeMo's own cache-aware streaming; ``--lookahead-chunks``
+exports more cache-aware encoders from the .nemo, one per chunk size the model was trained with.
+
+Two more sections: the same held-out utterances joined ``--joined`` at a time into one stream (their
+own noisy pause edges between them), decoded offline; and ``--open-english`` held-out sentences of
+open English (Debian's fortunes, a source no training text comes from; training.open_text) spoken
+by the corpus's voices, rates and noise, offline and buffered.
+Deterministic: the same command gives the same file except for the timing column.
 """
 
 from __future__ import annotations
@@ -70,6 +77,20 @@ class Score:
         return self.char_errors / max(1, self.chars)
 
 
+OPEN_ENGLISH_INDEX_BASE = 1_000_000  # eval-split seeds of the open-English set: far beyond the corpus's indices
+
+
+def open_english(count: int, seed: int, text_cache: Path):
+    """(audio, text) of ``count`` held-out open-English sentences, each rendered by the corpus with an
+    eval-split seed of its own (voice, rate, pitch, pauses, noise)."""
+    from parakeet_trt.training.corpus import make_utterance, utterance_seed
+    from parakeet_trt.training.open_text import FORTUNES_PACKAGE, fetch_debian_package, fortune_sentences
+
+    for i, sentence in enumerate(fortune_sentences(fetch_debian_package(FORTUNES_PACKAGE, text_cache), count)):
+        audio, text, _ = make_utterance(utterance_seed("eval", seed, OPEN_ENGLISH_INDEX_BASE + i), text=sentence)
+        yield audio.astype(np.float32), text
+
+
 def held_out(count: int, seed: int):
     """(audio, text, template name) of the first ``count`` eval-split utterances of corpus seed ``seed``."""
     from parakeet_trt.testing.held_out import held_out_speech
@@ -108,11 +129,27 @@ def nemo_offline(model, audio: np.ndarray):
     return ids, hyp.text
 
 
-def streaming_exports(args, workdir: Path) -> dict:
-    """{profile: (streaming encoder export folder, chunk ms)} of ``--nemo`` for each ``--profiles``
-    entry, exported into ``workdir`` with the exporter's defaults for the profile."""
-    if not args.profiles:
-        return {}
+def _shift_ms(folder: Path) -> int:
+    meta = json.loads((folder / "model_meta.json").read_text())
+    features = meta["features"]
+    return int(round(meta["streaming"]["advance_frames_per_call"] * features["hop_length"]
+                     / features["sample_rate_hz"] * 1e3))
+
+
+def trained_left_context(nemo_model, chunk: int) -> int:
+    """The left context (encoder frames) the model was trained with for ``chunk``-frame chunks."""
+    contexts = [list(c) for c in getattr(nemo_model.encoder, "att_context_size_all", [])]
+    for left, right in contexts:
+        if right == chunk - 1 and left > 0:
+            return left
+    raise ValueError(f"--lookahead-chunks {chunk}: the model was not trained with {chunk}-frame chunks "
+                     f"(its attention contexts: {contexts})")
+
+
+def streaming_exports(args, workdir: Path, nemo_model) -> dict:
+    """{name: (streaming encoder export folder, chunk ms)} of ``--nemo``: one per ``--profiles`` entry
+    (the exporter's defaults for the profile) and one per ``--lookahead-chunks`` entry (cache-aware,
+    chunk = shift = that many encoder frames, cache = the left context it was trained with)."""
     from parakeet_trt.export import export_model
 
     out = {}
@@ -120,10 +157,16 @@ def streaming_exports(args, workdir: Path) -> dict:
         folder = workdir / profile
         print(f"[eval] exporting the {profile} streaming encoder of {args.nemo}", file=sys.stderr, flush=True)
         export_model(args.nemo, folder, component="encoder_streaming", streaming_profile=profile)
-        meta = json.loads((folder / "model_meta.json").read_text())
-        features = meta["features"]
-        shift_ms = meta["streaming"]["advance_frames_per_call"] * features["hop_length"] / features["sample_rate_hz"] * 1e3
-        out[profile] = (folder, int(round(shift_ms)))
+        out[profile] = (folder, _shift_ms(folder))
+    for chunk in args.lookahead_chunks:
+        left = trained_left_context(nemo_model, chunk)
+        folder = workdir / f"chunk{chunk}"
+        print(f"[eval] exporting the cache-aware encoder of {args.nemo} at {chunk}-frame chunks", file=sys.stderr,
+              flush=True)
+        export_model(args.nemo, folder, component="encoder_streaming", streaming_profile="cache_aware",
+                     streaming_chunk_size=chunk, streaming_shift_size=chunk, streaming_left_chunks=left // chunk)
+        shift_ms = _shift_ms(folder)
+        out[f"cache_aware (look-ahead {shift_ms * (chunk - 1) // chunk} ms)"] = (folder, shift_ms)
     return out
 
 
@@ -131,7 +174,9 @@ def render_report(args, scores: list[Score], offline: Score, nemo: Score | None,
     nemo_path = args.nemo.resolve().relative_to(REPO) if args.nemo and REPO in args.nemo.resolve().parents else args.nemo
     cmd = (f"tools/eval_demo_model.py --model {args.model} --utterances {args.utterances} --seed {args.seed} "
            f"--chunks {' '.join(map(str, args.chunks))} --left-ms {args.left_ms} --right-ms {' '.join(map(str, args.right_ms))}"
-           + (f" --nemo {nemo_path}" if nemo_path else "") + (f" --profiles {' '.join(args.profiles)}" if args.profiles else ""))
+           + (f" --nemo {nemo_path}" if nemo_path else "") + (f" --profiles {' '.join(args.profiles)}" if args.profiles else "")
+           + (f" --lookahead-chunks {' '.join(map(str, args.lookahead_chunks))}" if args.lookahead_chunks else "")
+           + f" --joined {args.joined} --open-english {args.open_english}")
     lines = [
         "# Demo model: held-out WER and CER",
         "",
@@ -200,14 +245,26 @@ def main(argv=None) -> int:
     parser.add_argument("--right-ms", type=int, nargs="+", default=[560, 1040, 2000],
                         help="buffered right contexts, ms: one row per chunk and right context (default 560 1040 2000: NeMo's own default is 2 s)")
     parser.add_argument("--nemo", type=Path, default=None, help="the model's .nemo: also score NeMo's own decoding")
-    parser.add_argument("--profiles", nargs="*", default=["chunk_isolated"], choices=["chunk_isolated", "cache_aware"],
-                        help="cache-aware streaming profiles to export from --nemo and score (default chunk_isolated)")
+    parser.add_argument("--profiles", nargs="*", default=[], choices=["chunk_isolated", "cache_aware"],
+                        help="cache-aware streaming profiles to export from --nemo with the exporter's defaults and "
+                             "score (default none; chunk_isolated is the one a full-context model streams with)")
+    parser.add_argument("--lookahead-chunks", type=int, nargs="*", default=[],
+                        help="with --nemo: also export and score a cache-aware encoder per chunk size (encoder frames; "
+                             "the model must have been trained with that chunk, e.g. 2 14 for the demo model v2)")
+    parser.add_argument("--joined", type=int, default=5,
+                        help="also decode the held-out utterances joined this many at a time into one stream (default 5)")
+    parser.add_argument("--open-english", type=int, default=60,
+                        help="held-out open-English sentences (Debian fortunes-min) to score; 0: none (default 60)")
+    parser.add_argument("--text-cache", type=Path, default=REPO / ".cache" / "text_sources",
+                        help="where the Debian text packages are downloaded and unpacked (default .cache/text_sources)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "DEMO_MODEL_EVAL.md")
     args = parser.parse_args(argv)
     if args.utterances < 1:
         parser.error("--utterances must be at least 1")
-    if args.profiles and args.nemo is None:
-        parser.error("--profiles needs --nemo (the streaming encoder is exported from the .nemo)")
+    if (args.profiles or args.lookahead_chunks) and args.nemo is None:
+        parser.error("--profiles and --lookahead-chunks need --nemo (the streaming encoder is exported from the .nemo)")
+    if args.joined < 1 or args.open_english < 0 or any(c < 1 for c in args.lookahead_chunks):
+        parser.error("--joined and --lookahead-chunks must be at least 1, --open-english at least 0")
 
     import parakeet_trt
 
@@ -219,7 +276,7 @@ def evaluate(args, workdir: Path) -> int:
     import parakeet_trt
 
     session = parakeet_trt.Session(args.model)
-    nemo_model = None
+    nemo_model = nemo_streaming = None
     if args.nemo:
         from parakeet_trt.testing.test_models import load_test_model
 
@@ -227,11 +284,21 @@ def evaluate(args, workdir: Path) -> int:
     offline = Score("offline")
     nemo = Score("NeMo offline (reference)") if nemo_model is not None else None
     buffered = [Score("buffered", c, r) for c in args.chunks for r in args.right_ms]
-    cache_aware = [(Score(f"cache_aware ({profile})", chunk_ms), parakeet_trt.Session(folder))
-                   for profile, (folder, chunk_ms) in streaming_exports(args, workdir).items()]
+    cache_aware = []
+    if session.meta.get("streaming"):
+        cache_aware.append((Score("cache_aware (packaged)", _shift_ms(resolve_folder(args.model))), session))
+        if args.nemo:
+            from parakeet_trt.testing.nemo_cache_aware import load_streaming_reference
+
+            nemo_streaming = load_streaming_reference(args.nemo, session.meta["streaming"])
+    cache_aware += [(Score(name, chunk_ms), parakeet_trt.Session(folder))
+                    for name, (folder, chunk_ms) in streaming_exports(args, workdir, nemo_model).items()]
     total_audio = 0.0
     per_template: dict[str, Score] = {}
+    utterances = []
+    packaged_equal = 0
     for k, (audio, ref, template) in enumerate(held_out(args.utterances, args.seed), 1):
+        utterances.append((audio, ref))
         dur = len(audio) / 16000
         total_audio += dur
         result, t = timed(lambda: session.transcribe(audio, 16000))
@@ -247,16 +314,89 @@ def evaluate(args, workdir: Path) -> int:
         for s, streaming_session in cache_aware:
             (ids, text), t = timed(lambda: stream_final(streaming_session, audio, mode="cache_aware"))
             s.add(ref, text, ids, t, dur)
+        if nemo_streaming is not None:
+            from parakeet_trt.testing.nemo_cache_aware import nemo_cache_aware_decode
+
+            packaged_equal += cache_aware[0][0].tokens[-1] == nemo_cache_aware_decode(nemo_streaming, audio)["token_ids"]
         if k % 20 == 0 or k == args.utterances:
             print(f"[eval] {k}/{args.utterances} utterances: offline WER {100 * offline.wer:.2f}%", file=sys.stderr,
                   flush=True)
+    joined = joined_offline(session, utterances, args.joined)
+    open_scores = open_english_scores(args, session, cache_aware[:1] if nemo_streaming is not None or
+                                      session.meta.get("streaming") else [])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     streamed = buffered + [score for score, _ in cache_aware]
-    args.out.write_text(render_report(args, streamed, offline, nemo, args.utterances, total_audio)
-                        + render_templates(per_template))
+    report = render_report(args, streamed, offline, nemo, args.utterances, total_audio)
+    if nemo_streaming is not None:
+        report += (f"Runtime cache-aware tokens (packaged export) equal NeMo's own cache-aware streaming on "
+                   f"{packaged_equal} of {args.utterances} utterances.\n\n")
+    report += render_joined(joined, offline, args.joined) + render_open(open_scores, args)
+    args.out.write_text(report + render_templates(per_template))
     plot(args.out.with_name("demo_model_eval.png"), ([nemo] if nemo else []) + [offline] + streamed)
     print(f"[eval] wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def resolve_folder(model: str) -> Path:
+    from parakeet_trt.models import resolve_model_dir
+
+    return Path(resolve_model_dir(model))
+
+
+def joined_offline(session, utterances, group: int) -> Score:
+    """Offline decoding of the held-out utterances joined ``group`` at a time into one stream."""
+    score = Score(f"offline, {group} utterances per stream")
+    for i in range(0, len(utterances) - group + 1, group):
+        part = utterances[i:i + group]
+        audio = np.concatenate([a for a, _ in part])
+        ref = " ".join(r for _, r in part)
+        result, t = timed(lambda: session.transcribe(audio, 16000))
+        score.add(ref, result.text, result.token_ids, t, len(audio) / 16000)
+    return score
+
+
+def open_english_scores(args, session, cache_aware) -> list[Score]:
+    if args.open_english == 0:
+        return []
+    print(f"[eval] {args.open_english} open-English sentences", file=sys.stderr, flush=True)
+    offline = Score("offline")
+    buffered = Score("buffered", 560, 560)
+    streamed = [(Score(s.name, s.chunk_ms), st) for s, st in cache_aware]
+    for audio, ref in open_english(args.open_english, args.seed, args.text_cache):
+        dur = len(audio) / 16000
+        result, t = timed(lambda: session.transcribe(audio, 16000))
+        offline.add(ref, result.text, result.token_ids, t, dur)
+        (ids, text), t = timed(lambda: stream_final(session, audio, chunk_ms=560, left_ms=args.left_ms, right_ms=560))
+        buffered.add(ref, text, ids, t, dur)
+        for s, st in streamed:
+            (ids, text), t = timed(lambda: stream_final(st, audio, mode="cache_aware"))
+            s.add(ref, text, ids, t, dur)
+    return [offline, buffered] + [s for s, _ in streamed]
+
+
+def render_joined(joined: Score, offline: Score, group: int) -> str:
+    return "\n".join([
+        f"## Joined streams: the held-out utterances {group} at a time", "",
+        f"The same utterances concatenated {group} at a time (each keeps its own noisy edges, so the pauses "
+        "between sentences are the corpus's), one offline decode per stream.", "",
+        "| mode | streams | words | WER | CER | WER − one at a time (points) |", "|---|---|---|---|---|---|",
+        f"| {joined.name} | {len(joined.tokens)} | {joined.words} | {100 * joined.wer:.2f}% | {100 * joined.cer:.2f}% | "
+        f"{100 * (joined.wer - offline.wer):+.2f} |", "", ""])
+
+
+def render_open(scores: list[Score], args) -> str:
+    if not scores:
+        return ""
+    lines = ["## Open English (held out)", "",
+             f"{len(scores[0].tokens)} sentences of Debian's fortunes-min (quotations and jokes; no training text comes "
+             "from it), 4-14 words, no digits, chosen by hash; spoken by espeak-ng with the corpus's voices, rates, "
+             "pauses and noise (eval-split seeds). The training text is WordNet's glosses and examples plus the "
+             f"templates. Buffered: 560 ms chunks, {args.left_ms} ms left, 560 ms right.", "",
+             "| mode | chunk ms | right ms | WER | CER | words |", "|---|---|---|---|---|---|"]
+    for s in scores:
+        lines.append(f"| {s.name} | {s.chunk_ms or '—'} | {s.right_ms or '—'} | {100 * s.wer:.2f}% | "
+                     f"{100 * s.cer:.2f}% | {s.words} |")
+    return "\n".join(lines) + "\n\n"
 
 
 if __name__ == "__main__":

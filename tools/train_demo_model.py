@@ -7,13 +7,16 @@
 Phases (``--phase all`` runs them in order; each skips what is already done, so rerunning the same
 command after an interruption continues where it stopped):
 
-1. ``prepare``: the BPE tokenizer on the training texts (WORK/tokenizer), then log-mel feature shards
-   of ``--train-utterances`` training and ``--eval-utterances`` held-out utterances
-   (WORK/features, see parakeet_trt/training/feature_shards.py).
+1. ``prepare``: the open-English training text (WordNet, fetched with ``apt-get download`` into
+   ``--text-cache``), the BPE tokenizer on the training texts (WORK/tokenizer), then log-mel feature
+   shards of ``--train-utterances`` live-like training examples (parakeet_trt/training/live_mix.py)
+   and ``--eval-utterances`` held-out corpus utterances (WORK/features, see
+   parakeet_trt/training/feature_shards.py).
 2. ``train``: ``--steps`` optimizer steps (about 80 s of audio each) (parakeet_trt/training/trainer.py) with checkpoints in
    WORK/checkpoints (last.pt every 50 steps; train_log.jsonl has every step).
 3. ``package``: the trained weights as a byte-deterministic ``demo.nemo`` in WORK, and its ONNX export
-   (encoder, decoder_joint, decoder step, vocabulary, metadata) into ``--out``.
+   (encoder, cache-aware streaming encoder at DEMO_STREAMING, decoder_joint, decoder step,
+   vocabulary, metadata) into ``--out``.
 
 The architecture is in parakeet_trt/training/demo_model.py. Everything is seeded by ``--seed``.
 """
@@ -47,21 +50,25 @@ def _say(msg: str) -> None:
 
 
 def prepare(args):
-    from parakeet_trt.training.corpus import plan_utterance, utterance_seed
+    from parakeet_trt.training.corpus import plan_utterance, text_split, utterance_seed
     from parakeet_trt.training.demo_model import build_demo_model, train_demo_tokenizer
     from parakeet_trt.training.feature_shards import write_feature_shards
+    from parakeet_trt.training.open_text import training_sentences
 
     tok_dir = args.work / "tokenizer"
     if not (tok_dir / "tokenizer.model").exists():
-        _say(f"training the tokenizer on {args.train_utterances} training texts")
+        _say(f"fetching the open-English training text into {args.text_cache}")
+        open_texts = [t for t in training_sentences(str(args.text_cache)) if text_split(t) == "train"]
+        _say(f"training the tokenizer on {args.train_utterances} template texts and {len(open_texts)} open sentences")
         texts = [plan_utterance(utterance_seed("train", args.seed, i)).text for i in range(args.train_utterances)]
-        train_demo_tokenizer(texts, tok_dir, args.seed)
+        train_demo_tokenizer(texts + open_texts, tok_dir, args.seed)
     model = build_demo_model(str(tok_dir), args.seed)
     from omegaconf import OmegaConf
 
     pre_cfg = OmegaConf.to_container(model.cfg.preprocessor, resolve=True)
     feat_dir = args.work / "features"
-    train = write_feature_shards(feat_dir, "train", args.train_utterances, args.seed, pre_cfg, workers=args.workers)
+    train = write_feature_shards(feat_dir, "train", args.train_utterances, args.seed, pre_cfg, workers=args.workers,
+                                 recipe="live", text_cache=args.text_cache)
     evals = write_feature_shards(feat_dir, "eval", args.eval_utterances, args.seed, pre_cfg, workers=args.workers)
     return model, train, evals
 
@@ -112,7 +119,11 @@ def package(args, model):
     nemo_path = args.work / "demo.nemo"
     _write_nemo_deterministic(model, nemo_path)
     _say(f"wrote {nemo_path} ({nemo_path.stat().st_size / 1e6:.1f} MB); exporting to {args.out}")
-    export_model(nemo_path, args.out)
+    from parakeet_trt.training.demo_model import DEMO_STREAMING
+
+    export_model(nemo_path, args.out, component="all,encoder_streaming", streaming_profile="cache_aware",
+                 streaming_chunk_size=DEMO_STREAMING["chunk_size"], streaming_shift_size=DEMO_STREAMING["shift_size"],
+                 streaming_left_chunks=DEMO_STREAMING["left_chunks"])
     if args.nemo_out:
         import shutil
 
@@ -153,10 +164,15 @@ def main(argv=None) -> int:
     parser.add_argument("--nemo-out", type=Path, default=None,
                         help="package phase: also copy demo.nemo here (default: OUT/demo.nemo, packaged with the export)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the corpus, tokenizer, weights and batches")
-    parser.add_argument("--train-utterances", type=_positive, default=16000)
+    parser.add_argument("--train-utterances", type=_positive, default=30000,
+                        help="live-like training examples (default 30000: about 58 h of audio, 10 min to render "
+                             "on two cores); also the number of template texts the tokenizer sees")
+    parser.add_argument("--text-cache", type=Path, default=REPO / ".cache" / "text_sources",
+                        help="where the Debian text packages are downloaded and unpacked (default .cache/text_sources)")
     parser.add_argument("--eval-utterances", type=_positive, default=400)
-    parser.add_argument("--steps", type=_positive, default=4300,
-                        help="optimizer steps (default 4300: about 85 min on two cores, plus 3 for the teacher)")
+    parser.add_argument("--steps", type=_positive, default=4400,
+                        help="optimizer steps (default 4400: about 150 min on two quiet cores at 2 s a step, plus 3 "
+                             "for the teacher; stop and rerun the same command to continue)")
     parser.add_argument("--sample-out", type=Path, default=REPO / "python" / "parakeet_trt" / "samples" / "demo.wav",
                         help="package phase: also write the demo sample (held-out utterances) here")
     parser.add_argument("--teacher-steps", type=int, default=None,

@@ -1,7 +1,12 @@
 """Log-mel feature shards of the synthetic corpus, computed once and reused by every training epoch.
 
     write_feature_shards(work / "features", "train", num_utterances=16000, seed=0, preprocessor_cfg=cfg)
+    write_feature_shards(work / "features", "train", 30000, 0, cfg, recipe="live", text_cache=cache)
     shards = load_feature_shards(work / "features", "train")
+
+Recipes (``RECIPES``): ``corpus`` renders the corpus's utterances (``corpus.make_utterance``, either
+split); ``live`` renders the live-like training examples of ``training.live_mix`` (train split only;
+open-English text from ``training.open_text``, fetched into ``text_cache``).
 
 Each shard ``{split}_{k:04d}.npz`` holds ``SHARD_SIZE`` consecutive utterances of the split:
 ``features`` (float16, all utterances' ``[n_mels, frames]`` matrices concatenated along time),
@@ -25,6 +30,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 SHARD_SIZE = 500
+RECIPES = ("corpus", "live")
 
 
 @dataclass
@@ -45,7 +51,7 @@ def _shard_path(out: Path, split: str, shard: int) -> Path:
 
 
 def _render_shard(args) -> str:
-    out, split, seed, shard, count, preprocessor_cfg = args
+    out, split, seed, shard, count, preprocessor_cfg, recipe, text_cache = args
     import torch
     from omegaconf import OmegaConf
 
@@ -58,11 +64,22 @@ def _render_shard(args) -> str:
 
     cfg = {k: v for k, v in preprocessor_cfg.items() if k != "_target_"}
     pre = AudioToMelSpectrogramPreprocessor(**OmegaConf.to_container(OmegaConf.create(cfg))).eval()
+    sentences = ()
+    if recipe == "live":
+        from parakeet_trt.training.open_text import training_sentences
+
+        sentences = training_sentences(text_cache)
     feats, texts, seeds = [], [], []
     first = shard * SHARD_SIZE
     for index in range(first, first + count):
-        useed = utterance_seed(split, seed, index)
-        audio, text, _ = make_utterance(useed)
+        if recipe == "live":
+            from parakeet_trt.training.live_mix import make_live_example
+
+            useed = index
+            audio, text, _ = make_live_example(seed, index, sentences)
+        else:
+            useed = utterance_seed(split, seed, index)
+            audio, text, _ = make_utterance(useed)
         with torch.no_grad():
             f, n = pre(input_signal=torch.from_numpy(audio.astype(np.float32))[None],
                        length=torch.tensor([audio.shape[0]]))
@@ -78,12 +95,21 @@ def _render_shard(args) -> str:
 
 
 def write_feature_shards(out_dir, split: str, num_utterances: int, seed: int, preprocessor_cfg: Dict[str, Any],
-                         *, workers: int = 2, progress: bool = True) -> List[Path]:
+                         *, workers: int = 2, progress: bool = True, recipe: str = "corpus",
+                         text_cache=None) -> List[Path]:
     """Render and featurize utterances ``0..num_utterances-1`` of ``split``; returns the shard paths."""
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
+    if recipe == "live" and (split != "train" or text_cache is None):
+        raise ValueError("the live recipe makes training examples only (split 'train') and needs text_cache")
+    from parakeet_trt.training.corpus import CORPUS_VERSION
+    from parakeet_trt.training.live_mix import LIVE_MIX_VERSION
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     info_path = out / f"{split}_shards.json"
-    info = {"split": split, "seed": seed, "shard_size": SHARD_SIZE, "preprocessor": preprocessor_cfg}
+    info = {"split": split, "seed": seed, "shard_size": SHARD_SIZE, "preprocessor": preprocessor_cfg,
+            "recipe": recipe, "version": LIVE_MIX_VERSION if recipe == "live" else CORPUS_VERSION}
     if info_path.exists():
         old = json.loads(info_path.read_text())
         if {k: old.get(k) for k in info} != json.loads(json.dumps(info)):
@@ -97,7 +123,8 @@ def write_feature_shards(out_dir, split: str, num_utterances: int, seed: int, pr
         path = _shard_path(out, split, shard)
         if path.exists() and _shard_count(path) == count:
             continue
-        jobs.append((str(out), split, seed, shard, count, preprocessor_cfg))
+        jobs.append((str(out), split, seed, shard, count, preprocessor_cfg, recipe,
+                     None if text_cache is None else str(text_cache)))
     started = time.monotonic()
     if jobs:
         if progress:

@@ -56,7 +56,7 @@ from .tdt_loss import tdt_loss
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 4300
+    steps: int = 4400
     batch_frames: int = 8000         # padded feature frames (10 ms) per batch: about 80 s of audio
     peak_lr: float = 2.0e-3
     final_lr: float = 2.0e-5
@@ -72,7 +72,8 @@ class TrainConfig:
     teacher_steps: int = 2500        # BiLSTM CTC teacher (0: none)
     distill_weight: float = 1.0      # KL(teacher || CTC head) weight at step 0 ...
     distill_steps: int = 3000        # ... fading linearly to 0 here
-    concat_share: float = 0.3        # share of utterances joined in pairs per epoch (training.batches)
+    concat_share: float = 0.0        # share of examples joined in pairs per epoch (training.batches); 0: the live
+                                     # mix (training.live_mix) joins utterances itself, with real pauses
     clean_steps: int = 600           # no SpecAugment or dropout before this step
     renorm_share: float = 0.5        # examples normalized with a span's statistics (window statistics)
     renorm_min_frames: int = 112     # shortest span: NeMo's first buffered window at 560 + 560 ms
@@ -129,6 +130,7 @@ class Trainer:
         self.sigma = float(model.cfg.loss.tdt_kwargs.sigma)
         self.omega = float(model.cfg.loss.tdt_kwargs.omega)
         torch.manual_seed(cfg.seed)
+        random.seed(cfg.seed)  # NeMo draws a multi-look-ahead encoder's attention context per batch from it
         self.ctc_head = torch.nn.Linear(model.cfg.encoder.d_model, self.blank + 1)
         params = list(model.parameters()) + list(self.ctc_head.parameters())
         self.opt = torch.optim.AdamW(params, lr=cfg.peak_lr, weight_decay=cfg.weight_decay)
@@ -147,7 +149,7 @@ class Trainer:
     def save_checkpoint(self) -> None:
         state = {"step": self.step, "model": self.model.state_dict(), "ctc_head": self.ctc_head.state_dict(),
                  "opt": self.opt.state_dict(), "torch_rng": torch.get_rng_state(),
-                 "loss_rng": self.loss_rng.getstate(), "config": asdict(self.cfg)}
+                 "loss_rng": self.loss_rng.getstate(), "py_rng": random.getstate(), "config": asdict(self.cfg)}
         tmp = self.checkpoint_path.with_suffix(".pt.partial")
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)
@@ -166,6 +168,8 @@ class Trainer:
         self.opt.load_state_dict(state["opt"])
         torch.set_rng_state(state["torch_rng"])
         self.loss_rng.setstate(state["loss_rng"])
+        if "py_rng" in state:  # NeMo draws each batch's attention context with the global random module
+            random.setstate(state["py_rng"])
         self.step = int(state["step"])
         return True
 
