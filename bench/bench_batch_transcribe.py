@@ -2,13 +2,16 @@
 """Batched offline transcription: many short utterances one by one vs `transcribe --batch-size N`.
 
     bench/bench_batch_transcribe.py [--models demo,parakeet-tdt-0.6b-v3] [--precisions fp32,int8] [--utterances 50]
-                                    [--batch-sizes 1,4,8] [--repeats 3] [--threads 0]
+                                    [--batch-sizes 1,4,8] [--workers 1,2] [--repeats 3] [--threads 0]
                                     [--out docs/BENCH_BATCH_TRANSCRIBE.md]
 
 Per model (the packaged demo model, or a random-weight test export of an architecture), the demo corpus's held-out utterances (eval split of the rendered corpus), already in memory as float32
 at 16 kHz, transcribed (a) one by one through Session.transcribe (the OfflineRecognizer) and (b) with
 the C++ BatchTranscriber at each batch size (length-sorted padded encoder batches, decoder per
-utterance, next batch's features on a second thread). Modes are interleaved in each repeat; the table
+utterance, next batch's features on a second thread) and each worker count: 1 worker runs on the
+session's engine with --threads intra-op threads (`--batch-workers 1`); W > 1 workers call one engine
+with a single intra-op thread concurrently (`--batch-workers W`; the CLI's default is one per core).
+Modes are interleaved in each repeat; the table
 gives the median wall time over repeats, the speed-up over one by one, and whether every utterance's
 tokens equal the one-by-one tokens. Encoder on ONNX Runtime CPU with --threads intra-op threads.
 """
@@ -27,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import command_line, display_path, int8_model_folder, model_folder, publish, report_header  # noqa: E402
 
 
-def bench_model(name: str, precision: str, args, sizes: list[int]) -> tuple[list[str], bool]:
+def bench_model(name: str, precision: str, args, sizes: list[int], workers: list[int]) -> tuple[list[str], bool]:
     """The report section of one model at one precision, and whether every batched mode's tokens equal one by
     one's."""
     from parakeet_trt import _core
@@ -46,12 +49,15 @@ def bench_model(name: str, precision: str, args, sizes: list[int]) -> tuple[list
     def one_by_one():
         return [session.transcribe(a, session.sample_rate_hz).token_ids for a in audios]
 
-    def batched(size):
-        transcriber = _core.BatchTranscriber(session.model, session.encoder_engine, size)
+    single_threaded = Session(str(folder), intra_op_threads=1) if any(w > 1 for w in workers) else None
+
+    def batched(size, count):
+        engine_of = session if count == 1 else single_threaded
+        transcriber = _core.BatchTranscriber(engine_of.model, engine_of.encoder_engine, size, count)
         return lambda: [r["token_ids"] for r in transcriber.transcribe(audios)]
 
     modes = {"one by one (Session.transcribe)": one_by_one,
-             **{f"--batch-size {b}": batched(b) for b in sizes}}
+             **{f"--batch-size {b} --batch-workers {w}": batched(b, w) for w in workers for b in sizes}}
     times: dict[str, list[float]] = {mode: [] for mode in modes}
     equal: dict[str, bool] = {mode: True for mode in modes}
     for repeat in range(args.repeats):
@@ -67,7 +73,8 @@ def bench_model(name: str, precision: str, args, sizes: list[int]) -> tuple[list
              f"Model `{display_path(folder)}`; {args.utterances} held-out utterances of the demo corpus "
              f"({audio_s:.1f} s of audio, {min(len(a) for a in audios) / 16000:.1f}-"
              f"{max(len(a) for a in audios) / 16000:.1f} s each), ONNX Runtime CPU, intra-op threads "
-             f"{args.threads or 'default'}, median of {args.repeats} interleaved repeats.", "",
+             f"{args.threads or 'default'} (one by one and 1 worker; 1 per worker otherwise), median of "
+             f"{args.repeats} interleaved repeats.", "",
              "| mode | wall (s) | RTFx | speed-up vs one by one | tokens equal to one by one |",
              "|---|---:|---:|---:|---|"]
     for mode in modes:
@@ -94,11 +101,14 @@ def main(argv=None) -> int:
                              "--precision int8` of the same .nemo, built once into the cache) (default fp32)")
     parser.add_argument("--utterances", type=int, default=50, help="held-out utterances transcribed (default 50)")
     parser.add_argument("--batch-sizes", default="1,4,8", help="comma-separated batch sizes to compare (default 1,4,8)")
+    parser.add_argument("--workers", default="1,2",
+                        help="comma-separated worker counts (--batch-workers) to compare at each batch size (default 1,2)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the table gives medians")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: its default)")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown report here")
     args = parser.parse_args(argv)
     sizes = [int(b) for b in args.batch_sizes.split(",")]
+    workers = [int(w) for w in args.workers.split(",")]
 
     lines = report_header("Batched offline transcription (`parakeet-trt transcribe --batch-size N`)",
                           command_line("bench_batch_transcribe.py", argv),
@@ -108,7 +118,7 @@ def main(argv=None) -> int:
         for precision in args.precisions.split(","):
             if precision not in ("fp32", "int8"):
                 parser.error(f"--precisions: fp32 or int8, got {precision!r}")
-            section, equal = bench_model(name, precision, args, sizes)
+            section, equal = bench_model(name, precision, args, sizes, workers)
             lines += section
             ok &= equal
     publish(lines, args.out)

@@ -24,10 +24,11 @@ def held_out():
     return [held_out_speech(i)[0].astype(np.float32) for i in range(UTTERANCES)]
 
 
-@pytest.mark.parametrize("batch_size", [1, 4, 8])
-def test_batched_tokens_equal_one_by_one(session, held_out, batch_size):
+@pytest.mark.parametrize("batch_size,workers", [(1, 1), (4, 1), (8, 1), (4, 2), (3, 3)])
+def test_batched_tokens_equal_one_by_one(session, held_out, batch_size, workers):
     one_by_one = [session.transcribe(audio, session.sample_rate_hz) for audio in held_out]
-    transcriber = _core.BatchTranscriber(session.model, session.encoder_engine, batch_size)
+    transcriber = _core.BatchTranscriber(session.model, session.encoder_engine, batch_size, workers)
+    assert transcriber.workers == workers
     batched = transcriber.transcribe(held_out)
     assert transcriber.encoder_calls == -(-UTTERANCES // batch_size)  # one encoder call per batch
     for alone, result in zip(one_by_one, batched):
@@ -39,9 +40,11 @@ def test_batched_tokens_equal_one_by_one(session, held_out, batch_size):
     assert sum(bool(t.text) for t in one_by_one) >= UTTERANCES - 2  # real speech, not a trivially equal blank
 
 
-def test_bad_utterances_fail_alone(session, held_out):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bad_utterances_fail_alone(session, held_out, workers):
     results = session.transcribe_batch([held_out[0], np.zeros(0, np.float32), np.full(4000, np.nan, np.float32),
-                                        held_out[1], held_out[0][:50]], batch_size=4)
+                                        held_out[1], held_out[0][:50]], batch_size=1 if workers > 1 else 4,
+                                       workers=workers)
     assert results[0].text == session.transcribe(held_out[0], session.sample_rate_hz).text
     assert isinstance(results[1], InvalidAudioError) and "empty" in str(results[1])
     assert isinstance(results[2], InvalidAudioError) and "NaN" in str(results[2])
@@ -49,6 +52,9 @@ def test_bad_utterances_fail_alone(session, held_out):
     assert results[4].text == ""  # shorter than one hop: nothing, as one by one
     with pytest.raises(ValueError, match="batch_size must be in 1..256"):
         _core.BatchTranscriber(session.model, session.encoder_engine, 0)
+    for bad in (0, 65):
+        with pytest.raises(ValueError, match="workers must be in 1..64"):
+            _core.BatchTranscriber(session.model, session.encoder_engine, 4, bad)
 
 
 def test_cli_batch_size_prints_what_one_by_one_prints(tmp_path, held_out, capsys):
@@ -62,10 +68,15 @@ def test_cli_batch_size_prints_what_one_by_one_prints(tmp_path, held_out, capsys
     missing = str(tmp_path / "missing.wav")
     assert main(["transcribe", "--model", "demo", *files]) == 0
     alone = capsys.readouterr().out
-    assert main(["transcribe", "--model", "demo", "--batch-size", "4", *files[:3], missing, *files[3:]]) == 4
-    captured = capsys.readouterr()
-    assert captured.out == alone  # same lines, same order; the unreadable file only on stderr
-    assert "missing.wav: audio file not found" in captured.err
+    for workers in ("1", "2"):
+        assert main(["transcribe", "--model", "demo", "--batch-size", "4", "--batch-workers", workers,
+                     *files[:3], missing, *files[3:]]) == 4
+        captured = capsys.readouterr()
+        assert captured.out == alone  # same lines, same order; the unreadable file only on stderr
+        assert "missing.wav: audio file not found" in captured.err
+        assert f"batches of 4 on {workers} worker" in captured.err
+    assert main(["transcribe", "--model", "demo", "--batch-workers", "2", *files]) == 2
+    assert "--batch-workers applies with --batch-size" in capsys.readouterr().err
     assert main(["transcribe", "--model", "demo", "--mode", "buffered", "--batch-size", "2", *files]) != 0
     assert "--batch-size applies to --mode offline" in capsys.readouterr().err
     # Batches decode greedily: beam search or an n-best with --batch-size is refused, not dropped.

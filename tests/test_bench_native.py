@@ -141,3 +141,16 @@ def test_thread_spinning_bench_runs_both_settings_on_both_workloads():
         assert wall > 0 and cpu > 0
         if row[0] == "streaming":
             assert wall >= 2.0
+
+
+def test_batch_transcribe_bench_compares_workers_and_checks_tokens():
+    """bench/bench_batch_transcribe.py in a small mode: one by one, then each batch size with one worker
+    (the session's threads) and with two single-threaded workers; fp32 tokens equal one by one everywhere
+    (the bench exits non-zero otherwise)."""
+    out = run_tool("bench_batch_transcribe.py", "--utterances", "6", "--batch-sizes", "1,4", "--workers", "1,2",
+                   "--repeats", "1")
+    rows = table_rows(out, "one by one.*|--batch-size.*")
+    assert [r[0] for r in rows] == ["one by one (Session.transcribe)", "--batch-size 1 --batch-workers 1",
+                                    "--batch-size 4 --batch-workers 1", "--batch-size 1 --batch-workers 2",
+                                    "--batch-size 4 --batch-workers 2"]
+    assert all(r[-1] == "yes" and number(r[1]) > 0 for r in rows)

@@ -48,13 +48,16 @@ void bind_batch_transcriber(py::module_& m) {
   py::class_<BatchTranscriber>(m, "BatchTranscriber",
                                "Offline transcription of many utterances in length-sorted, padded encoder batches "
                                "(batch_transcriber.hpp).")
-      .def(py::init([](std::shared_ptr<Model> mdl, py::object engine, int32_t batch_size) {
+      .def(py::init([](std::shared_ptr<Model> mdl, py::object engine, int32_t batch_size, int32_t workers) {
              BatchTranscribeOptions options;
              options.batch_size = batch_size;
+             options.workers = workers;
              return new BatchTranscriber(mdl, as_engine(std::move(engine)), options);
            }),
-           py::arg("model"), py::arg("encoder_engine"), py::arg("batch_size") = defaults.batch_size)
+           py::arg("model"), py::arg("encoder_engine"), py::arg("batch_size") = defaults.batch_size,
+           py::arg("workers") = defaults.workers)
       .def_property_readonly("batch_size", [](const BatchTranscriber& t) { return t.options().batch_size; })
+      .def_property_readonly("workers", [](const BatchTranscriber& t) { return t.options().workers; })
       .def_property_readonly("encoder_calls", &BatchTranscriber::encoder_calls)
       .def(
           "transcribe",

@@ -4,6 +4,7 @@
 // runs beside the encoder call (run under TSan and ASan in CI).
 #include <cmath>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "onnxruntime_test_support.hpp"
@@ -46,8 +47,10 @@ void test_batches_equal_batch_one() {
   for (const auto& a : audio) expected.push_back(alone.transcribe(a.data(), static_cast<int64_t>(a.size())));
   PTRT_CHECK(!expected.back().tokens.empty());
 
-  for (int32_t batch_size : {1, 3, 4, 8}) {
-    BatchTranscriber transcriber(model, engine, BatchTranscribeOptions{batch_size});
+  const std::pair<int32_t, int32_t> settings[] = {{1, 1}, {3, 1}, {4, 1}, {8, 1}, {1, 2}, {3, 2}, {2, 3}};
+  for (const auto& [batch_size, workers] : settings) {
+    // workers > 1: concurrent run() calls on the shared engine (TSan checks this test).
+    BatchTranscriber transcriber(model, engine, BatchTranscribeOptions{batch_size, workers});
     const std::vector<BatchItem> items = transcriber.transcribe(spans_of(audio));
     PTRT_CHECK_EQ(items.size(), audio.size());
     PTRT_CHECK_EQ(transcriber.encoder_calls(), static_cast<int64_t>((audio.size() + batch_size - 1) / batch_size));
@@ -84,6 +87,11 @@ void test_bad_audio_fails_only_its_utterance() {
                   alone.transcribe(audio[i].data(), static_cast<int64_t>(audio[i].size())).text);
   }
   PTRT_CHECK_THROWS(BatchTranscriber(model, engine, BatchTranscribeOptions{0}), Error, "batch_size must be in 1..256");
+  PTRT_CHECK_THROWS(BatchTranscriber(model, engine, BatchTranscribeOptions{4, 0}), Error, "workers must be in 1..64");
+  BatchTranscriber two_workers(model, engine, BatchTranscribeOptions{1, 2});
+  const std::vector<BatchItem> again = two_workers.transcribe(spans_of(audio));
+  PTRT_CHECK_THROWS(std::rethrow_exception(again[1].error), InvalidAudio, "sample 500 is NaN");
+  PTRT_CHECK(!again[0].error && again[0].transcript.text == items[0].transcript.text);
   PTRT_CHECK(transcriber.transcribe({}).empty());
 }
 

@@ -385,11 +385,13 @@ def run_engine(engine: Engine | object, inputs: dict[str, npt.NDArray[Any]],
 
 # Batched offline transcription (batch_transcriber_bindings.cpp, batch_transcriber.hpp).
 class BatchTranscriber:
-    """Many utterances in length-sorted, padded encoder batches of batch_size (1..256), decoder per utterance."""
+    """Many utterances in length-sorted, padded encoder batches of batch_size (1..256), decoder per utterance;
+    workers (1..64) threads take batches and call the encoder engine concurrently."""
 
     batch_size: int
+    workers: int
     encoder_calls: int
-    def __init__(self, model: Model, encoder_engine: EncoderEngine, batch_size: int = 8) -> None: ...
+    def __init__(self, model: Model, encoder_engine: EncoderEngine, batch_size: int = 8, workers: int = 1) -> None: ...
     def transcribe(self, utterances: list[npt.NDArray[np.float32]]) -> list[dict[str, Any] | Exception]:
         """One entry per utterance, in order: its transcript dict (as OfflineRecognizer.transcribe) or the
         exception it got (InvalidAudioError, EngineError, ...; not raised)."""

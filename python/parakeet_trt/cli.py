@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -67,8 +68,11 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     chose_decoding = (args.decoding, args.nbest) != (DECODING["strategy"], DECODING["nbest"])
     if args.mode != "offline" and chose_decoding:
         raise ValueError("--decoding and --nbest apply to --mode offline (streams decode greedily)")
+    if args.batch_workers and args.batch_size <= 1:
+        raise ValueError("--batch-workers applies with --batch-size N > 1")
+    workers = batch_workers(args)
     session = Session(args.model, providers=args.providers, verify_hashes=not args.no_verify, engine=args.engine,
-                      trt_engine_dir=args.trt_engines)
+                      trt_engine_dir=args.trt_engines, intra_op_threads=1 if workers > 1 else 0)
     if args.mode == "cache_aware":
         session.streaming_encoder_engine  # a folder without a streaming export fails here, saying how to make one
     if args.batch_size > 1:
@@ -76,7 +80,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             raise ValueError("--batch-size applies to --mode offline (streams are batched by the server)")
         if chose_decoding:
             raise ValueError("--decoding and --nbest are not available with --batch-size (batches decode greedily)")
-        return transcribe_batched(session, files, args)
+        return transcribe_batched(session, files, args, workers)
     status = EXIT_OK
     for path in files:
         started = time.perf_counter()
@@ -91,10 +95,21 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     return status
 
 
-def transcribe_batched(session, files: list[str], args: argparse.Namespace) -> int:
+def batch_workers(args: argparse.Namespace) -> int:
+    """--batch-workers: 0 means one per core the process may use when batching on ONNX Runtime's CPU
+    provider (each worker's engine calls run on one thread); 1 otherwise."""
+    if args.batch_size <= 1 or args.mode != "offline":
+        return 1
+    if args.batch_workers:
+        return args.batch_workers
+    cpu_only = args.engine == "onnxruntime" and all(p == "CPUExecutionProvider" for p in (args.providers or []))
+    return max(1, len(os.sched_getaffinity(0))) if cpu_only else 1
+
+
+def transcribe_batched(session, files: list[str], args: argparse.Namespace, workers: int) -> int:
     """--batch-size N: every file through the C++ BatchTranscriber, printed in the order given."""
     started = time.perf_counter()
-    results = session.transcribe_batch(files, batch_size=args.batch_size)
+    results = session.transcribe_batch(files, batch_size=args.batch_size, workers=workers)
     elapsed = time.perf_counter() - started
     status = EXIT_OK
     for path, result in zip(files, results):
@@ -106,7 +121,8 @@ def transcribe_batched(session, files: list[str], args: argparse.Namespace) -> i
     audio_s = sum(r.audio_duration_s for r in results if not isinstance(r, Exception))
     if not args.json:
         print(f"  ({len(files)} files, {audio_s:.2f} s of audio in {elapsed * 1000:.0f} ms, batches of "
-              f"{args.batch_size}, RTFx {audio_s / elapsed if elapsed > 0 else float('inf'):.1f})", file=sys.stderr)
+              f"{args.batch_size} on {workers} worker{'s' if workers > 1 else ''}, "
+              f"RTFx {audio_s / elapsed if elapsed > 0 else float('inf'):.1f})", file=sys.stderr)
     return status
 
 
@@ -152,12 +168,20 @@ def _provider_list(text: str) -> list[str]:
 
 
 def _positive_int(text: str) -> int:
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def _nonnegative_int(text: str) -> int:
+    return _int_at_least(text, 0, "an integer >= 0")
+
+
+def _int_at_least(text: str, low: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
     return value
 
 
@@ -256,6 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(padded, with lengths; the next batch's features computed while the encoder runs); "
                         "same tokens as one by one with an fp32 export (an int8 export quantizes each activation "
                         "with the whole batch's range, so a word may differ) (default 1: one file at a time)")
+    t.add_argument("--batch-workers", type=_nonnegative_int, default=0, metavar="W",
+                   help="with --batch-size: W threads take batches and run the encoder concurrently, each on one "
+                        "ONNX Runtime thread (on a CPU, short files go faster this way than one call on all the "
+                        "threads: docs/BENCH_BATCH_TRANSCRIBE.md); 1: one worker on all the threads (default 0: one "
+                        "worker per core with the onnxruntime engine on the CPU, else 1)")
     t.set_defaults(handler=cmd_transcribe)
 
     from parakeet_trt.export.cli import add_export_arguments  # argparse only; torch/NeMo load on use

@@ -230,11 +230,13 @@ class Session:
             raise ModelError(f"{self.model_dir} holds no offline encoder (a streaming-only export); export one with: "
                              f"parakeet-trt export --model <model.nemo> --out <folder> --component all")
 
-    def transcribe_batch(self, audios: list, batch_size: int = 8) -> list:
+    def transcribe_batch(self, audios: list, batch_size: int = 8, workers: int = 1) -> list:
         """Transcribe many files or arrays (at the model's rate) in length-sorted, padded encoder batches of
         ``batch_size`` (C++ BatchTranscriber; the features of the next batch are computed while the encoder
-        runs). One entry per audio, in order: its Transcript, or the error it got (not raised: a ParakeetError,
-        or a ValueError for a bad argument of that audio);
+        runs). ``workers`` threads take batches and call the encoder concurrently: on CPU, make the Session
+        with ``intra_op_threads=1`` and give one worker per core (faster than one worker on all the threads
+        for short files, docs/BENCH_BATCH_TRANSCRIBE.md). One entry per audio, in order: its Transcript, or
+        the error it got (not raised: a ParakeetError, or a ValueError for a bad argument of that audio);
         files that cannot be read get theirs too. Token-identical to transcribe() one by one with an fp32
         export; an int8 export quantizes each activation with the whole batch's range, so a word may differ."""
         self._require_offline_encoder()
@@ -246,7 +248,7 @@ class Session:
             except ParakeetError as error:
                 prepared.append(error)
         readable = [p for p in prepared if not isinstance(p, Exception)]
-        transcriber = _core.BatchTranscriber(self.model, self.encoder_engine, batch_size)
+        transcriber = _core.BatchTranscriber(self.model, self.encoder_engine, batch_size, workers)
         results = iter(transcriber.transcribe([samples for samples, _ in readable]))
         out = []
         for p in prepared:

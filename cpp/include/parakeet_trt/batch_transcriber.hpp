@@ -8,13 +8,20 @@
 // then runs per utterance on its slice of the output, up to its encoded length, as for batch 1.
 // While the encoder runs one batch, a second thread computes the next batch's features.
 //
+// With workers > 1, that many threads each take the next batch (features, encoder call, decodes)
+// and call the shared encoder engine concurrently. On CPU give them an engine with one intra-op
+// thread and one worker per core: ONNX Runtime splits the ops of these short utterances poorly over
+// threads, and concurrent single-threaded calls keep every core busy (docs/BENCH_BATCH_TRANSCRIBE.md).
+//
 // Results equal batch-1 transcription (OfflineRecognizer) token for token on the demo model's
 // held-out files (tests/test_batch_transcribe.py); the encoder's outputs differ from batch 1 by float
 // rounding of the batched kernels only.
 //
-// Threads: one transcribe() at a time per BatchTranscriber; the model and engine may be shared.
+// Threads: one transcribe() at a time per BatchTranscriber; the model and engine may be shared (the
+// engine must allow concurrent run() calls when workers > 1, as the ONNX Runtime engine does).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -28,6 +35,7 @@ namespace parakeet_trt {
 
 struct BatchTranscribeOptions {
   int32_t batch_size = 8;  // utterances per encoder call (1..256)
+  int32_t workers = 1;     // threads taking batches, each calling the encoder engine (1..64)
 
   // Error(kInvalidArgument) naming the field and its range.
   void validate() const;
@@ -57,22 +65,26 @@ class BatchTranscriber {
   std::vector<BatchItem> transcribe(const std::vector<AudioSpan>& utterances);
 
   const BatchTranscribeOptions& options() const { return options_; }
-  int64_t encoder_calls() const { return encoder_calls_; }  // batched encoder calls so far
+  int64_t encoder_calls() const { return encoder_calls_.load(); }  // batched encoder calls so far
 
  private:
   struct Batch;
-  void prepare(Batch& batch, const std::vector<AudioSpan>& utterances);
-  void encode_and_decode(Batch& batch, std::vector<BatchItem>& items);
+  struct Worker;  // one worker's feature extractor, decoder and buffers
+  void run_pipelined(Worker& worker, const std::vector<AudioSpan>& utterances, const std::vector<size_t>& order,
+                     std::vector<BatchItem>& items);
+  void run_workers(const std::vector<AudioSpan>& utterances, const std::vector<size_t>& order,
+                   std::vector<BatchItem>& items);
+  void fill(Worker& worker, Batch& batch, const std::vector<AudioSpan>& utterances, const std::vector<size_t>& order,
+            size_t k);
+  void prepare(Worker& worker, Batch& batch, const std::vector<AudioSpan>& utterances);
+  void encode_and_decode(Worker& worker, Batch& batch, std::vector<BatchItem>& items);
 
   std::shared_ptr<const Model> model_;
   std::shared_ptr<Engine> encoder_;
   BatchTranscribeOptions options_;
-  FeatureExtractor features_;  // the feature thread's (one batch at a time)
-  std::unique_ptr<DecoderStep> step_;
-  TdtGreedyDecoder decoder_;
-  std::vector<float> feature_scratch_;  // feature thread
-  std::vector<float> encoded_, projected_;
-  int64_t encoder_calls_ = 0;
+  FeatureExtractor features_;  // validation and frame counts on the calling thread
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<int64_t> encoder_calls_{0};
 };
 
 }  // namespace parakeet_trt

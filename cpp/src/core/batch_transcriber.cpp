@@ -1,8 +1,11 @@
 #include "parakeet_trt/batch_transcriber.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <cstring>
 #include <numeric>
+#include <system_error>
 #include <thread>
 
 #include "core/encoder_runner.hpp"
@@ -18,22 +21,33 @@ struct BatchTranscriber::Batch {
   std::exception_ptr error;        // the feature thread's failure
 };
 
+struct BatchTranscriber::Worker {
+  explicit Worker(const Model& model)
+      : features(model.meta().features),
+        step(std::make_unique<NativeDecoderStep>(model.native_decoder_weights())),
+        decoder(model.meta().decoding, *step) {}
+  FeatureExtractor features;            // prepare(): the feature thread's when pipelined
+  std::vector<float> feature_scratch;   // prepare()
+  std::unique_ptr<DecoderStep> step;    // encode_and_decode() from here on
+  TdtGreedyDecoder decoder;
+  std::vector<float> encoded, projected;
+};
+
 void BatchTranscribeOptions::validate() const {
   if (batch_size < 1 || batch_size > 256)
     throw Error(ErrorCode::kInvalidArgument,
                 "BatchTranscribeOptions.batch_size must be in 1..256, got " + std::to_string(batch_size));
+  if (workers < 1 || workers > 64)
+    throw Error(ErrorCode::kInvalidArgument,
+                "BatchTranscribeOptions.workers must be in 1..64, got " + std::to_string(workers));
 }
 
 BatchTranscriber::BatchTranscriber(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder,
                                    const BatchTranscribeOptions& options)
-    : model_(std::move(model)),
-      encoder_(std::move(encoder)),
-      options_(options),
-      features_(model_->meta().features),
-      step_(std::make_unique<NativeDecoderStep>(model_->native_decoder_weights())),
-      decoder_(model_->meta().decoding, *step_) {
+    : model_(std::move(model)), encoder_(std::move(encoder)), options_(options), features_(model_->meta().features) {
   options_.validate();
   if (!encoder_) throw Error(ErrorCode::kInvalidArgument, "an encoder engine is required");
+  for (int32_t w = 0; w < options_.workers; ++w) workers_.push_back(std::make_unique<Worker>(*model_));
   const EngineContract& g = model_->contract().engine("encoder");
   g.input("audio_signal");
   g.input("length");
@@ -43,48 +57,49 @@ BatchTranscriber::BatchTranscriber(std::shared_ptr<const Model> model, std::shar
 
 BatchTranscriber::~BatchTranscriber() = default;
 
-void BatchTranscriber::prepare(Batch& batch, const std::vector<AudioSpan>& utterances) {
+void BatchTranscriber::prepare(Worker& worker, Batch& batch, const std::vector<AudioSpan>& utterances) {
   const int64_t n_mels = model_->meta().features.n_mels;
   const float pad = model_->meta().features.pad_value;
   const int64_t count = static_cast<int64_t>(batch.items.size());
   batch.max_frames = 0;
   for (size_t index : batch.items)
-    batch.max_frames = std::max(batch.max_frames, features_.num_frames(utterances[index].num_samples));
+    batch.max_frames = std::max(batch.max_frames, worker.features.num_frames(utterances[index].num_samples));
   batch.features.assign(static_cast<size_t>(count * n_mels * batch.max_frames), pad);
   batch.lengths.resize(static_cast<size_t>(count));
   for (int64_t b = 0; b < count; ++b) {
     const AudioSpan& audio = utterances[batch.items[static_cast<size_t>(b)]];
-    const int64_t frames = features_.num_frames(audio.num_samples);
-    feature_scratch_.resize(static_cast<size_t>(n_mels * frames));
-    features_.compute(audio.samples, audio.num_samples, feature_scratch_.data());
+    const int64_t frames = worker.features.num_frames(audio.num_samples);
+    worker.feature_scratch.resize(static_cast<size_t>(n_mels * frames));
+    worker.features.compute(audio.samples, audio.num_samples, worker.feature_scratch.data());
     float* rows = batch.features.data() + b * n_mels * batch.max_frames;
     for (int64_t m = 0; m < n_mels; ++m)
-      std::memcpy(rows + m * batch.max_frames, feature_scratch_.data() + m * frames,
+      std::memcpy(rows + m * batch.max_frames, worker.feature_scratch.data() + m * frames,
                   static_cast<size_t>(frames) * sizeof(float));
-    batch.lengths[static_cast<size_t>(b)] = features_.num_valid_frames(audio.num_samples);
+    batch.lengths[static_cast<size_t>(b)] = worker.features.num_valid_frames(audio.num_samples);
   }
 }
 
-void BatchTranscriber::encode_and_decode(Batch& batch, std::vector<BatchItem>& items) {
+void BatchTranscriber::encode_and_decode(Worker& worker, Batch& batch, std::vector<BatchItem>& items) {
   const ModelMeta& meta = model_->meta();
   const int64_t count = static_cast<int64_t>(batch.items.size());
   const int64_t n_mels = meta.features.n_mels, d_model = meta.encoder.d_model;
   const int64_t out_frames = meta.encoder.encoded_length(batch.max_frames);
-  encoded_.resize(static_cast<size_t>(count * d_model * out_frames));
+  std::vector<float>& encoded = worker.encoded;
+  encoded.resize(static_cast<size_t>(count * d_model * out_frames));
   std::vector<int64_t> encoded_lengths(static_cast<size_t>(count), -1);
   TensorView inputs[2] = {
       {"audio_signal", DType::kFloat32, 3, {count, n_mels, batch.max_frames}, batch.features.data()},
       {"length", DType::kInt64, 1, {count}, batch.lengths.data()},
   };
   TensorView outputs[2] = {
-      {"outputs", DType::kFloat32, 3, {count, d_model, out_frames}, encoded_.data()},
+      {"outputs", DType::kFloat32, 3, {count, d_model, out_frames}, encoded.data()},
       {"encoded_lengths", DType::kInt64, 1, {count}, encoded_lengths.data()},
   };
   run_encoder_engine(*encoder_, inputs, 2, outputs, 2);
   ++encoder_calls_;
-  check_encoder_output_finite(*encoder_, encoded_.data(), encoded_.size());
+  check_encoder_output_finite(*encoder_, encoded.data(), encoded.size());
 
-  projected_.resize(static_cast<size_t>(out_frames * step_->joint_hidden()));
+  worker.projected.resize(static_cast<size_t>(out_frames * worker.step->joint_hidden()));
   for (int64_t b = 0; b < count; ++b) {
     const int64_t expected = meta.encoder.encoded_length(batch.lengths[static_cast<size_t>(b)]);
     // CONTRACT: encoded_lengths == calc_length(length), per utterance of the batch (encoder_runner.cpp).
@@ -92,9 +107,9 @@ void BatchTranscriber::encode_and_decode(Batch& batch, std::vector<BatchItem>& i
       throw ContractViolation("encoder.encoded_lengths[" + std::to_string(b) + "]", std::to_string(expected),
                               std::to_string(encoded_lengths[static_cast<size_t>(b)]));
     Transcript& result = items[batch.items[static_cast<size_t>(b)]].transcript;
-    step_->project_encoder(encoded_.data() + b * d_model * out_frames, out_frames, projected_.data());
-    DecoderCarry carry = decoder_.make_carry();
-    decoder_.decode(projected_.data(), expected, carry, result.tokens);
+    worker.step->project_encoder(encoded.data() + b * d_model * out_frames, out_frames, worker.projected.data());
+    DecoderCarry carry = worker.decoder.make_carry();
+    worker.decoder.decode(worker.projected.data(), expected, carry, result.tokens);
     result.num_encoder_frames = expected;
     result.text = model_->vocabulary().detokenize(result.tokens);
     result.words = model_->vocabulary().words(result.tokens, meta.encoder.frame_stride_s);
@@ -121,34 +136,83 @@ std::vector<BatchItem> BatchTranscriber::transcribe(const std::vector<AudioSpan>
   std::stable_sort(order.begin(), order.end(), [&utterances](size_t a, size_t b) {
     return utterances[a].num_samples < utterances[b].num_samples;
   });
-  const size_t size = static_cast<size_t>(options_.batch_size);
-  const size_t num_batches = (order.size() + size - 1) / size;
-  auto fill = [&](Batch& batch, size_t k) {
-    batch.items.assign(order.begin() + static_cast<std::ptrdiff_t>(k * size),
-                       order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), (k + 1) * size)));
-    try {
-      prepare(batch, utterances);
-    } catch (...) {
-      batch.error = std::current_exception();
-    }
-  };
-  Batch current, next;
-  if (num_batches > 0) fill(current, 0);
-  for (size_t k = 0; k < num_batches; ++k) {
-    // The next batch's features are computed while this batch's encoder call and decodes run.
-    std::thread feature_thread;
-    if (k + 1 < num_batches) feature_thread = std::thread([&fill, &next, k] { fill(next, k + 1); });
-    try {
-      if (current.error) std::rethrow_exception(current.error);
-      encode_and_decode(current, items);
-    } catch (...) {
-      for (size_t index : current.items) items[index].error = std::current_exception();
-    }
-    if (feature_thread.joinable()) feature_thread.join();
-    std::swap(current, next);
-    next.error = nullptr;
+  if (!order.empty()) {
+    if (workers_.size() == 1)
+      run_pipelined(*workers_.front(), utterances, order, items);
+    else
+      run_workers(utterances, order, items);
   }
   return items;
+}
+
+void BatchTranscriber::fill(Worker& worker, Batch& batch, const std::vector<AudioSpan>& utterances,
+                            const std::vector<size_t>& order, size_t k) {
+  const size_t size = static_cast<size_t>(options_.batch_size);
+  batch.items.assign(order.begin() + static_cast<std::ptrdiff_t>(k * size),
+                     order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), (k + 1) * size)));
+  batch.error = nullptr;
+  try {
+    prepare(worker, batch, utterances);
+  } catch (...) {
+    batch.error = std::current_exception();
+  }
+}
+
+namespace {
+// Runs batch's encoder call and decodes, or records its error (or the feature thread's) on its items.
+template <typename EncodeAndDecode>
+void run_batch_or_record(const std::exception_ptr& feature_error, const std::vector<size_t>& batch_items,
+                         std::vector<BatchItem>& items, EncodeAndDecode&& encode_and_decode) {
+  try {
+    if (feature_error) std::rethrow_exception(feature_error);
+    encode_and_decode();
+  } catch (...) {
+    for (size_t index : batch_items) items[index].error = std::current_exception();
+  }
+}
+}  // namespace
+
+void BatchTranscriber::run_pipelined(Worker& worker, const std::vector<AudioSpan>& utterances,
+                                     const std::vector<size_t>& order, std::vector<BatchItem>& items) {
+  const size_t size = static_cast<size_t>(options_.batch_size);
+  const size_t num_batches = (order.size() + size - 1) / size;
+  Batch current, next;
+  fill(worker, current, utterances, order, 0);
+  for (size_t k = 0; k < num_batches; ++k) {
+    // The next batch's features are computed while this batch's encoder call and decodes run (the
+    // feature thread touches only the worker's extractor and scratch, this thread only the rest).
+    std::thread feature_thread;
+    if (k + 1 < num_batches)
+      feature_thread = std::thread([&, k] { fill(worker, next, utterances, order, k + 1); });
+    run_batch_or_record(current.error, current.items, items, [&] { encode_and_decode(worker, current, items); });
+    if (feature_thread.joinable()) feature_thread.join();
+    std::swap(current, next);
+  }
+}
+
+void BatchTranscriber::run_workers(const std::vector<AudioSpan>& utterances, const std::vector<size_t>& order,
+                                   std::vector<BatchItem>& items) {
+  const size_t size = static_cast<size_t>(options_.batch_size);
+  const size_t num_batches = (order.size() + size - 1) / size;
+  std::atomic<size_t> next_batch{0};
+  auto work = [&](Worker& worker) {
+    Batch batch;
+    for (size_t k = next_batch.fetch_add(1); k < num_batches; k = next_batch.fetch_add(1)) {
+      fill(worker, batch, utterances, order, k);
+      // Each batch writes only its own items' slots.
+      run_batch_or_record(batch.error, batch.items, items, [&] { encode_and_decode(worker, batch, items); });
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < workers_.size(); ++w) {
+    try {
+      threads.emplace_back(work, std::ref(*workers_[w]));
+    } catch (const std::system_error&) {  // no more threads: those running (and this one) take every batch
+      break;
+    }
+  }
+  work(*workers_.front());
+  for (std::thread& t : threads) t.join();
 }
 
 }  // namespace parakeet_trt
