@@ -54,6 +54,20 @@ def allowed_words(finals: list[dict], candidates: dict | None = None) -> set[str
     return out
 
 
+def test_candidate_lanes_come_from_the_core_and_replace_only_the_default_lanes():
+    from dataclasses import replace
+
+    from parakeet_trt.live.engine_lane import StreamingOptions
+    from parakeet_trt.llm.options import CANDIDATE_LANES, with_candidate_lanes
+
+    assert CANDIDATE_LANES == "redecode:decoding=beam:beam=4,redecode"
+    default = with_candidate_lanes(StreamingOptions())
+    assert (default.lanes, default.fast_lane, default.commit_lane) == (CANDIDATE_LANES, 1, 1)
+    for chosen in (replace(StreamingOptions(), lanes="buffered:chunk=320:right=320,redecode"),
+                   replace(StreamingOptions(), aggregator="v3"), replace(StreamingOptions(), fast_lane=0, commit_lane=0)):
+        assert with_candidate_lanes(chosen) == chosen
+
+
 @pytest.mark.parametrize("manner", ["random", "extra", "reorder", "drop"])
 def test_hostile_answers_never_reach_the_polished_view(manner):
     finals = [final(k, words, 10.0 * k) for k, words in enumerate(SEGMENTS)]

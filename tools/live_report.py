@@ -169,7 +169,7 @@ CAPTION_CONFIGS = {
     "v2 redecode beam 4": ({"lanes": "redecode:decoding=beam:beam=4"}, {}, "--lanes redecode:decoding=beam:beam=4"),
     "v2 redecode + beam candidates (with --llm-url)": (
         {"lanes": CANDIDATE_LANES, "fast_lane": 1, "commit_lane": 1}, {},
-        f"--lanes {CANDIDATE_LANES} --fast-lane 1 --commit-lane 1 (what --llm-url sets, llm/options.py)"),
+        f"--lanes {CANDIDATE_LANES} --fast-lane 1 --commit-lane 1 (what --llm-url sets: with_candidate_lanes)"),
     "v2 buffered 320/320 shows, redecode commits": ({"lanes": "buffered:chunk=320:right=320,redecode"}, {},
                                                     "--lanes buffered:chunk=320:right=320,redecode"),
     "v3 buffered + redecode + redecode beam 4": (

@@ -104,6 +104,7 @@ py::dict option_defaults() {
   c["segment_on_endpoint"] = captions.segment_on_endpoint;
   c["aggregator"] = captions.aggregator.strategy;
   c["lanes"] = format_lanes(captions.lanes);
+  c["candidate_lanes"] = std::string(kCandidateLanes);
   out["captions"] = c;
   out["engine"] = e;
   out["decoding"] = d;
@@ -235,6 +236,22 @@ void bind_live_stream(py::module_& m) {
       },
       py::arg("onnxruntime_library") = "", "Execution providers of the ONNX Runtime library the core loads.");
   m.def("option_defaults", &option_defaults, "Every stream, transcript, live-stream, engine and decoding option's default.");
+  m.def(
+      "with_candidate_lanes",
+      [](const std::string& aggregator, const std::string& lanes, int fast_lane, int commit_lane) {
+        LiveStreamOptions o;
+        o.aggregator.strategy = aggregator;
+        o.lanes = parse_lanes(lanes);
+        o.aggregator.fast_lane = fast_lane;
+        o.aggregator.commit_lane = commit_lane;
+        const LiveStreamOptions out = with_candidate_lanes(o);
+        const bool replaced = format_lanes(out.lanes) != format_lanes(o.lanes);
+        return py::make_tuple(replaced ? std::string(kCandidateLanes) : lanes, out.aggregator.fast_lane,
+                              out.aggregator.commit_lane);
+      },
+      py::arg("aggregator"), py::arg("lanes"), py::arg("fast_lane"), py::arg("commit_lane"),
+      "(lanes, fast_lane, commit_lane) of a stream whose finals an LLM lane polishes (live_stream.hpp "
+      "with_candidate_lanes): the captions' default lanes gain the beam candidate lane; chosen lanes stay.");
 
   py::class_<LiveStream, std::unique_ptr<LiveStream, GilFreeDelete>>(m, "LiveStream")
       .def(py::init([](const std::shared_ptr<Model>& mdl, py::object engine, py::object streaming_engine,

@@ -142,6 +142,28 @@ LiveStreamOptions lane_options(const std::string& strategy, const std::string& s
   return o;
 }
 
+void test_candidate_lanes_replace_only_the_default_lanes() {
+  const LiveStreamOptions captions = captions_options();
+  const LiveStreamOptions candidates = with_candidate_lanes(captions);
+  PTRT_CHECK_EQ(format_lanes(candidates.lanes), format_lanes(parse_lanes(kCandidateLanes)));
+  PTRT_CHECK_EQ(candidates.lanes.size(), size_t{2});
+  PTRT_CHECK(candidates.lanes[0].decoding == "beam" && candidates.lanes[1].decoding == "greedy");
+  PTRT_CHECK(candidates.aggregator.fast_lane == 1 && candidates.aggregator.commit_lane == 1);
+  candidates.validate();
+  LiveStreamOptions empty = captions;  // no lanes: the default one redecode lane
+  empty.lanes.clear();
+  PTRT_CHECK_EQ(format_lanes(with_candidate_lanes(empty).lanes), format_lanes(candidates.lanes));
+  // A lane set, aggregator or lane choice the caller made stays.
+  for (LiveStreamOptions chosen : {lane_options("v2", "buffered:chunk=320:right=320,redecode"),
+                                   lane_options("v3", "redecode"), captions}) {
+    if (chosen.aggregator.strategy == "v2" && chosen.lanes.size() == 1) chosen.aggregator.commit_lane = 0;
+    const LiveStreamOptions kept = with_candidate_lanes(chosen);
+    PTRT_CHECK_EQ(format_lanes(kept.lanes), format_lanes(chosen.lanes));
+    PTRT_CHECK(kept.aggregator.fast_lane == chosen.aggregator.fast_lane &&
+               kept.aggregator.commit_lane == chosen.aggregator.commit_lane);
+  }
+}
+
 void test_v2_and_v3_keep_the_patch_protocol() {
   auto model = Model::load(kModelDir);
   auto encoder = std::make_shared<FormulaEncoder>(*model);
@@ -419,6 +441,7 @@ int main() {
       {"the_last_pass_reads_the_whole_segment_only_when_asked", &test_the_last_pass_reads_the_whole_segment_only_when_asked},
       {"every_lane_failing_ends_the_stream_with_an_error", &test_every_lane_failing_ends_the_stream_with_an_error},
       {"options_are_validated", &test_options_are_validated},
+      {"candidate_lanes_replace_only_the_default_lanes", &test_candidate_lanes_replace_only_the_default_lanes},
       {"v2_commits_only_agreed_words_behind_the_lag", &test_v2_commits_only_agreed_words_behind_the_lag},
       {"v3_votes_by_time_and_weight", &test_v3_votes_by_time_and_weight},
   });

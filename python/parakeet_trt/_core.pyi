@@ -238,6 +238,9 @@ def onnxruntime_available_providers(onnxruntime_library: str = "") -> list[str]:
 def option_defaults() -> dict[str, dict[str, Any]]:
     """Every option's default, defined once in C++: {'stream': ..., 'transcript': ..., 'live': ..., 'engine': ...,
     'decoding': {strategy, beam_size, nbest, max_beam_size, max_nbest}}."""
+def with_candidate_lanes(aggregator: str, lanes: str, fast_lane: int, commit_lane: int) -> tuple[str, int, int]:
+    """(lanes, fast_lane, commit_lane) of a stream whose finals an LLM lane polishes: the captions' default
+    lanes gain the beam candidate lane (live_stream.hpp); lanes a caller chose stay."""
 
 
 class LiveStream:

@@ -88,6 +88,17 @@ struct LiveStreamOptions {
 // the C ABI's older callers get.
 LiveStreamOptions captions_options();
 
+// The lanes a stream whose finals an LLM lane polishes runs instead of the captions' default one: a
+// beam redecode lane first (its 1-best and n-best are the finals' candidate windows; a shared worker
+// publishes its lanes' passes in order, so its whole-segment pass is there when the committing lane's
+// pass finalizes the segment), then the greedy lane, which shows (fast_lane 1) and commits (commit_lane
+// 1): a beam lane that commits is worse in real time (docs/LIVE_CAPTIONS.md).
+extern const char* const kCandidateLanes;
+// `options` with the candidate lanes (and fast_lane = commit_lane = 1) when it runs the captions'
+// default lanes (aggregator v2, the default lane list, default fast and commit lane); a lane set the
+// caller chose stays as it is.
+LiveStreamOptions with_candidate_lanes(LiveStreamOptions options);
+
 // What one step of the stream produced (or its error), as the consumer receives it.
 struct LiveEvent {
   enum class Kind { kStep = 0, kError = 1 };
@@ -192,6 +203,8 @@ class LiveStream {
   void emit_error(ErrorCode code, const std::string& message);
   // Hands the filled slot `e` to the consumer (lock held on entry, released on return).
   void publish(LiveEvent& e, std::unique_lock<std::mutex>& lock, bool stream_last);
+  // Every field of a reused event slot cleared (capacities kept) and the pending lane notices moved in.
+  void reset_slot(LiveEvent& e, LiveEvent::Kind kind, bool is_last);
   bool wait_for_slot(std::unique_lock<std::mutex>& lock);
   double vad_silence_at(int64_t sample);
 

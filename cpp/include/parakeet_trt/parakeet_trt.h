@@ -558,6 +558,10 @@ PTRT_API void ptrt_live_stream_options_init(ptrt_live_stream_options* options);
 /* The live captions' defaults (what `parakeet-trt live` runs): segment_on_endpoint, aggregator "v2",
  * one redecode lane. The stream needs vad_silence_ms in its writes to find segments. */
 PTRT_API void ptrt_live_stream_options_init_captions(ptrt_live_stream_options* options);
+/* The captions' defaults for a stream whose finals an LLM polishes (`live --llm-url`): a beam redecode
+ * lane, whose n-best gives each final's candidate windows (ptrt_live_event.candidates_json), then the greedy
+ * lane, which shows and commits (fast_lane = commit_lane = 1). lanes points to a static string. */
+PTRT_API void ptrt_live_stream_options_init_candidates(ptrt_live_stream_options* options);
 
 /* Values of ptrt_live_event.kind. */
 #define PTRT_LIVE_EVENT_STEP 0  /* one step of the stream */

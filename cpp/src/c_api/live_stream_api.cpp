@@ -114,6 +114,12 @@ void ptrt_live_stream_options_init_captions(ptrt_live_stream_options* options) {
   if (options) fill_options(captions_options(), options);
 }
 
+void ptrt_live_stream_options_init_candidates(ptrt_live_stream_options* options) {
+  if (!options) return;
+  fill_options(with_candidate_lanes(captions_options()), options);
+  options->lanes = kCandidateLanes;
+}
+
 void ptrt_live_event_init(ptrt_live_event* event) {
   if (!event) return;
   *event = ptrt_live_event{};

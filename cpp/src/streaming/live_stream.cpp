@@ -55,10 +55,25 @@ LiveStreamOptions captions_options() {
   o.segment_on_endpoint = true;
   o.aggregator.strategy = "v2";
   // One greedy redecode lane (every 240 ms, window 12 s). A beam lane commits worse in real time
-  // (18.4% against 17.7%: its passes disagree more, docs/LIVE_CAPTIONS.md); with an LLM lane the
-  // Python skins add one for its n-best (llm/options.py, CANDIDATE_LANES).
+  // (18.4% against 17.7%: its passes disagree more, docs/LIVE_CAPTIONS.md); with an LLM lane
+  // with_candidate_lanes() adds one for its n-best.
   o.lanes = {LaneOptions()};
   return o;
+}
+
+const char* const kCandidateLanes = "redecode:decoding=beam:beam=4,redecode";
+
+LiveStreamOptions with_candidate_lanes(LiveStreamOptions options) {
+  const AggregatorOptions defaults;
+  const bool default_lanes =
+      options.lanes.empty() || format_lanes(options.lanes) == format_lanes(captions_options().lanes);
+  if (options.aggregator.strategy != "v2" || !default_lanes || options.aggregator.fast_lane != defaults.fast_lane ||
+      options.aggregator.commit_lane != defaults.commit_lane)
+    return options;
+  options.lanes = parse_lanes(kCandidateLanes);
+  options.aggregator.fast_lane = 1;
+  options.aggregator.commit_lane = 1;
+  return options;
 }
 
 namespace {
@@ -318,14 +333,12 @@ void LiveStream::emit_step(const StreamingStep& session_step, bool stream_last, 
   if (!wait_for_slot(lock)) return;
   LiveEvent& e = slots_[static_cast<size_t>(head_ % static_cast<int64_t>(slots_.size()))];
   lock.unlock();  // the slot is ours until head_ moves past it
-  e.kind = LiveEvent::Kind::kStep;
+  reset_slot(e, LiveEvent::Kind::kStep, stream_last);
   e.committed_text_added.assign(hypothesis_.committed_text(), text_before, std::string::npos);
   e.tail_text = hypothesis_.tail_text();
   e.committed.assign(step.committed, step.committed + step.num_committed);
   e.tail.assign(step.tail, step.tail + step.num_tail);
   e.transcript = *events;
-  e.redecoded_text.clear();
-  e.candidates.clear();
   for (const TranscriptEvent& t : e.transcript) {
     if (t.type != TranscriptEventType::kFinal) continue;
     std::string text;
@@ -346,11 +359,27 @@ void LiveStream::emit_step(const StreamingStep& session_step, bool stream_last, 
   }
   e.audio_end_sample = step.audio_end_sample;
   e.decoded_frames = step.decoded_frames;
-  e.dropped_samples = dropped_.load();
-  e.is_last = stream_last;
-  e.error.clear();
   lock.lock();
   publish(e, lock, stream_last);
+}
+
+void LiveStream::reset_slot(LiveEvent& e, LiveEvent::Kind kind, bool is_last) {
+  e.kind = kind;
+  e.committed.clear();
+  e.tail.clear();
+  e.committed_text_added.clear();
+  e.tail_text.clear();
+  e.transcript.clear();
+  e.redecoded_text.clear();
+  e.candidates.clear();
+  e.audio_end_sample = 0;
+  e.decoded_frames = 0;
+  e.dropped_samples = dropped_.load();
+  e.is_last = is_last;
+  e.error_code = ErrorCode::kInternal;
+  e.error.clear();
+  e.notices.swap(pending_notices_);  // a reused slot must not repeat old notices; pending ones go out now
+  pending_notices_.clear();
 }
 
 void LiveStream::publish(LiveEvent& e, std::unique_lock<std::mutex>& lock, bool stream_last) {
@@ -366,21 +395,11 @@ void LiveStream::emit_transcript_only(const std::vector<TranscriptEvent>& events
   std::unique_lock<std::mutex> lock(mutex_);
   if (!wait_for_slot(lock)) return;
   LiveEvent& e = slots_[static_cast<size_t>(head_ % static_cast<int64_t>(slots_.size()))];
-  e.kind = LiveEvent::Kind::kStep;
-  e.committed.clear();
-  e.tail.clear();
-  e.committed_text_added.clear();
-  e.tail_text.clear();
+  reset_slot(e, LiveEvent::Kind::kStep, stream_last);
   e.transcript = events;
   e.redecoded_text.assign(events.size(), std::string());
-  e.candidates.clear();
-  e.notices.swap(pending_notices_);  // a reused slot must not repeat old notices; pending ones go out now
-  pending_notices_.clear();
   e.audio_end_sample = read_end_;
   e.decoded_frames = read_end_ / frame_samples_;
-  e.dropped_samples = dropped_.load();
-  e.is_last = stream_last;
-  e.error.clear();
   publish(e, lock, stream_last);
 }
 
@@ -401,20 +420,12 @@ void LiveStream::emit_error(ErrorCode code, const std::string& message) {
   std::unique_lock<std::mutex> lock(mutex_);
   if (!wait_for_slot(lock)) return;
   LiveEvent& e = slots_[static_cast<size_t>(head_ % static_cast<int64_t>(slots_.size()))];
-  e.kind = LiveEvent::Kind::kError;
+  reset_slot(e, LiveEvent::Kind::kError, true);
   e.seq = ++seq_;
-  e.committed.clear();
-  e.tail.clear();
-  e.committed_text_added.clear();
-  e.tail_text.clear();
   e.transcript = std::move(closing);
   e.redecoded_text.assign(e.transcript.size(), std::string());
-  e.candidates.clear();
-  e.notices.swap(pending_notices_);  // a reused slot must not repeat old notices; pending ones go out now
-  pending_notices_.clear();
   e.audio_end_sample = session_ ? origin_ + session_->samples_consumed() : read_end_;
-  e.dropped_samples = dropped_.load();
-  e.is_last = true;
+  e.decoded_frames = e.audio_end_sample / frame_samples_;
   e.error_code = code;
   e.error = message;
   ++head_;
@@ -588,14 +599,13 @@ void LiveStream::apply_decisions(std::vector<AggregatorDecision>& decisions, boo
     if (!wait_for_slot(lock)) return;
     LiveEvent& e = slots_[static_cast<size_t>(head_ % static_cast<int64_t>(slots_.size()))];
     lock.unlock();  // the slot is ours until head_ moves past it
-    e.kind = LiveEvent::Kind::kStep;
+    reset_slot(e, LiveEvent::Kind::kStep, last);
     e.committed = d.commit;
     e.tail = d.window;
     e.committed_text_added.assign(transcript_.committed_text(), text_before, std::string::npos);
     e.tail_text = transcript_.partial_text();
     e.transcript = events;
     e.redecoded_text.assign(events.size(), std::string());
-    e.candidates.clear();
     for (const TranscriptEvent& t : events) {
       if (t.type != TranscriptEventType::kFinal) continue;
       std::vector<GuardWord> heard;
@@ -604,11 +614,6 @@ void LiveStream::apply_decisions(std::vector<AggregatorDecision>& decisions, boo
     }
     e.audio_end_sample = static_cast<int64_t>(std::llround(edge_s * sample_rate_hz_));
     e.decoded_frames = e.audio_end_sample / frame_samples_;
-    e.dropped_samples = dropped_.load();
-    e.is_last = last;
-    e.error.clear();
-    e.notices.swap(pending_notices_);
-    pending_notices_.clear();
     lock.lock();
     publish(e, lock, last);
   }

@@ -7,6 +7,8 @@ import argparse
 import os
 from dataclasses import dataclass
 
+from parakeet_trt import _core
+
 DEFAULT_API_KEY_ENV = "PARAKEET_TRT_LLM_API_KEY"
 
 
@@ -41,26 +43,20 @@ class LlmOptions:
         return os.environ.get(self.api_key_env) or None
 
 
-# With an LLM lane, the captions' default lane set gains a beam lane on the same encoder calls: the
-# greedy lane (1) still shows and commits (fast_lane and commit_lane 1), and the beam lane's 1-best and
-# n-best become the finals' candidate windows. The beam lane comes first: a shared worker publishes its
-# lanes' passes in order, so its whole-segment pass is there when the committing lane's pass finalizes the
-# segment. (A beam lane that commits is worse in real time: docs/LIVE_CAPTIONS.md.)
-CANDIDATE_LANES = "redecode:decoding=beam:beam=4,redecode"
+# With an LLM lane, the captions' default lane set gains a beam lane whose n-best gives the finals'
+# candidate windows; the greedy lane still shows and commits. Defined once in C++ (live_stream.hpp
+# kCandidateLanes, with_candidate_lanes; C: ptrt_live_stream_options_init_candidates).
+CANDIDATE_LANES = _core.option_defaults()["captions"]["candidate_lanes"]
 
 
 def with_candidate_lanes(streaming):
-    """``streaming`` (live.engine_lane.StreamingOptions) for a stream with an LLM lane: the default v2 lane
-    set becomes CANDIDATE_LANES, committing from the greedy lane; lanes the user chose stay."""
+    """``streaming`` (live.engine_lane.StreamingOptions) for a stream with an LLM lane: the captions' default
+    lanes become CANDIDATE_LANES, the greedy lane showing and committing; lanes the user chose stay."""
     from dataclasses import replace
 
-    from parakeet_trt.live.engine_lane import StreamingOptions
-
-    default = StreamingOptions()
-    if (streaming.aggregator != "v2" or streaming.lanes != default.lanes or streaming.fast_lane != default.fast_lane
-            or streaming.commit_lane != default.commit_lane):
-        return streaming
-    return replace(streaming, lanes=CANDIDATE_LANES, fast_lane=1, commit_lane=1)
+    lanes, fast_lane, commit_lane = _core.with_candidate_lanes(streaming.aggregator, streaming.lanes,
+                                                               streaming.fast_lane, streaming.commit_lane)
+    return replace(streaming, lanes=lanes, fast_lane=fast_lane, commit_lane=commit_lane)
 
 
 def add_llm_arguments(p: argparse.ArgumentParser) -> None:

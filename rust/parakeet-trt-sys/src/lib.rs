@@ -488,6 +488,7 @@ extern "C" {
 
     pub fn ptrt_live_stream_options_init(options: *mut ptrt_live_stream_options);
     pub fn ptrt_live_stream_options_init_captions(options: *mut ptrt_live_stream_options);
+    pub fn ptrt_live_stream_options_init_candidates(options: *mut ptrt_live_stream_options);
     pub fn ptrt_live_event_init(event: *mut ptrt_live_event);
     pub fn ptrt_live_stream_create_with_engine(
         model: *const ptrt_model,

@@ -59,12 +59,20 @@ impl LiveStreamOptions {
         Self::from_raw(initialized(sys::ptrt_live_stream_options_init_captions))
     }
 
+    /// The captions' defaults for a stream whose finals an LLM polishes: a beam redecode lane, whose
+    /// n-best gives each final's candidate windows (`LiveEvent::candidates`), then the greedy lane,
+    /// which shows and commits.
+    pub fn candidates() -> Self {
+        Self::from_raw(initialized(sys::ptrt_live_stream_options_init_candidates))
+    }
+
     fn from_raw(raw: sys::ptrt_live_stream_options) -> Self {
-        // SAFETY: the init functions set aggregator to a static string (lanes NULL).
+        // SAFETY: the init functions set aggregator, and lanes when not NULL, to static strings.
         let aggregator = unsafe { text(raw.aggregator) };
+        let lanes = if raw.lanes.is_null() { String::new() } else { unsafe { text(raw.lanes) } };
         LiveStreamOptions {
             aggregator,
-            lanes: String::new(),
+            lanes,
             commit_lag_ms: raw.commit_lag_ms,
             final_timeout_ms: raw.final_timeout_ms,
             stall_ms: raw.stall_ms,

@@ -173,6 +173,20 @@ fn live_captions_commit_each_segment_through_the_lanes() {
 
 
 #[test]
+fn candidate_options_add_the_beam_lane_and_caption_a_stream() {
+    // What `live --llm-url` runs: the beam lane first (its n-best for the candidates), the greedy lane
+    // showing and committing; from the C ABI, defined once in the core.
+    let options = LiveStreamOptions::candidates();
+    assert_eq!(options.lanes, "redecode:decoding=beam:beam=4,redecode");
+    assert_eq!((options.aggregator.as_str(), options.fast_lane, options.commit_lane), ("v2", 1, 1));
+    assert_eq!(LiveStreamOptions::captions().lanes, "");
+    let (finals, candidates, notices, committed) = play_captions(&demo_model(), &options);
+    assert!(!finals.is_empty() && finals == committed, "{finals:?} / {committed:?}");
+    assert!(notices.is_empty(), "{notices:?}");
+    assert!(candidates.iter().all(|c| c.is_empty() || c.starts_with("[{\"start_s\": ")), "{candidates:?}");
+}
+
+#[test]
 fn finals_carry_candidate_windows_where_lanes_disagree() {
     // v3 over a buffered and a redecode lane (v3 finalizes once every lane's whole-segment pass is in):
     // where a lane's hypothesis disagrees with a final, the final carries candidate windows (the C
