@@ -75,10 +75,15 @@ def test_cli_batch_size_prints_what_one_by_one_prints(tmp_path, held_out, capsys
         assert captured.out == alone  # same lines, same order; the unreadable file only on stderr
         assert "missing.wav: audio file not found" in captured.err
         assert f"batches of 4 on {workers} worker" in captured.err
-    assert main(["transcribe", "--model", "demo", "--batch-workers", "2", *files]) == 2
-    assert "--batch-workers applies with --batch-size" in capsys.readouterr().err
+    # Workers alone: batches of one file, two at a time.
+    assert main(["transcribe", "--model", "demo", "--batch-workers", "2", *files]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == alone and "batches of 1 on 2 workers" in captured.err
+    with pytest.raises(SystemExit):
+        main(["transcribe", "--model", "demo", "--batch-workers", str(_core.BatchTranscriber.max_workers + 1), *files])
+    assert "expected an integer in 0..64" in capsys.readouterr().err
     assert main(["transcribe", "--model", "demo", "--mode", "buffered", "--batch-size", "2", *files]) != 0
-    assert "--batch-size applies to --mode offline" in capsys.readouterr().err
+    assert "--batch-size and --batch-workers apply to --mode offline" in capsys.readouterr().err
     # Batches decode greedily: beam search or an n-best with --batch-size is refused, not dropped.
     assert main(["transcribe", "--model", "demo", "--decoding", "beam", "--batch-size", "2", *files]) == 2
     assert "not available with --batch-size" in capsys.readouterr().err

@@ -80,13 +80,26 @@ class Score:
 OPEN_ENGLISH_INDEX_BASE = 1_000_000  # eval-split seeds of the open-English set: far beyond the corpus's indices
 
 
-def open_english(count: int, seed: int, text_cache: Path):
-    """(audio, text) of ``count`` held-out open-English sentences, each rendered by the corpus with an
-    eval-split seed of its own (voice, rate, pitch, pauses, noise)."""
-    from parakeet_trt.training.corpus import make_utterance, utterance_seed
-    from parakeet_trt.training.open_text import FORTUNES_PACKAGE, fetch_debian_package, fortune_sentences
+def open_english_sentences(count: int, text_cache: Path) -> tuple[list[str], str]:
+    """``count`` held-out open-English sentences (none of them in the training text) and the packages'
+    versions; fetched before anything is measured, so a machine without apt fails at once."""
+    from parakeet_trt.training.open_text import (FORTUNES_PACKAGE, fetch_debian_package, fortune_sentences,
+                                                 package_version, training_sentences, WORDNET_PACKAGE)
 
-    for i, sentence in enumerate(fortune_sentences(fetch_debian_package(FORTUNES_PACKAGE, text_cache), count)):
+    if count == 0:
+        return [], ""
+    fortunes = fetch_debian_package(FORTUNES_PACKAGE, text_cache)
+    sentences = fortune_sentences(fortunes, count, exclude=frozenset(training_sentences(str(text_cache))))
+    versions = f"{package_version(fortunes)}; training text {package_version(fetch_debian_package(WORDNET_PACKAGE, text_cache))}"
+    return sentences, versions
+
+
+def open_english(sentences: list[str], seed: int):
+    """(audio, text) of each sentence, rendered by the corpus with an eval-split seed of its own (voice,
+    rate, pitch, pauses, noise)."""
+    from parakeet_trt.training.corpus import make_utterance, utterance_seed
+
+    for i, sentence in enumerate(sentences):
         audio, text, _ = make_utterance(utterance_seed("eval", seed, OPEN_ENGLISH_INDEX_BASE + i), text=sentence)
         yield audio.astype(np.float32), text
 
@@ -170,7 +183,8 @@ def streaming_exports(args, workdir: Path, nemo_model) -> dict:
     return out
 
 
-def render_report(args, scores: list[Score], offline: Score, nemo: Score | None, n_utts: int, audio_s: float) -> str:
+def render_report(args, scores: list[Score], offline: Score, nemo: Score | None, n_utts: int, audio_s: float,
+                  parity_lines: list[str]) -> str:
     nemo_path = args.nemo.resolve().relative_to(REPO) if args.nemo and REPO in args.nemo.resolve().parents else args.nemo
     cmd = (f"tools/eval_demo_model.py --model {args.model} --utterances {args.utterances} --seed {args.seed} "
            f"--chunks {' '.join(map(str, args.chunks))} --left-ms {args.left_ms} --right-ms {' '.join(map(str, args.right_ms))}"
@@ -198,6 +212,8 @@ def render_report(args, scores: list[Score], offline: Score, nemo: Score | None,
         same = sum(a == b for a, b in zip(nemo.tokens, offline.tokens))
         lines.append(f"Runtime offline tokens equal NeMo's offline tokens on {same} of {n_utts} utterances.")
         lines.append("")
+    for line in parity_lines:
+        lines += [line, ""]
     lines.append("![WER per mode](demo_model_eval.png)")
     lines.append("")
     return "\n".join(lines)
@@ -263,8 +279,8 @@ def main(argv=None) -> int:
         parser.error("--utterances must be at least 1")
     if (args.profiles or args.lookahead_chunks) and args.nemo is None:
         parser.error("--profiles and --lookahead-chunks need --nemo (the streaming encoder is exported from the .nemo)")
-    if args.joined < 1 or args.open_english < 0 or any(c < 1 for c in args.lookahead_chunks):
-        parser.error("--joined and --lookahead-chunks must be at least 1, --open-english at least 0")
+    if not 1 <= args.joined <= args.utterances or args.open_english < 0 or any(c < 1 for c in args.lookahead_chunks):
+        parser.error("--joined must be in 1..--utterances, --lookahead-chunks at least 1, --open-english at least 0")
 
     import parakeet_trt
 
@@ -275,6 +291,7 @@ def main(argv=None) -> int:
 def evaluate(args, workdir: Path) -> int:
     import parakeet_trt
 
+    open_sentences, text_versions = open_english_sentences(args.open_english, args.text_cache)
     session = parakeet_trt.Session(args.model)
     nemo_model = nemo_streaming = None
     if args.nemo:
@@ -298,10 +315,10 @@ def evaluate(args, workdir: Path) -> int:
     utterances = []
     packaged_equal = 0
     for k, (audio, ref, template) in enumerate(held_out(args.utterances, args.seed), 1):
-        utterances.append((audio, ref))
         dur = len(audio) / 16000
         total_audio += dur
         result, t = timed(lambda: session.transcribe(audio, 16000))
+        utterances.append((audio, ref, result.text))
         per_template.setdefault(template, Score(template)).add(ref, result.text, result.token_ids, t, dur)
         offline.add(ref, result.text, result.token_ids, t, dur)
         if nemo is not None:
@@ -321,16 +338,16 @@ def evaluate(args, workdir: Path) -> int:
         if k % 20 == 0 or k == args.utterances:
             print(f"[eval] {k}/{args.utterances} utterances: offline WER {100 * offline.wer:.2f}%", file=sys.stderr,
                   flush=True)
-    joined = joined_offline(session, utterances, args.joined)
-    open_scores = open_english_scores(args, session, cache_aware[:1] if nemo_streaming is not None or
-                                      session.meta.get("streaming") else [])
+    joined, alone = joined_offline(session, utterances, args.joined)
+    open_scores = open_english_scores(args, session, open_sentences,
+                                      cache_aware[:1] if session.meta.get("streaming") else [])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     streamed = buffered + [score for score, _ in cache_aware]
-    report = render_report(args, streamed, offline, nemo, args.utterances, total_audio)
-    if nemo_streaming is not None:
-        report += (f"Runtime cache-aware tokens (packaged export) equal NeMo's own cache-aware streaming on "
-                   f"{packaged_equal} of {args.utterances} utterances.\n\n")
-    report += render_joined(joined, offline, args.joined) + render_open(open_scores, args)
+    parity = [] if nemo_streaming is None else [
+        f"Runtime cache-aware tokens (packaged export) equal NeMo's own cache-aware streaming on {packaged_equal} "
+        f"of {args.utterances} utterances."]
+    report = render_report(args, streamed, offline, nemo, args.utterances, total_audio, parity)
+    report += render_joined(joined, alone, args.joined) + render_open(open_scores, args, text_versions)
     args.out.write_text(report + render_templates(per_template))
     plot(args.out.with_name("demo_model_eval.png"), ([nemo] if nemo else []) + [offline] + streamed)
     print(f"[eval] wrote {args.out}", file=sys.stderr)
@@ -343,26 +360,28 @@ def resolve_folder(model: str) -> Path:
     return Path(resolve_model_dir(model))
 
 
-def joined_offline(session, utterances, group: int) -> Score:
-    """Offline decoding of the held-out utterances joined ``group`` at a time into one stream."""
-    score = Score(f"offline, {group} utterances per stream")
+def joined_offline(session, utterances, group: int) -> tuple[Score, Score]:
+    """Offline decoding of the held-out utterances joined ``group`` at a time into one stream, and the
+    same utterances decoded one at a time (whole groups only: a remainder is left out of both)."""
+    joined, alone = Score(f"offline, {group} utterances per stream"), Score("offline, one at a time")
     for i in range(0, len(utterances) - group + 1, group):
         part = utterances[i:i + group]
-        audio = np.concatenate([a for a, _ in part])
-        ref = " ".join(r for _, r in part)
+        audio = np.concatenate([a for a, _, _ in part])
         result, t = timed(lambda: session.transcribe(audio, 16000))
-        score.add(ref, result.text, result.token_ids, t, len(audio) / 16000)
-    return score
+        joined.add(" ".join(r for _, r, _ in part), result.text, result.token_ids, t, len(audio) / 16000)
+        for a, ref, text in part:
+            alone.add(ref, text, [], 0.0, len(a) / 16000)
+    return joined, alone
 
 
-def open_english_scores(args, session, cache_aware) -> list[Score]:
-    if args.open_english == 0:
+def open_english_scores(args, session, sentences: list[str], cache_aware) -> list[Score]:
+    if not sentences:
         return []
-    print(f"[eval] {args.open_english} open-English sentences", file=sys.stderr, flush=True)
+    print(f"[eval] {len(sentences)} open-English sentences", file=sys.stderr, flush=True)
     offline = Score("offline")
     buffered = Score("buffered", 560, 560)
     streamed = [(Score(s.name, s.chunk_ms), st) for s, st in cache_aware]
-    for audio, ref in open_english(args.open_english, args.seed, args.text_cache):
+    for audio, ref in open_english(sentences, args.seed):
         dur = len(audio) / 16000
         result, t = timed(lambda: session.transcribe(audio, 16000))
         offline.add(ref, result.text, result.token_ids, t, dur)
@@ -374,24 +393,29 @@ def open_english_scores(args, session, cache_aware) -> list[Score]:
     return [offline, buffered] + [s for s, _ in streamed]
 
 
-def render_joined(joined: Score, offline: Score, group: int) -> str:
+def render_joined(joined: Score, alone: Score, group: int) -> str:
     return "\n".join([
         f"## Joined streams: the held-out utterances {group} at a time", "",
         f"The same utterances concatenated {group} at a time (each keeps its own noisy edges, so the pauses "
-        "between sentences are the corpus's), one offline decode per stream.", "",
-        "| mode | streams | words | WER | CER | WER − one at a time (points) |", "|---|---|---|---|---|---|",
-        f"| {joined.name} | {len(joined.tokens)} | {joined.words} | {100 * joined.wer:.2f}% | {100 * joined.cer:.2f}% | "
-        f"{100 * (joined.wer - offline.wer):+.2f} |", "", ""])
+        "between sentences are the corpus's), one offline decode per stream, against the same utterances "
+        "decoded one at a time.", "",
+        "| mode | decodes | words | WER | CER |", "|---|---|---|---|---|",
+        f"| {alone.name} | {len(alone.tokens)} | {alone.words} | {100 * alone.wer:.2f}% | {100 * alone.cer:.2f}% |",
+        f"| {joined.name} | {len(joined.tokens)} | {joined.words} | {100 * joined.wer:.2f}% | {100 * joined.cer:.2f}% |",
+        "", ""])
 
 
-def render_open(scores: list[Score], args) -> str:
+def render_open(scores: list[Score], args, versions: str) -> str:
+    from parakeet_trt.training.open_text import HELD_OUT_WORDS
+
     if not scores:
         return ""
     lines = ["## Open English (held out)", "",
-             f"{len(scores[0].tokens)} sentences of Debian's fortunes-min (quotations and jokes; no training text comes "
-             "from it), 4-14 words, no digits, chosen by hash; spoken by espeak-ng with the corpus's voices, rates, "
-             "pauses and noise (eval-split seeds). The training text is WordNet's glosses and examples plus the "
-             f"templates. Buffered: 560 ms chunks, {args.left_ms} ms left, 560 ms right.", "",
+             f"{len(scores[0].tokens)} sentences of Debian's fortunes-min (quotations and jokes), "
+             f"{HELD_OUT_WORDS[0]}-{HELD_OUT_WORDS[1]} words, no digits, none of them in the demo model's training "
+             "text (WordNet's glosses and examples, and the templates: training/open_text.py), chosen by hash; "
+             "spoken by espeak-ng with the corpus's voices, rates, pauses and noise (eval-split seeds). "
+             f"Packages: {versions}. Buffered: 560 ms chunks, {args.left_ms} ms left, 560 ms right.", "",
              "| mode | chunk ms | right ms | WER | CER | words |", "|---|---|---|---|---|---|"]
     for s in scores:
         lines.append(f"| {s.name} | {s.chunk_ms or '—'} | {s.right_ms or '—'} | {100 * s.wer:.2f}% | "

@@ -58,6 +58,7 @@ void bind_batch_transcriber(py::module_& m) {
            py::arg("workers") = defaults.workers)
       .def_property_readonly("batch_size", [](const BatchTranscriber& t) { return t.options().batch_size; })
       .def_property_readonly("workers", [](const BatchTranscriber& t) { return t.options().workers; })
+      .def_property_readonly_static("max_workers", [](const py::object&) { return BatchTranscribeOptions::kMaxWorkers; })
       .def_property_readonly("encoder_calls", &BatchTranscriber::encoder_calls)
       .def(
           "transcribe",

@@ -393,6 +393,7 @@ class BatchTranscriber:
 
     batch_size: int
     workers: int
+    max_workers: int  # class attribute: workers' upper bound (BatchTranscribeOptions::kMaxWorkers)
     encoder_calls: int
     def __init__(self, model: Model, encoder_engine: EncoderEngine, batch_size: int = 8, workers: int = 1) -> None: ...
     def transcribe(self, utterances: list[npt.NDArray[np.float32]]) -> list[dict[str, Any] | Exception]:

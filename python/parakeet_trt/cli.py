@@ -68,16 +68,16 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     chose_decoding = (args.decoding, args.nbest) != (DECODING["strategy"], DECODING["nbest"])
     if args.mode != "offline" and chose_decoding:
         raise ValueError("--decoding and --nbest apply to --mode offline (streams decode greedily)")
-    if args.batch_workers and args.batch_size <= 1:
-        raise ValueError("--batch-workers applies with --batch-size N > 1")
-    workers = batch_workers(args)
+    batched = args.batch_size > 1 or args.batch_workers > 1
+    workers = batch_workers(args, len(files)) if batched else 1
     session = Session(args.model, providers=args.providers, verify_hashes=not args.no_verify, engine=args.engine,
                       trt_engine_dir=args.trt_engines, intra_op_threads=1 if workers > 1 else 0)
     if args.mode == "cache_aware":
         session.streaming_encoder_engine  # a folder without a streaming export fails here, saying how to make one
-    if args.batch_size > 1:
+    if batched:
         if args.mode != "offline":
-            raise ValueError("--batch-size applies to --mode offline (streams are batched by the server)")
+            raise ValueError("--batch-size and --batch-workers apply to --mode offline (streams are batched by the "
+                             "server)")
         if chose_decoding:
             raise ValueError("--decoding and --nbest are not available with --batch-size (batches decode greedily)")
         return transcribe_batched(session, files, args, workers)
@@ -95,15 +95,27 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     return status
 
 
-def batch_workers(args: argparse.Namespace) -> int:
-    """--batch-workers: 0 means one per core the process may use when batching on ONNX Runtime's CPU
-    provider (each worker's engine calls run on one thread); 1 otherwise."""
-    if args.batch_size <= 1 or args.mode != "offline":
-        return 1
+MAX_BATCH_WORKERS = _core.BatchTranscriber.max_workers  # BatchTranscribeOptions::kMaxWorkers
+
+
+def batch_workers(args: argparse.Namespace, num_files: int) -> int:
+    """--batch-workers, or for 0: with ONNX Runtime on the CPU one worker per CPU the process may run on
+    (each worker's encoder calls run on one thread), at most one per batch; 1 otherwise."""
     if args.batch_workers:
         return args.batch_workers
-    cpu_only = args.engine == "onnxruntime" and all(p == "CPUExecutionProvider" for p in (args.providers or []))
-    return max(1, len(os.sched_getaffinity(0))) if cpu_only else 1
+    if args.engine != "onnxruntime" or not _cpu_only(args.providers):
+        return 1
+    batches = -(-num_files // args.batch_size)
+    return max(1, min(len(os.sched_getaffinity(0)), batches, MAX_BATCH_WORKERS))
+
+
+def _cpu_only(providers: list[str] | None) -> bool:
+    """Whether the encoder runs on ONNX Runtime's CPU provider (no --providers: when CUDA is unavailable)."""
+    if providers:
+        return all(p == "CPUExecutionProvider" for p in providers)
+    from parakeet_trt.session import onnxruntime_library
+
+    return "CUDAExecutionProvider" not in _core.onnxruntime_available_providers(onnxruntime_library())
 
 
 def transcribe_batched(session, files: list[str], args: argparse.Namespace, workers: int) -> int:
@@ -171,16 +183,20 @@ def _positive_int(text: str) -> int:
     return _int_at_least(text, 1, "a positive integer")
 
 
-def _nonnegative_int(text: str) -> int:
-    return _int_at_least(text, 0, "an integer >= 0")
+def _batch_workers(text: str) -> int:
+    return _int_in_range(text, 0, MAX_BATCH_WORKERS, f"an integer in 0..{MAX_BATCH_WORKERS}")
 
 
 def _int_at_least(text: str, low: int, what: str) -> int:
+    return _int_in_range(text, low, None, what)
+
+
+def _int_in_range(text: str, low: int, high: int | None, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-    if value < low:
+    if value < low or (high is not None and value > high):
         raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
     return value
 
@@ -280,11 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(padded, with lengths; the next batch's features computed while the encoder runs); "
                         "same tokens as one by one with an fp32 export (an int8 export quantizes each activation "
                         "with the whole batch's range, so a word may differ) (default 1: one file at a time)")
-    t.add_argument("--batch-workers", type=_nonnegative_int, default=0, metavar="W",
-                   help="with --batch-size: W threads take batches and run the encoder concurrently, each on one "
-                        "ONNX Runtime thread (on a CPU, short files go faster this way than one call on all the "
-                        "threads: docs/BENCH_BATCH_TRANSCRIBE.md); 1: one worker on all the threads (default 0: one "
-                        "worker per core with the onnxruntime engine on the CPU, else 1)")
+    t.add_argument("--batch-workers", type=_batch_workers, default=0, metavar="W",
+                   help=f"offline, batched: W threads (1..{MAX_BATCH_WORKERS}) take batches of --batch-size files and "
+                        "run the encoder concurrently, each on one ONNX Runtime thread (on a CPU, short files go "
+                        "faster this way than one call on all the threads: docs/BENCH_BATCH_TRANSCRIBE.md); 1: one "
+                        "worker on all the threads (default 0: with --batch-size N > 1, the onnxruntime engine and "
+                        "no CUDA, one worker per CPU the process may run on, at most one per batch; else 1)")
     t.set_defaults(handler=cmd_transcribe)
 
     from parakeet_trt.export.cli import add_export_arguments  # argparse only; torch/NeMo load on use

@@ -34,8 +34,10 @@
 namespace parakeet_trt {
 
 struct BatchTranscribeOptions {
-  int32_t batch_size = 8;  // utterances per encoder call (1..256)
-  int32_t workers = 1;     // threads taking batches, each calling the encoder engine (1..64)
+  static constexpr int32_t kMaxBatchSize = 256;
+  static constexpr int32_t kMaxWorkers = 64;
+  int32_t batch_size = 8;  // utterances per encoder call (1..kMaxBatchSize)
+  int32_t workers = 1;     // threads taking batches, each calling the encoder engine (1..kMaxWorkers)
 
   // Error(kInvalidArgument) naming the field and its range.
   void validate() const;

@@ -95,8 +95,8 @@ LiveStreamOptions captions_options();
 // 1): a beam lane that commits is worse in real time (docs/LIVE_CAPTIONS.md).
 extern const char* const kCandidateLanes;
 // `options` with the candidate lanes (and fast_lane = commit_lane = 1) when it runs the captions'
-// default lanes (aggregator v2, the default lane list, default fast and commit lane); a lane set the
-// caller chose stays as it is.
+// default lanes (aggregator v2, the default lane list however it is written, "" included, default fast
+// and commit lane); any other lane set stays as it is.
 LiveStreamOptions with_candidate_lanes(LiveStreamOptions options);
 
 // What one step of the stream produced (or its error), as the consumer receives it.
@@ -204,6 +204,7 @@ class LiveStream {
   // Hands the filled slot `e` to the consumer (lock held on entry, released on return).
   void publish(LiveEvent& e, std::unique_lock<std::mutex>& lock, bool stream_last);
   // Every field of a reused event slot cleared (capacities kept) and the pending lane notices moved in.
+  // Inference thread only (it alone touches pending_notices_).
   void reset_slot(LiveEvent& e, LiveEvent::Kind kind, bool is_last);
   bool wait_for_slot(std::unique_lock<std::mutex>& lock);
   double vad_silence_at(int64_t sample);

@@ -5,7 +5,6 @@
 #include <functional>
 #include <cstring>
 #include <numeric>
-#include <system_error>
 #include <thread>
 
 #include "core/encoder_runner.hpp"
@@ -34,12 +33,12 @@ struct BatchTranscriber::Worker {
 };
 
 void BatchTranscribeOptions::validate() const {
-  if (batch_size < 1 || batch_size > 256)
-    throw Error(ErrorCode::kInvalidArgument,
-                "BatchTranscribeOptions.batch_size must be in 1..256, got " + std::to_string(batch_size));
-  if (workers < 1 || workers > 64)
-    throw Error(ErrorCode::kInvalidArgument,
-                "BatchTranscribeOptions.workers must be in 1..64, got " + std::to_string(workers));
+  if (batch_size < 1 || batch_size > kMaxBatchSize)
+    throw Error(ErrorCode::kInvalidArgument, "BatchTranscribeOptions.batch_size must be in 1.." +
+                                                 std::to_string(kMaxBatchSize) + ", got " + std::to_string(batch_size));
+  if (workers < 1 || workers > kMaxWorkers)
+    throw Error(ErrorCode::kInvalidArgument, "BatchTranscribeOptions.workers must be in 1.." +
+                                                 std::to_string(kMaxWorkers) + ", got " + std::to_string(workers));
 }
 
 BatchTranscriber::BatchTranscriber(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder,
@@ -148,10 +147,10 @@ std::vector<BatchItem> BatchTranscriber::transcribe(const std::vector<AudioSpan>
 void BatchTranscriber::fill(Worker& worker, Batch& batch, const std::vector<AudioSpan>& utterances,
                             const std::vector<size_t>& order, size_t k) {
   const size_t size = static_cast<size_t>(options_.batch_size);
-  batch.items.assign(order.begin() + static_cast<std::ptrdiff_t>(k * size),
-                     order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), (k + 1) * size)));
   batch.error = nullptr;
-  try {
+  try {  // never throws: a failure (allocation included) becomes the batch's error
+    batch.items.assign(order.begin() + static_cast<std::ptrdiff_t>(k * size),
+                       order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), (k + 1) * size)));
     prepare(worker, batch, utterances);
   } catch (...) {
     batch.error = std::current_exception();
@@ -182,10 +181,17 @@ void BatchTranscriber::run_pipelined(Worker& worker, const std::vector<AudioSpan
     // The next batch's features are computed while this batch's encoder call and decodes run (the
     // feature thread touches only the worker's extractor and scratch, this thread only the rest).
     std::thread feature_thread;
-    if (k + 1 < num_batches)
-      feature_thread = std::thread([&, k] { fill(worker, next, utterances, order, k + 1); });
+    bool fill_here = false;
+    if (k + 1 < num_batches) {
+      try {
+        feature_thread = std::thread([&, k] { fill(worker, next, utterances, order, k + 1); });
+      } catch (...) {  // no thread to be had: the features are computed after the encoder call instead
+        fill_here = true;
+      }
+    }
     run_batch_or_record(current.error, current.items, items, [&] { encode_and_decode(worker, current, items); });
     if (feature_thread.joinable()) feature_thread.join();
+    if (fill_here) fill(worker, next, utterances, order, k + 1);
     std::swap(current, next);
   }
 }
@@ -195,7 +201,7 @@ void BatchTranscriber::run_workers(const std::vector<AudioSpan>& utterances, con
   const size_t size = static_cast<size_t>(options_.batch_size);
   const size_t num_batches = (order.size() + size - 1) / size;
   std::atomic<size_t> next_batch{0};
-  auto work = [&](Worker& worker) {
+  auto work = [&](Worker& worker) {  // never throws (fill and run_batch_or_record record every failure)
     Batch batch;
     for (size_t k = next_batch.fetch_add(1); k < num_batches; k = next_batch.fetch_add(1)) {
       fill(worker, batch, utterances, order, k);
@@ -204,10 +210,11 @@ void BatchTranscriber::run_workers(const std::vector<AudioSpan>& utterances, con
     }
   };
   std::vector<std::thread> threads;
+  threads.reserve(workers_.size() - 1);  // before any thread starts: nothing to join if this throws
   for (size_t w = 1; w < workers_.size(); ++w) {
     try {
       threads.emplace_back(work, std::ref(*workers_[w]));
-    } catch (const std::system_error&) {  // no more threads: those running (and this one) take every batch
+    } catch (...) {  // no more threads: those running (and this one) take every batch
       break;
     }
   }

@@ -70,7 +70,9 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
                    help="sample format of stdin PCM (default s16le)")
     g.add_argument("--stdin-channels", type=int, default=1, metavar="N",
                    help="interleaved channels of stdin PCM, mixed down to mono (default 1)")
-    g = p.add_argument_group("streaming (buffered: each step decodes left + chunk + right context)")
+    g = p.add_argument_group("streaming (--chunk-ms, --left-ms, --right-ms, --final-redecode: aggregator v1's buffered "
+                             "stream, each step decoding left + chunk + right context; v2/v3 lanes take theirs in "
+                             "--lanes)")
     g.add_argument("--chunk-ms", type=int, default=s.chunk_ms,
                    help=f"audio per step, a multiple of the 80 ms encoder frame (default {s.chunk_ms})")
     g.add_argument("--left-ms", type=int, default=s.left_ms,
@@ -79,8 +81,8 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"right context (look-ahead) per step, multiple of 80; adds to the latency "
                         f"(default {s.right_ms})")
     g.add_argument("--final-redecode", action="store_true",
-                   help="add to each final an offline re-decode of its audio (redecoded_text; committed text "
-                        "stands) (default: off)")
+                   help="v1: add to each final an offline re-decode of its audio (redecoded_text; committed text "
+                        "stands; v2/v3 finalize from whole-segment passes) (default: off)")
     g.add_argument("--segments", action="store_true",
                    help="segment-aware streaming: after --segment-silence-ms of VAD silence the sentence's stream "
                         "finishes and the next sentence starts in a fresh stream with --segment-pre-roll-ms of "

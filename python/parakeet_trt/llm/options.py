@@ -51,7 +51,7 @@ CANDIDATE_LANES = _core.option_defaults()["captions"]["candidate_lanes"]
 
 def with_candidate_lanes(streaming):
     """``streaming`` (live.engine_lane.StreamingOptions) for a stream with an LLM lane: the captions' default
-    lanes become CANDIDATE_LANES, the greedy lane showing and committing; lanes the user chose stay."""
+    lanes (however written) become CANDIDATE_LANES, the greedy lane showing and committing; other lanes stay."""
     from dataclasses import replace
 
     lanes, fast_lane, commit_lane = _core.with_candidate_lanes(streaming.aggregator, streaming.lanes,

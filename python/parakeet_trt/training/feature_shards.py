@@ -10,7 +10,8 @@ open-English text from ``training.open_text``, fetched into ``text_cache``).
 
 Each shard ``{split}_{k:04d}.npz`` holds ``SHARD_SIZE`` consecutive utterances of the split:
 ``features`` (float16, all utterances' ``[n_mels, frames]`` matrices concatenated along time),
-``frames`` (int32 per utterance), ``texts`` and ``seeds``. Features come from NeMo's own
+``frames`` (int32 per utterance), ``texts`` and ``seeds`` (the corpus recipe: utterance seeds; the
+live recipe: example indices). Features come from NeMo's own
 ``AudioToMelSpectrogramPreprocessor`` built from the model's config, in eval mode (no dither), so
 training sees what inference computes. A shard is written to ``.partial`` and renamed, so an
 interrupted run loses at most the shard in progress; the next run skips every finished shard.
@@ -107,6 +108,11 @@ def write_feature_shards(out_dir, split: str, num_utterances: int, seed: int, pr
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if recipe == "live":  # fetched once here, before the workers read it
+        from parakeet_trt.training.open_text import WORDNET_PACKAGE, fetch_debian_package, package_version
+
+        text_source = package_version(fetch_debian_package(WORDNET_PACKAGE, text_cache))
+        (out / f"{split}_text_source.txt").write_text(text_source + "\n")
     info_path = out / f"{split}_shards.json"
     info = {"split": split, "seed": seed, "shard_size": SHARD_SIZE, "preprocessor": preprocessor_cfg,
             "recipe": recipe, "version": LIVE_MIX_VERSION if recipe == "live" else CORPUS_VERSION}

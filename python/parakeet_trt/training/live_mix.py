@@ -4,8 +4,9 @@
 
 One training example (LIVE_MIX_VERSION names the recipe; change it whenever any of this changes):
 
-* **Parts.** One utterance, or with probability ``JOIN_PROB`` 2 to ``MAX_PARTS`` joined (total at
-  most ``MAX_EXAMPLE_S``). A part is a corpus utterance (``corpus.plan_utterance``, its own voice,
+* **Parts.** One utterance, or with probability ``JOIN_PROB`` 2 to ``MAX_PARTS`` joined: a part is
+  added while the parts so far and it stay within ``MAX_EXAMPLE_S`` (the pause before it, up to
+  ``PAUSE_S[1]``, is not counted). A part is a corpus utterance (``corpus.plan_utterance``, its own voice,
   rate, noise and edge silences) whose text is, with probability ``OPEN_TEXT_SHARE``, an open-English
   sentence (WordNet, ``training.open_text``) instead of a template sentence.
 * **Pauses between parts** of 0.2-2.0 s, filled with one of: the room tone of a quiet microphone
@@ -115,7 +116,7 @@ def make_live_example(seed: int, index: int, open_sentences: Sequence[str]) -> t
         mix = np.concatenate([np.zeros(zeros[0]), mix, np.zeros(zeros[1])])
         spans = [(a + zeros[0], b + zeros[0]) for a, b in spans]
     text = " ".join(texts)
-    meta = {"live_mix_version": LIVE_MIX_VERSION, "seed": seed, "index": index, "parts": len(texts),
+    meta = {"live_mix_version": LIVE_MIX_VERSION, "seed": seed, "index": index, "parts": len(texts), "part_texts": texts,
             "pause_fills": fills, "cropped": cropped, "digital_zeros": list(zeros),
             "speech_spans": [list(s) for s in spans], "num_samples": len(mix)}
     return mix.astype(np.float32), text, meta

@@ -105,8 +105,15 @@ def fortune_entries(text: str) -> List[str]:
     return entries
 
 
-def fortune_sentences(package_root, count: int) -> List[str]:
-    """``count`` held-out sentences from the fortune files, chosen by sha256 rank (file order free)."""
+def package_version(package_root) -> str:
+    """The .deb file an unpacked package folder came from (its name carries the version)."""
+    marker = Path(package_root).parent / "unpacked"
+    return marker.read_text().strip() if marker.is_file() else "unknown"
+
+
+def fortune_sentences(package_root, count: int, exclude=frozenset()) -> List[str]:
+    """``count`` held-out sentences from the fortune files, chosen by sha256 rank (file order free);
+    sentences in ``exclude`` (the training text) are never chosen."""
     folder = Path(package_root) / "usr" / "share" / "games" / "fortunes"
     found = set()
     for name in FORTUNE_FILES:
@@ -116,7 +123,7 @@ def fortune_sentences(package_root, count: int) -> List[str]:
         for entry in fortune_entries(path.read_text(encoding="latin-1")):
             for sentence in _SENTENCE_END.split(entry):
                 kept = _keep(sentence, HELD_OUT_WORDS)
-                if kept:
+                if kept and kept not in exclude:
                     found.add(kept)
     ranked = sorted(found, key=lambda s: hashlib.sha256(s.encode()).hexdigest())
     if len(ranked) < count:
