@@ -1,5 +1,6 @@
 """A multi-look-ahead encoder (the demo model v2's: chunked-limited attention contexts, causal
-convolutions) exports and runs offline and cache-aware with tokens equal to NeMo's own decoding."""
+convolutions, unnormalized features) exports and runs offline and cache-aware with tokens equal to
+NeMo's own decoding."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def multi_lookahead_export(tmp_path_factory):
 
     from parakeet_trt.export.api import export_model
     from parakeet_trt.testing import test_models as tm
-    from parakeet_trt.training.demo_model import DEMO_ARCH, DEMO_STREAMING, with_multi_lookahead
+    from parakeet_trt.training.demo_model import DEMO_ARCH, DEMO_STREAMING, with_streaming_training
 
     tm._quiet_nemo()
     from nemo.collections.asr.models import EncDecRNNTBPEModel
@@ -27,7 +28,7 @@ def multi_lookahead_export(tmp_path_factory):
     tm.train_tokenizer(work / "tok", 128, 0, 500)
     arch = {**DEMO_ARCH, "n_layers": 2, "d_model": 64, "n_heads": 2, "vocab_size": 128}
     torch.manual_seed(0)
-    model = EncDecRNNTBPEModel(cfg=OmegaConf.create(with_multi_lookahead(tm.tdt_model_config(arch, str(work / "tok")))))
+    model = EncDecRNNTBPEModel(cfg=OmegaConf.create(with_streaming_training(tm.tdt_model_config(arch, str(work / "tok")))))
     model.eval()
     nemo_path = work / "m.nemo"
     tm._write_nemo_deterministic(model, nemo_path)
@@ -47,6 +48,7 @@ def speech():
 def test_the_export_records_the_contexts(multi_lookahead_export):
     session = parakeet_trt.Session(multi_lookahead_export[1], intra_op_threads=1)
     assert session.meta["encoder"]["att_context_size"] == [-1, -1]  # the default: full context offline
+    assert session.meta["features"]["normalize"] == "None"  # no per-window statistics in a cache-aware step
     streaming = session.meta["streaming"]
     assert streaming["profile"] == "cache_aware" and streaming["last_channel_cache_size"] == 70
     assert streaming["new_frames_per_call"] == 7 * 8  # 7 encoder frames (560 ms) per call

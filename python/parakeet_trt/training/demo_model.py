@@ -19,6 +19,10 @@ Version 2 is one model for offline and live use (NeMo's multi-look-ahead trainin
 * causal depthwise convolutions (``conv_context_size: causal``), so a cache-aware chunk needs no
   frames beyond itself. Subsampling stays non-causal (NeMo's pre-encode cache covers its left side;
   a causal one changes the encoded-length rule every runtime path relies on);
+* unnormalized log-mel features (preprocessor ``normalize: None``, as NeMo's cache-aware streaming
+  configs): NeMo's cache-aware streaming normalizes each 65-frame window over itself, which is far from
+  the per-utterance statistics a ``per_feature`` model trains with (a step-2000 trial of that recipe:
+  offline 40.6%, cache-aware at 480 ms 66.7%). Level changes in the live mix teach it loudness instead;
 * a 1024-piece BPE vocabulary over template and open-English (WordNet) text.
 
 ``DEMO_STREAMING`` is the packaged cache-aware export: 7-frame chunks (560 ms, look-ahead 480 ms)
@@ -49,11 +53,13 @@ DEMO_STREAMING: Dict[str, int] = dict(chunk_size=7, shift_size=7, left_chunks=10
 def demo_model_config(tokenizer_dir: str) -> Dict[str, Any]:
     from parakeet_trt.testing.test_models import tdt_model_config
 
-    return with_multi_lookahead(tdt_model_config(DEMO_ARCH, tokenizer_dir))
+    return with_streaming_training(tdt_model_config(DEMO_ARCH, tokenizer_dir))
 
 
-def with_multi_lookahead(cfg: Dict[str, Any]) -> Dict[str, Any]:
-    """``cfg`` (a model config) with the demo model's encoder attention and convolution contexts."""
+def with_streaming_training(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """``cfg`` (a model config) with the demo model's encoder attention and convolution contexts and its
+    unnormalized features."""
+    cfg["preprocessor"]["normalize"] = "None"
     cfg["encoder"].update(att_context_size=[list(c) for c in DEMO_ATT_CONTEXTS],
                           att_context_probs=list(DEMO_ATT_CONTEXT_PROBS),
                           att_context_style="chunked_limited", conv_context_size="causal")

@@ -75,7 +75,8 @@ class TrainConfig:
     concat_share: float = 0.0        # share of examples joined in pairs per epoch (training.batches); 0: the live
                                      # mix (training.live_mix) joins utterances itself, with real pauses
     clean_steps: int = 600           # no SpecAugment or dropout before this step
-    renorm_share: float = 0.5        # examples normalized with a span's statistics (window statistics)
+    renorm_share: float = 0.0        # examples normalized with a span's statistics (window statistics; for
+                                     # per_feature models only: the demo model v2's features are unnormalized)
     renorm_min_frames: int = 112     # shortest span: NeMo's first buffered window at 560 + 560 ms
     renorm_prefix: float = 0.7       # probability the span starts at frame 0
 
@@ -136,6 +137,10 @@ class Trainer:
         self.opt = torch.optim.AdamW(params, lr=cfg.peak_lr, weight_decay=cfg.weight_decay)
         self.step = 0
         self.loss_rng = random.Random(cfg.seed)
+        normalize = str(model.cfg.preprocessor.get("normalize", "per_feature"))
+        if cfg.renorm_share > 0 and normalize != "per_feature":
+            raise ValueError(f"renorm_share {cfg.renorm_share} renormalizes per_feature features, but the model's "
+                             f"preprocessor normalize is {normalize!r}; use renorm_share=0")
         self.tokens = [model.tokenizer.text_to_ids(t) for t in train_set.texts]
         self.frames = train_set.frames
         self.teacher = None
