@@ -220,3 +220,19 @@ def test_live_demo_captions_the_demo_sample(tmp_path):
     captions = "".join(f["text"] for f in finals)
     assert len(finals) >= 2
     assert word_error_rate([reference], [captions]) <= LIVE_DEMO_MAX_WER, (reference, captions)
+
+
+def test_the_teacher_normalizes_its_input_per_utterance():
+    """The CTC teacher sees per-utterance normalized features whatever the model's (v2's are raw log-mel):
+    zero mean and unit deviation per bin over the valid frames, padding zero, normalized input unchanged."""
+    import torch
+
+    from parakeet_trt.training.ctc_teacher import normalized_per_utterance
+
+    raw = torch.randn(2, 4, 50, generator=torch.Generator().manual_seed(0)) * 3 - 12
+    lengths = torch.tensor([50, 30])
+    out = normalized_per_utterance(raw, lengths)
+    torch.testing.assert_close(out[1, :, :30].mean(-1), torch.zeros(4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out[1, :, :30].std(-1), torch.ones(4), atol=1e-4, rtol=0)
+    assert torch.all(out[1, :, 30:] == 0)
+    torch.testing.assert_close(normalized_per_utterance(out, lengths), out, atol=1e-4, rtol=0)

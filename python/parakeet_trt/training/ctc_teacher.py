@@ -48,6 +48,17 @@ class TeacherConfig:
     checkpoint_every: int = 250
 
 
+def normalized_per_utterance(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``x`` [B, n_mels, T] normalized per mel bin over each utterance's valid frames (NeMo's per_feature
+    rule), padding zeroed. The teacher then learns alike whether the model's features are normalized (an
+    identity here) or not (the demo model v2's: raw log-mel, with zero padding, stalled it at CTC 5.9)."""
+    mask = (torch.arange(x.shape[2])[None, :] < lengths[:, None]).to(x.dtype)[:, None, :]
+    count = mask.sum(-1, keepdim=True).clamp(min=2.0)
+    mean = (x * mask).sum(-1, keepdim=True) / count
+    std = ((((x - mean) * mask) ** 2).sum(-1, keepdim=True) / (count - 1)).sqrt()
+    return (x - mean) / (std + 1e-5) * mask
+
+
 class StackedBiLstmCtc(torch.nn.Module):
     """Stack 8 frames, project, 2-layer BiLSTM, linear to tokens + blank (blank last)."""
 
@@ -59,6 +70,7 @@ class StackedBiLstmCtc(torch.nn.Module):
         self.out = torch.nn.Linear(2 * cfg.hidden, vocab_with_blank)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor):
+        x = normalized_per_utterance(x, lengths)
         batch, n_mels, frames = x.shape
         out_frames = (frames + STACK - 1) // STACK
         x = torch.nn.functional.pad(x, (0, out_frames * STACK - frames))
