@@ -222,6 +222,18 @@ def test_live_demo_captions_the_demo_sample(tmp_path):
     assert word_error_rate([reference], [captions]) <= LIVE_DEMO_MAX_WER, (reference, captions)
 
 
+def test_window_renormalization_is_refused_on_unnormalized_features(demo_model_and_data, tmp_path):
+    """The demo model v2's features are raw log-mel: renormalizing spans of them (a per_feature model's
+    augmentation) would train on inputs the model never sees, so the trainer refuses it, naming the fix."""
+    from parakeet_trt.training.trainer import Trainer, TrainConfig
+
+    model, data = demo_model_and_data
+    assert str(model.cfg.preprocessor.normalize) == "None"
+    with pytest.raises(ValueError, match="renorm_share 0.5 .* normalize is 'None'; use renorm_share=0"):
+        Trainer(model, data, None, TrainConfig(renorm_share=0.5), tmp_path, progress=False)
+    Trainer(model, data, None, TrainConfig(), tmp_path, progress=False)  # the default (0) is accepted
+
+
 def test_the_teacher_normalizes_its_input_per_utterance():
     """The CTC teacher sees per-utterance normalized features whatever the model's (v2's are raw log-mel):
     zero mean and unit deviation per bin over the valid frames, padding zero, normalized input unchanged."""

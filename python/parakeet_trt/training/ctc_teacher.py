@@ -51,7 +51,8 @@ class TeacherConfig:
 def normalized_per_utterance(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """``x`` [B, n_mels, T] normalized per mel bin over each utterance's valid frames (NeMo's per_feature
     rule), padding zeroed. The teacher then learns alike whether the model's features are normalized (an
-    identity here) or not (the demo model v2's: raw log-mel, with zero padding, stalled it at CTC 5.9)."""
+    identity here) or not (the demo model v2's raw log-mel with zero padding: in an aborted run's log the
+    teacher stalled at CTC 5.9 without this, docs/DECISION_LOG.md)."""
     mask = (torch.arange(x.shape[2])[None, :] < lengths[:, None]).to(x.dtype)[:, None, :]
     count = mask.sum(-1, keepdim=True).clamp(min=2.0)
     mean = (x * mask).sum(-1, keepdim=True) / count

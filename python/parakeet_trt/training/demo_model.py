@@ -21,8 +21,9 @@ Version 2 is one model for offline and live use (NeMo's multi-look-ahead trainin
   a causal one changes the encoded-length rule every runtime path relies on);
 * unnormalized log-mel features (preprocessor ``normalize: None``, as NeMo's cache-aware streaming
   configs): NeMo's cache-aware streaming normalizes each 65-frame window over itself, which is far from
-  the per-utterance statistics a ``per_feature`` model trains with (a step-2000 trial of that recipe:
-  offline 40.6%, cache-aware at 480 ms 66.7%). Level changes in the live mix teach it loudness instead;
+  the per-utterance statistics a ``per_feature`` model trains with (a one-off interim eval of a
+  per_feature run made cache-aware streaming far worse than offline: docs/DECISION_LOG.md). Level
+  changes in the live mix teach it loudness instead;
 * a 1024-piece BPE vocabulary over template and open-English (WordNet) text.
 
 ``DEMO_STREAMING`` is the packaged cache-aware export: 7-frame chunks (560 ms, look-ahead 480 ms)
