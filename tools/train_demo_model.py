@@ -133,6 +133,7 @@ def package(args, model):
     _say(f"exported model folder: {total / 1e6:.1f} MB")
     if args.sample_out:
         write_demo_sample(args.sample_out, args.seed)
+        write_nemo_transcript(model, args.sample_out)
 
 
 def write_demo_sample(path: Path, seed: int, count: int = 3, pause_s: float = 0.8) -> None:
@@ -152,6 +153,26 @@ def write_demo_sample(path: Path, seed: int, count: int = 3, pause_s: float = 0.
     soundfile.write(path, np.concatenate(parts[:-1]), 16000, subtype="PCM_16")
     path.with_suffix(".txt").write_text("\n".join(texts) + "\n")
     _say(f"wrote {path} and its reference text {path.with_suffix('.txt').name}")
+
+
+def write_nemo_transcript(model, sample: Path) -> Path:
+    """What NeMo itself reads in the packaged sample with the packaged model (its own preprocessor,
+    encoder and greedy TDT decoding), one line beside the sample (``demo.nemo_transcript.txt``). The
+    C++, C, Rust and Python tests compare the runtime's transcript of the sample with this file, so
+    a retrained model needs no test edits."""
+    import soundfile
+
+    from parakeet_trt.models import demo_nemo_transcript_path
+    from parakeet_trt.testing.test_models import decode_with_nemo
+
+    audio, rate = soundfile.read(sample, dtype="float32")
+    if rate != 16000 or audio.ndim != 1:
+        raise ValueError(f"{sample}: expected 16 kHz mono, got {rate} Hz, shape {audio.shape}")
+    text = decode_with_nemo(model, audio)["text"].strip()
+    path = demo_nemo_transcript_path(sample)
+    path.write_text(text + "\n")
+    _say(f"wrote {path.name}: NeMo reads {text!r}")
+    return path
 
 
 def main(argv=None) -> int:

@@ -21,6 +21,16 @@ namespace ptrt_test {
 inline const char* demo_model_dir() { return PTRT_SOURCE_DIR "/python/parakeet_trt/models/demo"; }
 inline const char* demo_wav() { return PTRT_SOURCE_DIR "/python/parakeet_trt/samples/demo.wav"; }
 
+// NeMo's own greedy transcript of demo_wav() with the packaged model, written when the model is
+// packaged (tools/train_demo_model.py): what the runtime must read offline.
+inline std::string demo_nemo_transcript() {
+  const char* path = PTRT_SOURCE_DIR "/python/parakeet_trt/samples/demo.nemo_transcript.txt";
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line) || line.empty()) throw std::runtime_error(std::string("cannot read ") + path);
+  return line;
+}
+
 // The tests need the real library: scripts/test.sh exports PTRT_ONNXRUNTIME_LIBRARY. Unset: a clear
 // failure (false), never a silent skip.
 inline bool onnxruntime_library_configured() {

@@ -48,3 +48,16 @@ def demo_sample() -> Path:
     """The quick start's audio (``transcribe`` with no files, ``live --demo``): three held-out utterances
     of the demo model's corpus, with their text beside it (demo.txt)."""
     return Path(__file__).parent / "samples" / "demo.wav"
+
+
+def demo_nemo_transcript_path(sample: Path | None = None) -> Path:
+    """Beside the demo sample: NeMo's own greedy transcript of it with the packaged demo model, one
+    line, written when the model is packaged (tools/train_demo_model.py). Tests in every language
+    compare the runtime's transcript with it."""
+    sample = demo_sample() if sample is None else Path(sample)
+    return sample.with_name(sample.stem + ".nemo_transcript.txt")
+
+
+def demo_nemo_transcript() -> str:
+    """The text of demo_nemo_transcript_path()."""
+    return demo_nemo_transcript_path().read_text().strip()
