@@ -132,8 +132,10 @@ def package(args, model):
     total = sum(p.stat().st_size for p in Path(args.out).rglob("*") if p.is_file())
     _say(f"exported model folder: {total / 1e6:.1f} MB")
     if args.sample_out:
+        from parakeet_trt.testing.test_models import load_test_model
+
         write_demo_sample(args.sample_out, args.seed)
-        write_nemo_transcript(model, args.sample_out)
+        write_nemo_transcript(load_test_model(nemo_path), args.sample_out)  # the packaged file, as shipped
 
 
 def write_demo_sample(path: Path, seed: int, count: int = 3, pause_s: float = 0.8) -> None:

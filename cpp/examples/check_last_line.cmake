@@ -4,7 +4,7 @@
 #   cmake -DPROGRAM=... -DARGS=a;b -DEXPECTED_FILE=... -P check_last_line.cmake
 if(DEFINED EXPECTED_FILE)
   file(STRINGS "${EXPECTED_FILE}" expected_lines LIMIT_COUNT 1)
-  if(NOT expected_lines)
+  if("${expected_lines}" STREQUAL "")
     message(FATAL_ERROR "cannot read an expected line from ${EXPECTED_FILE}")
   endif()
   list(GET expected_lines 0 EXPECTED)
