@@ -202,6 +202,13 @@ def test_demo_model_tokens_equal_nemo_on_held_out_speech(demo_session, held_out_
             differ.append((k, text, ours.text, theirs["text"]))
     assert not differ, differ
     assert tokens > 100
+    # The transcript every language's tests compare the sample with is NeMo's, from the packaged .nemo.
+    import soundfile
+
+    from parakeet_trt.models import demo_nemo_transcript, demo_sample
+
+    sample, _ = soundfile.read(demo_sample(), dtype="float32")
+    assert decode_with_nemo(nemo, sample)["text"].strip() == demo_nemo_transcript()
 
 
 def test_live_demo_captions_the_demo_sample(tmp_path):

@@ -43,4 +43,10 @@ static inline const char* last_words(const char* text, int n) {
   return p;
 }
 
+/* 1 if `text` ends with `suffix` (how a stream's or the beam's transcript ends the sample). */
+static inline int ends_with(const char* text, const char* suffix) {
+  const size_t n = strlen(text), k = strlen(suffix);
+  return k <= n && strcmp(text + n - k, suffix) == 0;
+}
+
 #endif /* PTRT_C_ABI_CHECK_H_ */

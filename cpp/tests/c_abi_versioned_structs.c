@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   CHECK(stream_text(model, &current, samples, num_samples, current_text, sizeof(current_text)) == PTRT_OK);
   printf("current struct (%zu bytes): %s\n", sizeof(ptrt_stream_options), current_text);
   /* The stream's final reads the sample's end as NeMo's offline decoding does. */
-  CHECK(strstr(current_text, last_words(nemo_text, 3)) != NULL);
+  CHECK(ends_with(current_text, last_words(nemo_text, 3)));
 
   /* The old caller's struct, followed in memory by bytes that are no valid mode or profile: the
    * library must read only old.struct_size bytes and default the rest. */

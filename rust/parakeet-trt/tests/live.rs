@@ -5,24 +5,14 @@
 
 use parakeet_trt::{audio, live_stream, EngineOptions, LiveEvent, LiveStreamOptions, Model, Status, Stream,
                    TranscriptEventKind};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
+mod common;
+use common::{demo_model, demo_text, last_words, repo};
 
-fn demo_model() -> Model {
-    Model::load(repo().join("python/parakeet_trt/models/demo")).expect("load the packaged demo model")
-}
-
-/// The last three words of NeMo's greedy transcript of the demo sample (written when the model is
-/// packaged): how the sample ends.
+/// How the demo sample ends: the last three words NeMo reads in it.
 fn demo_ending() -> String {
-    let path = repo().join("python/parakeet_trt/samples/demo.nemo_transcript.txt");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let words: Vec<&str> = text.split_whitespace().collect();
-    words[words.len().saturating_sub(3)..].join(" ")
+    last_words(&demo_text(), 3)
 }
 
 fn demo_samples() -> Vec<f32> {

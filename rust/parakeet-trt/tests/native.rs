@@ -5,34 +5,12 @@
 //! compares both examples with the CLI on held-out speech). Needs libonnxruntime.so: scripts/test.sh
 //! exports PTRT_ONNXRUNTIME_LIBRARY.
 
-use parakeet_trt::{audio, DecodingOptions, EngineOptions, Model, Session, Status, Strategy, Stream, StreamMode, StreamOptions};
+use parakeet_trt::{audio, DecodingOptions, EngineOptions, Session, Status, Strategy, Stream, StreamMode, StreamOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-/// NeMo's greedy transcript of the demo sample with the packaged model (what the runtime must read).
-fn demo_text() -> String {
-    let path = repo().join("python/parakeet_trt/samples/demo.nemo_transcript.txt");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    text.trim().to_string()
-}
-
-/// The last `n` words of `text`: how the sample ends, whatever the stream read before.
-fn last_words(text: &str, n: usize) -> String {
-    let words: Vec<&str> = text.split(' ').collect();
-    words[words.len().saturating_sub(n)..].join(" ")
-}
-
-fn demo_model() -> Model {
-    Model::load(repo().join("python/parakeet_trt/models/demo")).expect("load the packaged demo model")
-}
-
-fn demo_wav() -> PathBuf {
-    repo().join("python/parakeet_trt/samples/demo.wav")
-}
+mod common;
+use common::{demo_model, demo_text, demo_wav, last_words};
 
 /// A 16-bit PCM WAV with `channels` copies of `samples` (each channel scaled by its gain).
 fn write_wav(path: &Path, samples: &[f32], rate: u32, gains: &[f32]) {
