@@ -95,7 +95,7 @@ def test_default_captions_commit_within_two_points_of_offline(demo_session, stre
 
 
 def test_finals_carry_candidates_an_llm_can_choose_from(demo_session, streams):
-    """With an LLM lane the default lanes gain a beam lane (llm/options.py), whose 1-best and n-best
+    """With an LLM lane the default lanes gain a beam lane (the core's with_candidate_lanes), whose 1-best and n-best
     become candidate windows on the finals (candidate_windows.hpp); they
     pass the LLM lane's validation, and an LLM that takes every window's first alternative gets each
     answer accepted with choice edits, its words only heard ones or those alternatives."""

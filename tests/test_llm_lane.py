@@ -326,3 +326,25 @@ def test_offered_windows_count_only_inside_the_final():
     assert '"read"' in grammar and '"books"' not in grammar
     assert "Alternatives 0" in requests[0]["messages"][-1]["content"]
     assert events[0]["text"] == "I red the book."
+
+
+def test_prompt_marks_the_spans_the_guard_reads():
+    """The prompt and grammar group the heard words with the core's polish_slots: a window with no
+    alternatives, or outside the editable span, is no choice there, in the grammar as in the guard."""
+    from parakeet_trt.llm.prompt import grammar_for, spans
+
+    heard = [{k: w[k] for k in ("word", "start_s", "end_s")} for w in final(0, ["i", "red", "the", "book"], 0.0)["words"]]
+    inside = {"start_s": 0.45, "end_s": 1.0, "alternatives": [
+        {"words": [{"word": "read", "start_s": 0.5, "end_s": 0.9}], "source": "beam:1"}]}
+    empty = {"start_s": 1.05, "end_s": 1.3, "alternatives": []}
+    late = {"start_s": 1.4, "end_s": 1.95, "alternatives": [
+        {"words": [{"word": "boo", "start_s": 1.5, "end_s": 1.9}], "source": "lane:fast"}]}
+    windows = [inside, empty, late]
+    assert spans(heard, windows, 0.0, 1.0) == [(None, ["i"]), (0, ["red"]), (None, ["the"]), (None, ["book"])]
+    assert spans(heard, windows, 0.0, 2.0) == [(None, ["i"]), (0, ["red"]), (None, ["the"]), (2, ["book"])]
+    narrow, wide = grammar_for(heard, windows, 0.0, 1.0), grammar_for(heard, windows, 0.0, 2.0)
+    assert '"read"' in narrow and '"boo"' not in narrow and '"boo"' in wide
+    assert not _core.check_polish(heard, windows, 0.0, 1.0, "I read the boo.")["accepted"]
+    assert _core.check_polish(heard, windows, 0.0, 2.0, "I read the boo.")["accepted"]
+    with pytest.raises(ValueError, match="window 1"):
+        spans(heard, [late, inside], 0.0, 2.0)  # unsorted windows: the guard's own error

@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import difflib
 import itertools
+import math
 import platform
 import sys
 import tempfile
@@ -121,7 +122,7 @@ def readings(final: dict) -> list[str]:
     windows = final.get("candidates") or []
     pieces = [[covered] if k is None else [covered] + [[w["word"] for w in alt["words"]]
                                                         for alt in windows[k]["alternatives"]]
-              for k, covered in spans(final["words"], windows)]
+              for k, covered in spans(final["words"], windows, -math.inf, math.inf)]
     return [" ".join(w for words in combination for w in words)
             for combination in itertools.islice(itertools.product(*pieces), 4096)]
 

@@ -13,29 +13,20 @@ namespace py = pybind11;
 using namespace parakeet_trt;
 using parakeet_trt_python::as_engine;
 
-py::dict transcript_dict(const Transcript& t);  // bindings.cpp
+py::dict transcript_dict(const Transcript& t);                // bindings.cpp
+PyObject* python_error_class(const Error& e);                 // bindings.cpp
 
 namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
 // The Python exception (not raised) of one utterance's error: the class the module's translator
-// would raise for it.
+// would raise for it; an exception that is not an Error counts as the engine's.
 py::object exception_object(py::module_& core, const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
   } catch (const Error& e) {
-    const char* name = "ParakeetError";
-    switch (e.code()) {
-      case ErrorCode::kInvalidAudio: name = "InvalidAudioError"; break;
-      case ErrorCode::kModel: name = "ModelError"; break;
-      case ErrorCode::kEngine: name = "EngineError"; break;
-      case ErrorCode::kContractViolation: name = "ContractViolation"; break;
-      case ErrorCode::kUnavailable: name = "UnavailableError"; break;
-      case ErrorCode::kInvalidArgument: return py::reinterpret_borrow<py::object>(PyExc_ValueError)(e.what());
-      default: break;
-    }
-    return core.attr(name)(e.what());
+    return py::reinterpret_borrow<py::object>(python_error_class(e))(e.what());
   } catch (const std::exception& e) {
     return core.attr("EngineError")(e.what());
   }

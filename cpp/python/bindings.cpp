@@ -4,6 +4,8 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "core/streaming_encoder_runner.hpp"
 #include "parakeet_trt/cache_aware_streaming.hpp"
@@ -135,37 +137,40 @@ void bind_batch_transcriber(py::module_& m);  // batch_transcriber_bindings.cpp
 // For batch_transcriber_bindings.cpp (transcript_to_dict is this file's own).
 py::dict transcript_dict(const Transcript& t) { return transcript_to_dict(t); }
 
+namespace {
+// The module's exception class of each error code, filled when the module is initialised.
+std::vector<std::pair<ErrorCode, PyObject*>> error_classes;
+PyObject* base_error_class = nullptr;
+}  // namespace
+
+// The Python class an Error becomes, by its code (the subclasses carry theirs). The module's exception
+// translator and batch_transcriber_bindings.cpp (which returns errors instead of raising them) use it.
+PyObject* python_error_class(const Error& e) {
+  for (const auto& [code, cls] : error_classes)
+    if (code == e.code()) return cls;
+  return base_error_class;
+}
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "parakeet_trt C++ core (features, TDT decoding, engines). Use the parakeet_trt package API.";
   m.attr("__version__") = PTRT_VERSION_STRING;
 
-  // Exception hierarchy: ParakeetError is the base; pybind11 tries the most recently registered
-  // translator first, so the base is registered before the specific ones.
+  // Exception hierarchy: ParakeetError is the base; one translator raises each Error as the class of its code.
   static py::exception<Error> base_error(m, "ParakeetError", PyExc_RuntimeError);
   static py::exception<ModelError> model_error(m, "ModelError", base_error.ptr());
   static py::exception<InvalidAudio> audio_error(m, "InvalidAudioError", base_error.ptr());
   static py::exception<EngineError> engine_error(m, "EngineError", base_error.ptr());
   static py::exception<ContractViolation> contract_error(m, "ContractViolation", base_error.ptr());
   static py::exception<Error> unavailable_error(m, "UnavailableError", base_error.ptr());
+  base_error_class = base_error.ptr();
+  error_classes = {{ErrorCode::kContractViolation, contract_error.ptr()}, {ErrorCode::kInvalidArgument, PyExc_ValueError},
+                   {ErrorCode::kUnavailable, unavailable_error.ptr()},   {ErrorCode::kInvalidAudio, audio_error.ptr()},
+                   {ErrorCode::kModel, model_error.ptr()},               {ErrorCode::kEngine, engine_error.ptr()}};
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
-    } catch (const ContractViolation& e) {
-      py::set_error(contract_error, e.what());
-    } catch (const InvalidAudio& e) {
-      py::set_error(audio_error, e.what());
-    } catch (const ModelError& e) {
-      py::set_error(model_error, e.what());
-    } catch (const EngineError& e) {
-      py::set_error(engine_error, e.what());
     } catch (const Error& e) {
-      if (e.code() == ErrorCode::kContractViolation) py::set_error(contract_error, e.what());
-      else if (e.code() == ErrorCode::kInvalidArgument) py::set_error(PyExc_ValueError, e.what());
-      else if (e.code() == ErrorCode::kUnavailable) py::set_error(unavailable_error, e.what());
-      else if (e.code() == ErrorCode::kInvalidAudio) py::set_error(audio_error, e.what());
-      else if (e.code() == ErrorCode::kModel) py::set_error(model_error, e.what());
-      else if (e.code() == ErrorCode::kEngine) py::set_error(engine_error, e.what());
-      else py::set_error(base_error, e.what());
+      py::set_error(python_error_class(e), e.what());
     }
   });
 

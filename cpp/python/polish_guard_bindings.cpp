@@ -54,6 +54,20 @@ void bind_polish_guard(py::module_& m) {
       py::arg("polished"),
       "Checks an LLM's polished text against the heard words and the candidate windows (the guardrails of "
       "docs/PATCH_PROTOCOL.md, 'polish'); returns {accepted, rejection, reason, text, words, edits}.");
+  m.def(
+      "polish_slots",
+      [](const py::list& heard, const py::list& candidates, double editable_start_s, double editable_end_s) {
+        PolishRequest request{to_words(heard, "heard"), to_windows(candidates), editable_start_s, editable_end_s};
+        validate_polish_request(request);
+        py::list out;
+        for (const PolishSlot& slot : polish_slots(request)) {
+          py::object window = slot.window < 0 ? py::object(py::none()) : py::object(py::int_(slot.window));
+          out.append(py::make_tuple(window, slot.heard_begin, slot.heard_end));
+        }
+        return out;
+      },
+      py::arg("heard"), py::arg("candidates"), py::arg("editable_start_s"), py::arg("editable_end_s"),
+      "The heard words as check_polish reads them: [(window index or None, first heard word, end)], in order.");
   m.def("normalize_word", [](const std::string& word) { return normalize_word(word); }, py::arg("word"),
         "A word as the polish guard compares it: punctuation removed, lower-cased.");
 }

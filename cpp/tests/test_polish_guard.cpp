@@ -219,6 +219,13 @@ void test_property_against_oracle() {
         for (size_t k = i; k < i + len; ++k) slots.push_back({-1, {k, k + 1}});
       i += len;
     }
+    // The grouping the guard reads (and the LLM lane's prompt marks) is the one built here.
+    const std::vector<PolishSlot> got_slots = polish_slots(r);
+    bool same_slots = got_slots.size() == slots.size();
+    for (size_t s = 0; same_slots && s < slots.size(); ++s)
+      same_slots = got_slots[s].window == slots[s].first && got_slots[s].heard_begin == slots[s].second.first &&
+                   got_slots[s].heard_end == slots[s].second.second;
+    if (!same_slots && ++wrong <= 5) std::printf("    polish_slots differ from the expected grouping\n");
     std::set<std::vector<std::string>> valid;
     std::vector<std::string> current;
     readings(r, slots, 0, current, valid);

@@ -76,6 +76,8 @@ struct LiveStreamOptions {
   std::vector<LaneOptions> lanes;  // v2, v3: at least one; empty: the single lane "redecode"
   // Audio the lanes may hold for a lane that lags (1000..3600000 ms).
   int64_t lanes_retained_ms = 60000;
+  // The lanes v2 and v3 run: `lanes`, or the single default lane "redecode" when it is empty.
+  std::vector<LaneOptions> lanes_to_run() const;
   // Throws std::invalid_argument naming the field.
   void validate() const;
 };

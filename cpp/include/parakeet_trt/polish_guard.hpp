@@ -85,6 +85,17 @@ std::string normalize_word(std::string_view word);
 // (20 ms tolerance) or with end before start, a heard word with end before start.
 void validate_polish_request(const PolishRequest& request);
 
+// The heard words as the guard reads them, in order: each candidate window with alternatives that lies
+// inside the editable span takes the heard words whose midpoint it covers (perhaps none: its
+// alternatives may add words there); every other heard word is a slot of its own (window -1). The LLM
+// lane's prompt and grammar mark the same spans.
+struct PolishSlot {
+  int64_t window = -1;     // index into request.candidates, or -1
+  size_t heard_begin = 0;  // the heard words [heard_begin, heard_end) it covers
+  size_t heard_end = 0;
+};
+std::vector<PolishSlot> polish_slots(const PolishRequest& request);
+
 // Checks `polished` (the model's text for the heard words) against the request. Never throws for
 // anything the model wrote; throws only where validate_polish_request does.
 PolishResult check_polish(const PolishRequest& request, std::string_view polished);

@@ -20,6 +20,10 @@ struct WriterGuard {
 
 }  // namespace
 
+std::vector<LaneOptions> LiveStreamOptions::lanes_to_run() const {
+  return lanes.empty() ? std::vector<LaneOptions>{LaneOptions()} : lanes;
+}
+
 void LiveStreamOptions::validate() const {
   stream.validate();
   transcript.validate();
@@ -35,7 +39,7 @@ void LiveStreamOptions::validate() const {
   if (final_redecode && stream.buffered.history_ms <= 0) {
     throw std::invalid_argument("final_redecode needs history_ms > 0 (the audio the re-decode reads)");
   }
-  const std::vector<LaneOptions> lane_list = lanes.empty() ? std::vector<LaneOptions>{LaneOptions()} : lanes;
+  const std::vector<LaneOptions> lane_list = lanes_to_run();
   aggregator.validate(static_cast<int>(lane_list.size()));
   for (const LaneOptions& lane : lane_list) lane.validate();
   if (aggregator.strategy != "v1") {
@@ -66,7 +70,7 @@ const char* const kCandidateLanes = "redecode:decoding=beam:beam=4,redecode";
 LiveStreamOptions with_candidate_lanes(LiveStreamOptions options) {
   const AggregatorOptions defaults;
   const bool default_lanes =
-      options.lanes.empty() || format_lanes(options.lanes) == format_lanes(captions_options().lanes);
+      format_lanes(options.lanes_to_run()) == format_lanes(captions_options().lanes_to_run());
   if (options.aggregator.strategy != "v2" || !default_lanes || options.aggregator.fast_lane != defaults.fast_lane ||
       options.aggregator.commit_lane != defaults.commit_lane)
     return options;
@@ -108,14 +112,6 @@ LiveStream::Parts LiveStream::session_parts(SessionFactory make_session) {
   parts.make_session = std::move(make_session);
   return parts;
 }
-
-namespace {
-
-std::vector<LaneOptions> lanes_of(const LiveStreamOptions& options) {
-  return options.lanes.empty() ? std::vector<LaneOptions>{LaneOptions()} : options.lanes;
-}
-
-}  // namespace
 
 LiveStream::LiveStream(std::shared_ptr<const Model> model, std::shared_ptr<Engine> encoder,
                        const LiveStreamOptions& options)
@@ -161,7 +157,7 @@ LiveStream::LiveStream(Parts parts, const LiveStreamOptions& options)
       throw std::invalid_argument("aggregator '" + options_.aggregator.strategy +
                                   "' runs lanes on the model's engines, not on a session made elsewhere");
     }
-    const std::vector<LaneOptions> lanes = lanes_of(options_);
+    const std::vector<LaneOptions> lanes = options_.lanes_to_run();
     lanes_ = std::make_unique<CaptionLanes>(
         model_, lanes, parts.engine_for,
         [this] {

@@ -192,12 +192,6 @@ std::string quoted(const std::string& text) { return "'" + text + "'"; }
 
 // One step of the reading: a heard word standing alone (window -1), or a candidate window's heard
 // words [heard_begin, heard_end) with its alternatives.
-struct Slot {
-  int64_t window = -1;
-  size_t heard_begin = 0;
-  size_t heard_end = 0;
-};
-
 double midpoint(const GuardWord& w) { return 0.5 * (w.start_s + w.end_s); }
 
 std::string time_text(double t) {
@@ -210,6 +204,24 @@ std::string time_text(double t) {
 }  // namespace
 
 std::string normalize_word(std::string_view word) { return normalized(decode_utf8(word, nullptr)); }
+
+std::vector<PolishSlot> polish_slots(const PolishRequest& request) {
+  const std::vector<GuardWord>& heard = request.heard;
+  std::vector<PolishSlot> slots;
+  size_t i = 0;
+  for (size_t k = 0; k < request.candidates.size(); ++k) {
+    const CandidateWindow& window = request.candidates[k];
+    if (window.alternatives.empty() || window.start_s < request.editable_start_s - kTimeToleranceS ||
+        window.end_s > request.editable_end_s + kTimeToleranceS)
+      continue;  // outside the editable span: its alternatives cannot be chosen
+    while (i < heard.size() && midpoint(heard[i]) < window.start_s) slots.push_back({-1, i, i + 1}), ++i;
+    const size_t begin = i;
+    while (i < heard.size() && midpoint(heard[i]) < window.end_s) ++i;
+    slots.push_back({static_cast<int64_t>(k), begin, i});
+  }
+  for (; i < heard.size(); ++i) slots.push_back({-1, i, i + 1});
+  return slots;
+}
 
 const char* polish_edit_kind_name(PolishEditKind kind) {
   switch (kind) {
@@ -288,23 +300,7 @@ PolishResult check_polish(const PolishRequest& request, std::string_view polishe
   const std::vector<std::u32string> words = answer_words(answer);
   if (words.empty() && !heard.empty()) return reject(PolishRejection::kEmpty, "the answer has no words");
 
-  // Slots: candidate windows inside the editable span take the heard words whose midpoint they
-  // cover; every other heard word is a slot of its own.
-  std::vector<Slot> slots;
-  {
-    size_t i = 0;
-    for (size_t k = 0; k < request.candidates.size(); ++k) {
-      const CandidateWindow& window = request.candidates[k];
-      if (window.alternatives.empty() || window.start_s < request.editable_start_s - kTimeToleranceS ||
-          window.end_s > request.editable_end_s + kTimeToleranceS)
-        continue;  // outside the editable span: its alternatives cannot be chosen
-      while (i < heard.size() && midpoint(heard[i]) < window.start_s) slots.push_back({-1, i, i + 1}), ++i;
-      const size_t begin = i;
-      while (i < heard.size() && midpoint(heard[i]) < window.end_s) ++i;
-      slots.push_back({static_cast<int64_t>(k), begin, i});
-    }
-    for (; i < heard.size(); ++i) slots.push_back({-1, i, i + 1});
-  }
+  const std::vector<PolishSlot> slots = polish_slots(request);
 
   std::vector<std::string> heard_norm(heard.size());
   for (size_t i = 0; i < heard.size(); ++i) heard_norm[i] = normalize_word(heard[i].text);
@@ -312,7 +308,7 @@ PolishResult check_polish(const PolishRequest& request, std::string_view polishe
   for (size_t i = 0; i < words.size(); ++i) answer_norm[i] = normalized(words[i]);
 
   // Options of a slot: 0 = the heard words, a + 1 = alternative a.
-  auto option_words = [&](const Slot& slot, size_t option, std::vector<std::string>& out) {
+  auto option_words = [&](const PolishSlot& slot, size_t option, std::vector<std::string>& out) {
     out.clear();
     if (option == 0) {
       for (size_t i = slot.heard_begin; i < slot.heard_end; ++i) out.push_back(heard_norm[i]);
@@ -321,7 +317,7 @@ PolishResult check_polish(const PolishRequest& request, std::string_view polishe
     for (const GuardWord& w : request.candidates[slot.window].alternatives[option - 1].words)
       out.push_back(normalize_word(w.text));
   };
-  auto option_count = [&](const Slot& slot) {
+  auto option_count = [&](const PolishSlot& slot) {
     return slot.window < 0 ? size_t{1} : request.candidates[slot.window].alternatives.size() + 1;
   };
 
@@ -365,7 +361,7 @@ PolishResult check_polish(const PolishRequest& request, std::string_view polishe
     if (furthest_s == S)
       return reject(PolishRejection::kWordMismatch, "extra word " + std::to_string(furthest_p + 1) + " " +
                                                         quoted(utf8(words[furthest_p])) + " after all the heard words");
-    const Slot& slot = slots[furthest_s];
+    const PolishSlot& slot = slots[furthest_s];
     const std::string expected =
         slot.heard_begin < slot.heard_end ? quoted(heard[slot.heard_begin].text) : std::string("nothing");
     return reject(PolishRejection::kWordMismatch,
@@ -392,7 +388,7 @@ PolishResult check_polish(const PolishRequest& request, std::string_view polishe
     result.words.push_back({after, source.start_s, source.end_s});
   };
   for (size_t s = 0; s < S; ++s) {
-    const Slot& slot = slots[s];
+    const PolishSlot& slot = slots[s];
     const size_t first = chosen[s].first;
     const int64_t o = chosen[s].second;
     if (o == 0) {

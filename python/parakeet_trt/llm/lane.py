@@ -131,8 +131,9 @@ class PolishLane:
         self.counters["requests"] += 1
         sent = time.monotonic()
         try:
-            answer = await self.client.complete(messages_for(heard, windows), max_tokens=max_tokens_for(heard, windows),
-                                                grammar=grammar_for(heard, windows) if self.options.grammar else None)
+            answer = await self.client.complete(
+                messages_for(heard, windows, start, end), max_tokens=max_tokens_for(heard, windows),
+                grammar=grammar_for(heard, windows, start, end) if self.options.grammar else None)
         except asyncio.TimeoutError:
             self.counters["timed_out"] += len(finals)
             return

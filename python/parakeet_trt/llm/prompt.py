@@ -7,6 +7,8 @@ line, training/polish_lm.py)."""
 
 from __future__ import annotations
 
+from parakeet_trt import _core
+
 SYSTEM_PROMPT = (
     "You restore punctuation and capitalization in speech-recognition transcripts. Never add, remove, reorder "
     "or change words. Where alternatives are listed for a time span, you may use one of them instead of the "
@@ -15,24 +17,15 @@ SYSTEM_PROMPT = (
 PUNCTUATION = (",", ".", "?", "!")
 
 
-def spans(heard: list[dict], windows: list[dict]) -> list[tuple[int | None, list[str]]]:
-    """The heard words in order, grouped: (window index, the heard words it covers: those whose midpoint
-    lies in the window, as check_polish decides) or (None, [a word outside every window])."""
-    out, i = [], 0
-    for k, window in enumerate(windows):
-        while i < len(heard) and (heard[i]["start_s"] + heard[i]["end_s"]) / 2 < window["start_s"]:
-            out.append((None, [heard[i]["word"]]))
-            i += 1
-        covered = []
-        while i < len(heard) and (heard[i]["start_s"] + heard[i]["end_s"]) / 2 < window["end_s"]:
-            covered.append(heard[i]["word"])
-            i += 1
-        out.append((k, covered))
-    out.extend((None, [w["word"]]) for w in heard[i:])
-    return out
+def spans(heard: list[dict], windows: list[dict], editable_start_s: float,
+          editable_end_s: float) -> list[tuple[int | None, list[str]]]:
+    """The heard words grouped as check_polish reads them (the core's polish_slots): (window index, the heard
+    words it covers) or (None, [a word no offered window covers])."""
+    return [(k, [w["word"] for w in heard[begin:end]])
+            for k, begin, end in _core.polish_slots(heard, windows, editable_start_s, editable_end_s)]
 
 
-def messages_for(heard: list[dict], windows: list[dict]) -> list[dict]:
+def messages_for(heard: list[dict], windows: list[dict], editable_start_s: float, editable_end_s: float) -> list[dict]:
     """The user message: the alternatives per window, the heard text with each window's span marked
     "[k: words]" (a window may cover no word: words may come there), and last the heard text alone."""
     lines = ["Polish this transcript."]
@@ -41,7 +34,8 @@ def messages_for(heard: list[dict], windows: list[dict]) -> list[dict]:
             options = " | ".join(" ".join(w["word"] for w in alt["words"]) or "(nothing)"
                                  for alt in window["alternatives"])
             lines.append(f"Alternatives {k} for {window['start_s']:.2f}-{window['end_s']:.2f} s: {options}")
-        marked = [" ".join(words) if k is None else f"[{k}: {' '.join(words)}]" for k, words in spans(heard, windows)]
+        marked = [" ".join(words) if k is None else f"[{k}: {' '.join(words)}]" for k, words in
+                  spans(heard, windows, editable_start_s, editable_end_s)]
         lines.append("Heard, with the spans that have alternatives marked: " + " ".join(marked))
     lines.append(" ".join(w["word"] for w in heard))
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(lines)}]
@@ -56,10 +50,10 @@ def _word_rule(word: str) -> str:
     return '" " (' + " | ".join(_literal(f) for f in forms) + ") punct?"
 
 
-def grammar_for(heard: list[dict], windows: list[dict]) -> str:
-    """GBNF: every answer it allows is one the guard accepts (windows as in check_polish: by word midpoint)."""
+def grammar_for(heard: list[dict], windows: list[dict], editable_start_s: float, editable_end_s: float) -> str:
+    """GBNF: every answer it allows is one the guard accepts (the spans check_polish reads)."""
     items = []
-    for k, covered in spans(heard, windows):
+    for k, covered in spans(heard, windows, editable_start_s, editable_end_s):
         if k is None:
             items.append(_word_rule(covered[0]))
             continue
