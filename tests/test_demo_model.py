@@ -134,6 +134,10 @@ def test_trainer_resume_continues_exactly(demo_model_and_data, tmp_path):
     with pytest.raises(ValueError, match="another training config"):
         Trainer(model, data, None, TrainConfig(**{**cfg.__dict__, "steps": 5}), tmp_path / "resumed",
                 progress=False).run()
+    other_threads = Trainer(model, data, None, TrainConfig(**{**cfg.__dict__, "threads": cfg.threads + 1}),
+                            tmp_path / "resumed", progress=False)
+    assert other_threads.load_checkpoint() and other_threads.step == 2  # threads: speed only, may change
+    model.load_state_dict(state0)
     Trainer(model, data, None, cfg, tmp_path / "resumed", progress=False).run()
     resumed = weights()
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)

@@ -204,7 +204,8 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=_positive, default=2, help="processes rendering the corpus")
     parser.add_argument("--threads", type=_positive, default=2,
                         help="torch threads for training (default 2, for two quiet cores; use 1 when anything else "
-                             "runs: a thread that waits for a busy core slows every step several times)")
+                             "runs: a thread that waits for a busy core slows every step several times); a stopped run may "
+                             "resume with another value")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     args.nemo_out = args.nemo_out or args.out / "demo.nemo"

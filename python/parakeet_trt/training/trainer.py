@@ -81,6 +81,11 @@ class TrainConfig:
     renorm_prefix: float = 0.7       # probability the span starts at frame 0
 
 
+# Settings that change how fast a run computes, not what it trains: a run may resume with others (two
+# threads once the machine is quiet, one while it is busy).
+SPEED_ONLY_SETTINGS = frozenset({"threads"})
+
+
 def lr_at(step: int, cfg: TrainConfig) -> float:
     if step < cfg.warmup_steps:
         return cfg.peak_lr * (step + 1) / cfg.warmup_steps
@@ -163,9 +168,10 @@ class Trainer:
         if not self.checkpoint_path.exists():
             return False
         state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
-        saved = state.get("config", {})
-        if saved != asdict(self.cfg):
-            changed = sorted(k for k in set(saved) | set(asdict(self.cfg)) if saved.get(k) != asdict(self.cfg).get(k))
+        saved, current = state.get("config", {}), asdict(self.cfg)
+        changed = sorted(k for k in set(saved) | set(current)
+                         if saved.get(k) != current.get(k) and k not in SPEED_ONLY_SETTINGS)
+        if changed:
             raise ValueError(f"checkpoint {self.checkpoint_path} was made with another training config "
                              f"(differs in {changed}); delete it or train with the same settings")
         self.model.load_state_dict(state["model"])
