@@ -331,7 +331,7 @@ def test_offered_windows_count_only_inside_the_final():
 def test_prompt_marks_the_spans_the_guard_reads():
     """The prompt and grammar group the heard words with the core's polish_slots: a window with no
     alternatives, or outside the editable span, is no choice there, in the grammar as in the guard."""
-    from parakeet_trt.llm.prompt import grammar_for, spans
+    from parakeet_trt.llm.prompt import grammar_for, messages_for, spans
 
     heard = [{k: w[k] for k in ("word", "start_s", "end_s")} for w in final(0, ["i", "red", "the", "book"], 0.0)["words"]]
     inside = {"start_s": 0.45, "end_s": 1.0, "alternatives": [
@@ -344,6 +344,9 @@ def test_prompt_marks_the_spans_the_guard_reads():
     assert spans(heard, windows, 0.0, 2.0) == [(None, ["i"]), (0, ["red"]), (None, ["the"]), (2, ["book"])]
     narrow, wide = grammar_for(heard, windows, 0.0, 1.0), grammar_for(heard, windows, 0.0, 2.0)
     assert '"read"' in narrow and '"boo"' not in narrow and '"boo"' in wide
+    asked = messages_for(heard, windows, 0.0, 1.0)[-1]["content"]
+    assert "Alternatives 0 " in asked and "Alternatives 1 " not in asked and "Alternatives 2 " not in asked
+    assert "[0: red] the book" in asked and "Alternatives 2 " in messages_for(heard, windows, 0.0, 2.0)[-1]["content"]
     assert not _core.check_polish(heard, windows, 0.0, 1.0, "I read the boo.")["accepted"]
     assert _core.check_polish(heard, windows, 0.0, 2.0, "I read the boo.")["accepted"]
     with pytest.raises(ValueError, match="window 1"):

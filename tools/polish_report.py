@@ -120,6 +120,7 @@ def readings(final: dict) -> list[str]:
     from parakeet_trt.llm.prompt import spans
 
     windows = final.get("candidates") or []
+    # An unbounded editable span: a final's own windows lie inside the span the lane edits.
     pieces = [[covered] if k is None else [covered] + [[w["word"] for w in alt["words"]]
                                                         for alt in windows[k]["alternatives"]]
               for k, covered in spans(final["words"], windows, -math.inf, math.inf)]

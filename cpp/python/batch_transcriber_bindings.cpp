@@ -13,8 +13,8 @@ namespace py = pybind11;
 using namespace parakeet_trt;
 using parakeet_trt_python::as_engine;
 
-py::dict transcript_dict(const Transcript& t);                // bindings.cpp
-PyObject* python_error_class(const Error& e);                 // bindings.cpp
+py::dict transcript_dict(const Transcript& t);  // bindings.cpp
+PyObject* python_error_class(const Error& e);   // bindings.cpp
 
 namespace {
 

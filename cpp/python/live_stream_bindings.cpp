@@ -75,7 +75,7 @@ py::dict option_defaults() {
   l["segment_on_endpoint"] = live.segment_on_endpoint;
   l["segment_silence_ms"] = live.segment_silence_ms;
   l["segment_pre_roll_ms"] = live.segment_pre_roll_ms;
-  l["lanes"] = format_lanes(live.lanes.empty() ? std::vector<LaneOptions>{LaneOptions()} : live.lanes);
+  l["lanes"] = format_lanes(live.lanes_to_run());
   l["lanes_retained_ms"] = live.lanes_retained_ms;
   py::dict a;
   a["aggregator"] = live.aggregator.strategy;

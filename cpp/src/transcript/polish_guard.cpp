@@ -190,8 +190,6 @@ std::string join_words(const std::vector<GuardWord>& words, size_t begin, size_t
 
 std::string quoted(const std::string& text) { return "'" + text + "'"; }
 
-// One step of the reading: a heard word standing alone (window -1), or a candidate window's heard
-// words [heard_begin, heard_end) with its alternatives.
 double midpoint(const GuardWord& w) { return 0.5 * (w.start_s + w.end_s); }
 
 std::string time_text(double t) {

@@ -26,16 +26,18 @@ def spans(heard: list[dict], windows: list[dict], editable_start_s: float,
 
 
 def messages_for(heard: list[dict], windows: list[dict], editable_start_s: float, editable_end_s: float) -> list[dict]:
-    """The user message: the alternatives per window, the heard text with each window's span marked
-    "[k: words]" (a window may cover no word: words may come there), and last the heard text alone."""
+    """The user message: the alternatives of each window the guard reads, the heard text with each such
+    window's span marked "[k: words]" (a window may cover no word: words may come there), and last the heard
+    text alone."""
     lines = ["Polish this transcript."]
-    if windows:
-        for k, window in enumerate(windows):
+    grouped = spans(heard, windows, editable_start_s, editable_end_s)
+    if any(k is not None for k, _ in grouped):
+        for k in (k for k, _ in grouped if k is not None):
+            window = windows[k]
             options = " | ".join(" ".join(w["word"] for w in alt["words"]) or "(nothing)"
                                  for alt in window["alternatives"])
             lines.append(f"Alternatives {k} for {window['start_s']:.2f}-{window['end_s']:.2f} s: {options}")
-        marked = [" ".join(words) if k is None else f"[{k}: {' '.join(words)}]" for k, words in
-                  spans(heard, windows, editable_start_s, editable_end_s)]
+        marked = [" ".join(words) if k is None else f"[{k}: {' '.join(words)}]" for k, words in grouped]
         lines.append("Heard, with the spans that have alternatives marked: " + " ".join(marked))
     lines.append(" ".join(w["word"] for w in heard))
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(lines)}]
