@@ -269,6 +269,11 @@ void test_options_are_validated() {
   // A streaming lane's chunk that is no whole number of encoder frames: refused when the stream is made.
   PTRT_CHECK_THROWS(LiveStream(model, encoder, lane_options("v2", "buffered:chunk=100,redecode")), std::invalid_argument,
                     "lane 'buffered': chunk_ms must be a positive multiple of the encoder frame");
+  // A redecode window shorter than the commit lag (900 ms) plus one pass (240 ms): words would leave it
+  // before they may commit.
+  PTRT_CHECK_THROWS(LiveStream(model, encoder, lane_options("v2", "redecode:window=1000")), std::invalid_argument,
+                    "lane 'redecode': redecode_window_ms (1000) must be at least commit_lag_ms + redecode_every_ms (1140 ms)");
+  LiveStream(model, encoder, lane_options("v2", "redecode:window=1140")).close();
   PTRT_CHECK_THROWS(parse_lanes("redecode:every=5"), std::invalid_argument, "redecode_every_ms");
   PTRT_CHECK_THROWS(parse_lanes("magic"), std::invalid_argument, "kind must be");
   PTRT_CHECK_THROWS(parse_lanes("buffered:decoding=beam"), std::invalid_argument, "needs a redecode lane");
@@ -338,6 +343,26 @@ void test_v2_commits_only_agreed_words_behind_the_lag() {
   PTRT_CHECK_EQ(out[0].commit.size(), static_cast<size_t>(2));
   PTRT_CHECK_EQ(out[0].commit[0].token_id, w[3]);
   PTRT_CHECK(agg.idle());
+}
+
+void test_a_short_redecode_window_never_commits_the_speculative_tail() {
+  auto model = Model::load(kModelDir);
+  auto vocab = std::shared_ptr<const Vocabulary>(model, &model->vocabulary());
+  const std::vector<int> w = word_starting_ids(*vocab, 3);
+  AggregatorOptions o;
+  o.strategy = "v2";
+  o.commit_lag_ms = 800;  // 10 frames
+  // A 2 s window: its far end's 3 s margin would reach past the live edge.
+  LocalAgreementAggregator agg(vocab, lanes("redecode:window=2000"), o, 1280, 16000);
+  agg.segment_started(1, 0);
+  std::vector<AggregatorDecision> out;
+  // One pass, edge at frame 20: w0 and w1 end at least the lag behind it and are about to leave the
+  // window (commit as they stand); w2 ends 2 frames before the edge and stays the partial.
+  agg.on_hypothesis(hyp(0, {w[0], w[1], w[2]}, {2, 6, 16}, 20), 0.0, out);
+  PTRT_CHECK_EQ(out.size(), static_cast<size_t>(1));
+  PTRT_CHECK_EQ(out[0].commit.size(), static_cast<size_t>(2));
+  PTRT_CHECK_EQ(out[0].window.size(), static_cast<size_t>(1));
+  if (out[0].window.size() == 1) PTRT_CHECK_EQ(out[0].window[0].token_id, w[2]);
 }
 
 void test_a_pause_between_segments_is_not_a_stall() {
@@ -443,6 +468,7 @@ int main() {
       {"options_are_validated", &test_options_are_validated},
       {"candidate_lanes_replace_only_the_default_lanes", &test_candidate_lanes_replace_only_the_default_lanes},
       {"v2_commits_only_agreed_words_behind_the_lag", &test_v2_commits_only_agreed_words_behind_the_lag},
+      {"a_short_redecode_window_never_commits_the_speculative_tail", &test_a_short_redecode_window_never_commits_the_speculative_tail},
       {"v3_votes_by_time_and_weight", &test_v3_votes_by_time_and_weight},
   });
 }

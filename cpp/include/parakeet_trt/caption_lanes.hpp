@@ -68,7 +68,8 @@ struct LaneOptions {
   std::string kind = "redecode";    // "buffered" | "cache_aware" | "redecode"
   StreamOptions stream;             // buffered / cache_aware: the mode's settings (mode is set from kind)
   int64_t redecode_every_ms = 240;  // redecode: new audio between passes (40..10000)
-  // redecode: the most audio one pass decodes (1000..120000). A segment longer than this is decoded
+  // redecode: the most audio one pass decodes (1000..120000; in a LiveStream at least the aggregator's
+  // commit_lag_ms + redecode_every_ms, so a word reaches the lag inside it). A segment longer than this is decoded
   // over its newest window_ms only (the aggregator commits words about to leave the window), so a
   // pass costs at most one window however long the segment runs; the segment's last pass, once it
   // ended, reads the whole segment (faster than real time it is the only pass that commits).

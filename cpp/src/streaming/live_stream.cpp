@@ -43,6 +43,17 @@ void LiveStreamOptions::validate() const {
   aggregator.validate(static_cast<int>(lane_list.size()));
   for (const LaneOptions& lane : lane_list) lane.validate();
   if (aggregator.strategy != "v1") {
+    // Any redecode lane may end up committing (the aggregator falls back to the freshest live lane):
+    // a word has to reach the commit lag before it leaves the lane's window.
+    for (const LaneOptions& lane : lane_list) {
+      if (lane.kind == "redecode" && lane.redecode_window_ms < aggregator.commit_lag_ms + lane.redecode_every_ms) {
+        throw std::invalid_argument("lane '" + (lane.name.empty() ? lane.kind : lane.name) + "': redecode_window_ms (" +
+                                    std::to_string(lane.redecode_window_ms) +
+                                    ") must be at least commit_lag_ms + redecode_every_ms (" +
+                                    std::to_string(aggregator.commit_lag_ms + lane.redecode_every_ms) +
+                                    " ms): a word must reach the commit lag before it leaves the window");
+      }
+    }
     if (!segment_on_endpoint) {
       throw std::invalid_argument("aggregator '" + aggregator.strategy +
                                   "' needs segment_on_endpoint (its lanes decode one VAD segment at a time)");

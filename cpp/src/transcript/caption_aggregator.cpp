@@ -291,10 +291,14 @@ void CaptionAggregator::commit_from_pass(double /*now_s*/, std::vector<Aggregato
   // Faster than real time (a file): which passes run depends on timing, so only the whole-segment
   // pass commits; the committed text is then the same on every run.
   if (!realtime_) commit = 0;
-  // A redecode lane's window is capped: words about to leave it commit as they stand.
+  // A redecode lane's window is capped: words about to leave it (within kLeavingMarginMs of its far
+  // end) commit as they stand, but never a word nearer the live edge than the commit lag (with a
+  // short window the margin would otherwise reach past the edge and commit the speculative tail).
   const LaneOptions& clock_lane = lanes_[static_cast<size_t>(commit_lane())];
   if (clock_lane.kind == "redecode" && realtime_) {
-    const int64_t leaving = edge_frame - (clock_lane.redecode_window_ms - 3000) * sample_rate_hz_ / 1000 / frame_samples_;
+    constexpr int64_t kLeavingMarginMs = 3000;
+    const int64_t behind_ms = std::max(clock_lane.redecode_window_ms - kLeavingMarginMs, options_.commit_lag_ms);
+    const int64_t leaving = edge_frame - behind_ms * sample_rate_hz_ / 1000 / frame_samples_;
     size_t forced = 0;
     while (forced < words.size() && words[forced].end_frame <= leaving) ++forced;
     if (forced > commit) {
