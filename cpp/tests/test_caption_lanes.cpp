@@ -303,16 +303,32 @@ LaneHypothesis hyp(int lane, const std::vector<int>& ids, const std::vector<int6
   return h;
 }
 
-void test_v2_commits_only_agreed_words_behind_the_lag() {
+// A v2 aggregator over the lanes of `spec` with an 800 ms (10-frame) commit lag, segment 1 open, and
+// `count` whole-word token ids of the model's vocabulary.
+struct V2Case {
+  std::shared_ptr<const Vocabulary> vocab;
+  std::vector<int> w;
+  std::unique_ptr<LocalAgreementAggregator> agg;
+};
+
+V2Case v2_case(const std::string& spec, int count) {
   auto model = Model::load(kModelDir);
-  auto vocab = std::shared_ptr<const Vocabulary>(model, &model->vocabulary());
-  const std::vector<int> w = word_starting_ids(*vocab, 4);
-  PTRT_CHECK_EQ(w.size(), static_cast<size_t>(4));
+  V2Case c;
+  c.vocab = std::shared_ptr<const Vocabulary>(model, &model->vocabulary());
+  c.w = word_starting_ids(*c.vocab, count);
+  PTRT_CHECK_EQ(c.w.size(), static_cast<size_t>(count));
   AggregatorOptions o;
   o.strategy = "v2";
-  o.commit_lag_ms = 800;  // 10 frames
-  LocalAgreementAggregator agg(vocab, lanes("redecode"), o, 1280, 16000);
-  agg.segment_started(1, 0);
+  o.commit_lag_ms = 800;
+  c.agg = std::make_unique<LocalAgreementAggregator>(c.vocab, lanes(spec), o, 1280, 16000);
+  c.agg->segment_started(1, 0);
+  return c;
+}
+
+void test_v2_commits_only_agreed_words_behind_the_lag() {
+  V2Case c = v2_case("redecode", 4);
+  const std::vector<int>& w = c.w;
+  LocalAgreementAggregator& agg = *c.agg;
   std::vector<AggregatorDecision> out;
   // Pass 1: nothing agreed yet.
   agg.on_hypothesis(hyp(0, {w[0], w[1]}, {2, 6}, 20), 0.0, out);
@@ -346,15 +362,10 @@ void test_v2_commits_only_agreed_words_behind_the_lag() {
 }
 
 void test_a_short_redecode_window_never_commits_the_speculative_tail() {
-  auto model = Model::load(kModelDir);
-  auto vocab = std::shared_ptr<const Vocabulary>(model, &model->vocabulary());
-  const std::vector<int> w = word_starting_ids(*vocab, 3);
-  AggregatorOptions o;
-  o.strategy = "v2";
-  o.commit_lag_ms = 800;  // 10 frames
   // A 2 s window: its far end's 3 s margin would reach past the live edge.
-  LocalAgreementAggregator agg(vocab, lanes("redecode:window=2000"), o, 1280, 16000);
-  agg.segment_started(1, 0);
+  V2Case c = v2_case("redecode:window=2000", 3);
+  const std::vector<int>& w = c.w;
+  LocalAgreementAggregator& agg = *c.agg;
   std::vector<AggregatorDecision> out;
   // One pass, edge at frame 20: w0 and w1 end at least the lag behind it and are about to leave the
   // window (commit as they stand); w2 ends 2 frames before the edge and stays the partial.
