@@ -79,6 +79,8 @@ struct LaneOptions {
   double weight = 1.0;              // aggregator v3's vote weight (0..100]
   // Throws std::invalid_argument naming the field.
   void validate() const;
+  // "lane 'NAME': " (the kind when unnamed), the start of every error about this lane.
+  std::string error_prefix() const;
 };
 
 // Parses a lane list as the CLI writes it: comma-separated lanes, each `kind[:key=value...]`, e.g.

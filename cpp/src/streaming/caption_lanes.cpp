@@ -54,8 +54,10 @@ std::unique_ptr<StreamingSession> make_streaming_session(std::shared_ptr<const M
   return std::make_unique<BufferedStreamingSession>(std::move(model), std::move(encoder), options.buffered);
 }
 
+std::string LaneOptions::error_prefix() const { return "lane '" + (name.empty() ? kind : name) + "': "; }
+
 void LaneOptions::validate() const {
-  const std::string lane = "lane '" + (name.empty() ? kind : name) + "': ";
+  const std::string lane = error_prefix();
   if (kind != "buffered" && kind != "cache_aware" && kind != "redecode") {
     throw std::invalid_argument(lane + "kind must be 'buffered', 'cache_aware' or 'redecode', got '" + kind + "'");
   }

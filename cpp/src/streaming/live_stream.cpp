@@ -47,7 +47,7 @@ void LiveStreamOptions::validate() const {
     // a word has to reach the commit lag before it leaves the lane's window.
     for (const LaneOptions& lane : lane_list) {
       if (lane.kind == "redecode" && lane.redecode_window_ms < aggregator.commit_lag_ms + lane.redecode_every_ms) {
-        throw std::invalid_argument("lane '" + (lane.name.empty() ? lane.kind : lane.name) + "': redecode_window_ms (" +
+        throw std::invalid_argument(lane.error_prefix() + "redecode_window_ms (" +
                                     std::to_string(lane.redecode_window_ms) +
                                     ") must be at least commit_lag_ms + redecode_every_ms (" +
                                     std::to_string(aggregator.commit_lag_ms + lane.redecode_every_ms) +

@@ -103,7 +103,7 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lanes", default=a.lanes, metavar="SPEC",
                    help="v2/v3: comma-separated lanes, each kind[:key=value...]; kinds buffered (chunk, left, "
                         "right ms), cache_aware (profile), redecode (every: ms of new audio between passes, "
-                        "window: most ms one pass decodes, decoding=greedy|beam, beam: size); any lane: weight "
+                        "window: most ms one pass decodes, at least --commit-lag-ms + every, decoding=greedy|beam, beam: size); any lane: weight "
                         "(v3 votes), name. Redecode lanes with equal every/window share one encoder call per "
                         f"pass. (default {a.lanes})")
     g.add_argument("--commit-lag-ms", type=int, default=a.commit_lag_ms, metavar="MS",

@@ -31,8 +31,9 @@ def messages_for(heard: list[dict], windows: list[dict], editable_start_s: float
     text alone."""
     lines = ["Polish this transcript."]
     grouped = spans(heard, windows, editable_start_s, editable_end_s)
-    if any(k is not None for k, _ in grouped):
-        for k in (k for k, _ in grouped if k is not None):
+    marked_windows = [k for k, _ in grouped if k is not None]
+    if marked_windows:
+        for k in marked_windows:
             window = windows[k]
             options = " | ".join(" ".join(w["word"] for w in alt["words"]) or "(nothing)"
                                  for alt in window["alternatives"])
